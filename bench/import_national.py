@@ -1,0 +1,205 @@
+"""Benchmark (not a test): import a national year of KS1 files and compare with a bare parse.
+
+Generates ~16,500 school files (~650,000 pupils) once into bench/out/, then for each database
+asked for: a fresh database, `keystage init`, `keystage schools load`, and a timed
+`keystage import` of every LA folder, sampling the memory of the whole process tree. In the same
+run it times a bare `lxml.etree.parse` of every XML file (and `csv.reader` over every CSV file).
+Targets (issue 2): import <= 60 s on PostgreSQL, <= 90 s on SQLite, <= 3x the bare parse,
+peak memory <= 500 MB. With --write-docs the figures go to docs/performance.md.
+
+    .venv/bin/python bench/import_national.py --db sqlite --db postgres --write-docs
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from lxml import etree
+
+ROOT = Path(__file__).resolve().parents[1]
+KEYSTAGE = [sys.executable, "-m", "keystage.cli"]
+PG_ADMIN = os.environ.get("KEYSTAGE_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def generate(out: Path, seed: int) -> dict:
+    marker = out / "summary.json"
+    if marker.exists():
+        return json.loads(marker.read_text())
+    started = time.monotonic()
+    r = subprocess.run([*KEYSTAGE, "generate", "--national", "--out", str(out), "--seed", str(seed),
+                        "--format", "json"], check=True, capture_output=True, text=True)
+    summary = json.loads(r.stdout)[0]
+    summary["generate_seconds"] = round(time.monotonic() - started, 1)
+    marker.write_text(json.dumps(summary))
+    return summary
+
+
+def la_folders(out: Path) -> list[str]:
+    return sorted(str(p) for p in out.iterdir() if p.is_dir())
+
+
+def bare_parse(out: Path) -> tuple[float, int, int]:
+    files = sorted(p for p in out.rglob("*") if p.is_file() and p.parent != out)
+    started = time.monotonic()
+    parsed = 0
+    for p in files:
+        if p.suffix.lower() == ".xml":
+            try:
+                etree.parse(str(p))
+                parsed += 1
+            except etree.XMLSyntaxError:
+                pass
+        elif p.suffix.lower() == ".csv":
+            try:
+                with p.open(encoding="utf-8", errors="replace", newline="") as f:
+                    for _ in csv.reader(f):
+                        pass
+                parsed += 1
+            except (csv.Error, UnicodeError):
+                pass
+    return time.monotonic() - started, parsed, sum(p.stat().st_size for p in files)
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident memory of a process and all its descendants, in bytes (Linux /proc)."""
+    total = 0
+    children: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(d.name))
+    stack = [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        stack.extend(children.get(p, []))
+    return total
+
+
+def timed_import(env: dict, folders: list[str]) -> tuple[float, int, str]:
+    started = time.monotonic()
+    proc = subprocess.Popen([*KEYSTAGE, "import", "--quiet", *folders], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    peak = 0
+    stop = threading.Event()
+
+    def sample():
+        nonlocal peak
+        while not stop.is_set():
+            peak = max(peak, _tree_rss(proc.pid))
+            time.sleep(0.2)
+
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    out, _ = proc.communicate()
+    elapsed = time.monotonic() - started
+    stop.set()
+    t.join()
+    return elapsed, peak, out.strip().splitlines()[-1] if out.strip() else ""
+
+
+def database_env(kind: str, workdir: Path) -> tuple[dict, callable]:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["KEYSTAGE_DATA_DIR"] = str(workdir / kind)
+    if kind == "sqlite":
+        return env, lambda: None
+    import psycopg
+
+    name = "keystage_bench"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        c.execute(f'CREATE DATABASE "{name}"')
+    env["DATABASE_URL"] = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+
+    def drop():
+        with psycopg.connect(PG_ADMIN, autocommit=True) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return env, drop
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "national")
+    ap.add_argument("--db", action="append", choices=("sqlite", "postgres"))
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--write-docs", action="store_true")
+    args = ap.parse_args()
+    dbs = args.db or ["sqlite"]
+    summary = generate(args.out, args.seed)
+    print(f"data: {summary}", flush=True)
+    folders = la_folders(args.out)
+    parse_s, parsed, size = bare_parse(args.out)
+    print(f"bare parse: {parse_s:.1f}s for {parsed} files, {size / 1e6:.0f} MB", flush=True)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="keystage-bench-") as tmp:
+        for kind in dbs:
+            env, cleanup = database_env(kind, Path(tmp))
+            try:
+                subprocess.run([*KEYSTAGE, "init"], env=env, check=True, capture_output=True)
+                subprocess.run([*KEYSTAGE, "schools", "load", str(args.out / "schools.csv")],
+                               env=env, check=True, capture_output=True)
+                elapsed, peak, last = timed_import(env, folders)
+            finally:
+                cleanup()
+            row = {"db": kind, "import_s": round(elapsed, 1), "peak_mb": round(peak / 2**20),
+                   "ratio": round(elapsed / parse_s, 2), "summary": last}
+            print(json.dumps(row), flush=True)
+            results.append(row)
+    if args.write_docs:
+        write_docs(summary, parse_s, parsed, size, results)
+    return 0
+
+
+def write_docs(summary, parse_s, parsed, size, results) -> None:
+    path = ROOT / "docs" / "performance.md"
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Performance\n"
+    start, end = "<!-- import_national:start -->", "<!-- import_national:end -->"
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    lines = [
+        start,
+        f"Measured {dt.date.today():%Y-%m-%d} on {machine} by `bench/import_national.py`.",
+        "",
+        f"Data: {summary.get('las')} LAs, {summary.get('schools')} schools, "
+        f"{summary.get('pupils')} pupils; {parsed} files, {size / 1e6:.0f} MB "
+        f"(generated in {summary.get('generate_seconds')} s).",
+        f"Bare parse (lxml `etree.parse` of every XML file, `csv.reader` of every CSV, one core): "
+        f"{parse_s:.1f} s.",
+        "",
+        "| database | import (s) | target (s) | import / bare parse | target | peak memory (MB, all processes) | target |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        target = 60 if r["db"] == "postgres" else 90
+        lines.append(f"| {r['db']} | {r['import_s']} | ≤ {target} | {r['ratio']} | ≤ 3 | "
+                     f"{r['peak_mb']} | ≤ 500 |")
+    lines += ["", "Import summary lines: " + "; ".join(f"{r['db']}: {r['summary']}" for r in results), end]
+    block = "\n".join(lines)
+    if start in text:
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip() + "\n\n## National import (issue 2)\n\n" + block + "\n"
+    path.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

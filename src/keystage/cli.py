@@ -1,0 +1,319 @@
+"""The `keystage` command: set up the database, load the schools register, import school
+files, and print the Data Errors report and the pupil list. See docs/cli.md."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+
+
+def _django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "keystage.web.settings")
+    import django
+
+    django.setup()
+
+
+def _fmt_arg(p: argparse.ArgumentParser, default: str = "text") -> None:
+    p.add_argument("--format", choices=("text", "json", "csv"), default=default,
+                   help="output format (default: %(default)s)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="keystage",
+        description="Keystage: KS1 teacher-assessment data collection for LAs, schools and DfE.",
+    )
+    parser.add_argument("--collection", default=None, help="collection definition, e.g. ks1-2023")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("init", help="create or migrate the database and load the LAs and regions")
+
+    schools = sub.add_parser("schools", help="the schools register")
+    ssub = schools.add_subparsers(dest="schools_command", required=True, metavar="SUBCOMMAND")
+    load = ssub.add_parser("load", help="load a GIAS establishment extract (CSV)")
+    load.add_argument("file")
+    _fmt_arg(load)
+
+    imp = sub.add_parser("import", help="import school KS1 files (CTF XML or CSV), folders or zips")
+    imp.add_argument("paths", nargs="+", metavar="PATH")
+    imp.add_argument("--la", help="only accept files for this LA (and use it for CSV files "
+                                  "that give only the establishment number)")
+    imp.add_argument("--jobs", type=int, default=None, help="worker processes (default: cores)")
+    imp.add_argument("--quiet", action="store_true", help="no per-file lines, only the summary")
+    _fmt_arg(imp)
+
+    errs = sub.add_parser("errors", help="the Data Errors report, school then pupil")
+    errs.add_argument("--la")
+    errs.add_argument("--school", metavar="LAESTAB")
+    errs.add_argument("--severity", choices=("error", "query"))
+    _fmt_arg(errs)
+
+    pup = sub.add_parser("pupils", help="the pupil list with outcomes and error counts")
+    pup.add_argument("--la")
+    pup.add_argument("--school", metavar="LAESTAB")
+    _fmt_arg(pup)
+
+    gen = sub.add_parser("generate", help="write synthetic school files and a schools register")
+    gen.add_argument("--out", required=True, type=Path)
+    where = gen.add_mutually_exclusive_group(required=True)
+    where.add_argument("--la", action="append", metavar="LLL", help="an LA code (repeatable)")
+    where.add_argument("--national", action="store_true", help="every LA in England")
+    gen.add_argument("--error-rate", type=float, default=0.02)
+    gen.add_argument("--seed", type=int, default=0)
+    _fmt_arg(gen)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = {
+        "init": cmd_init, "schools": cmd_schools, "import": cmd_import, "errors": cmd_errors,
+        "pupils": cmd_pupils, "generate": cmd_generate,
+    }[args.command]
+    try:
+        return handler(args)
+    except UsageError as e:
+        print(f"keystage {args.command}: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("keystage: interrupted; files stored before the interruption are kept, "
+              "the file being stored was not", file=sys.stderr)
+        return 130
+
+
+class UsageError(Exception):
+    pass
+
+
+# -- commands ------------------------------------------------------------------------------
+
+
+def cmd_init(args) -> int:
+    _django()
+    from django.core.management import call_command
+
+    from keystage.orgs.actions import do_load_reference
+    from keystage.submissions.actions import get_collection
+
+    call_command("migrate", verbosity=0, interactive=False)
+    regions, las = do_load_reference()
+    collection = get_collection(args.collection)
+    print(f"Database ready: {regions} regions, {las} local authorities; collection {collection}.")
+    return EXIT_OK
+
+
+def _require_db() -> None:
+    from django.db import connection
+    from django.db.utils import OperationalError, ProgrammingError
+
+    try:
+        tables = connection.introspection.table_names()
+    except OperationalError as e:
+        raise UsageError(f"cannot reach the database ({e}); check DATABASE_URL") from None
+    except ProgrammingError as e:  # pragma: no cover - PostgreSQL permissions
+        raise UsageError(str(e)) from None
+    if "orgs_localauthority" not in tables:
+        raise UsageError("the database is not set up yet: run `keystage init` first")
+
+
+def cmd_schools(args) -> int:
+    _django()
+    _require_db()
+    from keystage.engine.register import RegisterError
+    from keystage.orgs.actions import do_load_register
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise UsageError(f"{args.file}: no such file")
+    try:
+        result = do_load_register(path, collection_id=args.collection)
+    except RegisterError as e:
+        print(f"keystage schools load: {args.file}: {e}", file=sys.stderr)
+        return EXIT_REJECTED
+    for line, reason in result.skipped:
+        print(f"{args.file}: line {line}: skipped: {reason}", file=sys.stderr)
+    summary = {"created": result.created, "updated": result.updated,
+               "unchanged": result.unchanged, "skipped": len(result.skipped)}
+    if args.format == "text":
+        print(f"Schools register loaded from {path.name}: {result.created} added, "
+              f"{result.updated} updated, {result.unchanged} unchanged, "
+              f"{len(result.skipped)} rows skipped.")
+    else:
+        from keystage.output import write_table
+
+        write_table(sys.stdout, tuple(summary), [summary], args.format)
+    return EXIT_OK
+
+
+class Progress:
+    """A one-line progress bar on a terminal; nothing when output is not a terminal."""
+
+    def __init__(self, stream, enabled: bool):
+        self.stream, self.enabled, self.start = stream, enabled, time.monotonic()
+        self.pupils = 0
+
+    def update(self, done: int, total: int, pupils: int) -> None:
+        self.pupils += pupils
+        if not self.enabled:
+            return
+        width = 30
+        filled = int(width * done / total) if total else width
+        elapsed = time.monotonic() - self.start
+        self.stream.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} files, "
+            f"{self.pupils:,} pupils, {elapsed:.0f}s"
+        )
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.enabled:
+            self.stream.write("\r" + " " * 79 + "\r")
+            self.stream.flush()
+
+
+def _describe(r) -> str:
+    if r.outcome == "rejected":
+        return f"rejected    {r.reason}"
+    counts = f"{r.pupils} pupils, {r.errors} errors, {r.queries} queries"
+    if r.outcome == "superseded":
+        c = r.changes
+        counts += (f"; replaces the previous file: {len(c.get('added', []))} added, "
+                   f"{len(c.get('removed', []))} removed, {len(c.get('changed', []))} changed")
+    if r.outcome == "unchanged":
+        return f"unchanged   {r.file_name} ({r.reason})"
+    return f"{r.outcome:<11} {r.laestab} {r.school_name}: {counts}  [{r.file_name}]"
+
+
+def cmd_import(args) -> int:
+    _django()
+    _require_db()
+    from keystage.output import write_table
+    from keystage.submissions.importing import UsageError as PathError
+    from keystage.submissions.importing import import_paths
+
+    progress = Progress(sys.stderr, sys.stderr.isatty() and args.format == "text")
+    printed_rejections = []
+
+    def on_file(result, done, total):
+        progress.update(done, total, result.pupils if result.outcome in ("accepted", "superseded") else 0)
+        if result.outcome == "rejected":
+            printed_rejections.append(result)
+
+    started = time.monotonic()
+    try:
+        results = import_paths(args.paths, collection_code=args.collection, only_la=args.la,
+                               jobs=args.jobs, progress=on_file)
+    except PathError as e:
+        progress.finish()
+        raise UsageError(str(e)) from None
+    progress.finish()
+    elapsed = time.monotonic() - started
+    for r in printed_rejections:
+        print(r.reason, file=sys.stderr)
+    if args.format == "text":
+        if not args.quiet:
+            for r in results:
+                if r.outcome != "rejected":
+                    print(_describe(r))
+        tally = {k: sum(r.outcome == k for r in results)
+                 for k in ("accepted", "superseded", "unchanged", "rejected")}
+        pupils = sum(r.pupils for r in results if r.outcome in ("accepted", "superseded"))
+        print(f"{len(results)} files in {elapsed:.1f}s: {tally['accepted']} accepted, "
+              f"{tally['superseded']} superseded an earlier file, {tally['unchanged']} unchanged, "
+              f"{tally['rejected']} rejected; {pupils:,} pupils stored.")
+    else:
+        fields = ("file", "outcome", "laestab", "school", "pupils", "errors", "queries",
+                  "added", "removed", "changed", "reason")
+        write_table(sys.stdout, fields, (r.as_dict() for r in results), args.format)
+    return EXIT_REJECTED if any(r.outcome == "rejected" for r in results) else EXIT_OK
+
+
+def cmd_errors(args) -> int:
+    _django()
+    _require_db()
+    from keystage.output import write_table
+    from keystage.submissions.actions import get_collection
+    from keystage.submissions.queries import ERROR_FIELDS, data_errors
+
+    collection = get_collection(args.collection)
+    rows = data_errors(collection, la=args.la, school=args.school, severity=args.severity)
+    if args.format != "text":
+        write_table(sys.stdout, ERROR_FIELDS, rows, args.format)
+        return EXIT_OK
+    _print_errors_text(list(rows))
+    return EXIT_OK
+
+
+def _print_errors_text(rows: list[dict]) -> None:
+    out = sys.stdout
+    if not rows:
+        out.write("No errors or queries.\n")
+        return
+    by_school: dict[str, list[dict]] = {}
+    for r in rows:
+        by_school.setdefault(r["laestab"], []).append(r)
+    for laestab, items in by_school.items():
+        e = sum(r["severity"] == "error" for r in items)
+        q = len(items) - e
+        out.write(f"{laestab or '(school not known)'} {items[0]['_school']}: {e} errors, {q} queries\n")
+        current = None
+        for r in items:
+            who = (r["upn"], r["surname"], r["forename"]) if (r["upn"] or r["surname"]) else None
+            if who != current:
+                current = who
+                label = f"{r['upn'] or '(no UPN)'} {r['surname']}, {r['forename']}" if who else "school and file"
+                out.write(f"  {label}\n")
+            out.write(f"    {r['severity']:<5} {r['rule']:<8} {r['field']}: {r['message']}\n")
+    e = sum(r["severity"] == "error" for r in rows)
+    out.write(f"\n{len(by_school)} schools, {e} errors, {len(rows) - e} queries.\n")
+
+
+def cmd_pupils(args) -> int:
+    _django()
+    _require_db()
+    from keystage.output import write_table
+    from keystage.submissions.actions import get_collection
+    from keystage.submissions.queries import pupil_fields, pupil_list
+
+    collection = get_collection(args.collection)
+    write_table(sys.stdout, pupil_fields(collection),
+                pupil_list(collection, la=args.la, school=args.school), args.format)
+    return EXIT_OK
+
+
+def cmd_generate(args) -> int:
+    from keystage import reference
+    from keystage.engine import synthetic
+
+    known = {la.code for la in reference.local_authorities()}
+    if args.la:
+        bad = [c for c in args.la if c not in known]
+        if bad:
+            raise UsageError(f"not an English LA code of 2023: {', '.join(bad)}")
+    if not 0 <= args.error_rate <= 1:
+        raise UsageError("--error-rate is a fraction between 0 and 1, e.g. 0.02")
+    started = time.monotonic()
+    summary = synthetic.generate(args.out, las=args.la, national=args.national,
+                                 error_rate=args.error_rate, seed=args.seed)
+    elapsed = time.monotonic() - started
+    data = summary.as_dict() if hasattr(summary, "as_dict") else dict(vars(summary))
+    if args.format == "text":
+        print(f"Wrote {data.get('schools', '?')} schools' files ({data.get('pupils', '?'):,} pupils) "
+              f"for {data.get('las', '?')} LAs and a schools register to {args.out} in {elapsed:.1f}s.")
+    else:
+        from keystage.output import write_table
+
+        flat = {k: v for k, v in data.items() if not isinstance(v, dict | list)}
+        write_table(sys.stdout, tuple(flat), [flat], args.format)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Organisations: regions, local authorities and schools (the reference data and the register)."""

@@ -1,0 +1,49 @@
+"""Public reference data shipped with Keystage: LA codes and regions, published KS1 figures."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+# Region codes (ONS, and DfE's number in the published statistics), by region name.
+# DfE numbers London's inner and outer parts 987 and 988, so the South East is 989.
+REGION_CODES = {
+    "North East": ("E12000001", "980"),
+    "North West": ("E12000002", "981"),
+    "Yorkshire and The Humber": ("E12000003", "982"),
+    "East Midlands": ("E12000004", "983"),
+    "West Midlands": ("E12000005", "984"),
+    "East of England": ("E12000006", "985"),
+    "London": ("E12000007", "986"),
+    "South East": ("E12000008", "989"),
+    "South West": ("E12000009", "990"),
+}
+
+
+@dataclass(frozen=True)
+class LocalAuthorityRef:
+    code: str
+    name: str
+    region: str
+
+
+def _open(name: str):
+    return (resources.files("keystage.reference") / name).open(encoding="utf-8", newline="")
+
+
+@cache
+def local_authorities() -> tuple[LocalAuthorityRef, ...]:
+    with _open("la_codes.csv") as f:
+        return tuple(
+            LocalAuthorityRef(r["la_code"].strip(), r["la_name"].strip(), r["region"].strip())
+            for r in csv.DictReader(f)
+        )
+
+
+@cache
+def published_ks1() -> tuple[dict[str, str], ...]:
+    """Rows of the published KS1 series: year, level, code, name, parent, *_exs, *_gds."""
+    with _open("ks1_published_2016_2023.csv") as f:
+        return tuple(dict(r) for r in csv.DictReader(f))

@@ -1,0 +1,1 @@
+"""Submissions: uploaded school files, the pupil records they hold and their rule results."""

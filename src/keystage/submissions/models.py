@@ -1,0 +1,123 @@
+"""Uploads, pupil records and findings (rule results).
+
+Every upload is kept. A school's newest accepted upload is `current`; older ones become
+`superseded` (kept, with what changed). Pupil records and findings carry `is_current` and the
+school and LA they belong to, so that reports filter on one indexed column instead of joins.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from keystage.orgs.models import LocalAuthority, School
+
+
+class Collection(models.Model):
+    """A data collection round, e.g. KS1 2023, backed by a definition file of the same code."""
+
+    code = models.CharField(max_length=40, unique=True)  # "ks1-2023"
+    name = models.CharField(max_length=120)
+    year = models.PositiveSmallIntegerField()
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Upload(models.Model):
+    class State(models.TextChoices):
+        CURRENT = "current", "Current"
+        SUPERSEDED = "superseded", "Superseded"
+        REJECTED = "rejected", "Rejected"
+
+    collection = models.ForeignKey(Collection, on_delete=models.PROTECT, related_name="uploads")
+    school = models.ForeignKey(School, null=True, blank=True, on_delete=models.PROTECT, related_name="uploads")
+    la = models.ForeignKey(LocalAuthority, null=True, blank=True, on_delete=models.PROTECT, related_name="uploads")
+    file_name = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    size = models.BigIntegerField()
+    kind = models.CharField(max_length=8, blank=True)  # "ctf" or "csv"
+    stored_path = models.CharField(max_length=255, blank=True)
+    source = models.CharField(max_length=20, default="cli")  # "cli" or "web"
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(db_index=True)
+    state = models.CharField(max_length=12, choices=State.choices)
+    reason = models.TextField(blank=True)  # why a file was rejected, one line
+    pupil_count = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    query_count = models.PositiveIntegerField(default=0)
+    ignored = models.JSONField(default=dict, blank=True)  # what the reader counted and ignored
+    supersedes = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="superseded_by"
+    )
+    superseded_at = models.DateTimeField(null=True, blank=True)
+    # What changed against the upload this one supersedes: {"added": [upn], "removed": [upn],
+    # "changed": [{"upn": ..., "fields": [...]}]}.
+    changes = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-uploaded_at", "-id"]
+        indexes = [models.Index(fields=["school", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.state})"
+
+
+class PupilRecord(models.Model):
+    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="pupils")
+    # Every index costs time on each of 650,000 inserts a year: FKs that lead a composite
+    # index below get none of their own, and the collection is too coarse to index.
+    collection = models.ForeignKey(Collection, on_delete=models.PROTECT, related_name="+", db_index=False)
+    school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="pupil_records", db_index=False)
+    la = models.ForeignKey(LocalAuthority, on_delete=models.PROTECT, related_name="pupil_records", db_index=False)
+    is_current = models.BooleanField(default=True)
+    line = models.PositiveIntegerField()
+    upn = models.CharField(max_length=40, db_index=True)
+    surname = models.CharField(max_length=200)
+    forename = models.CharField(max_length=200)
+    dob = models.CharField(max_length=40)  # ISO when it was a real date, else as written
+    sex = models.CharField(max_length=20)
+    outcomes = models.JSONField(default=dict)  # subject key -> code as written
+    nc_year = models.CharField(max_length=10, blank=True)
+    former_upn = models.CharField(max_length=40, blank=True)
+    characteristics = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["la", "is_current"]),
+            models.Index(fields=["school", "is_current"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.upn} {self.surname}, {self.forename}"
+
+
+class Finding(models.Model):
+    """A rule result about a file, a school or a pupil."""
+
+    class Scope(models.TextChoices):
+        FILE = "file"
+        SCHOOL = "school"
+        PUPIL = "pupil"
+        COHORT = "cohort"  # across every current pupil of the LA (duplicate UPNs, pupils)
+
+    collection = models.ForeignKey(Collection, on_delete=models.PROTECT, related_name="+", db_index=False)
+    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="findings")
+    school = models.ForeignKey(School, null=True, on_delete=models.PROTECT, related_name="+", db_index=False)
+    la = models.ForeignKey(LocalAuthority, null=True, on_delete=models.PROTECT, related_name="+", db_index=False)
+    pupil = models.ForeignKey(PupilRecord, null=True, on_delete=models.CASCADE, related_name="findings")
+    is_current = models.BooleanField(default=True)
+    scope = models.CharField(max_length=8, choices=Scope.choices)
+    rule = models.CharField(max_length=12)
+    severity = models.CharField(max_length=5)  # "error" or "query"
+    field = models.CharField(max_length=20)
+    value = models.CharField(max_length=200, blank=True)
+    message = models.TextField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["la", "is_current"]),
+            models.Index(fields=["school", "is_current"]),
+        ]

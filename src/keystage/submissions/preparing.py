@@ -1,0 +1,156 @@
+"""Turn one school file into rows ready to store: read it, find its school, run the rules.
+
+No database here, only the engine and a plain dict of known schools, so that files can be
+prepared in worker processes while the main process writes the previous file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from keystage.engine import rules
+from keystage.engine.definition import Definition
+from keystage.engine.readers import open_school_file
+from keystage.engine.records import Finding, RejectedFile
+
+
+@dataclass(frozen=True)
+class KnownSchool:
+    """What preparing needs to know about a school from the register."""
+
+    school_id: int
+    la_id: int
+    info: rules.SchoolInfo
+
+
+@dataclass
+class PreparedFile:
+    name: str
+    path: str
+    sha256: str
+    size: int
+    kind: str = ""
+    la: str = ""
+    estab: str = ""
+    school: KnownSchool | None = None
+    rejected: str = ""  # one-line reason when the file cannot be imported
+    # (line, upn, surname, forename, dob, sex, outcomes_json, nc_year, former_upn, chars_json)
+    pupils: list[tuple] = field(default_factory=list)
+    pupil_findings: list[tuple[int, Finding]] = field(default_factory=list)  # (pupil index, finding)
+    school_findings: list[Finding] = field(default_factory=list)
+    ignored: dict = field(default_factory=dict)
+
+    @property
+    def error_count(self) -> int:
+        return sum(f.severity == "error" for _, f in self.pupil_findings) + sum(
+            f.severity == "error" for f in self.school_findings
+        )
+
+    @property
+    def query_count(self) -> int:
+        return sum(f.severity == "query" for _, f in self.pupil_findings) + sum(
+            f.severity == "query" for f in self.school_findings
+        )
+
+
+def file_digest(path: str | Path) -> tuple[str, int]:
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
+
+
+def resolve_school(
+    la: str, estab: str, urn: str, schools: dict, *, only_la: str | None
+) -> KnownSchool | str:
+    """Find the file's school in the register, or say why not (a rejection reason)."""
+    found = None
+    if la and estab:
+        found = schools.get((la, estab))
+    if found is None and urn:
+        found = schools.get(("urn", urn))
+    if found is None and estab and not la:
+        if only_la:
+            found = schools.get((only_la, estab))
+        else:
+            candidates = schools.get(("estab", estab), ())
+            if len(candidates) == 1:
+                found = candidates[0]
+            elif candidates:
+                return (
+                    f"establishment number {estab} exists in {len(candidates)} LAs and the file "
+                    "does not say which: add an LA column, or import it with --la LLL"
+                )
+    if found is None:
+        where = f"LA {la} establishment {estab}" if la else f"establishment {estab or urn or '(none)'}"
+        return (
+            f"{where} is not in the schools register: check the school's LA and DfE numbers in "
+            "the file, or load the latest register with `keystage schools load`"
+        )
+    if only_la and found.info.la != only_la:
+        return f"the file is for LA {found.info.la} ({found.info.name}), not LA {only_la}: send it to that LA"
+    return found
+
+
+def prepare_file(
+    path: str | Path,
+    name: str,
+    definition: Definition,
+    schools: dict,
+    *,
+    only_la: str | None = None,
+    digest: tuple[str, int] | None = None,
+) -> PreparedFile:
+    sha256, size = digest or file_digest(path)
+    prepared = PreparedFile(name=name, path=str(path), sha256=sha256, size=size)
+    try:
+        with open_school_file(path, definition, name=name) as reader:
+            header = reader.header
+            prepared.kind, prepared.la, prepared.estab = header.kind, header.la, header.estab
+            school = resolve_school(header.la, header.estab, header.urn, schools, only_la=only_la)
+            if isinstance(school, str):
+                raise RejectedFile(f"{name}: {school}")
+            prepared.school = school
+            prepared.la, prepared.estab = school.info.la, school.info.estab
+            dumps = json.dumps
+            check = rules.check_pupil
+            for index, pupil in enumerate(reader.pupils()):
+                prepared.pupils.append((
+                    pupil.line, pupil.upn, pupil.surname, pupil.forename, pupil.dob, pupil.sex,
+                    dumps(pupil.outcomes, ensure_ascii=False), pupil.nc_year, pupil.former_upn,
+                    dumps(pupil.characteristics, ensure_ascii=False),
+                ))
+                for finding in check(pupil, definition, school=school.info):
+                    prepared.pupil_findings.append((index, finding))
+            counts = reader.counts
+            prepared.ignored = {
+                "assessments": dict(counts.ignored_assessments),
+                "pupils": counts.ignored_pupils,
+                "notes": list(counts.notes),
+            }
+    except RejectedFile as e:
+        reason = e.reason if e.reason.startswith(name) else f"{name}: {e.reason}"
+        return PreparedFile(name=name, path=str(path), sha256=sha256, size=size,
+                            kind=prepared.kind, la=prepared.la, estab=prepared.estab,
+                            rejected=reason)
+    if not prepared.pupils:
+        ignored = sum(prepared.ignored["assessments"].values())
+        return PreparedFile(
+            name=name, path=str(path), sha256=sha256, size=size, kind=prepared.kind,
+            la=prepared.la, estab=prepared.estab, school=prepared.school,
+            rejected=(
+                f"{name}: no pupil with a {definition.stage} teacher assessment for "
+                f"{definition.year} was found ({ignored} other assessment rows ignored): check "
+                "that the school exported its KS1 teacher assessments, not another key stage"
+            ),
+        )
+    prepared.school_findings = rules.check_school(
+        header, prepared.school.info, len(prepared.pupils), definition
+    )
+    return prepared

@@ -1,0 +1,3 @@
+"""URL configuration. The web pages arrive with the web-service issue."""
+
+urlpatterns: list = []

@@ -1,0 +1,123 @@
+"""The `keystage` command as an LA data officer uses it: exit codes, one-line reasons on
+standard error, and the documented CSV and JSON fields."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+
+import pytest
+
+from keystage.cli import main
+from tests.builders import pupil, write_ctf, write_register
+
+
+@pytest.fixture
+def ready(db, tmp_path, settings, capsys):
+    settings.UPLOAD_STORE = tmp_path / "store"
+    assert main(["init"]) == 0
+    assert main(["schools", "load", str(write_register(tmp_path / "schools.csv"))]) == 0
+    capsys.readouterr()
+    return tmp_path
+
+
+def test_init_loads_153_las_and_9_regions(db, capsys):
+    from keystage.orgs.models import LocalAuthority, Region
+
+    assert main(["init"]) == 0
+    assert LocalAuthority.objects.count() == 153 and Region.objects.count() == 9
+    assert main(["init"]) == 0  # again: migrates and updates, never duplicates
+    assert LocalAuthority.objects.count() == 153
+    assert LocalAuthority.objects.get(code="942").region.name == "North West"
+
+
+def test_reloading_the_register_updates_and_never_duplicates(ready, capsys):
+    from keystage.orgs.models import School
+
+    n = School.objects.count()
+    changed = [("125000", "938", "West Sussex", "2001", "Renamed Primary", "Academy converter",
+                "Primary", "Open")]
+    assert main(["schools", "load", str(write_register(ready / "s2.csv", changed, "cp1252"))]) == 0
+    assert School.objects.count() == n
+    assert School.objects.get(urn="125000").name == "Renamed Primary"
+    assert "1 updated" in capsys.readouterr().out
+
+
+def test_import_all_accepted_exits_0_and_summarises(ready, capsys):
+    (ready / "in").mkdir()
+    write_ctf(ready / "in" / "a.xml", [pupil(1), pupil(2)])
+    assert main(["import", str(ready / "in")]) == 0
+    out = capsys.readouterr().out
+    assert "accepted" in out and "9382001" in out and "1 accepted" in out
+
+
+def test_import_with_a_rejected_file_exits_1_with_one_line_reason(ready, capsys):
+    (ready / "in").mkdir()
+    write_ctf(ready / "in" / "a.xml", [pupil(1)])
+    (ready / "in" / "b.xml").write_text("<CTfile><Header>", encoding="utf-8")
+    assert main(["import", str(ready / "in")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "b.xml" in err[0] and "Traceback" not in err[0]
+
+
+def test_import_usage_errors_exit_2(ready, capsys):
+    assert main(["import", str(ready / "missing")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["import"])
+    assert e.value.code == 2
+
+
+def test_import_a_zip(ready, capsys):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        from tests.builders import ctf
+
+        z.writestr("938/9382001_CTF_938LLLL_001.xml", ctf([pupil(1), pupil(2)]))
+        z.writestr("938/9382002_CTF_938LLLL_001.xml", ctf([pupil(3, estab="2002")], estab="2002"))
+    (ready / "batch.zip").write_bytes(buf.getvalue())
+    assert main(["import", "--format", "json", str(ready / "batch.zip")]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert [r["outcome"] for r in results] == ["accepted", "accepted"]
+    assert results[0]["file"].endswith("batch.zip:938/9382001_CTF_938LLLL_001.xml")
+
+
+def test_errors_csv_and_json_use_the_documented_fields(ready, capsys):
+    write_ctf(ready / "a.xml", [pupil(1, reading="XYZ"), pupil(2, surname="=HYPERLINK(\"x\")")])
+    main(["import", str(ready / "a.xml")])
+    capsys.readouterr()
+    assert main(["errors", "--la", "938", "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert list(rows[0]) == ["laestab", "upn", "surname", "forename", "rule", "severity", "field",
+                             "value", "message"]
+    assert any(r["field"] == "reading" and r["value"] == "XYZ" for r in rows)
+    # a name that would run as a spreadsheet formula is written so that it cannot
+    assert all(not r["surname"].startswith("=") for r in rows)
+    assert main(["errors", "--format", "json", "--severity", "error"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data and all(d["severity"] == "error" for d in data)
+
+
+def test_errors_text_is_grouped_school_then_pupil(ready, capsys):
+    write_ctf(ready / "a.xml", [pupil(1, reading="XYZ", writing="BLW")])
+    main(["import", str(ready / "a.xml")])
+    capsys.readouterr()
+    main(["errors"])
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("9382001 Example Primary School")
+    assert out[1].strip().startswith(pupil(1)["upn"])
+    assert any("KS1-T07" in line for line in out[2:])
+
+
+def test_pupils_list_fields_and_filters(ready, capsys):
+    write_ctf(ready / "a.xml", [pupil(1), pupil(2)])
+    write_ctf(ready / "b.xml", [pupil(3, estab="2002")], estab="2002")
+    main(["import", str(ready / "a.xml"), str(ready / "b.xml")])
+    capsys.readouterr()
+    assert main(["pupils", "--school", "9382002", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert list(data[0]) == ["laestab", "upn", "surname", "forename", "dob", "sex", "reading",
+                             "writing", "maths", "science", "errors", "queries"]
+    assert [d["upn"] for d in data] == [pupil(3, estab="2002")["upn"]]

@@ -1,0 +1,103 @@
+"""The `keystage` command run as a separate process on its own database, as an LA officer
+runs it: before set-up, and an import killed half-way."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.builders import pupil, write_ctf, write_register
+
+KEYSTAGE = [sys.executable, "-m", "keystage.cli"]
+
+
+@pytest.fixture
+def own_database(tmp_path):
+    """Environment for a subprocess with a database of its own: an SQLite file, or a fresh
+    PostgreSQL database when the suite runs on PostgreSQL."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["KEYSTAGE_DATA_DIR"] = str(tmp_path / "data")
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        yield env, None
+        return
+    import psycopg
+
+    name = f"keystage_proc_{uuid.uuid4().hex[:8]}"
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+    env["DATABASE_URL"] = url.rsplit("/", 1)[0] + "/" + name
+    yield env, env["DATABASE_URL"]
+    with psycopg.connect(admin, autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run(env, *args, **kw):
+    return subprocess.run([*KEYSTAGE, *args], env=env, capture_output=True, text=True, timeout=300, **kw)
+
+
+def query(env, pg_url, sql):
+    if pg_url:
+        import psycopg
+
+        with psycopg.connect(pg_url) as c:
+            return c.execute(sql).fetchall()
+    import sqlite3
+
+    with sqlite3.connect(Path(env["KEYSTAGE_DATA_DIR"]) / "keystage.sqlite3", timeout=30) as c:
+        return c.execute(sql).fetchall()
+
+
+def test_commands_before_init_say_what_to_do(own_database):
+    env, _ = own_database
+    r = run(env, "errors")
+    assert r.returncode == 2
+    assert "keystage init" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_import_killed_midway_leaves_every_file_whole(own_database, tmp_path):
+    env, pg_url = own_database
+    assert run(env, "init").returncode == 0
+    schools = [(f"13{n:04d}", "938", "West Sussex", f"{2100 + n}", f"School {n}", "Community school",
+                "Primary", "Open") for n in range(120)]
+    assert run(env, "schools", "load", str(write_register(tmp_path / "s.csv", schools))).returncode == 0
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for n in range(120):
+        estab = f"{2100 + n}"
+        write_ctf(folder / f"938{estab}_CTF_938LLLL_001.xml",
+                  [pupil(i, estab=estab) for i in range(1, 60)], estab=estab)
+    proc = subprocess.Popen([*KEYSTAGE, "import", "--jobs", "1", str(folder)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    stored = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            stored = query(env, pg_url, "SELECT COUNT(*) FROM submissions_upload")[0][0]
+        except Exception:  # the database may be busy or not yet created
+            stored = 0
+        if stored >= 5:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the import finished before it could be interrupted"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    uploads = query(env, pg_url, "SELECT id, pupil_count FROM submissions_upload")
+    assert 0 < len(uploads) < 120
+    per_upload = dict(query(env, pg_url, "SELECT upload_id, COUNT(*) FROM submissions_pupilrecord GROUP BY upload_id"))
+    assert {uid: per_upload.get(uid, 0) for uid, _ in uploads} == dict(uploads)
+    assert set(per_upload) <= {uid for uid, _ in uploads}
+    # Running the same import again stores the rest and leaves the stored files unchanged.
+    again = run(env, "import", "--format", "csv", str(folder))
+    assert again.returncode == 0, again.stderr
+    outcomes = [line.split(",")[1] for line in again.stdout.splitlines()[1:]]
+    assert outcomes.count("unchanged") == len(uploads)
+    assert outcomes.count("accepted") == 120 - len(uploads)

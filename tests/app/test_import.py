@@ -1,0 +1,148 @@
+"""Importing school files into the database: accepted, superseded, unchanged, rejected, and
+that nothing already held is ever lost."""
+
+from __future__ import annotations
+
+import pytest
+
+from keystage.submissions import actions, bulk
+from keystage.submissions.importing import import_paths
+from keystage.submissions.models import Finding, PupilRecord, Upload
+from keystage.submissions.queries import data_errors, pupil_list
+from tests.builders import pupil, write_ctf
+
+
+def snapshot(collection):
+    return (
+        sorted((r["laestab"], r["upn"], r["surname"], r["reading"]) for r in pupil_list(collection)),
+        sorted((r["upn"], r["rule"]) for r in data_errors(collection)),
+        sorted(Upload.objects.filter(state="current").values_list("id", flat=True)),
+    )
+
+
+def test_good_file_is_accepted_and_its_pupils_stored(loaded, tmp_path):
+    f = write_ctf(tmp_path / "9382001_CTF_938LLLL_001.xml", [pupil(i) for i in range(1, 6)])
+    [r] = import_paths([str(f)])
+    assert r.outcome == "accepted"
+    assert (r.laestab, r.pupils, r.errors) == ("9382001", 5, 0)
+    rows = list(pupil_list(loaded, school="9382001"))
+    assert [row["upn"] for row in rows] == sorted(row["upn"] for row in rows) or len(rows) == 5
+    assert {row["reading"] for row in rows} == {"EXS"}
+    upload = Upload.objects.get(pk=r.upload_id)
+    assert upload.sha256 and upload.size == f.stat().st_size and upload.school.urn == "125000"
+
+
+def test_errors_are_found_and_reported_per_pupil(loaded, tmp_path):
+    bad_upn = "Z" + pupil(1)["upn"][1:]
+    f = write_ctf(tmp_path / "a.xml", [pupil(1, upn=bad_upn), pupil(2, reading="BLW"), pupil(3)])
+    [r] = import_paths([str(f)])
+    assert r.outcome == "accepted" and r.errors >= 2
+    found = {(row["upn"], row["rule"], row["field"], row["value"]) for row in data_errors(loaded)}
+    assert (bad_upn, "KS1-P02", "upn", bad_upn) in found
+    assert (pupil(2)["upn"], "KS1-T07", "reading", "BLW") in found
+    counts = {row["upn"]: row["errors"] for row in pupil_list(loaded)}
+    assert counts[bad_upn] >= 1 and counts[pupil(3)["upn"]] == 0
+
+
+def test_same_bytes_twice_changes_nothing(loaded, tmp_path):
+    f = write_ctf(tmp_path / "a.xml", [pupil(i) for i in range(1, 4)])
+    import_paths([str(f)])
+    before = snapshot(loaded), Upload.objects.count(), PupilRecord.objects.count()
+    [r] = import_paths([str(f)])
+    assert r.outcome == "unchanged"
+    assert (snapshot(loaded), Upload.objects.count(), PupilRecord.objects.count()) == before
+
+
+def test_newer_file_supersedes_and_records_what_changed(loaded, tmp_path):
+    first = write_ctf(tmp_path / "v1.xml", [pupil(1), pupil(2), pupil(3)])
+    second = write_ctf(tmp_path / "v2.xml", [pupil(1), pupil(2, reading="GDS"), pupil(4)])
+    [a] = import_paths([str(first)])
+    [b] = import_paths([str(second)])
+    assert b.outcome == "superseded"
+    assert b.changes["added"] == [pupil(4)["upn"]]
+    assert b.changes["removed"] == [pupil(3)["upn"]]
+    assert b.changes["changed"] == [{"upn": pupil(2)["upn"], "fields": ["reading"]}]
+    old = Upload.objects.get(pk=a.upload_id)
+    assert old.state == "superseded" and old.pupils.count() == 3  # kept
+    assert Upload.objects.get(pk=b.upload_id).supersedes_id == old.pk
+    current = {r["upn"]: r["reading"] for r in pupil_list(loaded)}
+    assert current == {pupil(1)["upn"]: "EXS", pupil(2)["upn"]: "GDS", pupil(4)["upn"]: "EXS"}
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"<CTfile><Header>", b"\x00\x01\x02binary", b"<?xml version='1.0'?><Other/>"],
+    ids=["empty", "truncated", "binary", "wrong-root"],
+)
+def test_rejected_file_leaves_data_untouched(loaded, tmp_path, content):
+    good = write_ctf(tmp_path / "good.xml", [pupil(1), pupil(2)])
+    import_paths([str(good)])
+    before = snapshot(loaded)
+    bad = tmp_path / "9382001_CTF_938LLLL_002.xml"
+    bad.write_bytes(content)
+    [r] = import_paths([str(bad)])
+    assert r.outcome == "rejected"
+    assert "\n" not in r.reason and "Traceback" not in r.reason and bad.name in r.reason
+    assert snapshot(loaded) == before
+    assert Upload.objects.get(pk=r.upload_id).state == "rejected"
+
+
+def test_unknown_school_is_rejected_with_what_to_do(loaded, tmp_path):
+    f = write_ctf(tmp_path / "x.xml", [pupil(1, estab="9999")], estab="9999")
+    [r] = import_paths([str(f)])
+    assert r.outcome == "rejected"
+    assert "9999" in r.reason and "schools register" in r.reason
+
+
+def test_file_for_another_la_is_refused_when_importing_for_one_la(loaded, tmp_path):
+    f = write_ctf(tmp_path / "camden.xml", [pupil(1, la="202", estab="2003")], la="202", estab="2003")
+    [r] = import_paths([str(f)], only_la="938")
+    assert r.outcome == "rejected" and "LA 202" in r.reason
+
+
+def test_crash_while_storing_keeps_previous_data(loaded, tmp_path, monkeypatch):
+    import_paths([str(write_ctf(tmp_path / "v1.xml", [pupil(1), pupil(2)]))])
+    before = snapshot(loaded)
+    real = bulk.insert_rows
+
+    def explode(table, columns, rows):
+        if table == Finding._meta.db_table:
+            raise RuntimeError("disk full")
+        return real(table, columns, rows)
+
+    monkeypatch.setattr(bulk, "insert_rows", explode)
+    with pytest.raises(RuntimeError):
+        import_paths([str(write_ctf(tmp_path / "v2.xml", [pupil(3, reading="XX")]))])
+    assert snapshot(loaded) == before
+
+
+def test_duplicate_upn_across_schools_is_found_after_import(loaded, tmp_path):
+    same = pupil(7)["upn"]
+    a = write_ctf(tmp_path / "a.xml", [pupil(7)])
+    b = write_ctf(tmp_path / "b.xml", [pupil(8, upn=same, estab="2002")], estab="2002")
+    import_paths([str(a), str(b)])
+    dupes = [r for r in data_errors(loaded) if r["rule"] == "KS1-P03"]
+    assert {r["laestab"] for r in dupes} == {"9382001", "9382002"}
+    assert all(r["severity"] == "error" and r["upn"] == same for r in dupes)
+
+
+def test_rejected_file_appears_in_data_errors_until_replaced(loaded, tmp_path):
+    bad = tmp_path / "9382002_CTF_938LLLL_001.xml"
+    bad.write_text("<CTfile><Header><SourceSchool><LEA>938</LEA><Estab>2002</Estab>", encoding="utf-8")
+    import_paths([str(bad)])
+    rows = [r for r in data_errors(loaded) if r["rule"] == "KS1-F01"]
+    assert len(rows) == 1 and rows[0]["field"] == "file" and rows[0]["value"] == bad.name
+    good = write_ctf(tmp_path / "9382002_CTF_938LLLL_002.xml", [pupil(1, estab="2002")], estab="2002")
+    import_paths([str(good)])
+    assert not [r for r in data_errors(loaded) if r["rule"] == "KS1-F01" and r["laestab"] == "9382002"]
+
+
+def test_store_keeps_a_copy_of_every_file(loaded, tmp_path, settings):
+    f = write_ctf(tmp_path / "a.xml", [pupil(1)])
+    [r] = import_paths([str(f)])
+    upload = Upload.objects.get(pk=r.upload_id)
+    assert (settings.UPLOAD_STORE / upload.stored_path).read_bytes() == f.read_bytes()
+
+
+def test_actions_collection_is_created_from_the_definition(loaded):
+    assert actions.get_collection().year == 2023
