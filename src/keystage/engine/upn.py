@@ -7,10 +7,14 @@ temporary UPN). Only the 23 letters without I, O and S are used.
 
 from __future__ import annotations
 
+from operator import mul
+
 LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
 _ALPHABET = LETTERS + "0123456789"  # a digit's index is its value + 23, so one mod 23 does both
 _VALUE = {ch: i for i, ch in enumerate(_ALPHABET)}
+_value = _VALUE.__getitem__
 _WEIGHTS = range(2, 14)
+_ZEROS = ord("0") * sum(_WEIGHTS)
 _LAST_CHARACTERS = frozenset(LETTERS + "0123456789")
 
 
@@ -23,8 +27,10 @@ def check_letter(body: str) -> str:
     """The check letter for characters 2-13 of a UPN (12 characters)."""
     if len(body) != 12:
         raise ValueError("a UPN body is 12 characters")
+    if body.isdigit() and body.isascii():  # a permanent UPN: weigh the ASCII bytes, minus "0"s
+        return LETTERS[(sum(map(mul, _WEIGHTS, body.encode())) - _ZEROS) % 23]
     try:
-        total = sum(map(int.__mul__, _WEIGHTS, map(_VALUE.__getitem__, body)))
+        total = sum(map(mul, _WEIGHTS, map(_value, body)))
     except KeyError as e:
         raise ValueError(f"{e.args[0]!r} is not a UPN character") from None
     return LETTERS[total % 23]
@@ -40,17 +46,16 @@ def problems(upn: str, la_codes: frozenset[str] | set[str] | None = None) -> lis
     upn = (upn or "").strip().upper()
     if not upn:
         return ["1500"]
+    la, middle = upn[1:4], upn[4:12]
     out: list[str] = []
-    la = upn[1:4]
     if len(la) != 3 or not _digits(la) or (la_codes is not None and la not in la_codes):
         out.append("1530")
-    if len(upn) < 12 or not _digits(upn[4:12]):
+    if len(middle) != 8 or not _digits(middle):
         out.append("1540")
     if len(upn) != 13 or upn[12] not in _LAST_CHARACTERS:
         out.append("1550")
     if not out and upn[0] != check_letter(upn[1:]):
         out.append("1510")
-    out.sort()
     return out
 
 

@@ -1,0 +1,133 @@
+"""Cross-record identity rules (spec §5.3) over all current pupils of an LA, across schools:
+one UPN on several records (KS1-P03) and one child under several UPNs (KS1-P14)."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Callable, Hashable
+from functools import lru_cache
+from itertools import islice
+
+from keystage.engine.rules import CohortEntry, Hit, RuleContext, cohort_rule
+
+_NAMED_AT_MOST = 3  # a message lists this many other records, then "and N more"
+
+
+def fold_name(name: str) -> str:
+    """A name as compared across records: trimmed, case and accents ignored, one space
+    between words ("  Zoë  Núñez" and "ZOE NUNEZ" fold alike)."""
+    if name.isascii():
+        return " ".join(name.casefold().split())
+    return _fold_accented(name)
+
+
+@lru_cache(maxsize=65_536)  # accented names repeat across a cohort, and folding them is slow
+def _fold_accented(name: str) -> str:
+    name = unicodedata.normalize("NFKD", name.replace("’", "'"))
+    name = "".join(ch for ch in name if not unicodedata.combining(ch))
+    return " ".join(name.casefold().split())
+
+
+def _who(entry: CohortEntry) -> str:
+    return f"{entry.forename.strip()} {entry.surname.strip()}".strip() or "a pupil with no name"
+
+
+def _where(other: CohortEntry, entry: CohortEntry) -> str:
+    return "at the same school" if other.laestab == entry.laestab else f"at {other.laestab}"
+
+
+def _listed(named: list[str], total: int) -> str:
+    """A few descriptions, then "and N more" for the rest of `total`."""
+    text = ", ".join(named)
+    return f"{text} and {total - len(named)} more" if total > len(named) else text
+
+
+def _groups(
+    entries: list[CohortEntry], key_of: Callable[[CohortEntry], Hashable | None]
+) -> list[list[CohortEntry]]:
+    keys = [key_of(e) for e in entries]
+    counts = Counter(keys)
+    repeated: dict[Hashable, list[CohortEntry]] = defaultdict(list)
+    for key, entry in zip(keys, entries, strict=True):
+        if key is not None and counts[key] > 1:
+            repeated[key].append(entry)
+    return list(repeated.values())
+
+
+def _upn(entry: CohortEntry) -> str:
+    return entry.upn.strip().upper()
+
+
+@cohort_rule(
+    "KS1-P03",
+    "error",
+    field="upn",
+    title="UPN on more than one record",
+    spec_status="CONFIRMED",
+    dfe_ref="1520",
+)
+def upn_repeated(entries: list[CohortEntry], ctx: RuleContext) -> list[Hit]:
+    hits: list[Hit] = []
+    for group in _groups(entries, lambda e: _upn(e) or None):
+        for entry in group:
+            # islice keeps a message's cost flat however many records share the UPN.
+            shown = islice((o for o in group if o is not entry), _NAMED_AT_MOST)
+            others = _listed([f"{_who(o)} {_where(o, entry)}" for o in shown], len(group) - 1)
+            hits.append(
+                Hit(
+                    "upn",
+                    entry.upn,
+                    f"UPN {entry.upn.strip()} is also on the record of {others}: check which "
+                    "record is right and correct the other, as a UPN belongs to one pupil only.",
+                    key=entry.key,
+                )
+            )
+    return hits
+
+
+def _same_child(entry: CohortEntry) -> tuple[str, str, str] | None:
+    surname, forename = fold_name(entry.surname), fold_name(entry.forename)
+    dob = str(entry.dob).strip()
+    if not (surname and forename and dob):
+        return None
+    return surname, forename, dob
+
+
+@cohort_rule(
+    "KS1-P14",
+    "query",
+    field="upn",
+    title="Same pupil under different UPNs",
+    spec_status="UNCERTAIN",
+)
+def pupil_repeated(entries: list[CohortEntry], ctx: RuleContext) -> list[Hit]:
+    def describe(other: CohortEntry, entry: CohortEntry) -> str:
+        if not other.upn.strip():
+            return f"a record with no UPN {_where(other, entry)}"
+        return f"UPN {other.upn.strip()} {_where(other, entry)}"
+
+    hits: list[Hit] = []
+    for group in _groups(entries, _same_child):
+        first: dict[str, CohortEntry] = {}  # one record for each UPN in the group
+        for e in group:
+            first.setdefault(_upn(e), e)
+        if len(first) < 2:
+            continue  # the same UPN twice is KS1-P03's business
+        for entry in group:
+            own_key = _upn(entry)
+            shown = islice((o for u, o in first.items() if u != own_key), _NAMED_AT_MOST)
+            others = _listed([describe(o, entry) for o in shown], len(first) - 1)
+            own = entry.upn.strip() or "none"
+            hits.append(
+                Hit(
+                    "upn",
+                    entry.upn,
+                    f"{_who(entry)}, born {str(entry.dob).strip()}, UPN {own}, also appears "
+                    f"under {others}: "
+                    "if this is the same child, keep one record with the right UPN; if not, "
+                    "confirm they are different pupils.",
+                    key=entry.key,
+                )
+            )
+    return hits
