@@ -29,7 +29,9 @@ from lxml import etree
 
 ROOT = Path(__file__).resolve().parents[1]
 KEYSTAGE = [sys.executable, "-m", "keystage.cli"]
-PG_ADMIN = os.environ.get("KEYSTAGE_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN = os.environ.get(
+    "KEYSTAGE_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def generate(out: Path, seed: int) -> dict:
@@ -37,8 +39,22 @@ def generate(out: Path, seed: int) -> dict:
     if marker.exists():
         return json.loads(marker.read_text())
     started = time.monotonic()
-    r = subprocess.run([*KEYSTAGE, "generate", "--national", "--out", str(out), "--seed", str(seed),
-                        "--format", "json"], check=True, capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            *KEYSTAGE,
+            "generate",
+            "--national",
+            "--out",
+            str(out),
+            "--seed",
+            str(seed),
+            "--format",
+            "json",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     summary = json.loads(r.stdout)[0]
     summary["generate_seconds"] = round(time.monotonic() - started, 1)
     marker.write_text(json.dumps(summary))
@@ -97,8 +113,13 @@ def _tree_rss(pid: int) -> int:
 
 def timed_import(env: dict, folders: list[str]) -> tuple[float, int, str]:
     started = time.monotonic()
-    proc = subprocess.Popen([*KEYSTAGE, "import", "--quiet", *folders], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [*KEYSTAGE, "import", "--quiet", *folders],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     peak = 0
     stop = threading.Event()
 
@@ -156,13 +177,22 @@ def main() -> int:
             env, cleanup = database_env(kind, Path(tmp))
             try:
                 subprocess.run([*KEYSTAGE, "init"], env=env, check=True, capture_output=True)
-                subprocess.run([*KEYSTAGE, "schools", "load", str(args.out / "schools.csv")],
-                               env=env, check=True, capture_output=True)
+                subprocess.run(
+                    [*KEYSTAGE, "schools", "load", str(args.out / "schools.csv")],
+                    env=env,
+                    check=True,
+                    capture_output=True,
+                )
                 elapsed, peak, last = timed_import(env, folders)
             finally:
                 cleanup()
-            row = {"db": kind, "import_s": round(elapsed, 1), "peak_mb": round(peak / 2**20),
-                   "ratio": round(elapsed / parse_s, 2), "summary": last}
+            row = {
+                "db": kind,
+                "import_s": round(elapsed, 1),
+                "peak_mb": round(peak / 2**20),
+                "ratio": round(elapsed / parse_s, 2),
+                "summary": last,
+            }
             print(json.dumps(row), flush=True)
             results.append(row)
     if args.write_docs:
@@ -190,12 +220,18 @@ def write_docs(summary, parse_s, parsed, size, results) -> None:
     ]
     for r in results:
         target = 60 if r["db"] == "postgres" else 90
-        lines.append(f"| {r['db']} | {r['import_s']} | ≤ {target} | {r['ratio']} | ≤ 3 | "
-                     f"{r['peak_mb']} | ≤ 500 |")
-    lines += ["", "Import summary lines: " + "; ".join(f"{r['db']}: {r['summary']}" for r in results), end]
+        lines.append(
+            f"| {r['db']} | {r['import_s']} | ≤ {target} | {r['ratio']} | ≤ 3 | "
+            f"{r['peak_mb']} | ≤ 500 |"
+        )
+    lines += [
+        "",
+        "Import summary lines: " + "; ".join(f"{r['db']}: {r['summary']}" for r in results),
+        end,
+    ]
     block = "\n".join(lines)
     if start in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
     else:
         text = text.rstrip() + "\n\n## National import (issue 2)\n\n" + block + "\n"
     path.write_text(text, encoding="utf-8")

@@ -9,16 +9,53 @@ from xml.sax.saxutils import escape
 from keystage.engine import upn as upns
 
 GIAS_COLUMNS = [
-    "URN", "LA (code)", "LA (name)", "EstablishmentNumber", "EstablishmentName",
-    "TypeOfEstablishment (name)", "PhaseOfEducation (name)", "EstablishmentStatus (name)",
-    "OpenDate", "CloseDate", "StatutoryLowAge", "StatutoryHighAge", "Postcode",
+    "URN",
+    "LA (code)",
+    "LA (name)",
+    "EstablishmentNumber",
+    "EstablishmentName",
+    "TypeOfEstablishment (name)",
+    "PhaseOfEducation (name)",
+    "EstablishmentStatus (name)",
+    "OpenDate",
+    "CloseDate",
+    "StatutoryLowAge",
+    "StatutoryHighAge",
+    "Postcode",
 ]
 
 SCHOOLS = [
     # urn, la, la name, estab, name, type, phase, status
-    ("125000", "938", "West Sussex", "2001", "Example Primary School", "Community school", "Primary", "Open"),
-    ("125001", "938", "West Sussex", "2002", "Downs Infant School", "Academy converter", "Primary", "Open"),
-    ("125002", "938", "West Sussex", "4001", "Weald Secondary School", "Academy converter", "Secondary", "Open"),
+    (
+        "125000",
+        "938",
+        "West Sussex",
+        "2001",
+        "Example Primary School",
+        "Community school",
+        "Primary",
+        "Open",
+    ),
+    (
+        "125001",
+        "938",
+        "West Sussex",
+        "2002",
+        "Downs Infant School",
+        "Academy converter",
+        "Primary",
+        "Open",
+    ),
+    (
+        "125002",
+        "938",
+        "West Sussex",
+        "4001",
+        "Weald Secondary School",
+        "Academy converter",
+        "Secondary",
+        "Open",
+    ),
     ("100000", "202", "Camden", "2003", "Camden Primary", "Community school", "Primary", "Open"),
 ]
 
@@ -29,8 +66,23 @@ def write_register(path: Path, schools=SCHOOLS, encoding: str = "utf-8-sig") -> 
         w.writerow(GIAS_COLUMNS)
         for urn, la, la_name, estab, name, type_name, phase, status in schools:
             low, high = ("11", "16") if phase == "Secondary" else ("4", "11")
-            w.writerow([urn, la, la_name, estab, name, type_name, phase, status, "01-09-2000", "",
-                        low, high, "RH1 1AA"])
+            w.writerow(
+                [
+                    urn,
+                    la,
+                    la_name,
+                    estab,
+                    name,
+                    type_name,
+                    phase,
+                    status,
+                    "01-09-2000",
+                    "",
+                    low,
+                    high,
+                    "RH1 1AA",
+                ]
+            )
     return path
 
 
@@ -41,23 +93,33 @@ def pupil(n: int, la: str = "938", estab: str = "2001", **over) -> dict:
         "forename": "AVA",
         "dob": "2016-01-14",
         "sex": "F" if n % 2 else "M",
-        "reading": "EXS", "writing": "WTS", "maths": "GDS", "science": "EXS",
+        "reading": "EXS",
+        "writing": "WTS",
+        "maths": "GDS",
+        "science": "EXS",
     }
     p.update(over)
     return p
 
 
-_COMPONENT = {"reading": ("ENG", "READ"), "writing": ("ENG", "WRIT"), "maths": ("MAT", "MAT"),
-              "science": ("SCI", "SCI")}
+_COMPONENT = {
+    "reading": ("ENG", "READ"),
+    "writing": ("ENG", "WRIT"),
+    "maths": ("MAT", "MAT"),
+    "science": ("SCI", "SCI"),
+}
 
 
 def ctf(pupils: list[dict], la: str = "938", estab: str = "2001", encoding: str = "UTF-8") -> str:
-    out = [f'<?xml version="1.0" encoding="{encoding}"?>', "<CTfile><Header>",
-           "<DocumentName>Common Transfer File</DocumentName><CTFversion>22.0</CTFversion>",
-           "<DateTime>2023-06-20T14:05:31</DateTime><DocumentQualifier>partial</DocumentQualifier>",
-           f"<SupplierID>TestMIS</SupplierID><SourceSchool><LEA>{la}</LEA><Estab>{estab}</Estab>",
-           "<SchoolName>Example</SchoolName><AcademicYear>2022</AcademicYear></SourceSchool>",
-           f"<DestSchool><LEA>{la}</LEA><Estab>LLLL</Estab></DestSchool></Header><CTFpupilData>"]
+    out = [
+        f'<?xml version="1.0" encoding="{encoding}"?>',
+        "<CTfile><Header>",
+        "<DocumentName>Common Transfer File</DocumentName><CTFversion>22.0</CTFversion>",
+        "<DateTime>2023-06-20T14:05:31</DateTime><DocumentQualifier>partial</DocumentQualifier>",
+        f"<SupplierID>TestMIS</SupplierID><SourceSchool><LEA>{la}</LEA><Estab>{estab}</Estab>",
+        "<SchoolName>Example</SchoolName><AcademicYear>2022</AcademicYear></SourceSchool>",
+        f"<DestSchool><LEA>{la}</LEA><Estab>LLLL</Estab></DestSchool></Header><CTFpupilData>",
+    ]
     for p in pupils:
         out.append("<Pupil>")
         for tag in ("upn", "surname", "forename", "dob", "sex"):

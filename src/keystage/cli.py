@@ -20,8 +20,12 @@ def _django() -> None:
 
 
 def _fmt_arg(p: argparse.ArgumentParser, default: str = "text") -> None:
-    p.add_argument("--format", choices=("text", "json", "csv"), default=default,
-                   help="output format (default: %(default)s)")
+    p.add_argument(
+        "--format",
+        choices=("text", "json", "csv"),
+        default=default,
+        help="output format (default: %(default)s)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,8 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     imp = sub.add_parser("import", help="import school KS1 files (CTF XML or CSV), folders or zips")
     imp.add_argument("paths", nargs="+", metavar="PATH")
-    imp.add_argument("--la", help="only accept files for this LA (and use it for CSV files "
-                                  "that give only the establishment number)")
+    imp.add_argument(
+        "--la",
+        help="only accept files for this LA (and use it for CSV files "
+        "that give only the establishment number)",
+    )
     imp.add_argument("--jobs", type=int, default=None, help="worker processes (default: cores)")
     imp.add_argument("--quiet", action="store_true", help="no per-file lines, only the summary")
     _fmt_arg(imp)
@@ -74,17 +81,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = {
-        "init": cmd_init, "schools": cmd_schools, "import": cmd_import, "errors": cmd_errors,
-        "pupils": cmd_pupils, "generate": cmd_generate,
+        "init": cmd_init,
+        "schools": cmd_schools,
+        "import": cmd_import,
+        "errors": cmd_errors,
+        "pupils": cmd_pupils,
+        "generate": cmd_generate,
     }[args.command]
     try:
         return handler(args)
     except UsageError as e:
         print(f"keystage {args.command}: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # The reader of our output went away (e.g. `| head`): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except KeyboardInterrupt:
-        print("keystage: interrupted; files stored before the interruption are kept, "
-              "the file being stored was not", file=sys.stderr)
+        print(
+            "keystage: interrupted; files stored before the interruption are kept, "
+            "the file being stored was not",
+            file=sys.stderr,
+        )
         return 130
 
 
@@ -139,12 +157,18 @@ def cmd_schools(args) -> int:
         return EXIT_REJECTED
     for line, reason in result.skipped:
         print(f"{args.file}: line {line}: skipped: {reason}", file=sys.stderr)
-    summary = {"created": result.created, "updated": result.updated,
-               "unchanged": result.unchanged, "skipped": len(result.skipped)}
+    summary = {
+        "created": result.created,
+        "updated": result.updated,
+        "unchanged": result.unchanged,
+        "skipped": len(result.skipped),
+    }
     if args.format == "text":
-        print(f"Schools register loaded from {path.name}: {result.created} added, "
-              f"{result.updated} updated, {result.unchanged} unchanged, "
-              f"{len(result.skipped)} rows skipped.")
+        print(
+            f"Schools register loaded from {path.name}: {result.created} added, "
+            f"{result.updated} updated, {result.unchanged} unchanged, "
+            f"{len(result.skipped)} rows skipped."
+        )
     else:
         from keystage.output import write_table
 
@@ -181,11 +205,16 @@ class Progress:
 def _describe(r) -> str:
     if r.outcome == "rejected":
         return f"rejected    {r.reason}"
-    counts = f"{r.pupils} pupils, {r.errors} errors, {r.queries} queries"
+    counts = (
+        f"{_count(r.pupils, 'pupil')}, {_count(r.errors, 'error')}, "
+        f"{_count(r.queries, 'query', 'queries')}"
+    )
     if r.outcome == "superseded":
         c = r.changes
-        counts += (f"; replaces the previous file: {len(c.get('added', []))} added, "
-                   f"{len(c.get('removed', []))} removed, {len(c.get('changed', []))} changed")
+        counts += (
+            f"; replaces the previous file: {len(c.get('added', []))} added, "
+            f"{len(c.get('removed', []))} removed, {len(c.get('changed', []))} changed"
+        )
     if r.outcome == "unchanged":
         return f"unchanged   {r.file_name} ({r.reason})"
     return f"{r.outcome:<11} {r.laestab} {r.school_name}: {counts}  [{r.file_name}]"
@@ -202,14 +231,21 @@ def cmd_import(args) -> int:
     printed_rejections = []
 
     def on_file(result, done, total):
-        progress.update(done, total, result.pupils if result.outcome in ("accepted", "superseded") else 0)
+        progress.update(
+            done, total, result.pupils if result.outcome in ("accepted", "superseded") else 0
+        )
         if result.outcome == "rejected":
             printed_rejections.append(result)
 
     started = time.monotonic()
     try:
-        results = import_paths(args.paths, collection_code=args.collection, only_la=args.la,
-                               jobs=args.jobs, progress=on_file)
+        results = import_paths(
+            args.paths,
+            collection_code=args.collection,
+            only_la=args.la,
+            jobs=args.jobs,
+            progress=on_file,
+        )
     except PathError as e:
         progress.finish()
         raise UsageError(str(e)) from None
@@ -222,15 +258,30 @@ def cmd_import(args) -> int:
             for r in results:
                 if r.outcome != "rejected":
                     print(_describe(r))
-        tally = {k: sum(r.outcome == k for r in results)
-                 for k in ("accepted", "superseded", "unchanged", "rejected")}
+        tally = {
+            k: sum(r.outcome == k for r in results)
+            for k in ("accepted", "superseded", "unchanged", "rejected")
+        }
         pupils = sum(r.pupils for r in results if r.outcome in ("accepted", "superseded"))
-        print(f"{len(results)} files in {elapsed:.1f}s: {tally['accepted']} accepted, "
-              f"{tally['superseded']} superseded an earlier file, {tally['unchanged']} unchanged, "
-              f"{tally['rejected']} rejected; {pupils:,} pupils stored.")
+        print(
+            f"{len(results)} files in {elapsed:.1f}s: {tally['accepted']} accepted, "
+            f"{tally['superseded']} superseded an earlier file, {tally['unchanged']} unchanged, "
+            f"{tally['rejected']} rejected; {pupils:,} pupils stored."
+        )
     else:
-        fields = ("file", "outcome", "laestab", "school", "pupils", "errors", "queries",
-                  "added", "removed", "changed", "reason")
+        fields = (
+            "file",
+            "outcome",
+            "laestab",
+            "school",
+            "pupils",
+            "errors",
+            "queries",
+            "added",
+            "removed",
+            "changed",
+            "reason",
+        )
         write_table(sys.stdout, fields, (r.as_dict() for r in results), args.format)
     return EXIT_REJECTED if any(r.outcome == "rejected" for r in results) else EXIT_OK
 
@@ -262,17 +313,34 @@ def _print_errors_text(rows: list[dict]) -> None:
     for laestab, items in by_school.items():
         e = sum(r["severity"] == "error" for r in items)
         q = len(items) - e
-        out.write(f"{laestab or '(school not known)'} {items[0]['_school']}: {e} errors, {q} queries\n")
+        out.write(
+            f"{laestab or '(school not known)'} {items[0]['_school']}: "
+            f"{_count(e, 'error')}, {_count(q, 'query', 'queries')}\n"
+        )
         current = None
         for r in items:
             who = (r["upn"], r["surname"], r["forename"]) if (r["upn"] or r["surname"]) else None
             if who != current:
                 current = who
-                label = f"{r['upn'] or '(no UPN)'} {r['surname']}, {r['forename']}" if who else "school and file"
+                label = (
+                    (
+                        f"{r['upn'] or '(no UPN)'} {r['surname'] or '(no surname)'}, "
+                        f"{r['forename'] or '(no forename)'}"
+                    )
+                    if who
+                    else "school and file"
+                )
                 out.write(f"  {label}\n")
             out.write(f"    {r['severity']:<5} {r['rule']:<8} {r['field']}: {r['message']}\n")
     e = sum(r["severity"] == "error" for r in rows)
-    out.write(f"\n{len(by_school)} schools, {e} errors, {len(rows) - e} queries.\n")
+    out.write(
+        f"\n{_count(len(by_school), 'school')}, {_count(e, 'error')}, "
+        f"{_count(len(rows) - e, 'query', 'queries')}.\n"
+    )
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
 def cmd_pupils(args) -> int:
@@ -283,8 +351,12 @@ def cmd_pupils(args) -> int:
     from keystage.submissions.queries import pupil_fields, pupil_list
 
     collection = get_collection(args.collection)
-    write_table(sys.stdout, pupil_fields(collection),
-                pupil_list(collection, la=args.la, school=args.school), args.format)
+    write_table(
+        sys.stdout,
+        pupil_fields(collection),
+        pupil_list(collection, la=args.la, school=args.school),
+        args.format,
+    )
     return EXIT_OK
 
 
@@ -299,19 +371,36 @@ def cmd_generate(args) -> int:
             raise UsageError(f"not an English LA code of 2023: {', '.join(bad)}")
     if not 0 <= args.error_rate <= 1:
         raise UsageError("--error-rate is a fraction between 0 and 1, e.g. 0.02")
-    started = time.monotonic()
-    summary = synthetic.generate(args.out, las=args.la, national=args.national,
-                                 error_rate=args.error_rate, seed=args.seed)
-    elapsed = time.monotonic() - started
-    data = summary.as_dict() if hasattr(summary, "as_dict") else dict(vars(summary))
+    summary = synthetic.generate(
+        args.out,
+        las=args.la,
+        national=args.national,
+        error_rate=args.error_rate,
+        seed=args.seed,
+        workers=min(4, os.cpu_count() or 1),
+    )
+    data = {
+        "las": summary.las,
+        "schools": summary.schools,
+        "pupils": summary.pupils,
+        "pupil_records": summary.pupil_records,
+        "files": sum(summary.files.values()),
+        "errors_injected": summary.total_errors,
+        "register": str(summary.register),
+        "megabytes": round(summary.bytes_written / 1e6, 1),
+        "seconds": round(summary.seconds, 1),
+    }
     if args.format == "text":
-        print(f"Wrote {data.get('schools', '?')} schools' files ({data.get('pupils', '?'):,} pupils) "
-              f"for {data.get('las', '?')} LAs and a schools register to {args.out} in {elapsed:.1f}s.")
+        faults = ", ".join(f"{n} {kind}" for kind, n in sorted(summary.errors.items())) or "none"
+        print(
+            f"Wrote {data['files']} files from {data['schools']} schools ({data['pupils']:,} "
+            f"pupils) in {data['las']} LAs to {args.out} in {data['seconds']}s; schools "
+            f"register {summary.register}.\nMistakes injected: {faults}."
+        )
     else:
         from keystage.output import write_table
 
-        flat = {k: v for k, v in data.items() if not isinstance(v, dict | list)}
-        write_table(sys.stdout, tuple(flat), [flat], args.format)
+        write_table(sys.stdout, tuple(data), [data], args.format)
     return EXIT_OK
 
 

@@ -37,8 +37,18 @@ def test_reloading_the_register_updates_and_never_duplicates(ready, capsys):
     from keystage.orgs.models import School
 
     n = School.objects.count()
-    changed = [("125000", "938", "West Sussex", "2001", "Renamed Primary", "Academy converter",
-                "Primary", "Open")]
+    changed = [
+        (
+            "125000",
+            "938",
+            "West Sussex",
+            "2001",
+            "Renamed Primary",
+            "Academy converter",
+            "Primary",
+            "Open",
+        )
+    ]
     assert main(["schools", "load", str(write_register(ready / "s2.csv", changed, "cp1252"))]) == 0
     assert School.objects.count() == n
     assert School.objects.get(urn="125000").name == "Renamed Primary"
@@ -85,13 +95,22 @@ def test_import_a_zip(ready, capsys):
 
 
 def test_errors_csv_and_json_use_the_documented_fields(ready, capsys):
-    write_ctf(ready / "a.xml", [pupil(1, reading="XYZ"), pupil(2, surname="=HYPERLINK(\"x\")")])
+    write_ctf(ready / "a.xml", [pupil(1, reading="XYZ"), pupil(2, surname='=HYPERLINK("x")')])
     main(["import", str(ready / "a.xml")])
     capsys.readouterr()
     assert main(["errors", "--la", "938", "--format", "csv"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-    assert list(rows[0]) == ["laestab", "upn", "surname", "forename", "rule", "severity", "field",
-                             "value", "message"]
+    assert list(rows[0]) == [
+        "laestab",
+        "upn",
+        "surname",
+        "forename",
+        "rule",
+        "severity",
+        "field",
+        "value",
+        "message",
+    ]
     assert any(r["field"] == "reading" and r["value"] == "XYZ" for r in rows)
     # a name that would run as a spreadsheet formula is written so that it cannot
     assert all(not r["surname"].startswith("=") for r in rows)
@@ -118,6 +137,18 @@ def test_pupils_list_fields_and_filters(ready, capsys):
     capsys.readouterr()
     assert main(["pupils", "--school", "9382002", "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert list(data[0]) == ["laestab", "upn", "surname", "forename", "dob", "sex", "reading",
-                             "writing", "maths", "science", "errors", "queries"]
+    assert list(data[0]) == [
+        "laestab",
+        "upn",
+        "surname",
+        "forename",
+        "dob",
+        "sex",
+        "reading",
+        "writing",
+        "maths",
+        "science",
+        "errors",
+        "queries",
+    ]
     assert [d["upn"] for d in data] == [pupil(3, estab="2002")["upn"]]

@@ -41,7 +41,9 @@ def own_database(tmp_path):
 
 
 def run(env, *args, **kw):
-    return subprocess.run([*KEYSTAGE, *args], env=env, capture_output=True, text=True, timeout=300, **kw)
+    return subprocess.run(
+        [*KEYSTAGE, *args], env=env, capture_output=True, text=True, timeout=300, **kw
+    )
 
 
 def query(env, pg_url, sql):
@@ -66,17 +68,38 @@ def test_commands_before_init_say_what_to_do(own_database):
 def test_import_killed_midway_leaves_every_file_whole(own_database, tmp_path):
     env, pg_url = own_database
     assert run(env, "init").returncode == 0
-    schools = [(f"13{n:04d}", "938", "West Sussex", f"{2100 + n}", f"School {n}", "Community school",
-                "Primary", "Open") for n in range(120)]
-    assert run(env, "schools", "load", str(write_register(tmp_path / "s.csv", schools))).returncode == 0
+    schools = [
+        (
+            f"13{n:04d}",
+            "938",
+            "West Sussex",
+            f"{2100 + n}",
+            f"School {n}",
+            "Community school",
+            "Primary",
+            "Open",
+        )
+        for n in range(120)
+    ]
+    assert (
+        run(env, "schools", "load", str(write_register(tmp_path / "s.csv", schools))).returncode
+        == 0
+    )
     folder = tmp_path / "in"
     folder.mkdir()
     for n in range(120):
         estab = f"{2100 + n}"
-        write_ctf(folder / f"938{estab}_CTF_938LLLL_001.xml",
-                  [pupil(i, estab=estab) for i in range(1, 60)], estab=estab)
-    proc = subprocess.Popen([*KEYSTAGE, "import", "--jobs", "1", str(folder)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        write_ctf(
+            folder / f"938{estab}_CTF_938LLLL_001.xml",
+            [pupil(i, estab=estab) for i in range(1, 60)],
+            estab=estab,
+        )
+    proc = subprocess.Popen(
+        [*KEYSTAGE, "import", "--jobs", "1", str(folder)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     stored = 0
     while time.monotonic() < deadline and proc.poll() is None:
@@ -92,7 +115,13 @@ def test_import_killed_midway_leaves_every_file_whole(own_database, tmp_path):
     proc.wait()
     uploads = query(env, pg_url, "SELECT id, pupil_count FROM submissions_upload")
     assert 0 < len(uploads) < 120
-    per_upload = dict(query(env, pg_url, "SELECT upload_id, COUNT(*) FROM submissions_pupilrecord GROUP BY upload_id"))
+    per_upload = dict(
+        query(
+            env,
+            pg_url,
+            "SELECT upload_id, COUNT(*) FROM submissions_pupilrecord GROUP BY upload_id",
+        )
+    )
     assert {uid: per_upload.get(uid, 0) for uid, _ in uploads} == dict(uploads)
     assert set(per_upload) <= {uid for uid, _ in uploads}
     # Running the same import again stores the rest and leaves the stored files unchanged.

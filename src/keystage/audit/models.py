@@ -16,14 +16,21 @@ class AuditEvent(models.Model):
     )
     actor = models.CharField(max_length=150, blank=True)  # user name, or "cli:<os user>"
     action = models.CharField(max_length=60, db_index=True)  # e.g. "upload.accepted"
-    la = models.ForeignKey("orgs.LocalAuthority", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    school = models.ForeignKey("orgs.School", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    la = models.ForeignKey(
+        "orgs.LocalAuthority", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    school = models.ForeignKey(
+        "orgs.School", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     object_type = models.CharField(max_length=40, blank=True)
     object_id = models.CharField(max_length=40, blank=True)
     detail = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action}"
 
 
 def record(action: str, *, user=None, la=None, school=None, obj=None, **detail) -> AuditEvent:

@@ -96,8 +96,18 @@ class Definition:
     @property
     def fields(self) -> tuple[str, ...]:
         """Every field a finding can name, in report order."""
-        return ("file", "header", "laestab", "upn", "surname", "forename", "dob", "sex",
-                *self.subject_keys, "nc_year")
+        return (
+            "file",
+            "header",
+            "laestab",
+            "upn",
+            "surname",
+            "forename",
+            "dob",
+            "sex",
+            *self.subject_keys,
+            "nc_year",
+        )
 
     def map_ctf_assessment(self, subject: str, component: str) -> str | None:
         """The subject key a CTF StageAssessment row holds, or None if it is not one of ours."""
@@ -223,7 +233,9 @@ def load(collection_id: str = DEFAULT_COLLECTION) -> Definition:
     """Load a shipped definition by id (e.g. "ks1-2023")."""
     path = definitions_dir() / f"{collection_id}.toml"
     if not path.is_file():
-        raise KeyError(f"no collection definition {collection_id!r}; known: {', '.join(available())}")
+        raise KeyError(
+            f"no collection definition {collection_id!r}; known: {', '.join(available())}"
+        )
     return load_path(path)
 
 

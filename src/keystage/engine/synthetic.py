@@ -959,16 +959,19 @@ def _inject_pupil_errors(la: LocalAuthorityRef, schools: list[_School], settings
     reading = subjects[0]
     copies: list[tuple[_School, _Pupil]] = []
     original_upns = {id(p): p.upn for s in intact for p in s.pupils}
+    # A pupil whose UPN another record copies keeps its record as it is, so the logged
+    # duplicate stays a duplicate (a later mistake on it would hide the first).
+    protected: set[int] = set()
 
     for school in intact:
         for p in school.pupils:
-            if rng.random() >= settings.error_rate:
+            if rng.random() >= settings.error_rate or id(p) in protected:
                 continue
             kinds = [k for k in PUPIL_ERROR_KINDS
                      if _error_applies(k, school, len(intact))]  # fmt: skip
             kind = _weighted(rng, ((k, _PUPIL_ERROR_WEIGHTS[k]) for k in kinds))
             detail = _apply_error(kind, p, school, intact, original_upns, rng, d, copies,
-                                  subjects, science, reading)  # fmt: skip
+                                  subjects, science, reading, protected)  # fmt: skip
             counts[kind] = counts.get(kind, 0) + 1
             p.errors.append((kind, detail))
     for target, p in copies:
@@ -1001,18 +1004,21 @@ def _set_code(p: _Pupil, subjects: tuple[str, ...], key: str, code: str) -> None
 
 
 def _apply_error(kind, p, school, intact, original_upns, rng, d, copies, subjects, science,
-                 reading) -> str:  # fmt: skip
+                 reading, protected) -> str:  # fmt: skip
     if kind == "wrong_check_letter":
         wrong = rng.choice([ch for ch in upn_mod.LETTERS if ch != p.upn[0]])
         p.upn = wrong + p.upn[1:]
         return f"check letter {wrong}"
     if kind == "duplicate_upn_in_school":
-        other = rng.choice([q for q in school.pupils if q is not p])
+        others = [q for q in school.pupils if q is not p]
+        other = rng.choice([q for q in others if not q.errors] or others)
+        protected.add(id(other))
         p.upn = original_upns.get(id(other), other.upn)
         return f"same UPN as {other.forename} {other.surname}"
     if kind == "duplicate_upn_across_schools":
         other_school = rng.choice([s for s in intact if s is not school])
-        other = rng.choice(other_school.pupils)
+        other = rng.choice([q for q in other_school.pupils if not q.errors] or other_school.pupils)
+        protected.add(id(other))
         p.upn = original_upns.get(id(other), other.upn)
         return f"same UPN as a pupil of {other_school.la}{other_school.estab}"
     if kind == "temporary_upn":

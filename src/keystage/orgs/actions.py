@@ -37,12 +37,26 @@ class RegisterLoad:
     skipped: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
 
 
-_FIELDS = ("la_id", "estab", "laestab", "name", "type_name", "phase_name", "status_name",
-           "open_date", "close_date", "low_age", "high_age", "expected_ks1")
+_FIELDS = (
+    "la_id",
+    "estab",
+    "laestab",
+    "name",
+    "type_name",
+    "phase_name",
+    "status_name",
+    "open_date",
+    "close_date",
+    "low_age",
+    "high_age",
+    "expected_ks1",
+)
 
 
 @transaction.atomic
-def do_load_register(path: str | Path, *, user=None, collection_id: str | None = None) -> RegisterLoad:
+def do_load_register(
+    path: str | Path, *, user=None, collection_id: str | None = None
+) -> RegisterLoad:
     """Load a GIAS establishment extract. Schools are matched on URN, so loading the same or a
     newer extract again updates schools and never duplicates them."""
     definition = definitions.load(collection_id or definitions.DEFAULT_COLLECTION)
@@ -85,6 +99,12 @@ def do_load_register(path: str | Path, *, user=None, collection_id: str | None =
     School.objects.bulk_create(to_create, batch_size=2000)
     School.objects.bulk_update(to_update, _FIELDS, batch_size=2000)
     result.created, result.updated = len(to_create), len(to_update)
-    record("register.loaded", user=user, file=Path(path).name, created=result.created,
-           updated=result.updated, skipped=len(result.skipped))
+    record(
+        "register.loaded",
+        user=user,
+        file=Path(path).name,
+        created=result.created,
+        updated=result.updated,
+        skipped=len(result.skipped),
+    )
     return result

@@ -22,15 +22,39 @@ from keystage.engine import rules
 from keystage.orgs.models import LocalAuthority, School
 from keystage.submissions import bulk
 from keystage.submissions.models import Collection, Finding, PupilRecord, Upload
-from keystage.submissions.preparing import KnownSchool, PreparedFile
+from keystage.submissions.preparing import KnownSchool, PreparedFile, stored_name
 
 PUPIL_COLUMNS = (
-    "id", "upload_id", "collection_id", "school_id", "la_id", "is_current", "line", "upn",
-    "surname", "forename", "dob", "sex", "outcomes", "nc_year", "former_upn", "characteristics",
+    "id",
+    "upload_id",
+    "collection_id",
+    "school_id",
+    "la_id",
+    "is_current",
+    "line",
+    "upn",
+    "surname",
+    "forename",
+    "dob",
+    "sex",
+    "outcomes",
+    "nc_year",
+    "former_upn",
+    "characteristics",
 )
 FINDING_COLUMNS = (
-    "collection_id", "upload_id", "school_id", "la_id", "pupil_id", "is_current", "scope", "rule",
-    "severity", "field", "value", "message",
+    "collection_id",
+    "upload_id",
+    "school_id",
+    "la_id",
+    "pupil_id",
+    "is_current",
+    "scope",
+    "rule",
+    "severity",
+    "field",
+    "value",
+    "message",
 )
 
 
@@ -52,9 +76,15 @@ class ImportResult:
 
     def as_dict(self) -> dict:
         return {
-            "file": self.file_name, "outcome": self.outcome, "laestab": self.laestab,
-            "school": self.school_name, "pupils": self.pupils, "errors": self.errors,
-            "queries": self.queries, "reason": self.reason, "upload_id": self.upload_id,
+            "file": self.file_name,
+            "outcome": self.outcome,
+            "laestab": self.laestab,
+            "school": self.school_name,
+            "pupils": self.pupils,
+            "errors": self.errors,
+            "queries": self.queries,
+            "reason": self.reason,
+            "upload_id": self.upload_id,
             "added": len(self.changes.get("added", [])),
             "removed": len(self.changes.get("removed", [])),
             "changed": len(self.changes.get("changed", [])),
@@ -80,8 +110,14 @@ def known_schools() -> dict:
             school_id=s.pk,
             la_id=s.la_id,
             info=rules.SchoolInfo(
-                la=s.la.code, estab=s.estab, urn=s.urn, name=s.name, type_name=s.type_name,
-                phase_name=s.phase_name, status_name=s.status_name, low_age=s.low_age,
+                la=s.la.code,
+                estab=s.estab,
+                urn=s.urn,
+                name=s.name,
+                type_name=s.type_name,
+                phase_name=s.phase_name,
+                status_name=s.status_name,
+                low_age=s.low_age,
                 high_age=s.high_age,
             ),
         )
@@ -151,17 +187,36 @@ def do_store_file(
         if prepared.rejected:
             la = LocalAuthority.objects.filter(code=prepared.la).first() if prepared.la else None
             upload = Upload.objects.create(
-                collection=collection, school_id=school.school_id if school else None,
-                la_id=school.la_id if school else (la.pk if la else None), file_name=prepared.name,
-                sha256=prepared.sha256, size=prepared.size, kind=prepared.kind,
-                stored_path=kept, source=source, uploaded_by=_user(user), uploaded_at=now,
-                state=Upload.State.REJECTED, reason=prepared.rejected,
+                collection=collection,
+                school_id=school.school_id if school else None,
+                la_id=school.la_id if school else (la.pk if la else None),
+                file_name=stored_name(prepared.name),
+                sha256=prepared.sha256,
+                size=prepared.size,
+                kind=prepared.kind,
+                stored_path=kept,
+                source=source,
+                uploaded_by=_user(user),
+                uploaded_at=now,
+                state=Upload.State.REJECTED,
+                reason=prepared.rejected,
             )
-            record("upload.rejected", user=user, la=upload.la_id, school=upload.school_id,
-                   obj=upload, file=prepared.name,
-                   reason=prepared.rejected)
-            return ImportResult(prepared.name, "rejected", reason=prepared.rejected,
-                                laestab=f"{prepared.la}{prepared.estab}", upload_id=upload.pk)
+            record(
+                "upload.rejected",
+                user=user,
+                la=upload.la_id,
+                school=upload.school_id,
+                obj=upload,
+                file=prepared.name,
+                reason=prepared.rejected,
+            )
+            return ImportResult(
+                prepared.name,
+                "rejected",
+                reason=prepared.rejected,
+                laestab=f"{prepared.la}{prepared.estab}",
+                upload_id=upload.pk,
+            )
 
         previous = (
             Upload.objects.select_for_update()
@@ -169,12 +224,23 @@ def do_store_file(
             .first()
         )
         upload = Upload.objects.create(
-            collection=collection, school_id=school.school_id, la_id=school.la_id,
-            file_name=prepared.name, sha256=prepared.sha256, size=prepared.size,
-            kind=prepared.kind, stored_path=kept, source=source, uploaded_by=_user(user),
-            uploaded_at=now, state=Upload.State.CURRENT, pupil_count=len(prepared.pupils),
-            error_count=prepared.error_count, query_count=prepared.query_count,
-            ignored=prepared.ignored, supersedes=previous,
+            collection=collection,
+            school_id=school.school_id,
+            la_id=school.la_id,
+            file_name=stored_name(prepared.name),
+            sha256=prepared.sha256,
+            size=prepared.size,
+            kind=prepared.kind,
+            stored_path=kept,
+            source=source,
+            uploaded_by=_user(user),
+            uploaded_at=now,
+            state=Upload.State.CURRENT,
+            pupil_count=len(prepared.pupils),
+            error_count=prepared.error_count,
+            query_count=prepared.query_count,
+            ignored=prepared.ignored,
+            supersedes=previous,
         )
         ids = bulk.allocate_ids(PupilRecord._meta.db_table, len(prepared.pupils))
         is_true = True
@@ -206,16 +272,28 @@ def do_store_file(
             Finding.objects.filter(upload=previous).update(is_current=False)
             Upload.objects.filter(pk=upload.pk).update(changes=changes)
         record(
-            f"upload.{outcome}", user=user, la=school.la_id, school=school.school_id,
-            obj=upload, file=prepared.name,
-            laestab=school.info.la + school.info.estab, pupils=len(prepared.pupils),
-            errors=prepared.error_count, queries=prepared.query_count,
+            f"upload.{outcome}",
+            user=user,
+            la=school.la_id,
+            school=school.school_id,
+            obj=upload,
+            file=prepared.name,
+            laestab=school.info.la + school.info.estab,
+            pupils=len(prepared.pupils),
+            errors=prepared.error_count,
+            queries=prepared.query_count,
             supersedes=previous.pk if previous else None,
         )
     return ImportResult(
-        prepared.name, outcome, laestab=school.info.la + school.info.estab,
-        school_name=school.info.name, pupils=len(prepared.pupils), errors=prepared.error_count,
-        queries=prepared.query_count, upload_id=upload.pk, changes=changes,
+        prepared.name,
+        outcome,
+        laestab=school.info.la + school.info.estab,
+        school_name=school.info.name,
+        pupils=len(prepared.pupils),
+        errors=prepared.error_count,
+        queries=prepared.query_count,
+        upload_id=upload.pk,
+        changes=changes,
         ignored=prepared.ignored,
     )
 
@@ -231,14 +309,19 @@ def do_refresh_cohort_checks(la_ids: Iterable[int], *, collection: Collection) -
     definition = definitions.load(collection.code)
     written = 0
     for la_id in sorted(set(la_ids)):
-        Finding.objects.filter(collection=collection, la_id=la_id, scope=Finding.Scope.COHORT).delete()
+        Finding.objects.filter(
+            collection=collection, la_id=la_id, scope=Finding.Scope.COHORT
+        ).delete()
         rows = PupilRecord.objects.filter(
             collection=collection, la_id=la_id, is_current=True
-        ).values_list("id", "upload_id", "school_id", "school__laestab", "upn", "surname",
-                      "forename", "dob")
+        ).values_list(
+            "id", "upload_id", "school_id", "school__laestab", "upn", "surname", "forename", "dob"
+        )
         where = {}
         entries = []
-        for pid, upload_id, school_id, laestab, upn, surname, forename, dob in rows.iterator(chunk_size=5000):
+        for pid, upload_id, school_id, laestab, upn, surname, forename, dob in rows.iterator(
+            chunk_size=5000
+        ):
             where[pid] = (upload_id, school_id)
             entries.append(rules.CohortEntry(pid, laestab, upn, surname, forename, dob))
         found = rules.check_cohort(entries, definition)
@@ -246,8 +329,20 @@ def do_refresh_cohort_checks(la_ids: Iterable[int], *, collection: Collection) -
             Finding._meta.db_table,
             FINDING_COLUMNS,
             [
-                (collection.pk, where[pid][0], where[pid][1], la_id, pid, True, "cohort", f.rule,
-                 f.severity, f.field, f.value[:200], f.message)
+                (
+                    collection.pk,
+                    where[pid][0],
+                    where[pid][1],
+                    la_id,
+                    pid,
+                    True,
+                    "cohort",
+                    f.rule,
+                    f.severity,
+                    f.field,
+                    f.value[:200],
+                    f.message,
+                )
                 for pid, f in found
             ],
         )

@@ -47,8 +47,10 @@ def expand(paths: list[str], workdir: Path) -> tuple[list[Source], list[actions.
         p = Path(given)
         if not p.exists():
             raise UsageError(f"{given}: no such file or folder")
-        files = [p] if p.is_file() else sorted(
-            f for f in p.rglob("*") if f.is_file() and not _is_hidden(f.relative_to(p))
+        files = (
+            [p]
+            if p.is_file()
+            else sorted(f for f in p.rglob("*") if f.is_file() and not _is_hidden(f.relative_to(p)))
         )
         for f in files:
             shown = str(f) if f != p else given
@@ -75,8 +77,14 @@ def _init_worker(collection_code: str, schools: dict, only_la: str | None) -> No
 
 def _prepare_in_worker(args: tuple[str, str, tuple[str, int]]) -> PreparedFile:
     name, path, digest = args
-    return prepare_file(path, name, _worker["definition"], _worker["schools"],
-                        only_la=_worker["only_la"], digest=digest)
+    return prepare_file(
+        path,
+        name,
+        _worker["definition"],
+        _worker["schools"],
+        only_la=_worker["only_la"],
+        digest=digest,
+    )
 
 
 def import_paths(
@@ -103,8 +111,9 @@ def import_paths(
         for s in sources:
             digest = file_digest(s.path)
             if digest[0] in in_batch:
-                r = actions.ImportResult(s.name, "unchanged",
-                                         reason=f"same bytes as {in_batch[digest[0]]} in this batch")
+                r = actions.ImportResult(
+                    s.name, "unchanged", reason=f"same bytes as {in_batch[digest[0]]} in this batch"
+                )
                 results.append(r)
                 if progress:
                     progress(r, len(results), total)
@@ -114,11 +123,18 @@ def import_paths(
             if seen is not None:
                 outcome = "rejected" if seen.state == "rejected" else "unchanged"
                 r = actions.ImportResult(
-                    s.name, outcome, laestab=seen.school.laestab if seen.school else "",
+                    s.name,
+                    outcome,
+                    laestab=seen.school.laestab if seen.school else "",
                     school_name=seen.school.name if seen.school else "",
-                    pupils=seen.pupil_count, errors=seen.error_count, queries=seen.query_count,
-                    reason=(f"{s.name}: {seen.reason.split(': ', 1)[-1]}" if outcome == "rejected"
-                            else f"same bytes as {seen.file_name}, imported {seen.uploaded_at:%d/%m/%Y %H:%M}"),
+                    pupils=seen.pupil_count,
+                    errors=seen.error_count,
+                    queries=seen.query_count,
+                    reason=(
+                        f"{s.name}: {seen.reason.split(': ', 1)[-1]}"
+                        if outcome == "rejected"
+                        else f"same bytes as {seen.file_name}, imported {seen.uploaded_at:%d/%m/%Y %H:%M}"
+                    ),
                     upload_id=seen.pk,
                 )
                 results.append(r)
@@ -150,7 +166,9 @@ def _prepared(todo, collection_code, schools, only_la, jobs, definition) -> Iter
         connections.close_all()
         ctx = get_context("fork")
         with ProcessPoolExecutor(
-            max_workers=jobs, mp_context=ctx, initializer=_init_worker,
+            max_workers=jobs,
+            mp_context=ctx,
+            initializer=_init_worker,
             initargs=(collection_code, schools, only_la),
         ) as pool:
             big = iter(t for t in todo if t[2][1] > POOL_FILE_LIMIT)

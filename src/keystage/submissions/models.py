@@ -31,8 +31,12 @@ class Upload(models.Model):
         REJECTED = "rejected", "Rejected"
 
     collection = models.ForeignKey(Collection, on_delete=models.PROTECT, related_name="uploads")
-    school = models.ForeignKey(School, null=True, blank=True, on_delete=models.PROTECT, related_name="uploads")
-    la = models.ForeignKey(LocalAuthority, null=True, blank=True, on_delete=models.PROTECT, related_name="uploads")
+    school = models.ForeignKey(
+        School, null=True, blank=True, on_delete=models.PROTECT, related_name="uploads"
+    )
+    la = models.ForeignKey(
+        LocalAuthority, null=True, blank=True, on_delete=models.PROTECT, related_name="uploads"
+    )
     file_name = models.CharField(max_length=255)
     sha256 = models.CharField(max_length=64, db_index=True)
     size = models.BigIntegerField()
@@ -69,9 +73,15 @@ class PupilRecord(models.Model):
     upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="pupils")
     # Every index costs time on each of 650,000 inserts a year: FKs that lead a composite
     # index below get none of their own, and the collection is too coarse to index.
-    collection = models.ForeignKey(Collection, on_delete=models.PROTECT, related_name="+", db_index=False)
-    school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="pupil_records", db_index=False)
-    la = models.ForeignKey(LocalAuthority, on_delete=models.PROTECT, related_name="pupil_records", db_index=False)
+    collection = models.ForeignKey(
+        Collection, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    school = models.ForeignKey(
+        School, on_delete=models.PROTECT, related_name="pupil_records", db_index=False
+    )
+    la = models.ForeignKey(
+        LocalAuthority, on_delete=models.PROTECT, related_name="pupil_records", db_index=False
+    )
     is_current = models.BooleanField(default=True)
     line = models.PositiveIntegerField()
     upn = models.CharField(max_length=40, db_index=True)
@@ -103,11 +113,19 @@ class Finding(models.Model):
         PUPIL = "pupil"
         COHORT = "cohort"  # across every current pupil of the LA (duplicate UPNs, pupils)
 
-    collection = models.ForeignKey(Collection, on_delete=models.PROTECT, related_name="+", db_index=False)
+    collection = models.ForeignKey(
+        Collection, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="findings")
-    school = models.ForeignKey(School, null=True, on_delete=models.PROTECT, related_name="+", db_index=False)
-    la = models.ForeignKey(LocalAuthority, null=True, on_delete=models.PROTECT, related_name="+", db_index=False)
-    pupil = models.ForeignKey(PupilRecord, null=True, on_delete=models.CASCADE, related_name="findings")
+    school = models.ForeignKey(
+        School, null=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    la = models.ForeignKey(
+        LocalAuthority, null=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    pupil = models.ForeignKey(
+        PupilRecord, null=True, on_delete=models.CASCADE, related_name="findings"
+    )
     is_current = models.BooleanField(default=True)
     scope = models.CharField(max_length=8, choices=Scope.choices)
     rule = models.CharField(max_length=12)
@@ -121,3 +139,6 @@ class Finding(models.Model):
             models.Index(fields=["la", "is_current"]),
             models.Index(fields=["school", "is_current"]),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.rule} {self.severity} {self.field}={self.value!r}"

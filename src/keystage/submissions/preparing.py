@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from keystage.engine import rules
 from keystage.engine.definition import Definition
-from keystage.engine.readers import open_school_file
+from keystage.engine.readers import display_name, open_school_file
 from keystage.engine.records import Finding, RejectedFile
 
 
@@ -39,7 +40,9 @@ class PreparedFile:
     rejected: str = ""  # one-line reason when the file cannot be imported
     # (line, upn, surname, forename, dob, sex, outcomes_json, nc_year, former_upn, chars_json)
     pupils: list[tuple] = field(default_factory=list)
-    pupil_findings: list[tuple[int, Finding]] = field(default_factory=list)  # (pupil index, finding)
+    pupil_findings: list[tuple[int, Finding]] = field(
+        default_factory=list
+    )  # (pupil index, finding)
     school_findings: list[Finding] = field(default_factory=list)
     ignored: dict = field(default_factory=dict)
 
@@ -88,7 +91,9 @@ def resolve_school(
                     "does not say which: add an LA column, or import it with --la LLL"
                 )
     if found is None:
-        where = f"LA {la} establishment {estab}" if la else f"establishment {estab or urn or '(none)'}"
+        where = (
+            f"LA {la} establishment {estab}" if la else f"establishment {estab or urn or '(none)'}"
+        )
         return (
             f"{where} is not in the schools register: check the school's LA and DfE numbers in "
             "the file, or load the latest register with `keystage schools load`"
@@ -96,6 +101,29 @@ def resolve_school(
     if only_la and found.info.la != only_la:
         return f"the file is for LA {found.info.la} ({found.info.name}), not LA {only_la}: send it to that LA"
     return found
+
+
+def school_from_name(name: str, definition: Definition) -> tuple[str, str, str]:
+    """(la, estab, urn) from a school file's name, for a file whose content cannot say."""
+    base = display_name(name)
+    for key in ("ctf_file_name", "csv_file_name"):
+        pattern = definition.files.get(key)
+        m = re.match(pattern, base, re.IGNORECASE) if pattern else None
+        if m:
+            groups = m.groupdict()
+            if "la" in groups:
+                return groups["la"], groups["estab"], ""
+            ident = groups.get("id", "")
+            return "", (ident if len(ident) == 4 else ""), (ident if len(ident) == 6 else "")
+    return "", "", ""
+
+
+def stored_name(name: str) -> str:
+    """The name an upload is kept under: the file name, or "batch.zip:member" for a member."""
+    if ":" in name and not re.match(r"^[A-Za-z]:[\\/]", name):
+        archive, member = name.split(":", 1)
+        return f"{Path(archive).name}:{member}"
+    return Path(name).name
 
 
 def prepare_file(
@@ -121,11 +149,20 @@ def prepare_file(
             dumps = json.dumps
             check = rules.check_pupil
             for index, pupil in enumerate(reader.pupils()):
-                prepared.pupils.append((
-                    pupil.line, pupil.upn, pupil.surname, pupil.forename, pupil.dob, pupil.sex,
-                    dumps(pupil.outcomes, ensure_ascii=False), pupil.nc_year, pupil.former_upn,
-                    dumps(pupil.characteristics, ensure_ascii=False),
-                ))
+                prepared.pupils.append(
+                    (
+                        pupil.line,
+                        pupil.upn,
+                        pupil.surname,
+                        pupil.forename,
+                        pupil.dob,
+                        pupil.sex,
+                        dumps(pupil.outcomes, ensure_ascii=False),
+                        pupil.nc_year,
+                        pupil.former_upn,
+                        dumps(pupil.characteristics, ensure_ascii=False),
+                    )
+                )
                 for finding in check(pupil, definition, school=school.info):
                     prepared.pupil_findings.append((index, finding))
             counts = reader.counts
@@ -136,14 +173,42 @@ def prepare_file(
             }
     except RejectedFile as e:
         reason = e.reason if e.reason.startswith(name) else f"{name}: {e.reason}"
-        return PreparedFile(name=name, path=str(path), sha256=sha256, size=size,
-                            kind=prepared.kind, la=prepared.la, estab=prepared.estab,
-                            rejected=reason)
+        rejected = PreparedFile(
+            name=name,
+            path=str(path),
+            sha256=sha256,
+            size=size,
+            kind=prepared.kind,
+            la=prepared.la,
+            estab=prepared.estab,
+            school=prepared.school,
+            rejected=reason,
+        )
+        if rejected.school is None:
+            # Say which school's file failed when its name tells us, so the LA can chase it.
+            la, estab, urn = school_from_name(name, definition)
+            found = resolve_school(
+                prepared.la or la, prepared.estab or estab, urn, schools, only_la=only_la
+            )
+            if not isinstance(found, str):
+                rejected.school, rejected.la, rejected.estab = (
+                    found,
+                    found.info.la,
+                    found.info.estab,
+                )
+        rejected.la = rejected.la or only_la or ""
+        return rejected
     if not prepared.pupils:
         ignored = sum(prepared.ignored["assessments"].values())
         return PreparedFile(
-            name=name, path=str(path), sha256=sha256, size=size, kind=prepared.kind,
-            la=prepared.la, estab=prepared.estab, school=prepared.school,
+            name=name,
+            path=str(path),
+            sha256=sha256,
+            size=size,
+            kind=prepared.kind,
+            la=prepared.la,
+            estab=prepared.estab,
+            school=prepared.school,
             rejected=(
                 f"{name}: no pupil with a {definition.stage} teacher assessment for "
                 f"{definition.year} was found ({ignored} other assessment rows ignored): check "

@@ -11,11 +11,23 @@ from collections.abc import Iterator
 from keystage.engine import definition as definitions
 from keystage.submissions.models import Collection, Finding, PupilRecord, Upload
 
-ERROR_FIELDS = ("laestab", "upn", "surname", "forename", "rule", "severity", "field", "value", "message")
+ERROR_FIELDS = (
+    "laestab",
+    "upn",
+    "surname",
+    "forename",
+    "rule",
+    "severity",
+    "field",
+    "value",
+    "message",
+)
 PUPIL_FIELDS_HEAD = ("laestab", "upn", "surname", "forename", "dob", "sex")
 
 
-def _filter(qs, la: str | None, school: str | None, *, la_field="la__code", school_field="school__laestab"):
+def _filter(
+    qs, la: str | None, school: str | None, *, la_field="la__code", school_field="school__laestab"
+):
     if la:
         qs = qs.filter(**{la_field: la})
     if school:
@@ -24,7 +36,10 @@ def _filter(qs, la: str | None, school: str | None, *, la_field="la__code", scho
 
 
 def data_errors(
-    collection: Collection, *, la: str | None = None, school: str | None = None,
+    collection: Collection,
+    *,
+    la: str | None = None,
+    school: str | None = None,
     severity: str | None = None,
 ) -> Iterator[dict]:
     """The Data Errors report, school then pupil: every current finding, and every rejected
@@ -37,26 +52,42 @@ def data_errors(
         findings = findings.filter(severity=severity)
     for f in findings.iterator(chunk_size=5000):
         p = f.pupil
-        rows.append({
-            "laestab": f.school.laestab if f.school else "",
-            "upn": p.upn if p else "",
-            "surname": p.surname if p else "",
-            "forename": p.forename if p else "",
-            "rule": f.rule, "severity": f.severity, "field": f.field, "value": f.value,
-            "message": f.message,
-            "_school": f.school.name if f.school else "", "_line": p.line if p else 0,
-        })
+        rows.append(
+            {
+                "laestab": f.school.laestab if f.school else "",
+                "upn": p.upn if p else "",
+                "surname": p.surname if p else "",
+                "forename": p.forename if p else "",
+                "rule": f.rule,
+                "severity": f.severity,
+                "field": f.field,
+                "value": f.value,
+                "message": f.message,
+                "_school": f.school.name if f.school else "",
+                "_line": p.line if p else 0,
+            }
+        )
     if severity in (None, "error"):
         rows.extend(_open_rejections(collection, la, school))
-    rows.sort(key=lambda r: (r["laestab"], r["upn"] != "", r["surname"].casefold(),
-                             r["forename"].casefold(), r["upn"], r["_line"], r["rule"]))
+    rows.sort(
+        key=lambda r: (
+            r["laestab"],
+            r["upn"] != "",
+            r["surname"].casefold(),
+            r["forename"].casefold(),
+            r["upn"],
+            r["_line"],
+            r["rule"],
+        )
+    )
     yield from rows
 
 
 def _open_rejections(collection, la, school) -> Iterator[dict]:
     rejected = _filter(
         Upload.objects.filter(collection=collection, state=Upload.State.REJECTED),
-        la, school,
+        la,
+        school,
     ).select_related("school")
     latest_ok = {
         sid: at
@@ -68,28 +99,49 @@ def _open_rejections(collection, la, school) -> Iterator[dict]:
         if u.school_id and u.school_id in latest_ok and latest_ok[u.school_id] > u.uploaded_at:
             continue
         yield {
-            "laestab": u.school.laestab if u.school else "", "upn": "", "surname": "",
-            "forename": "", "rule": "KS1-F01", "severity": "error", "field": "file",
-            "value": u.file_name, "message": f"File rejected: {u.reason}",
-            "_school": u.school.name if u.school else "", "_line": 0,
+            "laestab": u.school.laestab if u.school else "",
+            "upn": "",
+            "surname": "",
+            "forename": "",
+            "rule": "KS1-F01",
+            "severity": "error",
+            "field": "file",
+            "value": u.file_name,
+            "message": f"File rejected: {u.reason}",
+            "_school": u.school.name if u.school else "",
+            "_line": 0,
         }
 
 
-def pupil_list(collection: Collection, *, la: str | None = None, school: str | None = None) -> Iterator[dict]:
+def pupil_list(
+    collection: Collection, *, la: str | None = None, school: str | None = None
+) -> Iterator[dict]:
     definition = definitions.load(collection.code)
     subjects = definition.subject_keys
     pupils = _filter(PupilRecord.objects.filter(collection=collection, is_current=True), la, school)
     counts: Counter = Counter()
-    for pid, sev in _filter(
-        Finding.objects.filter(collection=collection, is_current=True, pupil__isnull=False), la, school
-    ).values_list("pupil_id", "severity").iterator(chunk_size=20000):
+    for pid, sev in (
+        _filter(
+            Finding.objects.filter(collection=collection, is_current=True, pupil__isnull=False),
+            la,
+            school,
+        )
+        .values_list("pupil_id", "severity")
+        .iterator(chunk_size=20000)
+    ):
         counts[(pid, sev)] += 1
     rows = pupils.values_list(
         "id", "school__laestab", "upn", "surname", "forename", "dob", "sex", "outcomes"
     ).order_by("school__laestab", "surname", "forename", "upn", "id")
     for pid, laestab, upn, surname, forename, dob, sex, outcomes in rows.iterator(chunk_size=5000):
-        row = {"laestab": laestab, "upn": upn, "surname": surname, "forename": forename,
-               "dob": dob, "sex": sex}
+        row = {
+            "laestab": laestab,
+            "upn": upn,
+            "surname": surname,
+            "forename": forename,
+            "dob": dob,
+            "sex": sex,
+        }
         for s in subjects:
             row[s] = outcomes.get(s, "")
         row["errors"] = counts[(pid, "error")]
@@ -98,5 +150,9 @@ def pupil_list(collection: Collection, *, la: str | None = None, school: str | N
 
 
 def pupil_fields(collection: Collection) -> tuple[str, ...]:
-    return (*PUPIL_FIELDS_HEAD, *definitions.load(collection.code).subject_keys, "errors", "queries")
-
+    return (
+        *PUPIL_FIELDS_HEAD,
+        *definitions.load(collection.code).subject_keys,
+        "errors",
+        "queries",
+    )

@@ -35,7 +35,9 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 DEBUG = os.environ.get("KEYSTAGE_DEBUG", "") == "1"
-ALLOWED_HOSTS = [h for h in os.environ.get("KEYSTAGE_ALLOWED_HOSTS", "localhost,127.0.0.1").split(",") if h]
+ALLOWED_HOSTS = [
+    h for h in os.environ.get("KEYSTAGE_ALLOWED_HOSTS", "localhost,127.0.0.1").split(",") if h
+]
 
 INSTALLED_APPS = [
     "django.contrib.auth",

@@ -5,58 +5,88 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Region',
+            name="Region",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=60, unique=True)),
-                ('ons_code', models.CharField(max_length=9, unique=True)),
-                ('dfe_code', models.CharField(max_length=3, unique=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=60, unique=True)),
+                ("ons_code", models.CharField(max_length=9, unique=True)),
+                ("dfe_code", models.CharField(max_length=3, unique=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='LocalAuthority',
+            name="LocalAuthority",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=3, unique=True)),
-                ('name', models.CharField(max_length=100)),
-                ('region', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='local_authorities', to='orgs.region')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=3, unique=True)),
+                ("name", models.CharField(max_length=100)),
+                (
+                    "region",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="local_authorities",
+                        to="orgs.region",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'local authorities',
-                'ordering': ['code'],
+                "verbose_name_plural": "local authorities",
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='School',
+            name="School",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('urn', models.CharField(max_length=6, unique=True)),
-                ('estab', models.CharField(max_length=4)),
-                ('laestab', models.CharField(db_index=True, max_length=7)),
-                ('name', models.CharField(max_length=200)),
-                ('type_name', models.CharField(blank=True, max_length=100)),
-                ('phase_name', models.CharField(blank=True, max_length=60)),
-                ('status_name', models.CharField(blank=True, max_length=60)),
-                ('open_date', models.DateField(blank=True, null=True)),
-                ('close_date', models.DateField(blank=True, null=True)),
-                ('low_age', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('high_age', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('expected_ks1', models.BooleanField(default=False, help_text='Expected to submit KS1 data')),
-                ('la', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='schools', to='orgs.localauthority')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("urn", models.CharField(max_length=6, unique=True)),
+                ("estab", models.CharField(max_length=4)),
+                ("laestab", models.CharField(db_index=True, max_length=7)),
+                ("name", models.CharField(max_length=200)),
+                ("type_name", models.CharField(blank=True, max_length=100)),
+                ("phase_name", models.CharField(blank=True, max_length=60)),
+                ("status_name", models.CharField(blank=True, max_length=60)),
+                ("open_date", models.DateField(blank=True, null=True)),
+                ("close_date", models.DateField(blank=True, null=True)),
+                ("low_age", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("high_age", models.PositiveSmallIntegerField(blank=True, null=True)),
+                (
+                    "expected_ks1",
+                    models.BooleanField(default=False, help_text="Expected to submit KS1 data"),
+                ),
+                (
+                    "la",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="schools",
+                        to="orgs.localauthority",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['laestab'],
+                "ordering": ["laestab"],
             },
         ),
     ]

@@ -6,110 +6,269 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('orgs', '0001_initial'),
+        ("orgs", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Collection',
+            name="Collection",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=40, unique=True)),
-                ('name', models.CharField(max_length=120)),
-                ('year', models.PositiveSmallIntegerField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=40, unique=True)),
+                ("name", models.CharField(max_length=120)),
+                ("year", models.PositiveSmallIntegerField()),
             ],
         ),
         migrations.CreateModel(
-            name='Upload',
+            name="Upload",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file_name', models.CharField(max_length=255)),
-                ('sha256', models.CharField(db_index=True, max_length=64)),
-                ('size', models.BigIntegerField()),
-                ('kind', models.CharField(blank=True, max_length=8)),
-                ('stored_path', models.CharField(blank=True, max_length=255)),
-                ('source', models.CharField(default='cli', max_length=20)),
-                ('uploaded_at', models.DateTimeField(db_index=True)),
-                ('state', models.CharField(choices=[('current', 'Current'), ('superseded', 'Superseded'), ('rejected', 'Rejected')], max_length=12)),
-                ('reason', models.TextField(blank=True)),
-                ('pupil_count', models.PositiveIntegerField(default=0)),
-                ('error_count', models.PositiveIntegerField(default=0)),
-                ('query_count', models.PositiveIntegerField(default=0)),
-                ('ignored', models.JSONField(blank=True, default=dict)),
-                ('superseded_at', models.DateTimeField(blank=True, null=True)),
-                ('changes', models.JSONField(blank=True, default=dict)),
-                ('collection', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='uploads', to='submissions.collection')),
-                ('la', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='uploads', to='orgs.localauthority')),
-                ('school', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='uploads', to='orgs.school')),
-                ('supersedes', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='superseded_by', to='submissions.upload')),
-                ('uploaded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("file_name", models.CharField(max_length=255)),
+                ("sha256", models.CharField(db_index=True, max_length=64)),
+                ("size", models.BigIntegerField()),
+                ("kind", models.CharField(blank=True, max_length=8)),
+                ("stored_path", models.CharField(blank=True, max_length=255)),
+                ("source", models.CharField(default="cli", max_length=20)),
+                ("uploaded_at", models.DateTimeField(db_index=True)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("current", "Current"),
+                            ("superseded", "Superseded"),
+                            ("rejected", "Rejected"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("reason", models.TextField(blank=True)),
+                ("pupil_count", models.PositiveIntegerField(default=0)),
+                ("error_count", models.PositiveIntegerField(default=0)),
+                ("query_count", models.PositiveIntegerField(default=0)),
+                ("ignored", models.JSONField(blank=True, default=dict)),
+                ("superseded_at", models.DateTimeField(blank=True, null=True)),
+                ("changes", models.JSONField(blank=True, default=dict)),
+                (
+                    "collection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="uploads",
+                        to="submissions.collection",
+                    ),
+                ),
+                (
+                    "la",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="uploads",
+                        to="orgs.localauthority",
+                    ),
+                ),
+                (
+                    "school",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="uploads",
+                        to="orgs.school",
+                    ),
+                ),
+                (
+                    "supersedes",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="superseded_by",
+                        to="submissions.upload",
+                    ),
+                ),
+                (
+                    "uploaded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-uploaded_at', '-id'],
+                "ordering": ["-uploaded_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='PupilRecord',
+            name="PupilRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('is_current', models.BooleanField(default=True)),
-                ('line', models.PositiveIntegerField()),
-                ('upn', models.CharField(db_index=True, max_length=40)),
-                ('surname', models.CharField(max_length=200)),
-                ('forename', models.CharField(max_length=200)),
-                ('dob', models.CharField(max_length=40)),
-                ('sex', models.CharField(max_length=20)),
-                ('outcomes', models.JSONField(default=dict)),
-                ('nc_year', models.CharField(blank=True, max_length=10)),
-                ('former_upn', models.CharField(blank=True, max_length=40)),
-                ('characteristics', models.JSONField(blank=True, default=dict)),
-                ('collection', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='submissions.collection')),
-                ('la', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='pupil_records', to='orgs.localauthority')),
-                ('school', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='pupil_records', to='orgs.school')),
-                ('upload', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pupils', to='submissions.upload')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("is_current", models.BooleanField(default=True)),
+                ("line", models.PositiveIntegerField()),
+                ("upn", models.CharField(db_index=True, max_length=40)),
+                ("surname", models.CharField(max_length=200)),
+                ("forename", models.CharField(max_length=200)),
+                ("dob", models.CharField(max_length=40)),
+                ("sex", models.CharField(max_length=20)),
+                ("outcomes", models.JSONField(default=dict)),
+                ("nc_year", models.CharField(blank=True, max_length=10)),
+                ("former_upn", models.CharField(blank=True, max_length=40)),
+                ("characteristics", models.JSONField(blank=True, default=dict)),
+                (
+                    "collection",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="submissions.collection",
+                    ),
+                ),
+                (
+                    "la",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="pupil_records",
+                        to="orgs.localauthority",
+                    ),
+                ),
+                (
+                    "school",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="pupil_records",
+                        to="orgs.school",
+                    ),
+                ),
+                (
+                    "upload",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="pupils",
+                        to="submissions.upload",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Finding',
+            name="Finding",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('is_current', models.BooleanField(default=True)),
-                ('scope', models.CharField(choices=[('file', 'File'), ('school', 'School'), ('pupil', 'Pupil'), ('cohort', 'Cohort')], max_length=8)),
-                ('rule', models.CharField(max_length=12)),
-                ('severity', models.CharField(max_length=5)),
-                ('field', models.CharField(max_length=20)),
-                ('value', models.CharField(blank=True, max_length=200)),
-                ('message', models.TextField()),
-                ('collection', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='submissions.collection')),
-                ('la', models.ForeignKey(db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='orgs.localauthority')),
-                ('school', models.ForeignKey(db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='orgs.school')),
-                ('pupil', models.ForeignKey(null=True, on_delete=django.db.models.deletion.CASCADE, related_name='findings', to='submissions.pupilrecord')),
-                ('upload', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='findings', to='submissions.upload')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("is_current", models.BooleanField(default=True)),
+                (
+                    "scope",
+                    models.CharField(
+                        choices=[
+                            ("file", "File"),
+                            ("school", "School"),
+                            ("pupil", "Pupil"),
+                            ("cohort", "Cohort"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                ("rule", models.CharField(max_length=12)),
+                ("severity", models.CharField(max_length=5)),
+                ("field", models.CharField(max_length=20)),
+                ("value", models.CharField(blank=True, max_length=200)),
+                ("message", models.TextField()),
+                (
+                    "collection",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="submissions.collection",
+                    ),
+                ),
+                (
+                    "la",
+                    models.ForeignKey(
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="orgs.localauthority",
+                    ),
+                ),
+                (
+                    "school",
+                    models.ForeignKey(
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="orgs.school",
+                    ),
+                ),
+                (
+                    "pupil",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="findings",
+                        to="submissions.pupilrecord",
+                    ),
+                ),
+                (
+                    "upload",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="findings",
+                        to="submissions.upload",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='upload',
-            index=models.Index(fields=['school', 'state'], name='submissions_school__b62c9a_idx'),
+            model_name="upload",
+            index=models.Index(fields=["school", "state"], name="submissions_school__b62c9a_idx"),
         ),
         migrations.AddIndex(
-            model_name='pupilrecord',
-            index=models.Index(fields=['la', 'is_current'], name='submissions_la_id_ef9316_idx'),
+            model_name="pupilrecord",
+            index=models.Index(fields=["la", "is_current"], name="submissions_la_id_ef9316_idx"),
         ),
         migrations.AddIndex(
-            model_name='pupilrecord',
-            index=models.Index(fields=['school', 'is_current'], name='submissions_school__39eabe_idx'),
+            model_name="pupilrecord",
+            index=models.Index(
+                fields=["school", "is_current"], name="submissions_school__39eabe_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(fields=['la', 'is_current'], name='submissions_la_id_a90310_idx'),
+            model_name="finding",
+            index=models.Index(fields=["la", "is_current"], name="submissions_la_id_a90310_idx"),
         ),
         migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(fields=['school', 'is_current'], name='submissions_school__2084ac_idx'),
+            model_name="finding",
+            index=models.Index(
+                fields=["school", "is_current"], name="submissions_school__2084ac_idx"
+            ),
         ),
     ]
