@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import getpass
+import json
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
 from django.utils import timezone
 
 
@@ -33,24 +34,48 @@ class AuditEvent(models.Model):
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action}"
 
 
-def record(action: str, *, user=None, la=None, school=None, obj=None, **detail) -> AuditEvent:
-    """Write one audit row. Call it inside the action's transaction so both land or neither.
-    `la` and `school` may be model instances or primary keys."""
+def _actor(user) -> tuple[int | None, str]:
     if user is not None and getattr(user, "is_authenticated", False):
-        actor = user.get_username()
+        return user.pk, user.get_username()
+    try:
+        return None, f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return None, "cli"
+
+
+_COLUMNS = (
+    "at",
+    "user_id",
+    "actor",
+    "action",
+    "la_id",
+    "school_id",
+    "object_type",
+    "object_id",
+    "detail",
+)
+
+
+def record(action: str, *, user=None, la=None, school=None, obj=None, **detail) -> None:
+    """Write one audit row. Call it inside the action's transaction so both land or neither.
+    `la` and `school` may be model instances or primary keys; `obj` a model instance or a
+    (type name, primary key) pair. Written with one plain INSERT: imports write one per file."""
+    user_id, actor = _actor(user)
+    if isinstance(obj, tuple):
+        object_type, object_id = obj[0], str(obj[1])
+    elif obj is not None:
+        object_type, object_id = type(obj).__name__, str(obj.pk)
     else:
-        user = None
-        try:
-            actor = f"cli:{getpass.getuser()}"
-        except (KeyError, OSError):
-            actor = "cli"
-    return AuditEvent.objects.create(
-        user=user,
-        actor=actor,
-        action=action,
-        la_id=getattr(la, "pk", la),
-        school_id=getattr(school, "pk", school),
-        object_type=type(obj).__name__ if obj is not None else "",
-        object_id=str(obj.pk) if obj is not None else "",
-        detail=detail,
-    )
+        object_type = object_id = ""
+    values = [
+        connection.ops.adapt_datetimefield_value(timezone.now()), user_id, actor, action,
+        getattr(la, "pk", la), getattr(school, "pk", school), object_type, object_id,
+        json.dumps(detail, default=str),
+    ]  # fmt: skip
+    cols = ", ".join(f'"{c}"' for c in _COLUMNS)
+    marks = ", ".join(["%s"] * len(_COLUMNS))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'INSERT INTO "{AuditEvent._meta.db_table}" ({cols}) VALUES ({marks})',  # noqa: S608
+            values,
+        )

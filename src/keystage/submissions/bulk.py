@@ -42,6 +42,6 @@ def insert_rows(table: str, columns: Sequence[str], rows: Sequence[Sequence]) ->
     connection.ensure_connection()
     marks = ", ".join("?" for _ in columns)
     connection.connection.executemany(
-        f'INSERT INTO "{table}" ({cols}) VALUES ({marks})',
-        rows,  # noqa: S608 - names are ours
+        f'INSERT INTO "{table}" ({cols}) VALUES ({marks})',  # noqa: S608 - names are ours
+        rows,
     )

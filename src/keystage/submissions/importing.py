@@ -4,24 +4,26 @@ store each in its own transaction, then refresh the checks that span an LA's sch
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
+import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from itertools import islice
 from multiprocessing import get_context
 from pathlib import Path
 
-from django.db import connection, connections
+from django.conf import settings
+from django.db import connection, connections, transaction
+from django.utils import timezone
 
 from keystage.engine import definition as definitions
 from keystage.engine.readers.archive import iter_zip
 from keystage.engine.records import RejectedFile
 from keystage.submissions import actions
-from keystage.submissions.preparing import PreparedFile, file_digest, prepare_file
-
-# Files bigger than this are prepared in the main process, one at a time, so that a worker
-# never holds two huge files' rows at once.
-POOL_FILE_LIMIT = 32 * 1024 * 1024
+from keystage.submissions.preparing import PreparedFile, prepare_file
 
 
 @dataclass(frozen=True)
@@ -71,20 +73,33 @@ def expand(paths: list[str], workdir: Path) -> tuple[list[Source], list[actions.
 _worker: dict = {}
 
 
-def _init_worker(collection_code: str, schools: dict, only_la: str | None) -> None:
-    _worker.update(definition=definitions.load(collection_code), schools=schools, only_la=only_la)
+def _init_worker(collection_code: str, schools: dict, only_la: str | None, store: str) -> None:
+    _worker.update(definition=definitions.load(collection_code), schools=schools,
+                   only_la=only_la, store=Path(store))  # fmt: skip
 
 
-def _prepare_in_worker(args: tuple[str, str, tuple[str, int]]) -> PreparedFile:
-    name, path, digest = args
-    return prepare_file(
-        path,
-        name,
-        _worker["definition"],
-        _worker["schools"],
-        only_la=_worker["only_la"],
-        digest=digest,
-    )
+def _prepare_batch(batch: list[tuple[str, str]]) -> list[PreparedFile]:
+    w = _worker
+    return [
+        prepare_file(
+            path, name, w["definition"], w["schools"], only_la=w["only_la"], store=w["store"]
+        )  # fmt: skip
+        for name, path in batch
+    ]
+
+
+def _repeat(name: str, seen: dict) -> actions.ImportResult:
+    """The result for bytes already imported: nothing is stored again."""
+    if seen["state"] == "rejected":
+        reason = seen["reason"].split(": ", 1)[-1]
+        return actions.ImportResult(name, "rejected", reason=f"{name}: {reason}",
+                                    upload_id=seen["id"])  # fmt: skip
+    return actions.ImportResult(
+        name, "unchanged", laestab=seen["school__laestab"] or "",
+        school_name=seen["school__name"] or "", pupils=seen["pupil_count"],
+        errors=seen["error_count"], queries=seen["query_count"], upload_id=seen["id"],
+        reason=f"same bytes as {seen['file_name']}, imported {seen['uploaded_at']:%d/%m/%Y %H:%M}",
+    )  # fmt: skip
 
 
 def import_paths(
@@ -98,83 +113,117 @@ def import_paths(
     progress: Callable[[actions.ImportResult, int, int], None] | None = None,
 ) -> list[actions.ImportResult]:
     collection = actions.get_collection(collection_code)
-    definition = definitions.load(collection.code)
     with tempfile.TemporaryDirectory(prefix="keystage-import-") as tmp:
-        sources, results = expand(paths, Path(tmp))
-        total = len(sources) + len(results)
-        for r in results:
-            if progress:
-                progress(r, len(results), total)
-        schools = actions.known_schools()
-        todo: list[tuple[str, str, tuple[str, int]]] = []
-        in_batch: dict[str, str] = {}
-        for s in sources:
-            digest = file_digest(s.path)
-            if digest[0] in in_batch:
-                r = actions.ImportResult(
-                    s.name, "unchanged", reason=f"same bytes as {in_batch[digest[0]]} in this batch"
-                )
-                results.append(r)
-                if progress:
-                    progress(r, len(results), total)
-                continue
-            in_batch[digest[0]] = s.name
-            seen = actions.find_unchanged(digest[0], collection)
-            if seen is not None:
-                outcome = "rejected" if seen.state == "rejected" else "unchanged"
-                r = actions.ImportResult(
-                    s.name,
-                    outcome,
-                    laestab=seen.school.laestab if seen.school else "",
-                    school_name=seen.school.name if seen.school else "",
-                    pupils=seen.pupil_count,
-                    errors=seen.error_count,
-                    queries=seen.query_count,
-                    reason=(
-                        f"{s.name}: {seen.reason.split(': ', 1)[-1]}"
-                        if outcome == "rejected"
-                        else f"same bytes as {seen.file_name}, imported {seen.uploaded_at:%d/%m/%Y %H:%M}"
-                    ),
-                    upload_id=seen.pk,
-                )
-                results.append(r)
-                if progress:
-                    progress(r, len(results), total)
-                continue
-            todo.append((s.name, str(s.path), digest))
-        touched_las: set[int] = set()
-        for prepared in _prepared(todo, collection.code, schools, only_la, jobs, definition):
-            r = actions.do_store_file(prepared, collection=collection, user=user, source=source)
-            if r.outcome in ("accepted", "superseded"):
-                touched_las.add(prepared.school.la_id)
+        sources, problems = expand(paths, Path(tmp))
+        total = len(sources) + len(problems)
+        results: list[actions.ImportResult] = []
+
+        def done(r: actions.ImportResult) -> None:
             results.append(r)
             if progress:
                 progress(r, len(results), total)
-        if touched_las:
-            actions.do_refresh_cohort_checks(touched_las, collection=collection)
+
+        for r in problems:
+            done(r)
+        seen = actions.imported_files(collection)
+        touched_las: set[int] = set()
+        todo = [(s.name, str(s.path)) for s in sources]
+        schools = actions.known_schools()
+        group = GroupCommit()
+        try:
+            for prepared in _prepared(todo, collection.code, schools, only_la, jobs):
+                if prepared.sha256 in seen:
+                    done(_repeat(prepared.name, seen[prepared.sha256]))
+                    continue
+                group.begin()
+                r = actions.do_store_file(prepared, collection=collection, user=user, source=source)
+                group.stored()
+                seen[prepared.sha256] = {
+                    "id": r.upload_id, "state": r.outcome if r.outcome == "rejected" else "current",
+                    "reason": r.reason, "file_name": prepared.name, "uploaded_at": timezone.now(),
+                    "pupil_count": r.pupils, "error_count": r.errors, "query_count": r.queries,
+                    "school__laestab": r.laestab, "school__name": r.school_name,
+                }  # fmt: skip
+                if r.outcome in ("accepted", "superseded"):
+                    touched_las.add(prepared.school.la_id)
+                done(r)
+        finally:
+            # Whatever stopped us (the end, a crash in one file, Ctrl-C), the files stored
+            # whole before it are committed; the file being stored was rolled back alone.
+            # The checks across each LA's schools then cover what was stored.
+            failing = sys.exc_info()[1] is not None
+            try:
+                group.commit()
+                if touched_las:
+                    actions.do_refresh_cohort_checks(touched_las, collection=collection)
+            except Exception:
+                if not failing:
+                    raise
     return results
 
 
-def _prepared(todo, collection_code, schools, only_la, jobs, definition) -> Iterator[PreparedFile]:
+class GroupCommit:
+    """Commit stored files in groups. Each file is stored in its own savepoint, so a file is
+    always all in or all out; committing every file on its own would cost a disk round trip
+    for each of a national import's 16,500 files. A killed import loses at most the last
+    group, which the next run of the same import stores again."""
+
+    FILES = 100
+    SECONDS = 1.0
+
+    def __init__(self) -> None:
+        self._atomic = None
+        self._count = 0
+        self._started = 0.0
+
+    def begin(self) -> None:
+        if self._atomic is None:
+            self._atomic = transaction.atomic()
+            self._atomic.__enter__()
+            self._count, self._started = 0, time.monotonic()
+
+    def stored(self) -> None:
+        self._count += 1
+        if self._count >= self.FILES or time.monotonic() - self._started >= self.SECONDS:
+            self.commit()
+
+    def commit(self) -> None:
+        if self._atomic is not None:
+            atomic, self._atomic = self._atomic, None
+            atomic.__exit__(None, None, None)
+
+
+# Files are handed to workers in small batches, and only a few batches are ever in flight, so
+# memory stays flat however many files there are and however slowly the database writes.
+BATCH = 8
+IN_FLIGHT_PER_WORKER = 3
+
+
+def _prepared(todo, collection_code, schools, only_la, jobs) -> Iterator[PreparedFile]:
+    store = Path(settings.UPLOAD_STORE)
     jobs = jobs or os.cpu_count() or 1
-    small = [t for t in todo if t[2][1] <= POOL_FILE_LIMIT]
+    definition = definitions.load(collection_code)
     # Inside an outer transaction (a test, or a caller's atomic block) closing connections
     # would lose it, so such callers prepare in this process.
-    if jobs > 1 and len(small) > 8 and not connection.in_atomic_block:
-        # Workers only parse and check; the database stays in this process. Close our
-        # connections first so that forked children never share a database socket.
-        connections.close_all()
-        ctx = get_context("fork")
-        with ProcessPoolExecutor(
-            max_workers=jobs,
-            mp_context=ctx,
-            initializer=_init_worker,
-            initargs=(collection_code, schools, only_la),
-        ) as pool:
-            big = iter(t for t in todo if t[2][1] > POOL_FILE_LIMIT)
-            yield from pool.map(_prepare_in_worker, small, chunksize=16)
-            for name, path, digest in big:
-                yield prepare_file(path, name, definition, schools, only_la=only_la, digest=digest)
+    if jobs <= 1 or len(todo) <= BATCH or connection.in_atomic_block:
+        for name, path in todo:
+            yield prepare_file(path, name, definition, schools, only_la=only_la, store=store)
         return
-    for name, path, digest in todo:
-        yield prepare_file(path, name, definition, schools, only_la=only_la, digest=digest)
+    # Workers only read files and run rules; the database stays in this process. Close our
+    # connections first so that forked children never share a database socket.
+    connections.close_all()
+    batches = [todo[i : i + BATCH] for i in range(0, len(todo), BATCH)]
+    with ProcessPoolExecutor(
+        max_workers=jobs, mp_context=get_context("fork"), initializer=_init_worker,
+        initargs=(collection_code, schools, only_la, str(store)),
+    ) as pool:  # fmt: skip
+        pending: deque = deque()
+        queue = iter(batches)
+        for batch in islice(queue, jobs * IN_FLIGHT_PER_WORKER):
+            pending.append(pool.submit(_prepare_batch, batch))
+        while pending:
+            finished = pending.popleft().result()
+            nxt = next(queue, None)
+            if nxt is not None:
+                pending.append(pool.submit(_prepare_batch, nxt))
+            yield from finished

@@ -7,8 +7,11 @@ prepared in worker processes while the main process writes the previous file.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import os
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +36,7 @@ class PreparedFile:
     path: str
     sha256: str
     size: int
+    stored_path: str = ""
     kind: str = ""
     la: str = ""
     estab: str = ""
@@ -57,6 +61,25 @@ class PreparedFile:
         return sum(f.severity == "query" for _, f in self.pupil_findings) + sum(
             f.severity == "query" for f in self.school_findings
         )
+
+
+# Files up to this size are read into memory once, hashed and parsed from there.
+IN_MEMORY_LIMIT = 32 * 1024 * 1024
+
+
+def keep_copy(store: Path, sha256: str, content: bytes | None, path: str | Path) -> str:
+    """Keep the file's bytes under the store, named by their hash, so any upload can be read
+    again; returns the name relative to the store. Safe to run in several processes at once."""
+    target = store / sha256[:2] / sha256
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f"{sha256}.{os.getpid()}.part")
+        if content is not None:
+            tmp.write_bytes(content)
+        else:
+            shutil.copyfile(path, tmp)
+        tmp.replace(target)
+    return f"{sha256[:2]}/{sha256}"
 
 
 def file_digest(path: str | Path) -> tuple[str, int]:
@@ -126,6 +149,13 @@ def stored_name(name: str) -> str:
     return Path(name).name
 
 
+def reject(prepared: PreparedFile, reason: str) -> PreparedFile:
+    """Turn a prepared file into a rejection: nothing of its content will be stored."""
+    prepared.rejected = reason
+    prepared.pupils, prepared.pupil_findings, prepared.school_findings = [], [], []
+    return prepared
+
+
 def prepare_file(
     path: str | Path,
     name: str,
@@ -133,12 +163,23 @@ def prepare_file(
     schools: dict,
     *,
     only_la: str | None = None,
-    digest: tuple[str, int] | None = None,
+    store: Path | None = None,
 ) -> PreparedFile:
-    sha256, size = digest or file_digest(path)
+    """Hash the file, keep a copy of it in `store`, read it, find its school, run the pupil
+    and school rules. Never raises for a bad file: a rejection is a PreparedFile too."""
+    content: bytes | None = None
+    if os.path.getsize(path) <= IN_MEMORY_LIMIT:
+        with open(path, "rb") as f:
+            content = f.read()
+        sha256, size = hashlib.sha256(content).hexdigest(), len(content)
+    else:
+        sha256, size = file_digest(path)
     prepared = PreparedFile(name=name, path=str(path), sha256=sha256, size=size)
+    if store is not None:
+        prepared.stored_path = keep_copy(store, sha256, content, path)
+    source = io.BytesIO(content) if content is not None else path
     try:
-        with open_school_file(path, definition, name=name) as reader:
+        with open_school_file(source, definition, name=name) as reader:
             header = reader.header
             prepared.kind, prepared.la, prepared.estab = header.kind, header.la, header.estab
             school = resolve_school(header.la, header.estab, header.urn, schools, only_la=only_la)
@@ -172,48 +213,28 @@ def prepare_file(
                 "notes": list(counts.notes),
             }
     except RejectedFile as e:
-        reason = e.reason if e.reason.startswith(name) else f"{name}: {e.reason}"
-        rejected = PreparedFile(
-            name=name,
-            path=str(path),
-            sha256=sha256,
-            size=size,
-            kind=prepared.kind,
-            la=prepared.la,
-            estab=prepared.estab,
-            school=prepared.school,
-            rejected=reason,
-        )
-        if rejected.school is None:
+        reject(prepared, e.reason if e.reason.startswith(name) else f"{name}: {e.reason}")
+        if prepared.school is None:
             # Say which school's file failed when its name tells us, so the LA can chase it.
             la, estab, urn = school_from_name(name, definition)
             found = resolve_school(
                 prepared.la or la, prepared.estab or estab, urn, schools, only_la=only_la
             )
             if not isinstance(found, str):
-                rejected.school, rejected.la, rejected.estab = (
+                prepared.school, prepared.la, prepared.estab = (
                     found,
                     found.info.la,
                     found.info.estab,
                 )
-        rejected.la = rejected.la or only_la or ""
-        return rejected
+        prepared.la = prepared.la or only_la or ""
+        return prepared
     if not prepared.pupils:
         ignored = sum(prepared.ignored["assessments"].values())
-        return PreparedFile(
-            name=name,
-            path=str(path),
-            sha256=sha256,
-            size=size,
-            kind=prepared.kind,
-            la=prepared.la,
-            estab=prepared.estab,
-            school=prepared.school,
-            rejected=(
-                f"{name}: no pupil with a {definition.stage} teacher assessment for "
-                f"{definition.year} was found ({ignored} other assessment rows ignored): check "
-                "that the school exported its KS1 teacher assessments, not another key stage"
-            ),
+        return reject(
+            prepared,
+            f"{name}: no pupil with a {definition.stage} teacher assessment for "
+            f"{definition.year} was found ({ignored} other assessment rows ignored): check "
+            "that the school exported its KS1 teacher assessments, not another key stage",
         )
     prepared.school_findings = rules.check_school(
         header, prepared.school.info, len(prepared.pupils), definition
