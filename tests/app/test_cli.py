@@ -152,3 +152,36 @@ def test_pupils_list_fields_and_filters(ready, capsys):
         "queries",
     ]
     assert [d["upn"] for d in data] == [pupil(3, estab="2002")["upn"]]
+
+
+def test_zip_with_path_traversal_member_reports_it_and_imports_the_rest(ready, capsys):
+    from tests.builders import ctf
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("../../etc/evil.xml", ctf([pupil(9)]))
+        z.writestr("9382001_CTF_938LLLL_001.xml", ctf([pupil(1)]))
+    (ready / "batch.zip").write_bytes(buf.getvalue())
+    assert main(["import", "--format", "json", str(ready / "batch.zip")]) == 1
+    captured = capsys.readouterr()
+    results = {r["outcome"]: r for r in json.loads(captured.out)}
+    assert results["accepted"]["pupils"] == 1
+    assert "evil.xml" in results["rejected"]["reason"]
+    assert not (ready.parent / "etc").exists()
+
+
+def test_zip_bomb_is_refused_whole(ready, capsys):
+    from tests.builders import ctf
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("9382001_CTF_938LLLL_001.xml", ctf([pupil(1)]))
+        z.writestr("9382002_CTF_938LLLL_001.xml", b"<" + b" " * 50_000_000 + b">")
+    (ready / "bomb.zip").write_bytes(buf.getvalue())
+    assert main(["import", "--format", "json", str(ready / "bomb.zip")]) == 1
+    results = json.loads(capsys.readouterr().out)
+    assert [r["outcome"] for r in results] == ["rejected"]
+    assert results[0]["file"].endswith("bomb.zip")
+    from keystage.submissions.models import PupilRecord
+
+    assert PupilRecord.objects.count() == 0

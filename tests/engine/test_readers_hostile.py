@@ -81,6 +81,17 @@ def test_an_excel_workbook_renamed_to_csv(tmp_path):
     )
 
 
+def test_a_word_document_is_named_as_one():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("_rels/.rels", "<Relationships/>")
+        z.writestr("word/document.xml", "<w:document/>")
+    reason = refusal(buf.getvalue(), name="KS1 covering letter.docx").reason
+    assert reason.startswith("KS1 covering letter.docx: this is a Word document, not a CTF")
+    assert "Excel" not in reason
+
+
 def test_an_old_excel_workbook():
     ole2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 500
     assert refusal(ole2, name="KS1_2001_23.csv").reason.endswith(

@@ -34,7 +34,8 @@ class AuditEvent(models.Model):
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action}"
 
 
-def _actor(user) -> tuple[int | None, str]:
+def audit_actor(user) -> tuple[int | None, str]:
+    """(user id, name shown in the log) for a signed-in user, or the OS user of the CLI."""
     if user is not None and getattr(user, "is_authenticated", False):
         return user.pk, user.get_username()
     try:
@@ -56,26 +57,35 @@ _COLUMNS = (
 )
 
 
-def record(action: str, *, user=None, la=None, school=None, obj=None, **detail) -> None:
-    """Write one audit row. Call it inside the action's transaction so both land or neither.
-    `la` and `school` may be model instances or primary keys; `obj` a model instance or a
-    (type name, primary key) pair. Written with one plain INSERT: imports write one per file."""
-    user_id, actor = _actor(user)
+def audit_row(
+    at, actor: tuple[int | None, str], action: str, la, school, obj=None, **detail
+) -> tuple:
+    """One audit row as a tuple for `insert_events`. `at` is already adapted for the database;
+    `la` and `school` are instances or keys; `obj` an instance or a (type name, key) pair."""
     if isinstance(obj, tuple):
         object_type, object_id = obj[0], str(obj[1])
     elif obj is not None:
         object_type, object_id = type(obj).__name__, str(obj.pk)
     else:
         object_type = object_id = ""
-    values = [
-        connection.ops.adapt_datetimefield_value(timezone.now()), user_id, actor, action,
-        getattr(la, "pk", la), getattr(school, "pk", school), object_type, object_id,
-        json.dumps(detail, default=str),
-    ]  # fmt: skip
+    return (at, actor[0], actor[1], action, getattr(la, "pk", la), getattr(school, "pk", school),
+            object_type, object_id, json.dumps(detail, default=str))  # fmt: skip
+
+
+def insert_events(rows: list[tuple]) -> None:
+    """Write audit rows with one plain statement: an import writes one per file."""
+    if not rows:
+        return
     cols = ", ".join(f'"{c}"' for c in _COLUMNS)
     marks = ", ".join(["%s"] * len(_COLUMNS))
     with connection.cursor() as cursor:
-        cursor.execute(
+        cursor.executemany(
             f'INSERT INTO "{AuditEvent._meta.db_table}" ({cols}) VALUES ({marks})',  # noqa: S608
-            values,
+            rows,
         )
+
+
+def record(action: str, *, user=None, la=None, school=None, obj=None, **detail) -> None:
+    """Write one audit row. Call it inside the action's transaction so both land or neither."""
+    at = connection.ops.adapt_datetimefield_value(timezone.now())
+    insert_events([audit_row(at, audit_actor(user), action, la, school, obj, **detail)])

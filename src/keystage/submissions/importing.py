@@ -16,7 +16,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import connection, connections
 from django.utils import timezone
 
 from keystage.engine import definition as definitions
@@ -57,14 +57,22 @@ def expand(paths: list[str], workdir: Path) -> tuple[list[Source], list[actions.
         for f in files:
             shown = str(f) if f != p else given
             if f.suffix.lower() == ".zip":
+                # A zip found unsafe half-way (a zip bomb) is refused whole: none of it counts.
+                members: list[Source] = []
                 try:
-                    for i, (member, content) in enumerate(iter_zip(f)):
+                    unpacked = iter_zip(f, name=shown)
+                    for i, (member, content) in enumerate(unpacked):
                         target = workdir / f"{len(sources):06d}-{i}"
                         target.write_bytes(content)
-                        sources.append(Source(f"{shown}:{member}", target))
+                        members.append(Source(f"{shown}:{member}", target))
                 except RejectedFile as e:
                     reason = e.reason if e.reason.startswith(shown) else f"{shown}: {e.reason}"
                     problems.append(actions.ImportResult(shown, "rejected", reason=reason))
+                    continue
+                sources.extend(members)
+                for line in unpacked.skipped:  # unsafe or damaged members, one line each
+                    member_name = line.split(": left out:", 1)[0]
+                    problems.append(actions.ImportResult(member_name, "rejected", reason=line))
             else:
                 sources.append(Source(shown, f))
     return sources, problems
@@ -129,15 +137,10 @@ def import_paths(
         touched_las: set[int] = set()
         todo = [(s.name, str(s.path)) for s in sources]
         schools = actions.known_schools()
-        group = GroupCommit()
-        try:
-            for prepared in _prepared(todo, collection.code, schools, only_la, jobs):
-                if prepared.sha256 in seen:
-                    done(_repeat(prepared.name, seen[prepared.sha256]))
-                    continue
-                group.begin()
-                r = actions.do_store_file(prepared, collection=collection, user=user, source=source)
-                group.stored()
+        group = GroupStore(collection=collection, user=user, source=source)
+
+        def stored(results_: list[actions.ImportResult], files: list[PreparedFile]) -> None:
+            for r, prepared in zip(results_, files, strict=True):
                 seen[prepared.sha256] = {
                     "id": r.upload_id, "state": r.outcome if r.outcome == "rejected" else "current",
                     "reason": r.reason, "file_name": prepared.name, "uploaded_at": timezone.now(),
@@ -147,13 +150,21 @@ def import_paths(
                 if r.outcome in ("accepted", "superseded"):
                     touched_las.add(prepared.school.la_id)
                 done(r)
+
+        try:
+            for prepared in _prepared(todo, collection.code, schools, only_la, jobs):
+                repeat = seen.get(prepared.sha256) or group.holding(prepared.sha256)
+                if repeat is not None:
+                    done(_repeat(prepared.name, repeat))
+                    continue
+                stored(*group.add(prepared))
         finally:
-            # Whatever stopped us (the end, a crash in one file, Ctrl-C), the files stored
-            # whole before it are committed; the file being stored was rolled back alone.
-            # The checks across each LA's schools then cover what was stored.
+            # Whatever stopped us (the end, a crash, Ctrl-C), the groups stored before it
+            # are kept, and the checks across each LA's schools cover what was stored.
             failing = sys.exc_info()[1] is not None
             try:
-                group.commit()
+                if not failing:
+                    stored(*group.flush())
                 if touched_las:
                     actions.do_refresh_cohort_checks(touched_las, collection=collection)
             except Exception:
@@ -162,35 +173,54 @@ def import_paths(
     return results
 
 
-class GroupCommit:
-    """Commit stored files in groups. Each file is stored in its own savepoint, so a file is
-    always all in or all out; committing every file on its own would cost a disk round trip
-    for each of a national import's 16,500 files. A killed import loses at most the last
-    group, which the next run of the same import stores again."""
+class GroupStore:
+    """Collects prepared files and stores them a group at a time (`actions.do_store_files`):
+    one transaction and a handful of statements per group rather than per file. A killed
+    import loses at most the group being stored, which the next run of the import stores."""
 
     FILES = 100
+    PUPILS = 5000
     SECONDS = 1.0
 
-    def __init__(self) -> None:
-        self._atomic = None
-        self._count = 0
-        self._started = 0.0
+    def __init__(self, **store_options) -> None:
+        self.options = store_options
+        self.files: list[PreparedFile] = []
+        self.schools: set[int] = set()
+        self.pupils = 0
+        self.started = 0.0
 
-    def begin(self) -> None:
-        if self._atomic is None:
-            self._atomic = transaction.atomic()
-            self._atomic.__enter__()
-            self._count, self._started = 0, time.monotonic()
+    def holding(self, sha256: str) -> dict | None:
+        """Bytes already waiting in this group count as imported (as `seen` rows)."""
+        for p in self.files:
+            if p.sha256 == sha256:
+                return {"id": None, "state": "rejected" if p.rejected else "current",
+                        "reason": p.rejected, "file_name": p.name, "uploaded_at": timezone.now(),
+                        "pupil_count": len(p.pupils), "error_count": p.error_count,
+                        "query_count": p.query_count, "school__laestab": "",
+                        "school__name": ""}  # fmt: skip
+        return None
 
-    def stored(self) -> None:
-        self._count += 1
-        if self._count >= self.FILES or time.monotonic() - self._started >= self.SECONDS:
-            self.commit()
+    def add(self, prepared: PreparedFile) -> tuple[list, list]:
+        """Add a file; returns (results, files) of a group stored to make room, if any."""
+        out: tuple[list, list] = ([], [])
+        school = prepared.school.school_id if prepared.school and not prepared.rejected else None
+        if school in self.schools:  # a school's second file must supersede its first
+            out = self.flush()
+        if not self.files:
+            self.started = time.monotonic()
+        self.files.append(prepared)
+        self.pupils += len(prepared.pupils)
+        if school is not None:
+            self.schools.add(school)
+        if (len(self.files) >= self.FILES or self.pupils >= self.PUPILS
+                or time.monotonic() - self.started >= self.SECONDS):  # fmt: skip
+            flushed = self.flush()
+            out = (out[0] + flushed[0], out[1] + flushed[1])
+        return out
 
-    def commit(self) -> None:
-        if self._atomic is not None:
-            atomic, self._atomic = self._atomic, None
-            atomic.__exit__(None, None, None)
+    def flush(self) -> tuple[list, list]:
+        files, self.files, self.schools, self.pupils = self.files, [], set(), 0
+        return actions.do_store_files(files, **self.options), files
 
 
 # Files are handed to workers in small batches, and only a few batches are ever in flight, so

@@ -101,6 +101,11 @@ def _sniff(head: bytes, size: int, name: str) -> str:
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise reject("the file is UTF-16 encoded; save it again as UTF-8 or CSV")
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        # Office files are zips; the names of their parts say which program made them.
+        if b"word/" in head:
+            raise reject(f"this is a Word document, not a CTF or CSV file; {_WANTED}")
+        if b"ppt/" in head:
+            raise reject(f"this is a PowerPoint file, not a CTF or CSV file; {_WANTED}")
         if b"[Content_Types].xml" in head or b"xl/" in head:
             raise reject(_EXCEL)
         if b"opendocument.spreadsheet" in head:
