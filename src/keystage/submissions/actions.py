@@ -303,44 +303,33 @@ def do_refresh_cohort_checks(la_ids: Iterable[int], *, collection: Collection) -
     """Re-run the checks across all current pupils of each LA (duplicate UPNs, the same pupil
     under two UPNs) and replace their findings. Returns the number of findings written."""
     definition = definitions.load(collection.code)
+    laestabs = dict(School.objects.values_list("pk", "laestab"))
+    table = PupilRecord._meta.db_table
     written = 0
     for la_id in sorted(set(la_ids)):
         Finding.objects.filter(
             collection=collection, la_id=la_id, scope=Finding.Scope.COHORT
         ).delete()
-        rows = PupilRecord.objects.filter(
-            collection=collection, la_id=la_id, is_current=True
-        ).values_list(
-            "id", "upload_id", "school_id", "school__laestab", "upn", "surname", "forename", "dob"
-        )
         where = {}
         entries = []
-        for pid, upload_id, school_id, laestab, upn, surname, forename, dob in rows.iterator(
-            chunk_size=5000
-        ):
-            where[pid] = (upload_id, school_id)
-            entries.append(rules.CohortEntry(pid, laestab, upn, surname, forename, dob))
-        found = rules.check_cohort(entries, definition)
-        bulk.insert_rows(
-            Finding._meta.db_table,
-            FINDING_COLUMNS,
-            [
-                (
-                    collection.pk,
-                    where[pid][0],
-                    where[pid][1],
-                    la_id,
-                    pid,
-                    True,
-                    "cohort",
-                    f.rule,
-                    f.severity,
-                    f.field,
-                    f.value[:200],
-                    f.message,
+        with connection.cursor() as cursor:
+            # Plain SQL: this reads every current pupil of the LA after each import.
+            cursor.execute(
+                f'SELECT "id", "upload_id", "school_id", "upn", "surname", "forename", "dob" '  # noqa: S608
+                f'FROM "{table}" WHERE "collection_id" = %s AND "la_id" = %s AND "is_current"',
+                [collection.pk, la_id],
+            )
+            for pid, upload_id, school_id, upn, surname, forename, dob in cursor.fetchall():
+                where[pid] = (upload_id, school_id)
+                entries.append(
+                    rules.CohortEntry(pid, laestabs[school_id], upn, surname, forename, dob)
                 )
-                for pid, f in found
-            ],
-        )
+        found = rules.check_cohort(entries, definition)
+        rows = []
+        for pid, f in found:
+            upload_id, school_id = where[pid]
+            rows.append((collection.pk, upload_id, school_id, la_id, pid, True, "cohort", f.rule,
+                         f.severity, f.field, f.value[:200], f.message))  # fmt: skip
+        bulk.insert_rows(Finding._meta.db_table, FINDING_COLUMNS, rows)
         written += len(found)
     return written

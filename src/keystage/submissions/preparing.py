@@ -63,6 +63,9 @@ class PreparedFile:
         )
 
 
+# One encoder for every pupil: json.dumps builds a new one per call when given options.
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
 # Files up to this size are read into memory once, hashed and parsed from there.
 IN_MEMORY_LIMIT = 32 * 1024 * 1024
 
@@ -187,7 +190,7 @@ def prepare_file(
                 raise RejectedFile(f"{name}: {school}")
             prepared.school = school
             prepared.la, prepared.estab = school.info.la, school.info.estab
-            dumps = json.dumps
+            dumps = _JSON.encode
             check = rules.check_pupil
             for index, pupil in enumerate(reader.pupils()):
                 prepared.pupils.append(
@@ -198,10 +201,10 @@ def prepare_file(
                         pupil.forename,
                         pupil.dob,
                         pupil.sex,
-                        dumps(pupil.outcomes, ensure_ascii=False),
+                        dumps(pupil.outcomes),
                         pupil.nc_year,
                         pupil.former_upn,
-                        dumps(pupil.characteristics, ensure_ascii=False),
+                        dumps(pupil.characteristics) if pupil.characteristics else "{}",
                     )
                 )
                 for finding in check(pupil, definition, school=school.info):
