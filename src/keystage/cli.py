@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 
 
 def _django() -> None:
@@ -104,6 +104,17 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+    except Exception as e:
+        from django.db import Error as DatabaseError
+
+        if not isinstance(e, DatabaseError):
+            raise
+        # The database refused or lost a write: say so in one line. Groups of files stored
+        # before it are kept; the group being stored was rolled back whole.
+        detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        print(f"keystage {args.command}: the database failed ({detail}); what was stored before "
+              "is kept; fix the database and run the same command again", file=sys.stderr)  # fmt: skip
+        return EXIT_FAILED
 
 
 class UsageError(Exception):

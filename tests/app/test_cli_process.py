@@ -130,3 +130,63 @@ def test_import_killed_midway_leaves_every_file_whole(own_database, tmp_path):
     outcomes = [line.split(",")[1] for line in again.stdout.splitlines()[1:]]
     assert outcomes.count("unchanged") == len(uploads)
     assert outcomes.count("accepted") == 120 - len(uploads)
+
+
+def test_a_failure_while_storing_with_workers_ends_the_command(own_database, tmp_path):
+    """A database failure in the middle of a parallel import must end the command with a
+    message, never leave it waiting for its worker processes."""
+    env, pg_url = own_database
+    assert run(env, "init").returncode == 0
+    schools = [
+        (
+            f"14{n:04d}",
+            "938",
+            "West Sussex",
+            f"{3100 + n}",
+            f"School {n}",
+            "Community school",
+            "Primary",
+            "Open",
+        )
+        for n in range(40)
+    ]
+    assert (
+        run(env, "schools", "load", str(write_register(tmp_path / "s.csv", schools))).returncode
+        == 0
+    )
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for n in range(40):
+        estab = f"{3100 + n}"
+        write_ctf(
+            folder / f"938{estab}_CTF_938LLLL_001.xml",
+            [pupil(i, estab=estab) for i in range(1, 30)],
+            estab=estab,
+        )
+    # Make every insert of a pupil record fail, as a full disk or a broken database would.
+    trigger = (
+        "CREATE TRIGGER no_pupils BEFORE INSERT ON submissions_pupilrecord "
+        "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        if not pg_url
+        else "CREATE FUNCTION no_pupils() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$ "
+        "LANGUAGE plpgsql; CREATE TRIGGER no_pupils BEFORE INSERT ON submissions_pupilrecord "
+        "FOR EACH ROW EXECUTE FUNCTION no_pupils()"
+    )
+    execute(env, pg_url, trigger)
+    r = run(env, "import", "--jobs", "2", str(folder))
+    assert r.returncode == 3
+    assert "disk full" in r.stderr and "Traceback" not in r.stderr
+    assert query(env, pg_url, "SELECT COUNT(*) FROM submissions_pupilrecord")[0][0] == 0
+
+
+def execute(env, pg_url, sql):
+    if pg_url:
+        import psycopg
+
+        with psycopg.connect(pg_url, autocommit=True) as c:
+            c.execute(sql)
+        return
+    import sqlite3
+
+    with sqlite3.connect(Path(env["KEYSTAGE_DATA_DIR"]) / "keystage.sqlite3") as c:
+        c.executescript(sql)

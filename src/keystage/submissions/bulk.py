@@ -34,14 +34,17 @@ def insert_rows(table: str, columns: Sequence[str], rows: Sequence[Sequence]) ->
         return
     cols = ", ".join(f'"{c}"' for c in columns)
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+        with connection.cursor() as cursor, connection.wrap_database_errors:
             with cursor.cursor.copy(f'COPY "{table}" ({cols}) FROM STDIN') as copy:
                 for row in rows:
                     copy.write_row(row)
         return
     connection.ensure_connection()
     marks = ", ".join("?" for _ in columns)
-    connection.connection.executemany(
-        f'INSERT INTO "{table}" ({cols}) VALUES ({marks})',  # noqa: S608 - names are ours
-        rows,
-    )
+    # The raw sqlite3 connection skips Django's cursor (and its per-row overhead); its errors
+    # are still turned into Django's, so callers see one kind of database error.
+    with connection.wrap_database_errors:
+        connection.connection.executemany(
+            f'INSERT INTO "{table}" ({cols}) VALUES ({marks})',  # noqa: S608 - names are ours
+            rows,
+        )

@@ -10,6 +10,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from itertools import islice
 from multiprocessing import get_context
@@ -151,13 +152,16 @@ def import_paths(
                     touched_las.add(prepared.school.la_id)
                 done(r)
 
+        # closing(): if storing fails, the worker pool is shut down at once rather than
+        # left waiting for work, which would keep the command from ever exiting.
         try:
-            for prepared in _prepared(todo, collection.code, schools, only_la, jobs):
-                repeat = seen.get(prepared.sha256) or group.holding(prepared.sha256)
-                if repeat is not None:
-                    done(_repeat(prepared.name, repeat))
-                    continue
-                stored(*group.add(prepared))
+            with closing(_prepared(todo, collection.code, schools, only_la, jobs)) as stream:
+                for prepared in stream:
+                    repeat = seen.get(prepared.sha256) or group.holding(prepared.sha256)
+                    if repeat is not None:
+                        done(_repeat(prepared.name, repeat))
+                        continue
+                    stored(*group.add(prepared))
         finally:
             # Whatever stopped us (the end, a crash, Ctrl-C), the groups stored before it
             # are kept, and the checks across each LA's schools cover what was stored.
@@ -243,10 +247,11 @@ def _prepared(todo, collection_code, schools, only_la, jobs) -> Iterator[Prepare
     # connections first so that forked children never share a database socket.
     connections.close_all()
     batches = [todo[i : i + BATCH] for i in range(0, len(todo), BATCH)]
-    with ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         max_workers=jobs, mp_context=get_context("fork"), initializer=_init_worker,
         initargs=(collection_code, schools, only_la, str(store)),
-    ) as pool:  # fmt: skip
+    )  # fmt: skip
+    try:
         pending: deque = deque()
         queue = iter(batches)
         for batch in islice(queue, jobs * IN_FLIGHT_PER_WORKER):
@@ -257,3 +262,7 @@ def _prepared(todo, collection_code, schools, only_la, jobs) -> Iterator[Prepare
             if nxt is not None:
                 pending.append(pool.submit(_prepare_batch, nxt))
             yield from finished
+    finally:
+        # Also when the caller stops early (an error while storing, Ctrl-C): queued batches
+        # are dropped instead of prepared for nobody.
+        pool.shutdown(wait=True, cancel_futures=True)
