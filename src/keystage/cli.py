@@ -174,17 +174,24 @@ def cmd_schools(args) -> int:
         "unchanged": result.unchanged,
         "skipped": len(result.skipped),
     }
-    if args.format == "text":
-        print(
-            f"Schools register loaded from {path.name}: {result.created} added, "
-            f"{result.updated} updated, {result.unchanged} unchanged, "
-            f"{len(result.skipped)} rows skipped."
-        )
-    else:
-        from keystage.output import write_table
-
-        write_table(sys.stdout, tuple(summary), [summary], args.format)
+    _print_summary(
+        args.format,
+        summary,
+        f"Schools register loaded from {path.name}: {result.created} added, "
+        f"{result.updated} updated, {result.unchanged} unchanged, "
+        f"{len(result.skipped)} rows skipped.",
+    )
     return EXIT_OK
+
+
+def _print_summary(fmt: str, summary: dict, text: str) -> None:
+    """A command's one-row summary: a sentence as text, or the fields as JSON or CSV."""
+    if fmt == "text":
+        print(text)
+        return
+    from keystage.output import write_table
+
+    write_table(sys.stdout, tuple(summary), [summary], fmt)
 
 
 class Progress:
@@ -405,17 +412,14 @@ def cmd_generate(args) -> int:
         "megabytes": round(summary.bytes_written / 1e6, 1),
         "seconds": round(summary.seconds, 1),
     }
-    if args.format == "text":
-        faults = ", ".join(f"{n} {kind}" for kind, n in sorted(summary.errors.items())) or "none"
-        print(
-            f"Wrote {data['files']} files from {data['schools']} schools ({data['pupils']:,} "
-            f"pupils) in {data['las']} LAs to {args.out} in {data['seconds']}s; schools "
-            f"register {summary.register}.\nMistakes injected: {faults}."
-        )
-    else:
-        from keystage.output import write_table
-
-        write_table(sys.stdout, tuple(data), [data], args.format)
+    faults = ", ".join(f"{n} {kind}" for kind, n in sorted(summary.errors.items())) or "none"
+    _print_summary(
+        args.format,
+        data,
+        f"Wrote {data['files']} files from {data['schools']} schools ({data['pupils']:,} "
+        f"pupils) in {data['las']} LAs to {args.out} in {data['seconds']}s; schools "
+        f"register {summary.register}.\nMistakes injected: {faults}.",
+    )
     return EXIT_OK
 
 

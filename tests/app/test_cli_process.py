@@ -58,6 +58,22 @@ def query(env, pg_url, sql):
         return c.execute(sql).fetchall()
 
 
+def set_up_schools(env, tmp_path, *, count: int, pupils: int) -> Path:
+    """A database with `count` schools of LA 938 and a folder with one CTF for each."""
+    assert run(env, "init").returncode == 0
+    schools = [(f"13{n:04d}", "938", "West Sussex", f"{2100 + n}", f"School {n}",
+                "Community school", "Primary", "Open") for n in range(count)]  # fmt: skip
+    register = write_register(tmp_path / "s.csv", schools)
+    assert run(env, "schools", "load", str(register)).returncode == 0
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for n in range(count):
+        estab = f"{2100 + n}"
+        write_ctf(folder / f"938{estab}_CTF_938LLLL_001.xml",
+                  [pupil(i, estab=estab) for i in range(1, pupils + 1)], estab=estab)  # fmt: skip
+    return folder
+
+
 def test_commands_before_init_say_what_to_do(own_database):
     env, _ = own_database
     r = run(env, "errors")
@@ -67,33 +83,7 @@ def test_commands_before_init_say_what_to_do(own_database):
 
 def test_import_killed_midway_leaves_every_file_whole(own_database, tmp_path):
     env, pg_url = own_database
-    assert run(env, "init").returncode == 0
-    schools = [
-        (
-            f"13{n:04d}",
-            "938",
-            "West Sussex",
-            f"{2100 + n}",
-            f"School {n}",
-            "Community school",
-            "Primary",
-            "Open",
-        )
-        for n in range(120)
-    ]
-    assert (
-        run(env, "schools", "load", str(write_register(tmp_path / "s.csv", schools))).returncode
-        == 0
-    )
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for n in range(120):
-        estab = f"{2100 + n}"
-        write_ctf(
-            folder / f"938{estab}_CTF_938LLLL_001.xml",
-            [pupil(i, estab=estab) for i in range(1, 60)],
-            estab=estab,
-        )
+    folder = set_up_schools(env, tmp_path, count=120, pupils=59)
     proc = subprocess.Popen(
         [*KEYSTAGE, "import", "--jobs", "1", str(folder)],
         env=env,
@@ -136,33 +126,7 @@ def test_a_failure_while_storing_with_workers_ends_the_command(own_database, tmp
     """A database failure in the middle of a parallel import must end the command with a
     message, never leave it waiting for its worker processes."""
     env, pg_url = own_database
-    assert run(env, "init").returncode == 0
-    schools = [
-        (
-            f"14{n:04d}",
-            "938",
-            "West Sussex",
-            f"{3100 + n}",
-            f"School {n}",
-            "Community school",
-            "Primary",
-            "Open",
-        )
-        for n in range(40)
-    ]
-    assert (
-        run(env, "schools", "load", str(write_register(tmp_path / "s.csv", schools))).returncode
-        == 0
-    )
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for n in range(40):
-        estab = f"{3100 + n}"
-        write_ctf(
-            folder / f"938{estab}_CTF_938LLLL_001.xml",
-            [pupil(i, estab=estab) for i in range(1, 30)],
-            estab=estab,
-        )
+    folder = set_up_schools(env, tmp_path, count=40, pupils=29)
     # Make every insert of a pupil record fail, as a full disk or a broken database would.
     trigger = (
         "CREATE TRIGGER no_pupils BEFORE INSERT ON submissions_pupilrecord "
