@@ -72,10 +72,30 @@ def test_newer_file_supersedes_and_records_what_changed(loaded, tmp_path):
     assert current == {pupil(1)["upn"]: "EXS", pupil(2)["upn"]: "GDS", pupil(4)["upn"]: "EXS"}
 
 
+XXE = (
+    b'<?xml version="1.0"?><!DOCTYPE CTfile [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+    b"<CTfile><Header/><CTFpupilData><Pupil><Surname>&x;</Surname></Pupil></CTFpupilData></CTfile>"
+)
+LAUGHS = (
+    b'<?xml version="1.0"?><!DOCTYPE CTfile [<!ENTITY a "aaaaaaaaaa">'
+    b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>'
+    b"<CTfile>&c;</CTfile>"
+)
+
+
 @pytest.mark.parametrize(
     "content",
-    [b"", b"<CTfile><Header>", b"\x00\x01\x02binary", b"<?xml version='1.0'?><Other/>"],
-    ids=["empty", "truncated", "binary", "wrong-root"],
+    [
+        b"",
+        b"<CTfile><Header>",
+        b"\x00\x01\x02binary",
+        b"<?xml version='1.0'?><Other/>",
+        XXE,
+        LAUGHS,
+        "UPN,Surname\nA938200123001,SMITH\n".encode("utf-16"),
+        b"%PDF-1.4 not a ctf",
+    ],
+    ids=["empty", "truncated", "binary", "wrong-root", "xxe", "entity-expansion", "utf-16", "pdf"],
 )
 def test_rejected_file_leaves_data_untouched(loaded, tmp_path, content):
     good = write_ctf(tmp_path / "good.xml", [pupil(1), pupil(2)])
@@ -86,6 +106,7 @@ def test_rejected_file_leaves_data_untouched(loaded, tmp_path, content):
     [r] = import_paths([str(bad)])
     assert r.outcome == "rejected"
     assert "\n" not in r.reason and "Traceback" not in r.reason and bad.name in r.reason
+    assert "root:" not in r.reason  # the external entity was never read
     assert snapshot(loaded) == before
     assert Upload.objects.get(pk=r.upload_id).state == "rejected"
 
@@ -157,3 +178,22 @@ def test_store_keeps_a_copy_of_every_file(loaded, tmp_path, settings):
 
 def test_actions_collection_is_created_from_the_definition(loaded):
     assert actions.get_collection().year == 2023
+
+
+def test_csv_template_with_formula_names_is_stored_verbatim_and_flagged(loaded, tmp_path):
+    upn1, upn2 = pupil(1)["upn"], pupil(2)["upn"]
+    f = tmp_path / "KS1_2001_23.csv"
+    f.write_text(
+        "LA,Estab,UPN,Surname,Forename,DOB,Sex,Reading,Writing,Maths,Science\n"
+        f'938,2001,{upn1},"=HYPERLINK(""http://x"",""y"")",AVA,14/01/2016,F,exs,WTS,GDS,EXS\n'
+        f"938,2001,{upn2},@SUM(A1),BEN,2016-02-01,M,EXS,WTS,GDS,EXS\n",
+        encoding="utf-8",
+    )
+    [r] = import_paths([str(f)])
+    assert r.outcome == "accepted" and r.pupils == 2
+    names = {row["upn"]: row["surname"] for row in pupil_list(loaded)}
+    assert names == {upn1: '=HYPERLINK("http://x","y")', upn2: "@SUM(A1)"}
+    flagged = {(row["upn"], row["rule"]) for row in data_errors(loaded)}
+    assert {(upn1, "KS1-P08"), (upn2, "KS1-P08")} <= flagged
+    assert {row["reading"] for row in pupil_list(loaded)} == {"EXS"}  # "exs" counts as EXS
+    assert not [row for row in data_errors(loaded) if row["field"] == "reading"]  # exs is fine

@@ -143,7 +143,9 @@ def pupil_list(
             "sex": sex,
         }
         for s in subjects:
-            row[s] = outcomes.get(s, "")
+            # Codes are stored as the school wrote them; the list shows them as they count
+            # (trimmed, upper case: "exs " is EXS), as the rules compare them.
+            row[s] = (outcomes.get(s) or "").strip().upper()
         row["errors"] = counts[(pid, "error")]
         row["queries"] = counts[(pid, "query")]
         yield row
