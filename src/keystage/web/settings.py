@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("KEYSTAGE_DATA_DIR", Path.cwd() / "var")).resolve()
@@ -44,21 +46,37 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
+    "csp",
     "django_tasks",
     "django_tasks_db",
     "keystage.audit",
     "keystage.orgs",
     "keystage.submissions",
+    "keystage.accounts",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files are answered here, before sessions and sign-in are looked at.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    # Every page needs a signed-in user unless its view says otherwise (`login_not_required`),
+    # and admins must finish two-factor sign-in before any page: new pages are covered unasked.
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "keystage.accounts.middleware.TwoFactorRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "keystage.web.urls"
@@ -69,7 +87,11 @@ TEMPLATES = [
         "BACKEND": "django.template.backends.jinja2.Jinja2",
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
-        "OPTIONS": {"autoescape": True},
+        "OPTIONS": {
+            "environment": "keystage.web.jinja2.environment",
+            "autoescape": True,
+            "context_processors": ["keystage.web.jinja2.page_context"],
+        },
     },
 ]
 
@@ -109,7 +131,85 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = DATA_DIR / "static"
+# GOV.UK Frontend's built files are copied into web/static/govuk by scripts/setup (not committed).
+STATICFILES_DIRS = [BASE_DIR / "web" / "static"]
+# WhiteNoise serves straight from web/static (read once at start-up), so the demo and a
+# deployment need no `collectstatic` step and no STATIC_ROOT.
+WHITENOISE_USE_FINDERS = True
+STATIC_ROOT = None
+
+# -- sign-in, sessions and security headers (production tightens these further) -------------
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+    },
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# Argon2id first; the others stay so a hash made by an older setting still verifies (and is
+# upgraded to Argon2 at the next sign-in).
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+AUTHENTICATION_BACKENDS = [
+    # django-axes refuses sign-in for a locked-out account before the password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_URL = "sign-in"
+LOGIN_REDIRECT_URL = "home"
+
+# django-axes: lock an account after this many wrong passwords in a row, for this long.
+# Locking by user name, not by address: behind a proxy every user shares one address.
+AXES_FAILURE_LIMIT = int(os.environ.get("KEYSTAGE_SIGN_IN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("KEYSTAGE_SIGN_IN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username"]
+# axes.W006 asks for a per-address limit too. Behind a proxy the address is the proxy's, and a
+# shared LA office network would lock out a whole office: per-address limits belong at the
+# proxy, which sees real addresses (docs/adr/0006-sign-in-and-security-headers.md).
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # locked for the time said, no longer
+AXES_LOCKOUT_CALLABLE = "keystage.accounts.views.locked_out"
+AXES_VERBOSE = False
+
+# django-otp: TOTP (authenticator app) codes; the issuer is the name the app shows.
+OTP_TOTP_ISSUER = "Keystage"
+
+SESSION_COOKIE_AGE = 8 * 60 * 60  # a working day; sign in again after that
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# Content-Security-Policy (django-csp): only our own origin; scripts need our nonce or to be
+# files we serve. GOV.UK Frontend's one inline line (marking the page `js-enabled`) carries it.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "manifest-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # The collection the product works on unless told otherwise.
 KEYSTAGE_COLLECTION = os.environ.get("KEYSTAGE_COLLECTION", "ks1-2023")

@@ -1,3 +1,10 @@
-"""URL configuration. The web pages arrive with the web-service issue."""
+"""URL configuration: sign-in and two-factor pages, and the home page."""
 
-urlpatterns: list = []
+from django.urls import include, path
+
+from keystage.web import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("", include("keystage.accounts.urls")),
+]

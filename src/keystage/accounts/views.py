@@ -1,0 +1,153 @@
+"""Sign-in, sign-out and two-factor pages. Views parse, check, call an action and respond."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login as auth_login
+from django.contrib.auth import logout as auth_logout
+from django.contrib.auth.decorators import login_not_required
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.views.decorators.http import require_http_methods
+from django_otp import login as otp_login
+
+from keystage.accounts import actions, two_factor
+from keystage.accounts.forms import CodeForm, SignInForm
+from keystage.web.govuk import error_list
+
+
+def _next_url(request) -> str:
+    """Where to go after signing in: `next` when it is a page of ours, else the home page."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return reverse(settings.LOGIN_REDIRECT_URL)
+
+
+def _with_next(name: str, next_url: str) -> str:
+    return f"{reverse(name)}?{urlencode({'next': next_url})}"
+
+
+@login_not_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def sign_in(request):
+    next_url = _next_url(request)
+    if request.method in ("GET", "HEAD") and request.user.is_authenticated:
+        return redirect(next_url)
+    form = SignInForm(request, data=request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        user = form.user
+        auth_login(request, user)  # a new session: nothing of the signed-out one carries over
+        actions.do_record_sign_in(user)
+        if two_factor.needs_two_factor(user):
+            step = (
+                "two-factor-verify" if two_factor.has_confirmed_device(user) else "two-factor-setup"
+            )
+            return redirect(_with_next(step, next_url))
+        return redirect(next_url)
+    return render(
+        request,
+        "accounts/sign_in.html",
+        {"form": form, "error_list": error_list(form), "next": next_url},
+    )
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def sign_out(request):
+    """GET asks, POST signs out: a link from another site cannot sign anyone out."""
+    if request.method == "POST":
+        actions.do_record_sign_out(request.user)
+        auth_logout(request)
+        messages.success(request, "You have signed out.")
+        return redirect("sign-in")
+    return render(request, "accounts/sign_out.html")
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def two_factor_setup(request):
+    user = request.user
+    next_url = _next_url(request)
+    if not two_factor.needs_two_factor(user):
+        return redirect(next_url)
+    if two_factor.has_confirmed_device(user):
+        # Replacing the authenticator needs the current one first, so a stolen password alone
+        # can never add a device.
+        return redirect(
+            next_url if user.is_verified() else _with_next("two-factor-verify", next_url)
+        )
+    device = two_factor.pending_device(user)
+    form = CodeForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        if _check_code(form, device):
+            actions.do_confirm_two_factor(user, device)
+            _finish_two_factor(request, device)
+            messages.success(request, "Two-factor sign-in is set up.")
+            return redirect(next_url)
+    return render(
+        request,
+        "accounts/two_factor_setup.html",
+        {
+            "form": form,
+            "error_list": error_list(form),
+            "next": next_url,
+            "qr_code": two_factor.qr_code_svg(device),
+            "secret": two_factor.secret_for_people(device),
+        },
+    )
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def two_factor_verify(request):
+    user = request.user
+    next_url = _next_url(request)
+    if user.is_verified() or not two_factor.needs_two_factor(user):
+        return redirect(next_url)
+    device = two_factor.confirmed_device(user)
+    if device is None:
+        return redirect(_with_next("two-factor-setup", next_url))
+    form = CodeForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid() and _check_code(form, device):
+        _finish_two_factor(request, device)
+        return redirect(next_url)
+    return render(
+        request,
+        "accounts/two_factor_verify.html",
+        {"form": form, "error_list": error_list(form), "next": next_url},
+    )
+
+
+def _finish_two_factor(request, device) -> None:
+    otp_login(request, device)
+    # A new session key: a cookie copied between the password and the code is worth nothing.
+    request.session.cycle_key()
+
+
+def _check_code(form: CodeForm, device) -> bool:
+    """True when the code is right; otherwise the form gets the reason. django-otp makes each
+    wrong code double the wait before the next try, so guessing codes is hopeless."""
+    allowed, _ = device.verify_is_allowed()
+    if not allowed:
+        form.add_error("code", "You have entered too many wrong codes. Wait a minute, then "
+                       "enter the newest code from your authenticator app")  # fmt: skip
+        return False
+    if device.verify_token(form.cleaned_data["code"]):
+        return True
+    form.add_error(
+        "code", "The code is not right. Enter the newest code from your authenticator app"
+    )
+    return False
+
+
+def locked_out(request, response=None, credentials=None):
+    """django-axes calls this when a sign-in is refused because of too many wrong passwords."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    return render(
+        request,
+        "accounts/locked_out.html",
+        {"minutes": minutes, "failure_limit": settings.AXES_FAILURE_LIMIT},
+        status=429,
+    )

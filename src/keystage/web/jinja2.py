@@ -1,0 +1,49 @@
+"""The Jinja2 environment for every page: our templates, then the GOV.UK Frontend macros
+(`govuk_frontend_jinja/...`), with `static()`, `url()` and the messages of the request."""
+
+from __future__ import annotations
+
+from django.contrib.messages import get_messages
+from django.templatetags.static import static
+from django.urls import reverse
+from jinja2 import ChoiceLoader, Environment, PackageLoader, PrefixLoader
+
+from keystage.web import govuk
+
+
+def url(name: str, *args, **kwargs) -> str:
+    return reverse(name, args=args or None, kwargs=kwargs or None)
+
+
+def environment(**options) -> Environment:
+    # Django passes a loader for DIRS and the apps' jinja2/ folders; the GOV.UK macros are found
+    # under the prefix their own templates import them by.
+    ours = options.pop("loader")
+    options["loader"] = ChoiceLoader(
+        [ours, PrefixLoader({"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja")})]
+    )
+    options["autoescape"] = True
+    env = Environment(**options)  # noqa: S701 - autoescape is on, the line above
+    env.globals.update(
+        {
+            "static": static,
+            "url": url,
+            "get_messages": get_messages,
+            "govuk_error_list": govuk.error_list,
+            "govuk_field_error": govuk.field_error,
+        }
+    )
+    return env
+
+
+def page_context(request) -> dict:
+    """What the base layout needs on every page. Reading `csp_nonce` is what makes django-csp
+    put the nonce in this response's Content-Security-Policy header."""
+    from keystage.accounts.scope import membership_of
+
+    nonce = getattr(request, "csp_nonce", None)
+    return {
+        # str(): the nonce is lazy, and a lazy one is false in an `if` until it is read.
+        "cspNonce": str(nonce) if nonce is not None else "",
+        "membership": membership_of(getattr(request, "user", None)),
+    }
