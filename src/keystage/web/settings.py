@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "keystage.orgs",
     "keystage.submissions",
     "keystage.accounts",
+    "keystage.collection",
 ]
 
 MIDDLEWARE = [

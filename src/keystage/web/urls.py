@@ -7,4 +7,6 @@ from keystage.web import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("", include("keystage.accounts.urls")),
+    path("", include("keystage.submissions.urls")),
+    path("", include("keystage.collection.urls")),
 ]

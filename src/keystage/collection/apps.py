@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class CollectionConfig(AppConfig):
+    name = "keystage.collection"
+    label = "collection"
+    verbose_name = "Collection dashboard and reports"

@@ -1,0 +1,3 @@
+"""Pages for uploading school files and following their import."""
+
+urlpatterns: list = []
