@@ -1,5 +1,6 @@
 """The `keystage` command: set up the database, load the schools register, import school
-files, and print the Data Errors report and the pupil list. See docs/cli.md."""
+files, print the Data Errors report and the pupil list, run the web service and its demo.
+See docs/cli.md."""
 
 from __future__ import annotations
 
@@ -74,6 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--error-rate", type=float, default=0.02)
     gen.add_argument("--seed", type=int, default=0)
     _fmt_arg(gen)
+
+    serve = sub.add_parser("serve", help="run the web service (and its background worker)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
+    serve.add_argument(
+        "--no-worker", action="store_true", help="do not start the background task worker"
+    )
+
+    demo = sub.add_parser("demo", help="seed the database with demo LAs, users and uploads")
+    demo.add_argument(
+        "--la", action="append", metavar="LLL", help="LA code (repeatable; default 938 202 826)"
+    )
     return parser
 
 
@@ -87,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         "errors": cmd_errors,
         "pupils": cmd_pupils,
         "generate": cmd_generate,
+        "serve": cmd_serve,
+        "demo": cmd_demo,
     }[args.command]
     try:
         return handler(args)
@@ -420,6 +435,66 @@ def cmd_generate(args) -> int:
         f"pupils) in {data['las']} LAs to {args.out} in {data['seconds']}s; schools "
         f"register {summary.register}.\nMistakes injected: {faults}.",
     )
+    return EXIT_OK
+
+
+def cmd_serve(args) -> int:
+    import signal
+    import subprocess
+
+    _django()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+    worker = None
+    if not args.no_worker:
+        # django-tasks-db's worker runs the queued tasks (web uploads) in a process of its own.
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "keystage.manage", "db_worker", "--no-startup-delay"]
+        )
+    # A plain `kill` stops the server like Ctrl-C does, so the worker is stopped with it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    print(f"Keystage is running at http://{args.host}:{args.port}/ (Ctrl-C stops it).", flush=True)
+    try:
+        # Django's own server, threaded and without the reloader: enough for a demo or a
+        # tester's machine, and nothing more to install. A deployment runs the WSGI app
+        # (keystage.web.wsgi) under gunicorn or uWSGI behind a TLS proxy instead.
+        call_command(
+            "runserver", f"{args.host}:{args.port}", use_reloader=False, use_threading=True
+        )
+    finally:
+        if worker is not None:
+            worker.terminate()
+            try:
+                worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+    return EXIT_OK
+
+
+def cmd_demo(args) -> int:
+    _django()
+    from django.conf import settings
+
+    from keystage import demo, reference
+
+    las = args.la or list(demo.DEFAULT_LAS)
+    known = {la.code for la in reference.local_authorities()}
+    bad = [c for c in las if c not in known]
+    if bad:
+        raise UsageError(f"not an English LA code of 2023: {', '.join(bad)}")
+    made = demo.seed(Path(settings.DATA_DIR), las, collection_id=args.collection)
+    for day, tally in made["uploads"].items():
+        counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(tally.items()))
+        print(f"  {day} June 2023: {counts}")
+    print("Demo users (also in demo-users.txt in the data directory):")
+    for user in made["users"]:
+        print(f"  {user.username:<22} password {user.password}   {user.label}")
+        if user.totp_secret:
+            print(f"  {'':<22} authenticator key {user.secret_for_people}")
+    print("Admins sign in with a code: add the authenticator key to an app (Google "
+          "Authenticator, Microsoft Authenticator, 1Password) as a time-based key.")  # fmt: skip
     return EXIT_OK
 
 

@@ -20,8 +20,9 @@ from django.db.models import Model, Q, QuerySet
 
 from keystage.accounts.models import Membership, Role
 from keystage.audit.models import AuditEvent
+from keystage.collection.models import ExpectedCohort, LaCollectionSettings
 from keystage.orgs.models import LocalAuthority, School
-from keystage.submissions.models import Finding, PupilRecord, Upload
+from keystage.submissions.models import Finding, ImportBatch, PupilRecord, Upload
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,12 @@ OWNED_BY: dict[type[Model], Owner] = {
     Finding: Owner(la="la", school="school"),
     AuditEvent: Owner(la="la", school="school"),
     Membership: Owner(la="la", school="school"),
+    # The LA's own collection settings (its deadline for schools), and expected pupils.
+    LaCollectionSettings: Owner(la="la", school=None),
+    ExpectedCohort: Owner(la="la", school="school"),
+    # An LA user's batch has no school (it may hold any of the LA's schools' files), so only
+    # the LA's admins and officers see it; a school user's batch names the school.
+    ImportBatch: Owner(la="la", school="school"),
 }
 
 

@@ -142,3 +142,39 @@ class Finding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule} {self.severity} {self.field}={self.value!r}"
+
+
+class ImportBatch(models.Model):
+    """Files uploaded through the web in one go, imported by a background task. The task
+    records its progress and each file's result here for the result page."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Importing"
+        DONE = "done", "Finished"
+        FAILED = "failed", "Failed"
+
+    collection = models.ForeignKey(Collection, on_delete=models.PROTECT, related_name="+")
+    la = models.ForeignKey(LocalAuthority, on_delete=models.PROTECT, related_name="+")
+    # Set when a school user uploads: the batch then belongs to that one school.
+    school = models.ForeignKey(
+        School, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(db_index=True)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.QUEUED)
+    folder = models.CharField(max_length=255)  # where the uploaded files wait for the task
+    file_names = models.JSONField(default=list)  # as uploaded, for the page while queued
+    total_files = models.PositiveIntegerField(default=0)
+    done_files = models.PositiveIntegerField(default=0)
+    results = models.JSONField(default=list, blank=True)  # ImportResult.as_dict() per file
+    failure = models.TextField(blank=True)  # why the task failed, for people
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"import batch {self.pk} ({self.state})"

@@ -8,8 +8,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 
+from django.db.models import QuerySet
+
+from keystage.accounts.scope import scoped
 from keystage.engine import definition as definitions
-from keystage.submissions.models import Collection, Finding, PupilRecord, Upload
+from keystage.submissions.models import Collection, Finding, ImportBatch, PupilRecord, Upload
 
 ERROR_FIELDS = (
     "laestab",
@@ -23,6 +26,15 @@ ERROR_FIELDS = (
     "message",
 )
 PUPIL_FIELDS_HEAD = ("laestab", "upn", "surname", "forename", "dob", "sex")
+
+
+# `for_user` left out: no user's scope applies (the command line). Not None, which is a user
+# who sees nothing.
+_EVERYONE = object()
+
+
+def _scoped(user, qs):
+    return qs if user is _EVERYONE else scoped(user, qs)
 
 
 def _filter(
@@ -41,12 +53,18 @@ def data_errors(
     la: str | None = None,
     school: str | None = None,
     severity: str | None = None,
+    for_user=_EVERYONE,
 ) -> Iterator[dict]:
     """The Data Errors report, school then pupil: every current finding, and every rejected
-    file that no later accepted file from the same school has replaced."""
+    file that no later accepted file from the same school has replaced.
+
+    `for_user` narrows the report to what that user may see (the web passes the signed-in
+    user); the command line, run by the operator on the server, leaves it out."""
     rows: list[dict] = []
     findings = _filter(
-        Finding.objects.filter(collection=collection, is_current=True), la, school
+        _scoped(for_user, Finding.objects.filter(collection=collection, is_current=True)),
+        la,
+        school,
     ).select_related("school", "pupil")
     if severity:
         findings = findings.filter(severity=severity)
@@ -68,7 +86,7 @@ def data_errors(
             }
         )
     if severity in (None, "error"):
-        rows.extend(_open_rejections(collection, la, school))
+        rows.extend(_open_rejections(collection, la, school, for_user))
     rows.sort(
         key=lambda r: (
             r["laestab"],
@@ -83,9 +101,11 @@ def data_errors(
     yield from rows
 
 
-def _open_rejections(collection, la, school) -> Iterator[dict]:
+def _open_rejections(collection, la, school, for_user=_EVERYONE) -> Iterator[dict]:
     rejected = _filter(
-        Upload.objects.filter(collection=collection, state=Upload.State.REJECTED),
+        _scoped(
+            for_user, Upload.objects.filter(collection=collection, state=Upload.State.REJECTED)
+        ),
         la,
         school,
     ).select_related("school")
@@ -158,3 +178,15 @@ def pupil_fields(collection: Collection) -> tuple[str, ...]:
         "errors",
         "queries",
     )
+
+
+def batches_for(user) -> QuerySet:
+    """Upload batches the user may see: the LA's for its admins and officers, a school's for
+    its school user, and always the user's own. A restricted officer's batch names no school
+    (it may hold several), so their own batches are added back, within their LA."""
+    from keystage.accounts.scope import las_for, scoped
+
+    if not getattr(user, "is_authenticated", False):
+        return ImportBatch.objects.none()
+    own = ImportBatch.objects.filter(uploaded_by=user, la__in=las_for(user))
+    return scoped(user, ImportBatch) | own

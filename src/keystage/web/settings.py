@@ -212,8 +212,13 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
+# A school that sent fewer pupils than this share of its expected cohort is flagged.
+KEYSTAGE_COHORT_SHORTFALL_SHARE = float(os.environ.get("KEYSTAGE_COHORT_SHORTFALL_SHARE", "0.9"))
+
 # The collection the product works on unless told otherwise.
 KEYSTAGE_COLLECTION = os.environ.get("KEYSTAGE_COLLECTION", "ks1-2023")
+# The most a web upload may hold, all files together (a whole LA's files fit in a zip of this).
+KEYSTAGE_MAX_UPLOAD_MB = int(os.environ.get("KEYSTAGE_MAX_UPLOAD_MB", "50"))
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,211 @@
+"""Reads for the LA dashboard: the collection's dates, each expected school's state, the counts.
+
+Every read is narrowed by `keystage.accounts.scope` to what the signed-in user may see.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+
+from django.conf import settings
+from django.db.models import Count, Max, Q
+
+from keystage.accounts.scope import scoped
+from keystage.collection.models import ExpectedCohort, LaCollectionSettings
+from keystage.engine import definition as definitions
+from keystage.orgs.models import LocalAuthority, School
+from keystage.submissions.models import Collection, Finding, PupilRecord, Upload
+
+# A school whose file holds fewer pupils than this share of the expected cohort is flagged.
+DEFAULT_SHORTFALL_SHARE = 0.9
+
+
+def shortfall_share() -> float:
+    return float(getattr(settings, "KEYSTAGE_COHORT_SHORTFALL_SHARE", DEFAULT_SHORTFALL_SHARE))
+
+
+class SchoolState(StrEnum):
+    NOT_RECEIVED = "not_received"
+    ERRORS = "errors"
+    QUERIES = "queries"
+    CLEAN = "clean"
+    # Later issues: "checked" (the school confirmed its data) and "in_return" (the LA included
+    # it in the statutory return) come after CLEAN; add them here and in `school_state`.
+
+
+STATE_LABELS = {
+    SchoolState.NOT_RECEIVED: "Not received",
+    SchoolState.ERRORS: "Received with errors",
+    SchoolState.QUERIES: "Queries to explain",
+    SchoolState.CLEAN: "Clean",
+}
+# Order used when sorting by state: what needs chasing first.
+STATE_ORDER = {state: n for n, state in enumerate(SchoolState)}
+CHASE_STATES = (SchoolState.NOT_RECEIVED, SchoolState.ERRORS)
+
+
+def school_state(*, received: bool, errors: int, queries: int) -> SchoolState:
+    """A school's place in the collection. `errors` counts a rejected file not yet replaced,
+    so a school whose only file was rejected is chased for its errors, not as silent."""
+    if errors:
+        return SchoolState.ERRORS
+    if not received:
+        return SchoolState.NOT_RECEIVED
+    if queries:
+        return SchoolState.QUERIES
+    # Here: SchoolState.CHECKED when the school has confirmed its data, and IN_RETURN once the
+    # LA has put it in the return (both come with the cleaning and returns issues).
+    return SchoolState.CLEAN
+
+
+@dataclass
+class SchoolRow:
+    school_id: int
+    urn: str
+    laestab: str
+    name: str
+    expected_ks1: bool
+    received: bool
+    last_upload: dt.datetime | None
+    pupils: int
+    errors: int
+    queries: int
+    expected_pupils: int | None
+    state: SchoolState
+    shortfall: bool
+
+    @property
+    def state_label(self) -> str:
+        return STATE_LABELS[self.state]
+
+
+@dataclass
+class Timeline:
+    opens: dt.date | None
+    school_deadline: dt.date | None
+    school_deadline_is_own: bool  # False: the definition's suggested date
+    national_deadline: dt.date | None
+
+
+def timeline(user, la: LocalAuthority, collection: Collection) -> Timeline:
+    dates = definitions.load(collection.code).dates
+    own = (
+        scoped(user, LaCollectionSettings)
+        .filter(la=la, collection=collection, school_deadline__isnull=False)
+        .values_list("school_deadline", flat=True)
+        .first()
+    )
+    return Timeline(
+        opens=dates.get("opens"),
+        school_deadline=own or dates.get("school_deadline"),
+        school_deadline_is_own=own is not None,
+        national_deadline=dates.get("national_deadline"),
+    )
+
+
+def school_rows(user, la: LocalAuthority, collection: Collection) -> list[SchoolRow]:
+    """Every school of the LA the user may see that is expected to submit or has sent a file."""
+    uploads = scoped(user, Upload).filter(collection=collection, la=la, school__isnull=False)
+    latest = {
+        r["school_id"]: r
+        for r in uploads.values("school_id").annotate(
+            last_ok=Max("uploaded_at", filter=~Q(state=Upload.State.REJECTED)),
+            last_rejected=Max("uploaded_at", filter=Q(state=Upload.State.REJECTED)),
+            current=Count("id", filter=Q(state=Upload.State.CURRENT)),
+        )
+    }
+    schools = (
+        scoped(user, School)
+        .filter(la=la)
+        .filter(Q(expected_ks1=True) | Q(pk__in=list(latest)))
+        .order_by("laestab")
+    )
+    findings: dict[tuple[int, str], int] = {
+        (r["school_id"], r["severity"]): r["n"]
+        for r in scoped(user, Finding)
+        .filter(collection=collection, la=la, is_current=True, school__isnull=False)
+        .values("school_id", "severity")
+        .annotate(n=Count("id"))
+    }
+    pupils = dict(
+        scoped(user, PupilRecord)
+        .filter(collection=collection, la=la, is_current=True)
+        .values("school_id")
+        .annotate(n=Count("id"))
+        .values_list("school_id", "n")
+    )
+    expected = dict(
+        scoped(user, ExpectedCohort)
+        .filter(collection=collection, la=la)
+        .values_list("school_id", "pupils")
+    )
+    share = shortfall_share()
+    rows = []
+    for s in schools:
+        up = latest.get(s.pk, {})
+        received = bool(up.get("current"))
+        rejected_open = up.get("last_rejected") is not None and (
+            up.get("last_ok") is None or up["last_rejected"] > up["last_ok"]
+        )
+        errors = findings.get((s.pk, "error"), 0) + (1 if rejected_open else 0)
+        queries = findings.get((s.pk, "query"), 0)
+        n_pupils = pupils.get(s.pk, 0)
+        want = expected.get(s.pk)
+        state = school_state(received=received, errors=errors, queries=queries)
+        rows.append(
+            SchoolRow(
+                school_id=s.pk,
+                urn=s.urn,
+                laestab=s.laestab,
+                name=s.name,
+                expected_ks1=s.expected_ks1,
+                received=received,
+                last_upload=max(
+                    (t for t in (up.get("last_ok"), up.get("last_rejected")) if t), default=None
+                ),
+                pupils=n_pupils,
+                errors=errors,
+                queries=queries,
+                expected_pupils=want,
+                state=state,
+                shortfall=bool(received and want and n_pupils < share * want),
+            )
+        )
+    return rows
+
+
+def counts(rows: list[SchoolRow]) -> dict[str, int]:
+    return {
+        "expected": sum(1 for r in rows if r.expected_ks1),
+        "received": sum(1 for r in rows if r.received),
+        "errors": sum(1 for r in rows if r.state == SchoolState.ERRORS),
+        "queries": sum(1 for r in rows if r.state == SchoolState.QUERIES),
+        "clean": sum(1 for r in rows if r.state == SchoolState.CLEAN),
+        "not_received": sum(1 for r in rows if r.state == SchoolState.NOT_RECEIVED),
+        "pupils": sum(r.pupils for r in rows),
+        "shortfall": sum(1 for r in rows if r.shortfall),
+    }
+
+
+SORTS = {
+    "laestab": lambda r: (r.laestab,),
+    "name": lambda r: (r.name.casefold(), r.laestab),
+    "state": lambda r: (STATE_ORDER[r.state], r.laestab),
+    "errors": lambda r: (r.errors, r.queries, r.laestab),
+}
+
+
+def filter_and_sort(
+    rows: list[SchoolRow], *, state: str = "", search: str = "", sort: str = "laestab", desc=False
+) -> list[SchoolRow]:
+    if state == "chase":
+        rows = [r for r in rows if r.state in CHASE_STATES]
+    elif state == "shortfall":
+        rows = [r for r in rows if r.shortfall]
+    elif state:
+        rows = [r for r in rows if r.state == state]
+    if search := search.strip().casefold():
+        rows = [r for r in rows if search in r.name.casefold() or search in r.laestab]
+    return sorted(rows, key=SORTS.get(sort, SORTS["laestab"]), reverse=desc)

@@ -1,0 +1,178 @@
+"""`keystage demo`: seed the database with synthetic LAs, users of every role and several days
+of uploads, so the web service has something to show. Safe to run again: it reuses what a
+first run made (files, users and their passwords, uploads)."""
+
+from __future__ import annotations
+
+import secrets
+from base64 import b32encode
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+DEFAULT_LAS = ("938", "202", "826")
+# Upload days in June 2023: the weeks before the statutory deadline.
+UPLOAD_DAYS = (5, 12, 19, 26)
+
+
+@dataclass
+class DemoUser:
+    username: str
+    role: str
+    label: str
+    password: str = ""
+    totp_secret: str = ""  # hex key of the admin's authenticator (TOTPDevice.key)
+
+    @property
+    def secret_for_people(self) -> str:
+        if not self.totp_secret:
+            return ""
+        text = b32encode(bytes.fromhex(self.totp_secret)).decode("ascii").rstrip("=")
+        return " ".join(text[i : i + 4] for i in range(0, len(text), 4))
+
+
+def _users_file(data_dir: Path) -> Path:
+    return data_dir / "demo-users.txt"
+
+
+def _read_users(path: Path) -> dict[str, tuple[str, str]]:
+    """username -> (password, totp hex key) from an earlier run."""
+    known: dict[str, tuple[str, str]] = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line and not line.startswith("#"):
+                username, password, key = (line.split("\t") + ["", ""])[:3]
+                known[username] = (password, key)
+    return known
+
+
+def seed(data_dir: Path, las: list[str], *, collection_id: str | None = None, out=print) -> dict:
+    """Everything the demo needs; returns what it made for the caller to print."""
+    from django.core.management import call_command
+
+    from keystage.engine import synthetic
+    from keystage.orgs.actions import do_load_reference, do_load_register
+
+    call_command("migrate", verbosity=0, interactive=False)
+    do_load_reference()
+    files = data_dir / "demo-files"
+    if not (files / "schools.csv").exists():
+        out(f"Writing synthetic school files for LAs {', '.join(las)} to {files} ...")
+        synthetic.generate(files, las=las, error_rate=0.03, seed=2023)
+    do_load_register(files / "schools.csv", collection_id=collection_id)
+    users = _seed_users(data_dir, las)
+    uploads = _seed_uploads(files, las, users, collection_id=collection_id, out=out)
+    return {"users": users, "uploads": uploads, "files": files}
+
+
+def _schools_with_files(data_dir: Path, la: str) -> list[str]:
+    """URNs of the LA's schools that sent a file without faults (the generator's manifest), so
+    the restricted officer and the school user have pupils to look at."""
+    import csv
+
+    with open(data_dir / "demo-files" / "manifest.csv", encoding="utf-8", newline="") as f:
+        return [row["urn"] for row in csv.DictReader(f) if row["la"] == la and not row["fault"]]
+
+
+def _seed_users(data_dir: Path, las: list[str]) -> list[DemoUser]:
+    from django.contrib.auth import get_user_model
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from keystage.accounts.actions import do_create_member
+    from keystage.accounts.models import Role
+    from keystage.orgs.models import LocalAuthority, School
+
+    main_la = LocalAuthority.objects.get(code=las[0])
+    schools = list(
+        School.objects.filter(
+            la=main_la, urn__in=_schools_with_files(data_dir, main_la.code)
+        ).order_by("estab")[:3]
+    )
+    first = f"la{main_la.code}"
+    plan = [
+        (DemoUser("national", Role.NATIONAL_ADMIN, "National admin"), {}),
+        (DemoUser(f"{first}-admin", Role.LA_ADMIN, f"LA admin, {main_la.name}"), {"la": main_la}),
+        (
+            DemoUser(f"{first}-officer", Role.LA_OFFICER, f"LA officer and approver, {main_la.name}"),
+            {"la": main_la, "is_approver": True},
+        ),
+        (
+            DemoUser(f"{first}-restricted", Role.LA_RESTRICTED,
+                     f"LA restricted officer: {', '.join(s.name for s in schools[:2])}"),
+            {"la": main_la, "schools": schools[:2]},
+        ),
+        (
+            DemoUser(f"school-{schools[2].laestab}", Role.SCHOOL_USER,
+                     f"School user, {schools[2].name}"),
+            {"school": schools[2]},
+        ),
+    ]  # fmt: skip
+    if len(las) > 1:
+        second = LocalAuthority.objects.get(code=las[1])
+        plan.append(
+            (DemoUser(f"la{second.code}-admin", Role.LA_ADMIN, f"LA admin, {second.name}"),
+             {"la": second})
+        )  # fmt: skip
+    path = _users_file(data_dir)
+    known = _read_users(path)
+    User = get_user_model()
+    made = []
+    for user, options in plan:
+        password, key = known.get(user.username, ("", ""))
+        user.password = password or secrets.token_urlsafe(12)
+        if not User.objects.filter(username=user.username).exists():
+            do_create_member(user.username, role=user.role, password=user.password, **options)
+        if user.role in (Role.NATIONAL_ADMIN, Role.LA_ADMIN):
+            account = User.objects.get(username=user.username)
+            device = TOTPDevice.objects.filter(user=account, confirmed=True).first()
+            if device is None:
+                # A confirmed authenticator made here, so a tester adds its key to an app
+                # instead of scanning a QR code; the same key on every run of the demo.
+                options = {"key": key} if key else {}
+                device = TOTPDevice.objects.create(
+                    user=account, name="Demo authenticator", confirmed=True, **options
+                )
+            user.totp_secret = device.key
+        made.append(user)
+    lines = ["# Keystage demo users: username, password, TOTP key (hex). Made by `keystage demo`."]
+    lines += [f"{u.username}\t{u.password}\t{u.totp_secret}" for u in made]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return made
+
+
+def _seed_uploads(files: Path, las, users, *, collection_id, out) -> dict[int, dict]:
+    """The LAs' files imported in four batches on different June 2023 days, the last with a
+    file that is rejected. Done once: a database that has uploads is left as it is."""
+    from django.contrib.auth import get_user_model
+
+    from keystage.submissions.importing import import_paths
+    from keystage.submissions.models import Upload
+
+    if Upload.objects.exists():
+        return {}
+    school_files = sorted(
+        p for la in las for p in (files / la).rglob("*") if p.is_file() and not p.name.startswith(".")
+    )  # fmt: skip
+    broken = files / "extra" / f"KS1_{las[0]}_broken.xml"
+    broken.parent.mkdir(parents=True, exist_ok=True)
+    broken.write_text("<CTfile><Header><DocumentName>Common Transfer File", encoding="utf-8")
+    batches = [school_files[i :: len(UPLOAD_DAYS)] for i in range(len(UPLOAD_DAYS))]
+    batches[-1].append(broken)
+    officer = get_user_model().objects.get(username=users[2].username)
+    london = ZoneInfo("Europe/London")
+    summary: dict[int, dict] = {}
+    for day, batch in zip(UPLOAD_DAYS, batches, strict=True):
+        out(f"Importing {len(batch)} files as uploaded on {day} June 2023 ...")
+        results = import_paths([str(p) for p in batch], collection_code=collection_id,
+                               user=officer, source="demo")  # fmt: skip
+        ids = [r.upload_id for r in results if r.upload_id and r.outcome != "unchanged"]
+        Upload.objects.filter(pk__in=ids).update(
+            uploaded_at=datetime(2023, 6, day, 10, 30, tzinfo=london)
+        )
+        tally: dict[str, int] = {}
+        for r in results:
+            tally[r.outcome] = tally.get(r.outcome, 0) + 1
+        summary[day] = tally
+    return summary

@@ -1,0 +1,216 @@
+"""Files uploaded through the web: kept in a batch folder, then imported by a background task
+(`tasks.import_batch`) that records progress and each file's result on the `ImportBatch` row.
+
+The import itself is the CLI's (`importing.import_paths`); this module adds what the web needs:
+who may import which school's file, names as the user uploaded them, and progress on a row.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from keystage.accounts.models import LA_ROLES, Role
+from keystage.accounts.scope import membership_of, schools_for
+from keystage.audit.models import record
+from keystage.engine import definition as definitions
+from keystage.engine.readers import open_school_file
+from keystage.engine.records import RejectedFile
+from keystage.submissions import actions, importing
+from keystage.submissions.models import ImportBatch, Upload
+from keystage.submissions.preparing import resolve_school
+
+UPLOAD_ROLES = (*LA_ROLES, Role.SCHOOL_USER)
+# Roles that may import any school of their LA; the others only their own schools' files.
+WHOLE_LA_ROLES = (Role.LA_ADMIN, Role.LA_OFFICER)
+
+
+class NotAllowed(Exception):
+    """The user may not upload files (no role that imports)."""
+
+
+def batches_folder() -> Path:
+    return Path(settings.DATA_DIR) / "web-uploads"
+
+
+@transaction.atomic
+def do_create_batch(user, files) -> ImportBatch:
+    """Keep the uploaded files (Django `UploadedFile`s) in a folder of their own and record the
+    batch with its audit row. The caller enqueues the import once this has committed."""
+    membership = membership_of(user)
+    if membership is None or membership.role not in UPLOAD_ROLES:
+        raise NotAllowed("Only LA and school users upload school files")
+    folder = batches_folder() / f"batch-{uuid.uuid4().hex}"
+    names = []
+    for index, upload in enumerate(files):
+        # One sub-folder per file keeps the name as uploaded, even when two files share it.
+        name = Path(upload.name).name or "upload"
+        target = folder / f"{index:03d}" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("wb") as out:
+            for chunk in upload.chunks():
+                out.write(chunk)
+        names.append(name)
+    batch = ImportBatch.objects.create(
+        collection=actions.get_collection(),
+        la_id=membership.la_id,
+        school_id=membership.school_id if membership.role == Role.SCHOOL_USER else None,
+        uploaded_by=user,
+        created_at=timezone.now(),
+        folder=str(folder),
+        file_names=names,
+        total_files=len(names),
+    )
+    record("batch.created", user=user, la=membership.la_id, school=batch.school_id, obj=batch,
+           files=names)  # fmt: skip
+    return batch
+
+
+def do_start_batch(user, files) -> ImportBatch:
+    """Create the batch, then queue its import (after the commit, so the worker finds it)."""
+    from keystage.submissions.tasks import import_batch
+
+    batch = do_create_batch(user, files)
+    import_batch.enqueue(batch.pk)
+    return batch
+
+
+def _sources(folder: Path) -> list[tuple[Path, str]]:
+    """(path, name shown to people) for each kept file, in upload order."""
+    return [(f, f.name) for sub in sorted(folder.iterdir()) for f in sorted(sub.iterdir())]
+
+
+def _screen(batch: ImportBatch, user, sources, workdir: Path):
+    """For users who may import only some schools (restricted officers, school users): unpack
+    zips and read each file's header; a file for a school outside the user's scope is rejected
+    here and never reaches the import. Files whose school cannot be told go on to the import,
+    which rejects them with its own reason."""
+    allowed = set(schools_for(user).values_list("pk", flat=True))
+    definition = definitions.load(batch.collection.code)
+    schools = actions.known_schools()
+    la_code = batch.la.code
+    keep: list[tuple[Path, str]] = []
+    refused: list[actions.ImportResult] = []
+    for path, shown in sources:
+        expanded, problems = importing.expand([str(path)], workdir)
+        refused += [
+            actions.ImportResult(
+                p.file_name.replace(str(path), shown),
+                "rejected",
+                reason=p.reason.replace(str(path), shown),
+            )  # fmt: skip
+            for p in problems
+        ]
+        for source in expanded:
+            name = source.name.replace(str(path), shown)
+            school = None
+            try:
+                with open_school_file(source.path, definition, name=name) as reader:
+                    h = reader.header
+                    school = resolve_school(h.la, h.estab, h.urn, schools, only_la=la_code)
+            except RejectedFile:
+                pass
+            if school is not None and not isinstance(school, str):
+                if school.school_id not in allowed:
+                    info = school.info
+                    refused.append(actions.ImportResult(
+                        name, "rejected", laestab=f"{info.la}{info.estab}",
+                        school_name=info.name,
+                        reason=f"{name}: the file is for {info.name} ({info.la}{info.estab}), "
+                        "which is not one of your schools: ask your LA to import it",
+                    ))  # fmt: skip
+                    continue
+            if source.path == path:
+                keep.append((path, shown))
+            else:  # a zip member: give it a folder of its own so its name survives
+                target = workdir / f"member-{len(keep):05d}" / Path(name.split(":")[-1]).name
+                target.parent.mkdir(parents=True)
+                source.path.rename(target)
+                keep.append((target, name))
+    return keep, refused
+
+
+def run_batch(batch_id: int) -> None:
+    """The background task's work: import the batch's files, recording progress and results."""
+    batch = ImportBatch.objects.select_related("la", "collection", "uploaded_by").get(pk=batch_id)
+    if batch.state != ImportBatch.State.QUEUED:
+        return  # already run (a task retried after a worker restart)
+    user = batch.uploaded_by
+    folder = Path(batch.folder)
+    ImportBatch.objects.filter(pk=batch.pk).update(state=ImportBatch.State.RUNNING)
+    results: list[dict] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="keystage-batch-") as tmp:
+            sources = _sources(folder)
+            refused: list[actions.ImportResult] = []
+            membership = membership_of(user)
+            if membership is None or membership.role not in WHOLE_LA_ROLES:
+                sources, refused = _screen(batch, user, sources, Path(tmp))
+            shown = {str(p): name for p, name in sources}
+            total = len(sources) + len(refused)
+            results += [r.as_dict() for r in refused]
+            last = [0.0]
+
+            def progress(result, done, _total):
+                results.append(_as_shown(result, shown))
+                now = time.monotonic()
+                if now - last[0] >= 0.5 or done == _total:  # a row write at most twice a second
+                    last[0] = now
+                    _save(batch, len(results), total, results)
+
+            _save(batch, len(results), total, results)
+            if sources:
+                importing.import_paths(
+                    [str(p) for p, _ in sources], collection_code=batch.collection.code,
+                    user=user, source="web", only_la=batch.la.code, jobs=1, progress=progress,
+                )  # fmt: skip
+            _tidy_rejection_reasons(results, shown)
+        ImportBatch.objects.filter(pk=batch.pk).update(
+            state=ImportBatch.State.DONE, done_files=len(results), total_files=len(results),
+            results=results, finished_at=timezone.now(),
+        )  # fmt: skip
+    except Exception as e:
+        ImportBatch.objects.filter(pk=batch.pk).update(
+            state=ImportBatch.State.FAILED, results=results, finished_at=timezone.now(),
+            failure="The import stopped because of a problem on our side "
+            f"({type(e).__name__}). Files stored before it are kept: upload the rest again.",
+        )  # fmt: skip
+        raise
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _save(batch: ImportBatch, done: int, total: int, results: list[dict]) -> None:
+    ImportBatch.objects.filter(pk=batch.pk).update(
+        done_files=done, total_files=max(total, done), results=results
+    )
+
+
+def _as_shown(result: actions.ImportResult, shown: dict[str, str]) -> dict:
+    """The result with the batch folder's paths replaced by the names the user uploaded."""
+    row = result.as_dict()
+    for path, name in shown.items():
+        if row["file"].startswith(path):
+            row["file"] = name + row["file"][len(path) :]
+            row["reason"] = row["reason"].replace(path, name)
+            break
+    return row
+
+
+def _tidy_rejection_reasons(results: list[dict], shown: dict[str, str]) -> None:
+    """Rejected uploads keep their reason for the Data Errors report: say the uploaded name
+    there too, not the batch folder's path."""
+    ids = [r["upload_id"] for r in results if r["outcome"] == "rejected" and r["upload_id"]]
+    for upload in Upload.objects.filter(pk__in=ids, state=Upload.State.REJECTED):
+        reason = upload.reason
+        for path, name in shown.items():
+            reason = reason.replace(path, name)
+        if reason != upload.reason:
+            Upload.objects.filter(pk=upload.pk).update(reason=reason)

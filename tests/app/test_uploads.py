@@ -1,0 +1,178 @@
+"""Uploading school files through the web: the batch is imported by a task (run at once here)
+and its page lists each file's result; who may upload which school's file; form errors."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from keystage.audit.models import AuditEvent
+from keystage.submissions.models import ImportBatch, Upload
+from tests.builders import ctf, pupil
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def immediate_tasks(settings, tmp_path):
+    # Tasks run inside the request, so a test sees the finished batch.
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    settings.DATA_DIR = tmp_path / "data"
+
+
+def school_file(name: str, estab: str = "2001", la: str = "938", n: int = 3):
+    pupils = [pupil(i, la=la, estab=estab) for i in range(1, n + 1)]
+    return SimpleUploadedFile(name, ctf(pupils, la, estab).encode(), "text/xml")
+
+
+def post(client, *files):
+    return client.post(reverse("upload"), {"files": list(files)})
+
+
+def batch_page(client, response):
+    assert response.status_code == 302, "the upload was refused"
+    page = client.get(response["Location"])
+    assert page.status_code == 200
+    return page.content.decode()
+
+
+def test_officer_uploads_two_files_and_a_bad_one(loaded, members, signed_in):
+    client = signed_in(members["officer938"])
+    bad = SimpleUploadedFile("broken.xml", b"<CTfile><Header>", "text/xml")
+    response = post(client, school_file("a.xml"), school_file("b.xml", estab="2002"), bad)
+    page = batch_page(client, response)
+    batch = ImportBatch.objects.get()
+    assert batch.state == "done" and (batch.done_files, batch.total_files) == (3, 3)
+    outcomes = {r["file"]: r["outcome"] for r in batch.results}
+    assert outcomes == {"a.xml": "accepted", "b.xml": "accepted", "broken.xml": "rejected"}
+    assert "<title>Upload of" in page and '<h1 class="govuk-heading-l">Upload of' in page
+    assert "2 accepted" in page and "1 rejected" in page
+    assert "broken.xml: " in page and "Example Primary School (9382001)" in page
+    assert 'http-equiv="refresh"' not in page  # finished: no more reloading
+    assert "/tmp" not in page and batch.folder not in page  # names as uploaded, not our paths
+    assert Upload.objects.filter(source="web", uploaded_by=members["officer938"]).count() == 3
+    assert AuditEvent.objects.filter(action="batch.created", actor="officer938").exists()
+
+
+def test_a_newer_file_shows_what_changed(loaded, members, signed_in):
+    client = signed_in(members["officer938"])
+    post(client, school_file("v1.xml", n=3))
+    page = batch_page(client, post(client, school_file("v2.xml", n=4)))
+    assert "Superseded" in page and "1 added, 0 removed, 0 changed" in page
+
+
+def test_zip_of_files_is_imported(loaded, members, signed_in):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr("one.xml", ctf([pupil(1)], "938", "2001"))
+        z.writestr("two.xml", ctf([pupil(2, estab="2002")], "938", "2002"))
+    client = signed_in(members["admin938"])
+    zipped = SimpleUploadedFile("schools.zip", buffer.getvalue(), "application/zip")
+    batch_page(client, post(client, zipped))
+    files = {r["file"]: r["outcome"] for r in ImportBatch.objects.get().results}
+    assert files == {"schools.zip:one.xml": "accepted", "schools.zip:two.xml": "accepted"}
+
+
+def test_running_batch_page_refreshes_itself(loaded, members, signed_in):
+    from keystage.submissions.batches import do_create_batch
+
+    client = signed_in(members["officer938"])
+    batch = do_create_batch(members["officer938"], [school_file("a.xml")])
+    page = client.get(reverse("upload-batch", args=[batch.pk])).content.decode()
+    assert '<meta http-equiv="refresh" content="2">' in page
+    assert "0 of 1" in page and "Queued" in page and "a.xml" in page
+
+
+def test_restricted_officer_cannot_import_an_unassigned_school(loaded, members, signed_in):
+    client = signed_in(members["restricted938"])  # assigned 9382001 only
+    page = batch_page(
+        client, post(client, school_file("mine.xml"), school_file("other.xml", "2002"))
+    )
+    outcomes = {r["file"]: r for r in ImportBatch.objects.get().results}
+    assert outcomes["mine.xml"]["outcome"] == "accepted"
+    assert outcomes["other.xml"]["outcome"] == "rejected"
+    assert "which is not one of your schools" in outcomes["other.xml"]["reason"]
+    assert "not one of your schools" in page
+    assert not Upload.objects.filter(school__laestab="9382002").exists()
+
+
+def test_school_user_cannot_upload_another_schools_file(loaded, members, signed_in):
+    client = signed_in(members["school938"])  # Downs Infant School, 9382002
+    batch_page(client, post(client, school_file("own.xml", "2002"), school_file("x.xml", "2001")))
+    batch = ImportBatch.objects.get()
+    outcomes = {r["file"]: r["outcome"] for r in batch.results}
+    assert outcomes == {"own.xml": "accepted", "x.xml": "rejected"}
+    assert batch.school.laestab == "9382002"
+    assert not Upload.objects.filter(school__laestab="9382001").exists()
+
+
+def test_other_las_file_is_rejected_for_an_officer(loaded, members, signed_in):
+    client = signed_in(members["officer202"])
+    batch_page(client, post(client, school_file("wsx.xml")))
+    [result] = ImportBatch.objects.get().results
+    assert result["outcome"] == "rejected" and "not LA 202" in result["reason"]
+
+
+def test_anonymous_visitor_is_sent_to_sign_in(client, loaded):
+    response = client.get(reverse("upload"))
+    assert response.status_code == 302 and reverse("sign-in") in response["Location"]
+    response = client.post(reverse("upload"), {"files": [school_file("a.xml")]})
+    assert response.status_code == 302 and not ImportBatch.objects.exists()
+
+
+def test_upload_page_is_a_govuk_form(loaded, members, signed_in):
+    page = signed_in(members["officer938"]).get(reverse("upload")).content.decode()
+    assert "<title>Upload school files - Keystage</title>" in page
+    assert 'class="govuk-file-upload"' in page and " multiple" in page
+    assert 'enctype="multipart/form-data"' in page and "govuk-button" in page
+
+
+def test_wrong_type_gets_a_govuk_error(loaded, members, signed_in):
+    client = signed_in(members["officer938"])
+    response = post(client, SimpleUploadedFile("notes.docx", b"hello", "application/msword"))
+    page = response.content.decode()
+    assert response.status_code == 200 and "<title>Error: Upload school files" in page
+    assert "There is a problem" in page and "govuk-error-message" in page
+    assert page.count("notes.docx must be a CTF XML file (.xml), a CSV file (.csv)") == 2
+    assert not ImportBatch.objects.exists()
+
+
+def test_empty_form_asks_for_a_file(loaded, members, signed_in):
+    page = signed_in(members["officer938"]).post(reverse("upload"), {}).content.decode()
+    assert page.count("Select a school file or a zip file") == 2
+
+
+def test_oversize_upload_gets_a_govuk_error(loaded, members, signed_in, settings):
+    settings.KEYSTAGE_MAX_UPLOAD_MB = 1
+    client = signed_in(members["officer938"])
+    big = SimpleUploadedFile("big.xml", b"x" * (1024 * 1024 + 1), "text/xml")
+    page = post(client, big).content.decode()
+    assert "There is a problem" in page
+    assert page.count("The selected file must be smaller than 1MB") == 2
+    assert not ImportBatch.objects.exists()
+
+
+def test_national_admin_cannot_upload(loaded, members, signed_in):
+    client = signed_in(members["national"])
+    assert "cannot upload school files" in client.get(reverse("upload")).content.decode()
+    assert post(client, school_file("a.xml")).status_code == 403
+    assert not ImportBatch.objects.exists()
+
+
+def test_batch_of_another_la_is_not_found(loaded, members, signed_in, client):
+    signed_in(members["officer938"])
+    batch_page(client, post(client, school_file("a.xml")))
+    batch = ImportBatch.objects.get()
+    url = reverse("upload-batch", args=[batch.pk])
+    assert client.get(url).status_code == 200
+    for other in ("admin202", "officer202", "school202", "restricted938", "school938"):
+        client.logout()
+        assert signed_in(members[other]).get(url).status_code == 404, other
+    client.logout()
+    assert signed_in(members["admin938"]).get(url).status_code == 200
+    client.logout()
+    assert signed_in(members["national"]).get(url).status_code == 200
