@@ -86,6 +86,9 @@ def test_govuk_frontend_assets_are_built_by_setup(client):
     assert fonts and client.get(f"/static/govuk/assets/fonts/{fonts[0].name}").status_code == 200
 
 
+ADMIN_ONLY_PAGES = {"users", "user-create"}
+
+
 def _pages_without_arguments(patterns):
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
@@ -108,7 +111,9 @@ def test_every_page_answers_every_role_without_error(members, client):
             client.force_login(members[who], backend="django.contrib.auth.backends.ModelBackend")
         for name in names:
             response = client.get(reverse(name))
-            assert response.status_code in (200, 302), (who, name, response.status_code)
+            # Pages for admins only refuse other roles (403); nothing fails.
+            allowed = (200, 302, 403) if name in ADMIN_ONLY_PAGES else (200, 302)
+            assert response.status_code in allowed, (who, name, response.status_code)
         if who in ("national", "admin938", "admin202"):
             assert client.get(reverse("home"))["Location"].startswith("/two-factor/")
             verify_two_factor(client, members[who])

@@ -86,3 +86,27 @@ def do_confirm_two_factor(user, device) -> None:
     device.save(update_fields=["confirmed"])
     type(device).objects.filter(user=user, confirmed=False).exclude(pk=device.pk).delete()
     record("account.two_factor_set_up", user=user, obj=("TOTPDevice", device.pk))
+
+
+@transaction.atomic
+def do_set_approver(membership: Membership, is_approver: bool, *, by=None) -> None:
+    """Mark an LA user as one who approves (or no longer approves) the LA's return."""
+    membership.is_approver = is_approver
+    membership.full_clean(exclude=["user"])
+    membership.save(update_fields=["is_approver"])
+    record("account.approver_set", user=by, la=membership.la, school=membership.school,
+           obj=membership, username=membership.user.get_username(),
+           is_approver=is_approver)  # fmt: skip
+
+
+@transaction.atomic
+def do_deactivate_member(membership: Membership, *, by=None) -> None:
+    """Stop a user signing in. Their sessions stop working at once: Django's model backend
+    refuses inactive users, and `scope` gives an inactive user nothing. Rows stay for the log."""
+    user = membership.user
+    if by is not None and by.pk == user.pk:
+        raise ValidationError("You cannot deactivate your own account: ask another admin")
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    record("account.deactivated", user=by, la=membership.la, school=membership.school,
+           obj=membership, username=user.get_username())  # fmt: skip

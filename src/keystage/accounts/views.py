@@ -1,20 +1,26 @@
-"""Sign-in, sign-out and two-factor pages. Views parse, check, call an action and respond."""
+"""Sign-in, sign-out and two-factor pages, and user management for LA and national admins.
+Views parse, check, call an action and respond."""
 
 from __future__ import annotations
+
+import secrets
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth.decorators import login_not_required
-from django.shortcuts import redirect, render
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_otp import login as otp_login
 
 from keystage.accounts import actions, two_factor
-from keystage.accounts.forms import CodeForm, SignInForm
+from keystage.accounts.forms import ApproverForm, CodeForm, MemberForm, SignInForm
+from keystage.accounts.models import LA_ROLES, Membership, Role
+from keystage.accounts.scope import membership_of, scoped
 from keystage.web.govuk import error_list
 
 
@@ -151,3 +157,108 @@ def locked_out(request, response=None, credentials=None):
         {"minutes": minutes, "failure_limit": settings.AXES_FAILURE_LIMIT},
         status=429,
     )
+
+
+# --- User management -------------------------------------------------------------------------
+# An LA admin manages every user of their LA; a national admin manages national admins and
+# every LA's admins. Which rows exist for the admin comes from `scope`; another tenant's
+# membership answers 404, and a role that manages nobody gets 403.
+
+
+def _managed(request):
+    """(the admin's membership, the memberships they manage), or 403."""
+    admin = membership_of(request.user)
+    if admin is None or admin.role not in (Role.NATIONAL_ADMIN, Role.LA_ADMIN):
+        raise PermissionDenied("Only LA admins and national admins manage users")
+    found = scoped(request.user, Membership).select_related("user", "la", "school")
+    if admin.role == Role.NATIONAL_ADMIN:
+        found = found.filter(role__in=(Role.NATIONAL_ADMIN, Role.LA_ADMIN))
+    return admin, found
+
+
+def _member(request, membership_id: int):
+    """One membership the admin manages: 404 when scope hides it, 403 for other roles."""
+    get_object_or_404(scoped(request.user, Membership), pk=membership_id)
+    admin, found = _managed(request)
+    return admin, get_object_or_404(found, pk=membership_id)
+
+
+@require_safe
+def users(request):
+    admin, found = _managed(request)
+    found = found.order_by("-user__is_active", "la__code", "role", "user__username")
+    return render(request, "accounts/users.html", {"admin": admin, "members": found})
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def user_create(request):
+    admin, _ = _managed(request)
+    form = MemberForm(request.user, request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        # Shown once on the next page and never stored in clear: the user should change it.
+        password = secrets.token_urlsafe(12)
+        try:
+            created = actions.do_create_member(
+                data["username"], role=data["role"], la=data["la"], school=data["school"],
+                is_approver=data["is_approver"], schools=data["schools"], email=data["email"],
+                password=password, by=request.user,
+            )  # fmt: skip
+        except ValidationError as problem:
+            for field, problems in problem.message_dict.items():
+                form.add_error(field if field in form.fields else None, problems)
+        else:
+            return render(
+                request,
+                "accounts/user_created.html",
+                {"member": created, "password": password},
+            )
+    return render(
+        request,
+        "accounts/user_create.html",
+        {"admin": admin, "form": form, "error_list": error_list(form)},
+    )
+
+
+@require_safe
+def user_detail(request, membership_id: int):
+    admin, member = _member(request, membership_id)
+    return render(
+        request,
+        "accounts/user_detail.html",
+        {
+            "admin": admin,
+            "member": member,
+            "may_approve": member.role in LA_ROLES,
+            "is_self": member.user_id == request.user.pk,
+            "schools": list(member.schools.order_by("laestab")),
+        },
+    )
+
+
+@require_POST
+def user_approver(request, membership_id: int):
+    _, member = _member(request, membership_id)
+    form = ApproverForm(request.POST)
+    if not form.is_valid() or member.role not in LA_ROLES:
+        messages.error(request, "Choose whether this LA user approves the LA's return")
+        return redirect("user-detail", membership_id=member.pk)
+    actions.do_set_approver(member, form.cleaned_data["is_approver"], by=request.user)
+    name = member.user.get_username()
+    if member.is_approver:
+        messages.success(request, f"{name} now approves the LA's return.")
+    else:
+        messages.success(request, f"{name} no longer approves the LA's return.")
+    return redirect("user-detail", membership_id=member.pk)
+
+
+@require_POST
+def user_deactivate(request, membership_id: int):
+    _, member = _member(request, membership_id)
+    try:
+        actions.do_deactivate_member(member, by=request.user)
+    except ValidationError as problem:
+        messages.error(request, problem.messages[0])
+        return redirect("user-detail", membership_id=member.pk)
+    messages.success(request, f"{member.user.get_username()} can no longer sign in.")
+    return redirect("users")
