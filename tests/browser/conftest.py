@@ -1,0 +1,140 @@
+"""Browser tests: Debian's Chromium driven by Playwright against pytest-django's live server,
+with an axe-core accessibility scan of each main page and screenshots for docs/screenshots.
+
+Playwright's own browsers are never downloaded: the tests launch /usr/bin/chromium (installed
+by scripts/setup). Without it they are skipped, or fail under CI=true."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
+ROOT = Path(__file__).resolve().parents[2]
+AXE_JS = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+VIEWPORT = {"width": 1200, "height": 900}
+PASSWORD = "Correct-Horse-Battery-9"
+
+
+def _missing(what: str) -> None:
+    message = f"{what}: run scripts/setup"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message} (CI=true: the browser tests must run)", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        _missing(f"{CHROMIUM} is missing (apt-get install chromium)")
+    if not AXE_JS.exists():
+        _missing(f"{AXE_JS} is missing (npm ci)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop in this thread; Django refuses database calls
+    # from such a thread unless told otherwise. The tests' own ORM calls are plain synchronous
+    # set-up and checks. Module scope, restored afterwards, so no later test (or subprocess it
+    # starts) inherits the variable.
+    before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as p:
+            chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            yield chromium
+            chromium.close()
+    finally:
+        if before is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = before
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+    context.set_default_timeout(10_000)
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    return AXE_JS.read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def check_page(axe_source):
+    """check_page(page, name): scan the page with axe-core (failing on serious or critical
+    violations, which are printed) and save a full-page screenshot as docs/screenshots/NAME.png.
+    axe is evaluated in Playwright's evaluation context, which the site's CSP does not block
+    (a <script> tag would be)."""
+
+    def check(page, name: str) -> None:
+        page.wait_for_load_state("load")
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+            page.evaluate(axe_source)
+        result = page.evaluate("() => axe.run()")
+        assert result["passes"], "axe-core did not run"
+        print(f"axe {name}: {len(result['passes'])} rules passed")
+        for v in result["violations"]:
+            targets = [n["target"] for n in v["nodes"]][:5]
+            print(f"axe {name}: {v['impact']} {v['id']}: {v['help']} at {targets}")
+        bad = [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
+        assert not bad, f"{name}: axe found {[v['id'] for v in bad]} on {page.url}"
+
+    return check
+
+
+@pytest.fixture
+def site(transactional_db, live_server, settings, tmp_path):
+    """The reference LAs, a small register, dashboard rows (tests/app/collection_data.py) and
+    one user per role the journeys need. Tasks run at once, inside the upload request."""
+    from keystage.accounts.actions import do_create_member
+    from keystage.accounts.models import Role
+    from keystage.orgs.actions import do_load_reference, do_load_register
+    from keystage.orgs.models import LocalAuthority, School
+    from keystage.submissions.actions import get_collection
+    from tests.app.collection_data import seed
+    from tests.builders import write_register
+
+    # The live server runs in a thread of this process, so it sees these settings.
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.UPLOAD_STORE = tmp_path / "store"
+    settings.DATA_DIR = tmp_path / "data"
+    do_load_reference()
+    do_load_register(write_register(tmp_path / "schools.csv"))
+    collection = get_collection()
+    schools = seed(collection)
+    la938 = LocalAuthority.objects.get(code="938")
+    for name, kw in {
+        "admin938": {"role": Role.LA_ADMIN, "la": la938},
+        "officer938": {"role": Role.LA_OFFICER, "la": la938},
+        "school938": {"role": Role.SCHOOL_USER, "school": School.objects.get(urn="125001")},
+    }.items():
+        do_create_member(name, password=PASSWORD, **kw)
+    return {"url": live_server.url, "schools": schools, "tmp": tmp_path}
+
+
+def sign_in(page, site, username: str, check_page=None) -> None:
+    page.goto(f"{site['url']}/sign-in")
+    if check_page:
+        check_page(page, "sign-in")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
