@@ -77,8 +77,9 @@ def axe_source() -> str:
 
 @pytest.fixture
 def check_page(axe_source):
-    """check_page(page, name): scan the page with axe-core (failing on serious or critical
-    violations, which are printed) and save a full-page screenshot as docs/screenshots/NAME.png.
+    """check_page(page, name): scan the page with axe-core (failing on moderate, serious or
+    critical violations, which are printed; the issue asks for no serious or critical one, and
+    every page is clean of moderate ones too, so keep it so) and save a full-page screenshot as docs/screenshots/NAME.png.
     axe is evaluated in Playwright's evaluation context, which the site's CSP does not block
     (a <script> tag would be)."""
 
@@ -94,7 +95,9 @@ def check_page(axe_source):
         for v in result["violations"]:
             targets = [n["target"] for n in v["nodes"]][:5]
             print(f"axe {name}: {v['impact']} {v['id']}: {v['help']} at {targets}")
-        bad = [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
+        bad = [
+            v for v in result["violations"] if v["impact"] in ("moderate", "serious", "critical")
+        ]
         assert not bad, f"{name}: axe found {[v['id'] for v in bad]} on {page.url}"
 
     return check
