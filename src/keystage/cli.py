@@ -67,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     pup.add_argument("--school", metavar="LAESTAB")
     _fmt_arg(pup)
 
+    rep = sub.add_parser("report", help="measures read from the fact tables, with comparators")
+    rep.add_argument("kind", choices=("summary", "gap", "national"))
+    rep.add_argument("--la", metavar="LLL")
+    rep.add_argument("--school", metavar="LAESTAB")
+    rep.add_argument("--region", metavar="NAME", help="a region's name or DfE code (980-990)")
+    _fmt_arg(rep)
+
     gen = sub.add_parser("generate", help="write synthetic school files and a schools register")
     gen.add_argument("--out", required=True, type=Path)
     where = gen.add_mutually_exclusive_group(required=True)
@@ -99,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         "import": cmd_import,
         "errors": cmd_errors,
         "pupils": cmd_pupils,
+        "report": cmd_report,
         "generate": cmd_generate,
         "serve": cmd_serve,
         "demo": cmd_demo,
@@ -287,6 +295,7 @@ def cmd_import(args) -> int:
         progress.finish()
         raise UsageError(str(e)) from None
     progress.finish()
+    _rebuild_facts(args.collection, results)
     elapsed = time.monotonic() - started
     for r in printed_rejections:
         print(r.reason, file=sys.stderr)
@@ -321,6 +330,54 @@ def cmd_import(args) -> int:
         )
         write_table(sys.stdout, fields, (r.as_dict() for r in results), args.format)
     return EXIT_REJECTED if any(r.outcome == "rejected" for r in results) else EXIT_OK
+
+
+def _rebuild_facts(collection_code: str | None, results) -> None:
+    """Recount the fact tables of the schools whose data changed (and the sums above them)."""
+    from keystage.orgs.models import School
+    from keystage.reports.tasks import rebuild_facts_task
+    from keystage.submissions.actions import get_collection
+
+    laestabs = {r.laestab for r in results if r.outcome in ("accepted", "superseded")}
+    if laestabs:
+        ids = list(School.objects.filter(laestab__in=laestabs).values_list("pk", flat=True))
+        # Queued, not run here: the task worker (`keystage serve`, or
+        # `python -m keystage.manage db_worker`) recounts them, so an import's time is the
+        # import's alone.
+        rebuild_facts_task.enqueue(get_collection(collection_code).pk, ids)
+
+
+def cmd_report(args) -> int:
+    _django()
+    _require_db()
+    from keystage.output import write_table
+    from keystage.reports import queries
+    from keystage.submissions.actions import get_collection
+
+    collection = get_collection(args.collection)
+    where = {"la": args.la, "school": args.school, "region": args.region}
+    if sum(v is not None for v in where.values()) > 1:
+        raise UsageError("give at most one of --la, --school and --region")
+    try:
+        if args.kind == "summary":
+            fields, rows = queries.SUMMARY_FIELDS, queries.summary(collection, **where)
+        elif args.kind == "gap":
+            fields, rows = queries.GAP_FIELDS, queries.gap(collection, **where)
+        else:
+            fields, rows = queries.NATIONAL_FIELDS, queries.national(collection)
+    except queries.AreaNotFound as e:
+        raise UsageError(str(e)) from None
+    if args.format == "text" and not rows:
+        print(
+            "No figures yet: import files first. Each import queues a recount of the fact "
+            "tables for the task worker (`keystage serve`, or "
+            "`python -m keystage.manage db_worker`)."
+        )
+        return EXIT_OK
+    if args.format == "text":  # a figure that does not apply is blank, not "None"
+        rows = [{k: "" if v is None else v for k, v in r.items()} for r in rows]
+    write_table(sys.stdout, fields, rows, args.format)
+    return EXIT_OK
 
 
 def cmd_errors(args) -> int:

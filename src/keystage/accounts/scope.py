@@ -22,6 +22,7 @@ from keystage.accounts.models import Membership, Role
 from keystage.audit.models import AuditEvent
 from keystage.collection.models import ExpectedCohort, LaCollectionSettings
 from keystage.orgs.models import LocalAuthority, School
+from keystage.reports.models import Fact
 from keystage.submissions.models import Finding, ImportBatch, PupilRecord, Upload
 
 
@@ -31,6 +32,9 @@ class Owner:
 
     la: str
     school: str | None  # None: the model is not owned by a school (an LA itself)
+    # Rows of the model that belong to no LA and every member may see (region and England
+    # figures); None: there are none.
+    shared: Q | None = None
 
 
 OWNED_BY: dict[type[Model], Owner] = {
@@ -47,6 +51,10 @@ OWNED_BY: dict[type[Model], Owner] = {
     # An LA user's batch has no school (it may hold any of the LA's schools' files), so only
     # the LA's admins and officers see it; a school user's batch names the school.
     ImportBatch: Owner(la="la", school="school"),
+    # Fact tables: school and LA rows belong to the LA (and school); region and England rows
+    # are sums over many LAs and every member sees them as comparators. Figures shown outside
+    # the owning LA will get disclosure control (suppressing small groups) with the report pages.
+    Fact: Owner(la="la", school="school", shared=Q(level__in=("region", "national"))),
 }
 
 
@@ -102,6 +110,8 @@ def scoped(user, queryset: QuerySet | type[Model]) -> QuerySet:
     condition = _condition(membership_of(user), owner)
     if condition is None:
         return queryset.none()
+    if owner.shared is not None and condition:  # Q() (everything) | shared would narrow it
+        condition = condition | owner.shared
     return queryset.filter(condition)
 
 

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "keystage.submissions",
     "keystage.accounts",
     "keystage.collection",
+    "keystage.reports",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,14 @@
+"""Background tasks of reports (django-tasks)."""
+
+from __future__ import annotations
+
+from django_tasks import task
+
+
+@task()
+def rebuild_facts_task(collection_id: int, school_ids: list[int] | None = None) -> None:
+    """Rebuild the fact tables for these schools (all when None) and the sums above them."""
+    from keystage.reports.facts import rebuild_facts
+    from keystage.submissions.models import Collection
+
+    rebuild_facts(Collection.objects.get(pk=collection_id), schools=school_ids)
