@@ -84,7 +84,7 @@ class PupilRecord(models.Model):
     )
     is_current = models.BooleanField(default=True)
     line = models.PositiveIntegerField()
-    upn = models.CharField(max_length=40, db_index=True)
+    upn = models.CharField(max_length=40)  # indexed in Meta: one index, no LIKE twin
     surname = models.CharField(max_length=200)
     forename = models.CharField(max_length=200)
     dob = models.CharField(max_length=40)  # ISO when it was a real date, else as written
@@ -98,6 +98,9 @@ class PupilRecord(models.Model):
         indexes = [
             models.Index(fields=["la", "is_current"]),
             models.Index(fields=["school", "is_current"]),
+            # A plain index: `db_index=True` would add a second, LIKE-pattern index on
+            # PostgreSQL, one more to keep up on each of 650,000 inserts a year.
+            models.Index(fields=["upn"], name="pupilrecord_upn_idx"),
         ]
 
     def __str__(self) -> str:
