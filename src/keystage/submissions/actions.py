@@ -287,13 +287,6 @@ def do_store_files(
     return results
 
 
-def do_store_file(
-    prepared: PreparedFile, *, collection: Collection, user=None, source: str = "cli"
-) -> ImportResult:
-    """Store one prepared file (see do_store_files)."""
-    return do_store_files([prepared], collection=collection, user=user, source=source)[0]
-
-
 def _user(user):
     return user if user is not None and getattr(user, "is_authenticated", False) else None
 

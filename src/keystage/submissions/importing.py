@@ -97,6 +97,20 @@ def _prepare_batch(batch: list[tuple[str, str]]) -> list[PreparedFile]:
     ]
 
 
+def _seen_row(prepared: PreparedFile, upload_id: int | None) -> dict:
+    """A file of this run among the bytes already imported, shaped like the rows of
+    `actions.imported_files`, so that a second copy is reported as `_repeat` says."""
+    info = prepared.school.info if prepared.school else None
+    return {
+        "id": upload_id, "state": "rejected" if prepared.rejected else "current",
+        "reason": prepared.rejected, "file_name": prepared.name, "uploaded_at": timezone.now(),
+        "pupil_count": len(prepared.pupils), "error_count": prepared.error_count,
+        "query_count": prepared.query_count,
+        "school__laestab": f"{info.la}{info.estab}" if info else "",
+        "school__name": info.name if info else "",
+    }  # fmt: skip
+
+
 def _repeat(name: str, seen: dict) -> actions.ImportResult:
     """The result for bytes already imported: nothing is stored again."""
     if seen["state"] == "rejected":
@@ -142,12 +156,7 @@ def import_paths(
 
         def stored(results_: list[actions.ImportResult], files: list[PreparedFile]) -> None:
             for r, prepared in zip(results_, files, strict=True):
-                seen[prepared.sha256] = {
-                    "id": r.upload_id, "state": r.outcome if r.outcome == "rejected" else "current",
-                    "reason": r.reason, "file_name": prepared.name, "uploaded_at": timezone.now(),
-                    "pupil_count": r.pupils, "error_count": r.errors, "query_count": r.queries,
-                    "school__laestab": r.laestab, "school__name": r.school_name,
-                }  # fmt: skip
+                seen[prepared.sha256] = _seen_row(prepared, r.upload_id)
                 if r.outcome in ("accepted", "superseded"):
                     touched_las.add(prepared.school.la_id)
                 done(r)
@@ -197,11 +206,7 @@ class GroupStore:
         """Bytes already waiting in this group count as imported (as `seen` rows)."""
         for p in self.files:
             if p.sha256 == sha256:
-                return {"id": None, "state": "rejected" if p.rejected else "current",
-                        "reason": p.rejected, "file_name": p.name, "uploaded_at": timezone.now(),
-                        "pupil_count": len(p.pupils), "error_count": p.error_count,
-                        "query_count": p.query_count, "school__laestab": "",
-                        "school__name": ""}  # fmt: skip
+                return _seen_row(p, None)
         return None
 
     def add(self, prepared: PreparedFile) -> tuple[list, list]:
