@@ -136,6 +136,13 @@ class Finding(models.Model):
     field = models.CharField(max_length=20)
     value = models.CharField(max_length=200, blank=True)
     message = models.TextField()
+    # A query confirmed correct: why the value is right. It travels with the pupil into the
+    # return. Errors are never explained, only fixed.
+    explanation = models.TextField(blank=True, db_default="")  # bulk inserts leave it out
+    explained_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    explained_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [

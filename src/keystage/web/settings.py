@@ -59,6 +59,8 @@ INSTALLED_APPS = [
     "keystage.accounts",
     "keystage.collection",
     "keystage.reports",
+    "keystage.checking",
+    "keystage.returns",
 ]
 
 MIDDLEWARE = [

@@ -9,4 +9,7 @@ urlpatterns = [
     path("", include("keystage.accounts.urls")),
     path("", include("keystage.submissions.urls")),
     path("", include("keystage.collection.urls")),
+    path("", include("keystage.checking.urls")),
+    path("", include("keystage.returns.urls")),
+    path("", include("keystage.reports.urls")),
 ]
