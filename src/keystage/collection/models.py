@@ -15,6 +15,18 @@ class LaCollectionSettings(models.Model):
     # The LA's own deadline for its schools; None: the definition's suggested date applies.
     school_deadline = models.DateField(null=True, blank=True)
 
+    class SchoolSees(models.TextChoices):
+        """What the LA lets its schools see of this dataset's reports, each level including
+        the one before."""
+
+        NOTHING = "nothing", "Nothing yet"
+        PROVISIONAL = "provisional", "Their own provisional results"
+        COMPARISONS = "comparisons", "Their results with LA, regional and national comparisons"
+
+    school_sees = models.CharField(
+        max_length=12, choices=SchoolSees.choices, default=SchoolSees.NOTHING
+    )
+
     class Meta:
         verbose_name_plural = "LA collection settings"
         constraints = [
