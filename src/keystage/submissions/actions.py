@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from keystage.audit.models import audit_actor, audit_row, insert_events
@@ -19,7 +19,7 @@ from keystage.engine import definition as definitions
 from keystage.engine import rules
 from keystage.orgs.models import LocalAuthority, School
 from keystage.submissions import bulk
-from keystage.submissions.models import Collection, Finding, PupilRecord, Upload
+from keystage.submissions.models import Collection, Finding, PupilChange, PupilRecord, Upload
 from keystage.submissions.preparing import KnownSchool, PreparedFile, stored_name
 
 PUPIL_COLUMNS = (
@@ -283,8 +283,104 @@ def do_store_files(
             )
             PupilRecord.objects.filter(upload_id__in=old).update(is_current=False)
             Finding.objects.filter(upload_id__in=old).update(is_current=False)
+            _carry_over(superseded, user=user, now=now)
         insert_events(events)
     return results
+
+
+def _pupil_value(pupil: PupilRecord, name: str) -> str:
+    if name in ("upn", "surname", "forename", "dob", "sex"):
+        return getattr(pupil, name)
+    return (pupil.outcomes or {}).get(name, "")
+
+
+def _carry_over(superseded: dict[int, int], *, user, now) -> None:
+    """What the LA did to the records a school's new file replaces: explanations of queries
+    the new file raises again go with the pupil, and where the new file disagrees with an LA
+    edit (or brings back a pupil the LA removed) an open conflict is recorded on the new
+    record for the LA to settle, instead of silently overwriting either. Only schools whose
+    records the LA touched cost a lookup."""
+    new_of = {old: new for new, old in superseded.items()}
+    old_ids = list(new_of)
+    explained = Finding.objects.filter(
+        upload_id__in=old_ids, scope=Finding.Scope.PUPIL, severity="query", explanation__gt=""
+    ).values_list("upload_id", "pupil__upn", "rule", "field", "explanation", "explained_by_id",
+                  "explained_at")  # fmt: skip
+    for old_id, upn, rule, name, text, by, at in explained:
+        Finding.objects.filter(
+            upload_id=new_of[old_id], scope=Finding.Scope.PUPIL, severity="query", rule=rule,
+            field=name, pupil__upn=upn,
+        ).update(explanation=text, explained_by_id=by, explained_at=at)  # fmt: skip
+    _carry_added_pupils(new_of)
+    touched = list(
+        PupilChange.objects.filter(upload_id__in=old_ids, pupil__isnull=False)
+        .filter(
+            models.Q(source__in=(PupilChange.Source.EDIT, PupilChange.Source.REMOVED))
+            | models.Q(source=PupilChange.Source.FILE, conflict=PupilChange.Conflict.OPEN)
+        )
+        .select_related("pupil")
+        .order_by("at", "id")
+    )
+    if not touched:
+        return
+    by_new: dict[int, dict[str, PupilRecord]] = {}
+    for p in PupilRecord.objects.filter(upload_id__in=[new_of[c.upload_id] for c in touched]):
+        by_new.setdefault(p.upload_id, {})[p.upn] = p
+    wanted: dict[tuple[int, str], tuple[PupilChange, str]] = {}  # (old pupil, field) -> LA value
+    aliases: dict[int, set[str]] = {}  # old pupil -> every UPN it had
+    for c in touched:
+        aliases.setdefault(c.pupil_id, {c.pupil.upn}).update(
+            {c.upn} | ({c.old} if c.field == "upn" else set())
+        )
+        if c.source == PupilChange.Source.REMOVED:
+            wanted[(c.pupil_id, "pupil")] = (c, "removed by the LA")
+        elif c.source == PupilChange.Source.FILE:
+            wanted[(c.pupil_id, c.field)] = (c, c.old)
+        else:
+            wanted[(c.pupil_id, c.field)] = (c, _pupil_value(c.pupil, c.field))
+    conflicts = []
+    for (_, name), (c, la_value) in wanted.items():
+        pupils = by_new.get(new_of[c.upload_id], {})
+        new = next((pupils[u] for u in sorted(aliases[c.pupil_id]) if u in pupils), None)
+        if new is None:
+            continue  # the school's file no longer has the pupil: the upload's changes say so
+        file_value = "in the school's new file" if name == "pupil" else _pupil_value(new, name)
+        if name != "pupil" and file_value == la_value:
+            continue  # the school made the same correction
+        conflicts.append(PupilChange(
+            collection_id=new.collection_id, la_id=new.la_id, school_id=new.school_id,
+            upload_id=new.upload_id, pupil=new, upn=new.upn, field=name, old=la_value[:200],
+            new=file_value[:200], source=PupilChange.Source.FILE,
+            conflict=PupilChange.Conflict.OPEN, by=user, actor=audit_actor(user)[1], at=now,
+            version=1, reason=c.reason,
+        ))  # fmt: skip
+    PupilChange.objects.bulk_create(conflicts)
+
+
+def _carry_added_pupils(new_of: dict[int, int]) -> None:
+    """A pupil the LA added because the school's file left them out stays in the collection
+    when the school's next file leaves them out again (copied to the new upload, still
+    flagged); if the new file has them, the school's record is the one kept."""
+    added = list(PupilRecord.objects.filter(upload_id__in=list(new_of), flag="added"))
+    if not added:
+        return
+    in_files = set(
+        PupilRecord.objects.filter(upload_id__in=list(new_of.values())).values_list(
+            "upload_id", "upn"
+        )
+    )
+    copies = []
+    for p in added:
+        if (new_of[p.upload_id], p.upn) in in_files:
+            continue
+        p.pk, p.upload_id, p.is_current, p.version = None, new_of[p.upload_id], True, 1
+        p.save()
+        copies.append(p)
+    if copies:
+        from keystage.submissions.cleaning import recount, revalidate
+
+        revalidate(copies)
+        recount({p.upload_id for p in copies})
 
 
 def _user(user):
@@ -300,9 +396,17 @@ def do_refresh_cohort_checks(la_ids: Iterable[int], *, collection: Collection) -
     table = PupilRecord._meta.db_table
     written = 0
     for la_id in sorted(set(la_ids)):
-        Finding.objects.filter(
+        cohort = Finding.objects.filter(
             collection=collection, la_id=la_id, scope=Finding.Scope.COHORT
-        ).delete()
+        )
+        # A query confirmed correct stays confirmed while it still fires for that pupil.
+        explained = list(
+            cohort.filter(severity="query", explanation__gt="").values_list(
+                "school_id", "pupil__upn", "rule", "field", "explanation", "explained_by_id",
+                "explained_at",
+            )
+        )  # fmt: skip
+        cohort.delete()
         where = {}
         entries = []
         with connection.cursor() as cursor:
@@ -324,5 +428,10 @@ def do_refresh_cohort_checks(la_ids: Iterable[int], *, collection: Collection) -
             rows.append((collection.pk, upload_id, school_id, la_id, pid, True, "cohort", f.rule,
                          f.severity, f.field, f.value[:200], f.message))  # fmt: skip
         bulk.insert_rows(Finding._meta.db_table, FINDING_COLUMNS, rows)
+        for school_id, upn, rule, name, text, by, at in explained:
+            cohort.filter(
+                school_id=school_id, pupil__upn=upn, rule=rule, field=name, severity="query",
+                is_current=True,
+            ).update(explanation=text, explained_by_id=by, explained_at=at)  # fmt: skip
         written += len(found)
     return written

@@ -235,7 +235,7 @@ class GroupStore:
 # Files are handed to workers in small batches, and only a few batches are ever in flight, so
 # memory stays flat however many files there are and however slowly the database writes.
 BATCH = 8
-IN_FLIGHT_PER_WORKER = 3
+IN_FLIGHT_PER_WORKER = 12
 
 
 def _prepared(todo, collection_code, schools, only_la, jobs) -> Iterator[PreparedFile]:

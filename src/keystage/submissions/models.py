@@ -93,6 +93,10 @@ class PupilRecord(models.Model):
     nc_year = models.CharField(max_length=10, blank=True)
     former_upn = models.CharField(max_length=40, blank=True)
     characteristics = models.JSONField(default=dict, blank=True)
+    # Raised by every edit: a save that names an older version is refused (no lost updates).
+    version = models.PositiveIntegerField(default=1, db_default=1)  # bulk inserts leave it out
+    # "added" or "removed" by the LA (exceptional: the school owns its data), for reports.
+    flag = models.CharField(max_length=8, blank=True, default="", db_default="")
 
     class Meta:
         indexes = [
@@ -152,6 +156,61 @@ class Finding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule} {self.severity} {self.field}={self.value!r}"
+
+
+class PupilChange(models.Model):
+    """One change to a pupil record: who, when, old and new value, why, and where it came
+    from. File uploads are diffed on the pupil's page; this holds what people did (edits,
+    pupils added or removed, queries explained) and conflicts between a school's later file
+    and an LA edit, which stay open until the LA chooses one value."""
+
+    class Source(models.TextChoices):
+        EDIT = "edit", "Edit"
+        ADDED = "added", "Pupil added"
+        REMOVED = "removed", "Pupil removed"
+        EXPLAINED = "explained", "Query explained"
+        FILE = "file", "School's file"  # a later file disagreeing with an LA edit
+
+    class Conflict(models.TextChoices):
+        NONE = "", "No conflict"
+        OPEN = "open", "Open"
+        KEPT_FILE = "kept_file", "Kept the school's value"
+        REAPPLIED = "reapplied", "Re-applied the LA's edit"
+
+    collection = models.ForeignKey(Collection, on_delete=models.PROTECT, related_name="+")
+    la = models.ForeignKey(LocalAuthority, on_delete=models.PROTECT, related_name="+")
+    school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="+")
+    upload = models.ForeignKey(Upload, null=True, on_delete=models.SET_NULL, related_name="+")
+    pupil = models.ForeignKey(
+        PupilRecord, null=True, on_delete=models.SET_NULL, related_name="changes"
+    )
+    upn = models.CharField(max_length=40)  # the trail follows a pupil from file to file
+    field = models.CharField(max_length=20)
+    old = models.CharField(max_length=200, blank=True)
+    new = models.CharField(max_length=200, blank=True)
+    reason = models.TextField(blank=True)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor = models.CharField(max_length=150, blank=True)  # name shown, kept if the user goes
+    at = models.DateTimeField(db_index=True)
+    version = models.PositiveIntegerField(default=0)  # the record's version after the change
+    conflict = models.CharField(max_length=10, choices=Conflict.choices, blank=True, default="")
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [
+            models.Index(fields=["school", "upn"]),
+            models.Index(fields=["upload", "source"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.upn} {self.field}: {self.old!r} -> {self.new!r} ({self.source})"
 
 
 class ImportBatch(models.Model):

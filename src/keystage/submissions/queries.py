@@ -12,7 +12,14 @@ from django.db.models import QuerySet
 
 from keystage.accounts.scope import scoped
 from keystage.engine import definition as definitions
-from keystage.submissions.models import Collection, Finding, ImportBatch, PupilRecord, Upload
+from keystage.submissions.models import (
+    Collection,
+    Finding,
+    ImportBatch,
+    PupilChange,
+    PupilRecord,
+    Upload,
+)
 
 ERROR_FIELDS = (
     "laestab",
@@ -83,6 +90,8 @@ def data_errors(
                 "message": f.message,
                 "_school": f.school.name if f.school else "",
                 "_line": p.line if p else 0,
+                "_pupil_id": p.pk if p else None,  # for a link to the pupil's page
+                "_explanation": f.explanation,  # a query confirmed correct
             }
         )
     if severity in (None, "error"):
@@ -150,10 +159,22 @@ def pupil_list(
         .iterator(chunk_size=20000)
     ):
         counts[(pid, sev)] += 1
+    # Pupils the LA changed (the school owns its data, so reports say so).
+    edited = set(
+        _filter(
+            PupilChange.objects.filter(
+                collection=collection, source=PupilChange.Source.EDIT, pupil__is_current=True
+            ),
+            la,
+            school,
+        ).values_list("pupil_id", flat=True)
+    )
     rows = pupils.values_list(
-        "id", "school__laestab", "upn", "surname", "forename", "dob", "sex", "outcomes"
+        "id", "school__laestab", "upn", "surname", "forename", "dob", "sex", "outcomes", "flag"
     ).order_by("school__laestab", "surname", "forename", "upn", "id")
-    for pid, laestab, upn, surname, forename, dob, sex, outcomes in rows.iterator(chunk_size=5000):
+    for pid, laestab, upn, surname, forename, dob, sex, outcomes, flag in rows.iterator(
+        chunk_size=5000
+    ):
         row = {
             "laestab": laestab,
             "upn": upn,
@@ -168,6 +189,8 @@ def pupil_list(
             row[s] = (outcomes.get(s) or "").strip().upper()
         row["errors"] = counts[(pid, "error")]
         row["queries"] = counts[(pid, "query")]
+        # "added" or "edited" by the LA, else "": for reports to flag (not a CLI column yet).
+        row["la_change"] = flag or ("edited" if pid in edited else "")
         yield row
 
 

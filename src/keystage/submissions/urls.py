@@ -1,4 +1,5 @@
-"""Pages for uploading school files and following their import."""
+"""Pages for uploading school files and following their import, and for cleaning pupil
+records (the grid, a pupil's page)."""
 
 from django.urls import path
 
@@ -7,4 +8,14 @@ from keystage.submissions import views
 urlpatterns = [
     path("uploads/", views.upload, name="upload"),
     path("uploads/<int:batch_id>/", views.batch, name="upload-batch"),
+    path("la/<str:code>/pupils", views.pupils, name="la-pupils"),
+    path("la/<str:code>/pupils/add", views.pupil_add, name="la-pupil-add"),
+    path("la/<str:code>/pupils/<int:pupil_id>", views.pupil, name="la-pupil"),
+    path(
+        "la/<str:code>/pupils/<int:pupil_id>/explain", views.pupil_explain, name="la-pupil-explain"
+    ),
+    path("la/<str:code>/pupils/<int:pupil_id>/remove", views.pupil_remove, name="la-pupil-remove"),
+    path(
+        "la/<str:code>/pupils/<int:pupil_id>/resolve", views.pupil_resolve, name="la-pupil-resolve"
+    ),
 ]
