@@ -56,3 +56,22 @@ def do_record_view(action: str, *, user, la: LocalAuthority, school: School | No
                    **detail) -> None:  # fmt: skip
     """Who looked at (or downloaded) pupil-level data, and with what filter."""
     record(action, user=user, la=la, school=school, **detail)
+
+
+@transaction.atomic
+def do_set_school_sees(
+    la: LocalAuthority, collection: Collection, school_sees: str, *, user
+) -> LaCollectionSettings:
+    """Set what the LA's schools may see of this collection's reports (nothing, their own
+    provisional results, or their results with comparisons)."""
+    if school_sees not in LaCollectionSettings.SchoolSees.values:
+        raise ValueError(f"{school_sees!r} is not a choice of what schools may see")
+    row, _ = LaCollectionSettings.objects.select_for_update().get_or_create(
+        la=la, collection=collection
+    )
+    previous = row.school_sees
+    row.school_sees = school_sees
+    row.save(update_fields=["school_sees"])
+    record("collection.school_sees_set", user=user, la=la, obj=row,
+           collection=collection.code, school_sees=school_sees, previous=previous)  # fmt: skip
+    return row

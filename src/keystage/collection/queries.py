@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db.models import Count, Max, Q
 
 from keystage.accounts.scope import scoped
+from keystage.checking.queries import CheckState, check_statuses
 from keystage.collection.models import ExpectedCohort, LaCollectionSettings
 from keystage.engine import definition as definitions
 from keystage.orgs.models import LocalAuthority, School
@@ -31,8 +32,10 @@ class SchoolState(StrEnum):
     ERRORS = "errors"
     QUERIES = "queries"
     CLEAN = "clean"
-    # Later issues: "checked" (the school confirmed its data) and "in_return" (the LA included
-    # it in the statutory return) come after CLEAN; add them here and in `school_state`.
+    # The school confirmed its released data (no errors, and no data change since).
+    CHECKED = "checked"
+    # Later issues: "in_return" (the LA included it in the statutory return) comes after
+    # CHECKED; add it here and in `school_state`.
 
 
 STATE_LABELS = {
@@ -40,23 +43,28 @@ STATE_LABELS = {
     SchoolState.ERRORS: "Received with errors",
     SchoolState.QUERIES: "Queries to explain",
     SchoolState.CLEAN: "Clean",
+    SchoolState.CHECKED: "Checked by school",
 }
 # Order used when sorting by state: what needs chasing first.
 STATE_ORDER = {state: n for n, state in enumerate(SchoolState)}
 CHASE_STATES = (SchoolState.NOT_RECEIVED, SchoolState.ERRORS)
 
 
-def school_state(*, received: bool, errors: int, queries: int) -> SchoolState:
+def school_state(
+    *, received: bool, errors: int, queries: int, checked: bool = False
+) -> SchoolState:
     """A school's place in the collection. `errors` counts a rejected file not yet replaced,
     so a school whose only file was rejected is chased for its errors, not as silent."""
     if errors:
         return SchoolState.ERRORS
     if not received:
         return SchoolState.NOT_RECEIVED
+    if checked:
+        # Confirmed by the school: its queries are the school's own answer now.
+        return SchoolState.CHECKED
     if queries:
         return SchoolState.QUERIES
-    # Here: SchoolState.CHECKED when the school has confirmed its data, and IN_RETURN once the
-    # LA has put it in the return (both come with the cleaning and returns issues).
+    # Here: IN_RETURN once the LA has put it in the return (comes with the returns issue).
     return SchoolState.CLEAN
 
 
@@ -75,6 +83,8 @@ class SchoolRow:
     expected_pupils: int | None
     state: SchoolState
     shortfall: bool
+    # The school check loop (`keystage.checking.queries.CheckStatus`): released, confirmed...
+    check: object = None
 
     @property
     def state_label(self) -> str:
@@ -126,6 +136,8 @@ def school_rows(user, la: LocalAuthority, collection: Collection) -> list[School
         (r["school_id"], r["severity"]): r["n"]
         for r in scoped(user, Finding)
         .filter(collection=collection, la=la, is_current=True, school__isnull=False)
+        # A query confirmed correct with an explanation needs nothing more from anyone.
+        .exclude(severity="query", explanation__gt="")
         .values("school_id", "severity")
         .annotate(n=Count("id"))
     }
@@ -142,6 +154,7 @@ def school_rows(user, la: LocalAuthority, collection: Collection) -> list[School
         .values_list("school_id", "pupils")
     )
     share = shortfall_share()
+    checks = check_statuses(user, collection, schools)
     rows = []
     for s in schools:
         up = latest.get(s.pk, {})
@@ -153,7 +166,9 @@ def school_rows(user, la: LocalAuthority, collection: Collection) -> list[School
         queries = findings.get((s.pk, "query"), 0)
         n_pupils = pupils.get(s.pk, 0)
         want = expected.get(s.pk)
-        state = school_state(received=received, errors=errors, queries=queries)
+        check = checks[s.pk]
+        state = school_state(received=received, errors=errors, queries=queries,
+                             checked=check.state == CheckState.CONFIRMED)  # fmt: skip
         rows.append(
             SchoolRow(
                 school_id=s.pk,
@@ -171,6 +186,7 @@ def school_rows(user, la: LocalAuthority, collection: Collection) -> list[School
                 expected_pupils=want,
                 state=state,
                 shortfall=bool(received and want and n_pupils < share * want),
+                check=check,
             )
         )
     return rows

@@ -44,6 +44,7 @@ STATE_TAG_CLASSES = {
     queries.SchoolState.ERRORS: "govuk-tag--red",
     queries.SchoolState.QUERIES: "govuk-tag--yellow",
     queries.SchoolState.CLEAN: "govuk-tag--green",
+    queries.SchoolState.CHECKED: "govuk-tag--turquoise",
 }
 
 
@@ -155,6 +156,7 @@ def dashboard(request, code):
             "collection": collection,
             "timeline": queries.timeline(request.user, la, collection),
             "counts": queries.counts(all_rows),
+            "checked": sum(1 for r in all_rows if r.state == queries.SchoolState.CHECKED),
             "rows": rows,
             "params": params,
             "sort_links": sort_links,

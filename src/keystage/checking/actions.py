@@ -1,0 +1,266 @@
+"""State changes of the school check loop. Each checks who may do it, runs in one transaction
+with its audit row, and sends its e-mails only once the transaction has committed.
+
+- `do_release`: an LA user releases checking reports to some or all of their schools;
+- `do_confirm`: a school user confirms the released data is correct (name and job title);
+- `do_send_query`: a school user asks the LA about some of its pupils;
+- `do_reply`: an LA user answers a school's query thread.
+A national admin reads everything but changes nothing here: that is the LA's and the school's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import send_mass_mail
+from django.db import transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from keystage.accounts.models import Role
+from keystage.accounts.scope import membership_of, schools_for
+from keystage.audit.models import record
+from keystage.checking.models import Confirmation, Message, Release
+from keystage.orgs.models import School
+from keystage.submissions.models import Collection, PupilRecord
+
+log = logging.getLogger(__name__)
+
+LA_CHECKERS = (Role.LA_ADMIN, Role.LA_OFFICER, Role.LA_RESTRICTED)
+MAX_BODY = 5000
+
+
+def _membership(user, roles, what: str):
+    membership = membership_of(user)
+    if membership is None or membership.role not in roles:
+        raise PermissionDenied(f"Your role cannot {what}")
+    return membership
+
+
+def _school_of_user(user, school: School, roles, what: str) -> None:
+    _membership(user, roles, what)
+    if not schools_for(user).filter(pk=school.pk).exists():
+        raise PermissionDenied(f"You cannot {what} for {school.name}")
+
+
+def current_release(collection: Collection, school: School) -> Release | None:
+    return Release.objects.filter(collection=collection, school=school, is_current=True).first()
+
+
+def schools_with_data(collection: Collection, schools) -> list[School]:
+    """The schools among `schools` that have current pupil records."""
+    with_pupils = PupilRecord.objects.filter(
+        collection=collection, is_current=True, school__in=schools
+    ).values("school_id")
+    return list(schools.filter(pk__in=with_pupils).order_by("laestab"))
+
+
+# -- e-mails ----------------------------------------------------------------------------------
+
+
+def _site_link(name: str, **kwargs) -> str:
+    return settings.KEYSTAGE_SITE_URL + reverse(name, kwargs=kwargs)
+
+
+def school_recipients(school: School) -> list[str]:
+    """E-mail addresses of the school's active users."""
+    return sorted(
+        set(
+            get_user_model()
+            .objects.filter(
+                is_active=True,
+                membership__role=Role.SCHOOL_USER,
+                membership__school=school,
+            )
+            .exclude(email="")
+            .values_list("email", flat=True)
+        )
+    )
+
+
+def la_recipients(school: School) -> list[str]:
+    """E-mail addresses of the LA admins and officers of the school's LA, and of restricted
+    officers who work on this school."""
+    return sorted(
+        set(
+            get_user_model()
+            .objects.filter(is_active=True, membership__la_id=school.la_id)
+            .filter(
+                Q(membership__role__in=(Role.LA_ADMIN, Role.LA_OFFICER))
+                | Q(membership__role=Role.LA_RESTRICTED, membership__schools=school)
+            )
+            .exclude(email="")
+            .values_list("email", flat=True)
+        )
+    )
+
+
+def _send(subject: str, body: str, recipients: list[str]) -> None:
+    """One message to each recipient, after the commit. A mail server that fails does not undo
+    what was done: it is logged for the operator."""
+    if not recipients:
+        return
+    messages = [(subject, body, settings.DEFAULT_FROM_EMAIL, [to]) for to in recipients]
+
+    def send() -> None:
+        try:
+            send_mass_mail(messages, fail_silently=False)
+        except Exception:  # any mail failure is logged, never shown as a 500
+            log.exception("could not send %r to %d recipients", subject, len(recipients))
+
+    transaction.on_commit(send)
+
+
+# -- actions ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def do_release(
+    user, collection: Collection, schools: Iterable[School] | None = None, *, note: str = ""
+) -> list[Release]:
+    """Release checking reports to `schools`, or (None) to every school of the user's LA that
+    the user works on and that has sent data. A school's earlier release is superseded."""
+    membership = _membership(user, LA_CHECKERS, "release checking reports")
+    mine = schools_for(user).filter(la_id=membership.la_id)
+    if schools is None:
+        targets = schools_with_data(collection, mine)
+    else:
+        targets = list(schools)
+        allowed = set(mine.filter(pk__in=[s.pk for s in targets]).values_list("pk", flat=True))
+        refused = [s.name for s in targets if s.pk not in allowed]
+        if refused:
+            raise PermissionDenied(f"You cannot release reports to {', '.join(refused)}")
+    note = note.strip()[:MAX_BODY]
+    # Two releases to one school at once queue here instead of both making a current one.
+    list(School.objects.select_for_update().filter(pk__in=[s.pk for s in targets]))
+    now = timezone.now()
+    released = []
+    for school in targets:
+        Release.objects.filter(collection=collection, school=school, is_current=True).update(
+            is_current=False
+        )
+        release = Release.objects.create(
+            collection=collection, la_id=school.la_id, school=school, released_by=user,
+            released_at=now, note=note,
+        )  # fmt: skip
+        record("checking.released", user=user, la=school.la_id, school=school, obj=release,
+               collection=collection.code, note=note)  # fmt: skip
+        link = _site_link("school-check", laestab=school.laestab)
+        _send(
+            f"Check your {collection.name} data: {school.name}",
+            f"{school.la.name} has released the checking reports for {school.name} "
+            f"({school.laestab}).\n\n"
+            + (f"Message from the local authority:\n{note}\n\n" if note else "")
+            + "Please check the pupil list and summary, then either confirm the data is "
+            f"correct or send a query about the pupils that are wrong:\n{link}\n",
+            school_recipients(school),
+        )
+        released.append(release)
+    return released
+
+
+@transaction.atomic
+def do_confirm(user, collection: Collection, school: School, *, name: str,
+               job_title: str) -> Confirmation:  # fmt: skip
+    """The school confirms its released data is correct."""
+    _school_of_user(user, school, (Role.SCHOOL_USER,), "confirm the data")
+    name, job_title = name.strip(), job_title.strip()
+    if not name or not job_title:
+        raise ValidationError("Enter the name and job title of the person confirming")
+    release = current_release(collection, school)
+    if release is None:
+        raise ValidationError(f"The checking reports for {school.name} have not been released yet")
+    confirmation = Confirmation.objects.create(
+        collection=collection, la_id=school.la_id, school=school, release=release,
+        confirmed_by=user, name=name[:200], job_title=job_title[:200],
+        confirmed_at=timezone.now(),
+    )  # fmt: skip
+    record("checking.confirmed", user=user, la=school.la_id, school=school, obj=confirmation,
+           collection=collection.code, release=release.pk, name=name, job_title=job_title)  # fmt: skip
+    _send(
+        f"{school.name} has confirmed its {collection.name} data",
+        f"{name} ({job_title}) confirmed that the data of {school.name} ({school.laestab}) "
+        f"is correct on {timezone.localtime(confirmation.confirmed_at):%-d %B %Y at %H:%M}.\n\n"
+        f"{_site_link('la-checking-school', code=school.la.code, laestab=school.laestab)}\n",
+        la_recipients(school),
+    )
+    return confirmation
+
+
+def _clean_upns(collection: Collection, school: School, upns: Iterable[str]) -> list[str]:
+    wanted = sorted({u.strip().upper() for u in upns if u and u.strip()})
+    known = set(
+        PupilRecord.objects.filter(
+            collection=collection, school=school, is_current=True, upn__in=wanted
+        ).values_list("upn", flat=True)
+    )
+    unknown = [u for u in wanted if u not in known]
+    if unknown:
+        raise ValidationError(
+            f"{', '.join(unknown)} {'is not a pupil' if len(unknown) == 1 else 'are not pupils'}"
+            f" in the current data of {school.name}"
+        )
+    return wanted
+
+
+@transaction.atomic
+def do_send_query(user, collection: Collection, school: School, *, body: str,
+                  upns: Iterable[str] = ()) -> Message:  # fmt: skip
+    """The school asks its LA about its data, naming the pupils concerned."""
+    _school_of_user(user, school, (Role.SCHOOL_USER,), "send a query")
+    body = body.strip()
+    if not body:
+        raise ValidationError("Enter your query: what is wrong and what it should be")
+    if len(body) > MAX_BODY:
+        raise ValidationError(f"Your query must be {MAX_BODY} characters or fewer")
+    if current_release(collection, school) is None:
+        raise ValidationError(f"The checking reports for {school.name} have not been released yet")
+    pupils = _clean_upns(collection, school, upns)
+    message = Message.objects.create(
+        collection=collection, la_id=school.la_id, school=school, author=user,
+        author_name=user.get_username(), from_school=True, body=body, upns=pupils,
+        sent_at=timezone.now(),
+    )  # fmt: skip
+    record("checking.query_sent", user=user, la=school.la_id, school=school, obj=message,
+           collection=collection.code, upns=pupils)  # fmt: skip
+    _send(
+        f"Query from {school.name} about its {collection.name} data",
+        f"{school.name} ({school.laestab}) sent a query"
+        + (f" about {len(pupils)} pupils ({', '.join(pupils)})" if pupils else "")
+        + f":\n\n{body}\n\nAnswer it here:\n"
+        f"{_site_link('la-checking-school', code=school.la.code, laestab=school.laestab)}\n",
+        la_recipients(school),
+    )
+    return message
+
+
+@transaction.atomic
+def do_reply(user, collection: Collection, school: School, *, body: str,
+             upns: Iterable[str] = ()) -> Message:  # fmt: skip
+    """The LA answers the school's query thread."""
+    _school_of_user(user, school, LA_CHECKERS, "answer queries")
+    body = body.strip()
+    if not body:
+        raise ValidationError("Enter your answer to the school")
+    if len(body) > MAX_BODY:
+        raise ValidationError(f"Your answer must be {MAX_BODY} characters or fewer")
+    pupils = _clean_upns(collection, school, upns)
+    message = Message.objects.create(
+        collection=collection, la_id=school.la_id, school=school, author=user,
+        author_name=user.get_username(), from_school=False, body=body, upns=pupils,
+        sent_at=timezone.now(),
+    )  # fmt: skip
+    record("checking.query_answered", user=user, la=school.la_id, school=school, obj=message,
+           collection=collection.code, upns=pupils)  # fmt: skip
+    _send(
+        f"{school.la.name} answered your query about {collection.name} data",
+        f"{school.la.name} answered the query from {school.name}:\n\n{body}\n\n"
+        f"{_site_link('school-check', laestab=school.laestab)}\n",
+        school_recipients(school),
+    )
+    return message

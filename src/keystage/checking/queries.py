@@ -1,0 +1,304 @@
+"""Reads of the school check loop: each school's check state for the LA dashboard and the
+checking pages, the released pupil list, and the school summary (with the LA's figures when
+the LA lets its schools see comparisons).
+
+The school's own figures are counted from its current pupil records with the engine, so they
+always match the pupil list it is checking; LA figures come from the fact tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+
+from django.db.models import Max, Q
+
+from keystage.accounts.scope import scoped
+from keystage.audit.models import AuditEvent
+from keystage.checking.models import Confirmation, Message, Release
+from keystage.engine import definition as definitions
+from keystage.engine.measures import UNKNOWN, count_pupils, measures, rounded
+from keystage.orgs.models import School
+from keystage.reports.facts import counts_from_json
+from keystage.reports.models import Fact
+from keystage.submissions.models import Collection, PupilRecord, Upload
+from keystage.submissions.queries import pupil_list
+
+# Audit actions that change a school's pupil records other than by a new file (the cleaning
+# grid's "pupil.edited", "pupil.added", "pupil.removed", "pupil.conflict_resolved"): a
+# confirmation older than one of these is for data that has changed since.
+DATA_CHANGE_PREFIXES = ("pupil.",)
+
+
+class CheckState(StrEnum):
+    NOT_RELEASED = "not_released"
+    RELEASED = "released"
+    QUERY = "query"
+    CONFIRMED = "confirmed"
+    CHANGED = "changed"  # confirmed, but the data changed after the confirmation
+
+
+CHECK_LABELS = {
+    CheckState.NOT_RELEASED: "Not released",
+    CheckState.RELEASED: "Reports released",
+    CheckState.QUERY: "Query from school",
+    CheckState.CONFIRMED: "Checked by school",
+    CheckState.CHANGED: "Checked, data changed since",
+}
+CHECK_TAGS = {
+    CheckState.NOT_RELEASED: "govuk-tag--grey",
+    CheckState.RELEASED: "govuk-tag--blue",
+    CheckState.QUERY: "govuk-tag--orange",
+    CheckState.CONFIRMED: "govuk-tag--green",
+    CheckState.CHANGED: "govuk-tag--yellow",
+}
+
+
+@dataclass
+class CheckStatus:
+    state: CheckState
+    release: Release | None
+    confirmation: Confirmation | None  # the latest confirmation of the current release
+    open_query: bool  # the thread's latest message is from the school
+    messages: int
+    data_changed_at: dt.datetime | None
+
+    @property
+    def label(self) -> str:
+        return CHECK_LABELS[self.state]
+
+    @property
+    def tag(self) -> str:
+        return CHECK_TAGS[self.state]
+
+    @property
+    def detail(self) -> str:
+        """Who confirmed and when, or when the reports were released, for people."""
+        c = self.confirmation
+        if c is not None and self.state in (CheckState.CONFIRMED, CheckState.CHANGED):
+            return f"{c.name}, {c.job_title}, {when(c.confirmed_at)}"
+        if self.release is not None:
+            return f"Released {when(self.release.released_at)}"
+        return ""
+
+
+def when(at: dt.datetime) -> str:
+    from django.utils.timezone import localtime
+
+    return localtime(at).strftime("%-d %b %Y %H:%M")
+
+
+def data_changed_at(collection: Collection, school_ids) -> dict[int, dt.datetime]:
+    """{school id: when its current data last changed}: its latest accepted file, or a later
+    edit of its pupil records."""
+    found: dict[int, dt.datetime] = dict(
+        Upload.objects.filter(collection=collection, school_id__in=school_ids)
+        .exclude(state=Upload.State.REJECTED)
+        .values("school_id")
+        .annotate(at=Max("uploaded_at"))
+        .values_list("school_id", "at")
+    )
+    edits = Q()
+    for prefix in DATA_CHANGE_PREFIXES:
+        edits |= Q(action__startswith=prefix)
+    for school_id, at in (
+        AuditEvent.objects.filter(edits, school_id__in=school_ids)
+        .values("school_id")
+        .annotate(at=Max("at"))
+        .values_list("school_id", "at")
+    ):
+        if school_id not in found or at > found[school_id]:
+            found[school_id] = at
+    return found
+
+
+def check_statuses(user, collection: Collection, schools) -> dict[int, CheckStatus]:
+    """{school id: its check state} for the given schools, read within the user's scope."""
+    ids = [s.pk if isinstance(s, School) else s for s in schools]
+    releases = {
+        r.school_id: r
+        for r in scoped(user, Release).filter(
+            collection=collection, school_id__in=ids, is_current=True
+        )
+    }
+    confirmations: dict[int, Confirmation] = {}
+    for c in (
+        scoped(user, Confirmation)
+        .filter(collection=collection, release__in=[r.pk for r in releases.values()])
+        .order_by("confirmed_at", "id")
+    ):
+        confirmations[c.school_id] = c  # the latest wins
+    last_message: dict[int, tuple[bool, int]] = {}
+    for school_id, from_school in (
+        scoped(user, Message)
+        .filter(collection=collection, school_id__in=ids)
+        .order_by("sent_at", "id")
+        .values_list("school_id", "from_school")
+    ):
+        count = last_message.get(school_id, (False, 0))[1]
+        last_message[school_id] = (from_school, count + 1)
+    changed = data_changed_at(collection, ids)
+    out = {}
+    for school_id in ids:
+        release = releases.get(school_id)
+        confirmation = confirmations.get(school_id)
+        open_query, n_messages = last_message.get(school_id, (False, 0))
+        changed_at = changed.get(school_id)
+        if release is None:
+            state = CheckState.NOT_RELEASED
+        elif open_query:
+            state = CheckState.QUERY
+        elif confirmation is not None:
+            state = (
+                CheckState.CHANGED
+                if changed_at is not None and changed_at > confirmation.confirmed_at
+                else CheckState.CONFIRMED
+            )
+        else:
+            state = CheckState.RELEASED
+        out[school_id] = CheckStatus(
+            state=state,
+            release=release,
+            confirmation=confirmation,
+            open_query=open_query,
+            messages=n_messages,
+            data_changed_at=changed_at,
+        )
+    return out
+
+
+def thread(user, collection: Collection, school: School) -> list[Message]:
+    return list(
+        scoped(user, Message)
+        .filter(collection=collection, school=school)
+        .select_related("author")
+        .order_by("sent_at", "id")
+    )
+
+
+def confirmations(user, collection: Collection, school: School) -> list[Confirmation]:
+    return list(
+        scoped(user, Confirmation)
+        .filter(collection=collection, school=school)
+        .select_related("release")
+        .order_by("-confirmed_at", "-id")
+    )
+
+
+def pupils(collection: Collection, school: School) -> list[dict]:
+    """The school's current pupils as the checking report lists them (the caller has checked
+    the user may see the school)."""
+    return list(pupil_list(collection, la=school.la.code, school=school.laestab))
+
+
+# -- the school summary -----------------------------------------------------------------------
+
+
+@dataclass
+class SummaryRow:
+    label: str
+    cells: list[str]  # one per subject
+
+
+@dataclass
+class Summary:
+    pupils: int
+    subjects: list[str]  # subject labels, in the definition's order
+    codes: list[SummaryRow]  # pupils at each outcome code (that any pupil has), with the share
+    measures: list[SummaryRow]  # eligible, expected standard or above, greater depth
+    combined: dict  # reading, writing and maths together
+    comparison: dict | None  # the LA's figures: {"name", "subjects": [...], "combined": {...}}
+
+
+def _percent(value) -> str:
+    r = rounded(value, 0)
+    return "" if r is None else f"{r}%"
+
+
+def _share(count: int, pct) -> str:
+    shown = _percent(pct)
+    return f"{count} ({shown})" if shown else str(count)
+
+
+def _headline(m: dict, subjects) -> dict:
+    """Expected standard or above and greater depth, per subject and combined, as text."""
+    return {
+        "subjects": [
+            {
+                "met": _percent(m["subjects"][s.key]["met_percent"]) or "-",
+                "higher": "-"
+                if m["subjects"][s.key]["higher"] is None
+                else _percent(m["subjects"][s.key]["higher_percent"]) or "-",
+            }
+            for s in subjects
+        ],
+        "combined": {
+            "met": _percent(m["combined"]["met_percent"]) or "-",
+            "higher": _percent(m["combined"]["higher_percent"]) or "-",
+        },
+    }
+
+
+def summary(collection: Collection, school: School, *, comparisons: bool) -> Summary:
+    """Per subject: pupils at each outcome (with the share of eligible pupils), eligible pupils,
+    the share at the expected standard or above and at greater depth; the combined reading,
+    writing and maths measure. With `comparisons`, the LA's figures from the fact tables."""
+    definition = definitions.load(collection.code)
+    subjects = list(definition.subjects)
+    outcomes = PupilRecord.objects.filter(
+        collection=collection, school=school, is_current=True
+    ).values_list("outcomes", flat=True)
+    m = measures(count_pupils(list(outcomes), definition), definition)
+    order: list[str] = []
+    for s in subjects:
+        for code in s.valid:
+            if code not in order:
+                order.append(code)
+    code_rows = []
+    for code in [*order, UNKNOWN]:
+        cells = []
+        for s in subjects:
+            found = m["subjects"][s.key]["codes"].get(code)
+            cells.append("-" if found is None else _share(found["count"], found["percent"]))
+        # Codes no pupil has are left out, except the expected standard and greater depth
+        # codes, which a school always wants to see.
+        nobody = all(c == "-" or c.startswith("0") for c in cells)
+        if nobody and (code == UNKNOWN or not any(code in s.met for s in subjects)):
+            continue
+        code_rows.append(SummaryRow("No valid code" if code == UNKNOWN else code, cells))
+    own = _headline(m, subjects)
+    measure_rows = [
+        SummaryRow("Eligible pupils", [str(m["subjects"][s.key]["eligible"]) for s in subjects]),
+        SummaryRow("Expected standard or above (EXS+)", [c["met"] for c in own["subjects"]]),
+        SummaryRow("Greater depth (GDS)", [c["higher"] for c in own["subjects"]]),
+    ]
+    combined = {
+        "subjects": ", ".join(definition.subject(k).label for k in m["combined"]["subjects"]),
+        "eligible": m["combined"]["eligible"],
+        "met": _share(m["combined"]["met"], m["combined"]["met_percent"]),
+        "higher": _share(m["combined"]["higher"], m["combined"]["higher_percent"]),
+    }
+    comparison = None
+    if comparisons:
+        # The LA's own figure, read without the user's scope on purpose: the LA chose to let
+        # its schools compare themselves with it ("comparisons").
+        comparison = {"name": school.la.name, "available": False}
+        fact = (
+            Fact.objects.filter(
+                collection=collection, level=Fact.Level.LA, area_code=school.la.code, group="all"
+            )
+            .values_list("counts", flat=True)
+            .first()
+        )
+        if fact is not None:
+            la_m = measures(counts_from_json(fact), definition)
+            comparison = {"name": school.la.name, "available": True,
+                          **_headline(la_m, subjects), "pupils": la_m["pupils"]}  # fmt: skip
+    return Summary(
+        pupils=m["pupils"],
+        subjects=[s.label for s in subjects],
+        codes=code_rows,
+        measures=measure_rows,
+        combined=combined,
+        comparison=comparison,
+    )

@@ -1,0 +1,447 @@
+"""The school check loop: the LA releases checking reports, the school confirms its data or
+sends a query, the LA answers; who may do each, the e-mails sent, the states the dashboard
+shows, and the report on screen and as PDF."""
+
+from __future__ import annotations
+
+import re
+import zlib
+
+import pytest
+from django.core import mail
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.urls import reverse
+from django.utils import timezone
+
+from keystage.audit.models import AuditEvent, record
+from keystage.checking import actions, queries
+from keystage.checking.models import Confirmation, Message, Release
+from keystage.checking.queries import CheckState
+from keystage.collection.actions import do_set_school_sees
+from keystage.orgs.models import LocalAuthority, School
+from keystage.reports.facts import rebuild_facts
+from keystage.submissions.models import PupilRecord, Upload
+from tests.app.collection_data import seed
+
+pytestmark = pytest.mark.django_db
+
+OUTCOMES = {
+    "CLEAN1": {"reading": "GDS", "writing": "EXS", "maths": "EXS", "science": "EXS"},
+    "CLEAN2": {"reading": "WTS", "writing": "WTS", "maths": "EXS", "science": "HNM"},
+    "CLEAN3": {"reading": "EXS", "writing": "EXS", "maths": "GDS", "science": "EXS"},
+}
+
+
+@pytest.fixture
+def schools(loaded, members):
+    """LA 938's schools from collection_data (9382001 clean with three pupils with outcomes,
+    9382002 the school938 user's, with errors), users with e-mail addresses, and a school user
+    of the clean school."""
+    from django.contrib.auth import get_user_model
+
+    from keystage.accounts.actions import do_create_member
+    from keystage.accounts.models import Role
+
+    found = seed(loaded)
+    for surname, outcomes in OUTCOMES.items():
+        PupilRecord.objects.filter(surname=surname).update(outcomes=outcomes)
+    for name, user in members.items():
+        get_user_model().objects.filter(pk=user.pk).update(email=f"{name}@example.org")
+    members["head938"] = do_create_member(
+        "head938", role=Role.SCHOOL_USER, school=found["clean"], email="head938@example.org",
+        password="Correct-Horse-Battery-9",
+    ).user  # fmt: skip
+    for user in members.values():
+        user.refresh_from_db()
+    return found
+
+
+def release(user, collection, *schools, note=""):
+    return actions.do_release(user, collection, list(schools) or None, note=note)
+
+
+def state(user, collection, school) -> CheckState:
+    return queries.check_statuses(user, collection, [school])[school.pk].state
+
+
+# -- actions and who may do them --------------------------------------------------------------
+
+
+def test_release_to_one_school_tells_its_users(
+    schools, members, loaded, django_capture_on_commit_callbacks
+):
+    clean = schools["clean"]
+    with django_capture_on_commit_callbacks(execute=True):
+        (made,) = release(members["officer938"], loaded, clean, note="Reply by 30 June")
+    assert made.school == clean and made.is_current and made.note == "Reply by 30 June"
+    assert [m.to for m in mail.outbox] == [["head938@example.org"]]
+    assert clean.name in mail.outbox[0].subject
+    assert "Reply by 30 June" in mail.outbox[0].body
+    assert f"/schools/{clean.laestab}/check" in mail.outbox[0].body
+    event = AuditEvent.objects.get(action="checking.released")
+    assert event.school == clean and event.user == members["officer938"]
+    assert state(members["officer938"], loaded, clean) == CheckState.RELEASED
+    assert state(members["officer938"], loaded, schools["errors"]) == CheckState.NOT_RELEASED
+
+
+def test_nothing_is_e_mailed_when_the_release_fails(
+    schools, members, loaded, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(PermissionDenied):
+        release(members["officer938"], loaded, schools["clean"], schools["camden"])
+    assert mail.outbox == []
+    assert not Release.objects.exists()
+
+
+def test_release_to_all_takes_the_schools_with_data_the_user_works_on(schools, members, loaded):
+    made = release(members["officer938"], loaded)
+    assert sorted(r.school.laestab for r in made) == ["9382001", "9382002", "9382004"]
+    # A restricted officer releases only to their own school (9382001).
+    made = release(members["restricted938"], loaded)
+    assert [r.school.laestab for r in made] == ["9382001"]
+
+
+def test_a_new_release_supersedes_the_last_and_asks_for_a_new_confirmation(
+    schools, members, loaded
+):
+    clean = schools["clean"]
+    first = release(members["officer938"], loaded, clean)[0]
+    actions.do_confirm(members["head938"], loaded, clean, name="Ann Head", job_title="Headteacher")
+    assert state(members["officer938"], loaded, clean) == CheckState.CONFIRMED
+    second = release(members["admin938"], loaded, clean)[0]
+    first.refresh_from_db()
+    assert not first.is_current and second.is_current
+    assert Release.objects.filter(school=clean).count() == 2
+    assert state(members["officer938"], loaded, clean) == CheckState.RELEASED
+
+
+@pytest.mark.parametrize("who", ["national", "school938", "head938", "admin202", "officer202"])
+def test_only_the_las_users_release(schools, members, loaded, who):
+    with pytest.raises(PermissionDenied):
+        release(members[who], loaded, schools["clean"])
+    assert not Release.objects.exists()
+
+
+def test_a_restricted_officer_releases_only_to_their_schools(schools, members, loaded):
+    with pytest.raises(PermissionDenied, match="Downs Infant"):
+        release(members["restricted938"], loaded, schools["errors"])
+    assert release(members["restricted938"], loaded, schools["clean"])
+
+
+def test_school_confirms_and_the_la_is_told(
+    schools, members, loaded, django_capture_on_commit_callbacks
+):
+    clean = schools["clean"]
+    release(members["officer938"], loaded, clean)
+    with django_capture_on_commit_callbacks(execute=True):
+        c = actions.do_confirm(
+            members["head938"], loaded, clean, name=" Ann Head ", job_title="Headteacher"
+        )
+    assert (c.name, c.job_title, c.confirmed_by) == ("Ann Head", "Headteacher", members["head938"])
+    assert c.release == Release.objects.get(school=clean, is_current=True)
+    assert c.confirmed_at is not None
+    # LA admins and officers of 938, and the restricted officer who works on this school.
+    assert sorted(m.to[0] for m in mail.outbox) == [
+        "admin938@example.org", "officer938@example.org", "restricted938@example.org",
+    ]  # fmt: skip
+    assert "Ann Head (Headteacher)" in mail.outbox[0].body
+    assert AuditEvent.objects.get(action="checking.confirmed").detail["job_title"] == "Headteacher"
+    status = queries.check_statuses(members["officer938"], loaded, [clean])[clean.pk]
+    assert status.state == CheckState.CONFIRMED
+    assert status.detail.startswith("Ann Head, Headteacher, ")
+
+
+def test_restricted_officer_of_another_school_is_not_told(
+    schools, members, loaded, django_capture_on_commit_callbacks
+):
+    errors = schools["errors"]
+    release(members["officer938"], loaded, errors)
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.do_confirm(members["school938"], loaded, errors, name="Bo", job_title="Head")
+    assert sorted(m.to[0] for m in mail.outbox) == [
+        "admin938@example.org",
+        "officer938@example.org",
+    ]
+
+
+def test_confirming_needs_a_release_a_name_and_the_schools_own_user(schools, members, loaded):
+    clean = schools["clean"]
+    with pytest.raises(ValidationError, match="not been released"):
+        actions.do_confirm(members["head938"], loaded, clean, name="Ann", job_title="Head")
+    release(members["officer938"], loaded, clean)
+    with pytest.raises(ValidationError, match="name and job title"):
+        actions.do_confirm(members["head938"], loaded, clean, name="Ann", job_title=" ")
+    for who in ("school938", "officer938", "admin938", "national", "school202"):
+        with pytest.raises(PermissionDenied):
+            actions.do_confirm(members[who], loaded, clean, name="Ann", job_title="Head")
+    assert not Confirmation.objects.exists()
+
+
+def test_query_and_answer(schools, members, loaded, django_capture_on_commit_callbacks):
+    clean = schools["clean"]
+    upn = PupilRecord.objects.get(surname="CLEAN2").upn
+    release(members["officer938"], loaded, clean)
+    mail.outbox.clear()
+    with pytest.raises(ValidationError, match="not a pupil"):
+        actions.do_send_query(members["head938"], loaded, clean, body="x", upns=["A999"])
+    # Another school's pupil is not this school's to query.
+    other = PupilRecord.objects.get(surname="QUERYSON").upn
+    with pytest.raises(ValidationError, match=other):
+        actions.do_send_query(members["head938"], loaded, clean, body="x", upns=[other])
+    with django_capture_on_commit_callbacks(execute=True):
+        m = actions.do_send_query(members["head938"], loaded, clean,
+                                  body="Writing should be EXS", upns=[upn.lower()])  # fmt: skip
+    assert m.from_school and m.upns == [upn] and m.author_name == "head938"
+    assert sorted(x.to[0] for x in mail.outbox) == [
+        "admin938@example.org", "officer938@example.org", "restricted938@example.org",
+    ]  # fmt: skip
+    assert upn in mail.outbox[0].body and "Writing should be EXS" in mail.outbox[0].body
+    assert state(members["officer938"], loaded, clean) == CheckState.QUERY
+
+    mail.outbox.clear()
+    with pytest.raises(PermissionDenied):
+        actions.do_reply(members["officer202"], loaded, clean, body="No")
+    with pytest.raises(PermissionDenied):
+        actions.do_reply(members["national"], loaded, clean, body="No")
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.do_reply(members["officer938"], loaded, clean, body="Fixed, please check again")
+    assert [x.to for x in mail.outbox] == [["head938@example.org"]]
+    assert state(members["officer938"], loaded, clean) == CheckState.RELEASED
+    assert list(Message.objects.values_list("from_school", flat=True)) == [True, False]
+    assert {e.action for e in AuditEvent.objects.filter(action__startswith="checking.query")} == {
+        "checking.query_sent", "checking.query_answered",
+    }  # fmt: skip
+
+
+def test_a_school_user_queries_only_their_own_school(schools, members, loaded):
+    release(members["officer938"], loaded)
+    with pytest.raises(PermissionDenied):
+        actions.do_send_query(members["school938"], loaded, schools["clean"], body="x")
+    with pytest.raises(PermissionDenied):
+        actions.do_send_query(members["officer938"], loaded, schools["clean"], body="x")
+
+
+def test_data_changed_after_the_confirmation(schools, members, loaded):
+    clean = schools["clean"]
+    release(members["officer938"], loaded, clean)
+    actions.do_confirm(members["head938"], loaded, clean, name="Ann", job_title="Head")
+    assert state(members["admin938"], loaded, clean) == CheckState.CONFIRMED
+    # An edit of one of the school's pupils (from the cleaning grid) after the confirmation.
+    record("pupil.edited", user=members["officer938"], la=clean.la, school=clean)
+    assert state(members["admin938"], loaded, clean) == CheckState.CHANGED
+
+
+def test_a_new_file_after_the_confirmation_is_data_changed(schools, members, loaded):
+    clean = schools["clean"]
+    release(members["officer938"], loaded, clean)
+    actions.do_confirm(members["head938"], loaded, clean, name="Ann", job_title="Head")
+    Upload.objects.filter(school=clean).update(uploaded_at=timezone.now())
+    assert state(members["admin938"], loaded, clean) == CheckState.CHANGED
+
+
+# -- the dashboard ----------------------------------------------------------------------------
+
+
+def _text(response) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode()))
+
+
+def test_dashboard_shows_each_schools_check(schools, members, loaded, signed_in):
+    from keystage.collection.queries import SchoolState, school_rows
+
+    release(members["officer938"], loaded, schools["clean"], schools["queries"])
+    actions.do_confirm(members["head938"], loaded, schools["clean"], name="Ann Head",
+                       job_title="Headteacher")  # fmt: skip
+    la = LocalAuthority.objects.get(code="938")
+    rows = {r.laestab: r for r in school_rows(members["officer938"], la, loaded)}
+    assert rows["9382001"].state == SchoolState.CHECKED
+    assert rows["9382004"].state == SchoolState.QUERIES  # released, not confirmed
+    assert rows["9382004"].check.state == CheckState.RELEASED
+    assert rows["9382002"].check.state == CheckState.NOT_RELEASED
+
+    client = signed_in(members["officer938"])
+    page = _text(client.get(reverse("la-dashboard", kwargs={"code": "938"})))
+    assert "Checked by school" in page
+    assert "Ann Head, Headteacher" in page
+    assert "Reports released" in page and "Not released" in page
+    assert "Schools that checked and confirmed their data 1" in page
+    page = _text(client.get(reverse("la-dashboard", kwargs={"code": "938"}), {"state": "checked"}))
+    assert "Example Primary School" in page and "Queries Only Primary" not in page
+
+
+# -- pages ------------------------------------------------------------------------------------
+
+
+def test_la_releases_through_the_page(
+    schools, members, loaded, signed_in, django_capture_on_commit_callbacks
+):
+    client = signed_in(members["officer938"])
+    url = reverse("la-checking", kwargs={"code": "938"})
+    page = _text(client.get(url))
+    assert "Example Primary School" in page and "Camden" not in page
+    response = client.post(url, {"release": "selected"})
+    assert "Select the schools to release checking reports to" in _text(response)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {"release": "selected", "schools": ["9382001"], "note": "Hi"})
+    assert response.status_code == 302
+    assert Release.objects.get().school == schools["clean"]
+    assert len(mail.outbox) == 1
+    response = client.post(url, {"release": "selected", "schools": ["2022003"]})
+    assert "2022003 is not one of your schools" in _text(response)
+    client.post(url, {"release": "all"})
+    assert Release.objects.filter(is_current=True).count() == 3
+
+
+@pytest.mark.parametrize("who", ["national", "school938"])
+def test_who_may_not_release_through_the_page(schools, members, loaded, signed_in, who):
+    client = signed_in(members[who])
+    url = reverse("la-checking", kwargs={"code": "938"})
+    response = client.post(url, {"release": "all"})
+    assert response.status_code in (403, 404)
+    assert not Release.objects.exists()
+
+
+def test_school_sees_not_released_yet(schools, members, loaded, signed_in):
+    client = signed_in(members["head938"])
+    url = reverse("school-check", kwargs={"laestab": "9382001"})
+    page = _text(client.get(url))
+    assert "has not released your checking reports yet" in page
+    assert "CLEAN1" not in page
+    pdf = reverse("school-check-pdf", kwargs={"laestab": "9382001"})
+    assert client.get(pdf).status_code == 403
+    confirm = reverse("school-check-confirm", kwargs={"laestab": "9382001"})
+    assert client.get(confirm).status_code == 403
+
+
+def test_school_check_page_lists_its_pupils_and_summary(schools, members, loaded, signed_in):
+    release(members["officer938"], loaded, schools["clean"])
+    client = signed_in(members["head938"])
+    page = _text(client.get(reverse("school-check", kwargs={"laestab": "9382001"})))
+    for surname in OUTCOMES:
+        assert surname in page
+    assert "QUERYSON" not in page and "ASKEW" not in page
+    # Reading: GDS, WTS, EXS -> 67% at the expected standard or above, 33% greater depth.
+    assert "Expected standard or above (EXS+) 67% 67% 100% 67%" in page
+    assert "Greater depth (GDS) 33% 0% 33% -" in page
+    assert "Expected standard or above in all three 2 (67%)" in page
+    assert "West Sussex (all its schools" not in page  # no comparisons unless the LA allows
+    assert AuditEvent.objects.filter(action="view.checking_report").exists()
+    # Another school's report: not found.
+    other = reverse("school-check", kwargs={"laestab": "9382002"})
+    assert client.get(other).status_code == 404
+
+
+def test_comparisons_add_the_las_figures(schools, members, loaded, signed_in):
+    rebuild_facts(loaded)
+    la = LocalAuthority.objects.get(code="938")
+    do_set_school_sees(la, loaded, "comparisons", user=members["admin938"])
+    release(members["officer938"], loaded, schools["clean"])
+    page = _text(
+        signed_in(members["head938"]).get(reverse("school-check", kwargs={"laestab": "9382001"}))
+    )
+    assert "West Sussex (all its schools, 6 pupils)" in page
+
+
+def test_the_checking_report_as_pdf(schools, members, loaded, signed_in):
+    release(members["officer938"], loaded, schools["clean"])
+    response = signed_in(members["head938"]).get(
+        reverse("school-check-pdf", kwargs={"laestab": "9382001"})
+    )
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert "checking-report-9382001" in response["Content-Disposition"]
+    pdf = response.content
+    assert pdf.startswith(b"%PDF-") and len(pdf) > 5000
+    # WeasyPrint makes a bookmark of each heading; its title is plain text in the PDF.
+    text = b"".join(
+        zlib.decompress(m) for m in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S)
+        if m[:1] == b"x"
+    )  # fmt: skip
+    assert b"Checking report: Example Primary School" in text
+    assert b"Pupil list" in text
+
+
+def test_the_pdf_holds_only_the_schools_pupils(schools, members, loaded, signed_in, monkeypatch):
+    from keystage.checking import views
+
+    seen = {}
+    monkeypatch.setattr(views, "render_pdf", lambda html: seen.setdefault("html", html) and b"%PDF")
+    release(members["officer938"], loaded)
+    signed_in(members["head938"]).get(reverse("school-check-pdf", kwargs={"laestab": "9382001"}))
+    html = seen["html"]
+    assert all(s in html for s in OUTCOMES)
+    assert "QUERYSON" not in html and "ASKEW" not in html and "CAMDENER" not in html
+
+
+def test_school_confirms_through_the_page(
+    schools, members, loaded, signed_in, django_capture_on_commit_callbacks
+):
+    release(members["officer938"], loaded, schools["clean"])
+    client = signed_in(members["head938"])
+    url = reverse("school-check-confirm", kwargs={"laestab": "9382001"})
+    page = _text(client.post(url, {"name": "Ann Head"}))
+    assert "Enter your job title, for example Headteacher" in page
+    assert "Select that you confirm the data is correct" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {"name": "Ann Head", "job_title": "Headteacher",
+                                     "correct": "on"})  # fmt: skip
+    assert response.status_code == 302
+    assert Confirmation.objects.get().name == "Ann Head"
+    assert len(mail.outbox) == 3
+    page = _text(client.get(reverse("school-check", kwargs={"laestab": "9382001"})))
+    assert "Checked by school" in page and "Ann Head, Headteacher" in page
+
+
+def test_school_queries_and_la_answers_through_the_pages(schools, members, loaded, client,
+                                                         signed_in):  # fmt: skip
+    release(members["officer938"], loaded, schools["clean"])
+    upn = PupilRecord.objects.get(surname="CLEAN2").upn
+    signed_in(members["head938"])
+    url = reverse("school-check-query", kwargs={"laestab": "9382001"})
+    assert "CLEAN2" in _text(client.get(url))
+    assert "Enter your message" in _text(client.post(url, {"upns": [upn]}))
+    assert client.post(url, {"upns": [upn], "body": "CLEAN2 is EXS in writing"}).status_code == 302
+    signed_in(members["officer938"])
+    thread = reverse("la-checking-school", kwargs={"code": "938", "laestab": "9382001"})
+    page = _text(client.get(thread))
+    assert "CLEAN2 is EXS in writing" in page and upn in page and "Query from school" in page
+    assert client.post(thread, {"body": "Corrected"}).status_code == 302
+    signed_in(members["head938"])
+    page = _text(client.get(reverse("school-check", kwargs={"laestab": "9382001"})))
+    assert "Corrected" in page and "West Sussex (officer938)" in page
+
+
+def test_la_users_preview_but_do_not_confirm(schools, members, loaded, signed_in):
+    client = signed_in(members["officer938"])
+    page = _text(client.get(reverse("school-check", kwargs={"laestab": "9382001"})))
+    assert "Not released to the school yet" in page and "CLEAN1" in page
+    release(members["officer938"], loaded, schools["clean"])
+    url = reverse("school-check-confirm", kwargs={"laestab": "9382001"})
+    assert client.post(url, {"name": "A", "job_title": "B", "correct": "on"}).status_code == 403
+    assert not Confirmation.objects.exists()
+
+
+def test_the_la_sets_what_schools_see(schools, members, loaded, signed_in):
+    from keystage.collection.visibility import school_sees
+
+    la = LocalAuthority.objects.get(code="938")
+    url = reverse("la-school-sees", kwargs={"code": "938"})
+    for who in ("restricted938", "national", "school938"):  # may read it, not change it
+        client = signed_in(members[who])
+        assert client.get(url).status_code == (403 if who == "school938" else 200)
+        assert client.post(url, {"school_sees": "comparisons"}).status_code == 403
+    client = signed_in(members["officer938"])
+    assert "Select what your schools may see" in _text(client.post(url, {"school_sees": "all"}))
+    assert client.post(url, {"school_sees": "provisional"}).status_code == 302
+    assert school_sees(loaded, la) == "provisional"
+    assert AuditEvent.objects.filter(action="collection.school_sees_set").count() == 1
+    assert signed_in(members["admin202"]).get(url).status_code == 404
+
+
+def test_another_las_users_see_none_of_its_checks(schools, members, loaded):
+    # Queries read within scope: LA 202's officer sees none of LA 938's releases.
+    release(members["officer938"], loaded)
+    statuses = queries.check_statuses(
+        members["officer202"], loaded, School.objects.filter(la__code="938")
+    )
+    assert {s.state for s in statuses.values()} == {CheckState.NOT_RELEASED}
