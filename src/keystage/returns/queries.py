@@ -1,0 +1,285 @@
+"""Reads for the return and the national collection: what is still open before a return is
+built, the pupils that go into it, the collector's rows per LA and per school, and the history
+of a school return. Pages pass querysets already narrowed by `accounts.scope`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.db.models import Count, Max, Q, Sum
+from django.utils import timezone
+
+from keystage.audit.models import AuditEvent
+from keystage.engine import definition as definitions
+from keystage.engine.return_writer import Explanation, ReturnPupil
+from keystage.orgs.models import LocalAuthority, School
+from keystage.returns.models import CollectedFinding, CollectedReturn
+from keystage.submissions.models import Collection, Finding, PupilRecord
+
+OPEN_ITEMS_SHOWN = 200
+
+
+def open_items(la: LocalAuthority, collection: Collection) -> list[dict]:
+    """Current errors and queries without an explanation in the LA's data, school then pupil."""
+    rows = (
+        Finding.objects.filter(la=la, collection=collection, is_current=True)
+        .filter(Q(severity="error") | Q(severity="query", explanation=""))
+        .select_related("school", "pupil")
+        .order_by("school__laestab", "pupil__line", "rule")
+    )
+    return [
+        {
+            "laestab": f.school.laestab if f.school else "",
+            "school": f.school.name if f.school else "",
+            "upn": f.pupil.upn if f.pupil else "",
+            "pupil": f"{f.pupil.surname}, {f.pupil.forename}" if f.pupil else "",
+            "rule": f.rule,
+            "severity": f.severity,
+            "field": f.field,
+            "value": f.value,
+            "message": f.message,
+        }
+        for f in rows
+    ]
+
+
+def return_schools(la: LocalAuthority, collection: Collection):
+    """The LA's schools with current pupils: the schools a return is built for."""
+    ids = (
+        PupilRecord.objects.filter(la=la, collection=collection, is_current=True)
+        .values("school_id")
+        .distinct()
+    )
+    return School.objects.filter(pk__in=ids).order_by("laestab")
+
+
+def _explanations(rows) -> dict:
+    out: dict = defaultdict(list)
+    for key, rule, field, text in rows:
+        out[key].append(Explanation(rule, field, text))
+    return out
+
+
+def return_pupils(
+    la: LocalAuthority, collection: Collection
+) -> Iterator[tuple[School, Iterator[ReturnPupil]]]:
+    """Per school, its current pupils as the return writes them, each with the explanations of
+    its explained queries. Pupils are streamed from the database a school at a time."""
+    for school in return_schools(la, collection):
+        notes = _explanations(
+            Finding.objects.filter(
+                school=school,
+                collection=collection,
+                is_current=True,
+                severity="query",
+                pupil__isnull=False,
+            )
+            .exclude(explanation="")
+            .values_list("pupil_id", "rule", "field", "explanation")
+        )
+
+        def pupils(school=school, notes=notes) -> Iterator[ReturnPupil]:
+            rows = (
+                PupilRecord.objects.filter(school=school, collection=collection, is_current=True)
+                .order_by("line", "pk")
+                .values_list("pk", "upn", "surname", "forename", "dob", "sex", "outcomes")
+            )
+            for pk, upn, surname, forename, dob, sex, outcomes in rows.iterator(chunk_size=2000):
+                yield ReturnPupil(upn, surname, forename, dob, sex, outcomes, notes.get(pk, []))
+
+        yield school, pupils()
+
+
+def school_explanations(school: School, collection: Collection) -> list[Explanation]:
+    """Explanations of the school's own (not pupil) queries, e.g. too few pupils."""
+    rows = (
+        Finding.objects.filter(
+            school=school,
+            collection=collection,
+            is_current=True,
+            severity="query",
+            pupil__isnull=True,
+        )
+        .exclude(explanation="")
+        .values_list("rule", "field", "explanation")
+    )
+    return [Explanation(*r) for r in rows]
+
+
+# -- the collector's view -----------------------------------------------------------------------
+
+LA_STATES = {
+    "none": "No data",
+    "loaded": "Loaded",
+    "submitted": "Submitted",
+    "amended": "Amended after submission",
+    "authorised": "Authorised",
+}
+STATE_TAGS = {
+    "none": "govuk-tag--grey",
+    "loaded": "govuk-tag--blue",
+    "submitted": "govuk-tag--yellow",
+    "amended": "govuk-tag--orange",
+    "authorised": "govuk-tag--green",
+}
+LA_SORTS = (
+    "code",
+    "name",
+    "region",
+    "state",
+    "schools",
+    "pupils",
+    "errors",
+    "queries",
+    "unexplained",
+    "authorised",
+    "updated",
+)
+
+
+@dataclass
+class LaRow:
+    code: str
+    name: str
+    region: str
+    state: str
+    schools: int
+    submitted: int
+    authorised: int
+    pupils: int
+    errors: int
+    queries: int
+    unexplained: int
+    updated: dt.datetime | None
+
+    @property
+    def state_label(self) -> str:
+        return LA_STATES[self.state]
+
+
+def la_state(statuses: dict[str, int]) -> str:
+    """An LA's state from the count of its school returns in each status."""
+    total = sum(statuses.values())
+    if not total:
+        return "none"
+    if statuses.get("amended"):
+        return "amended"
+    if statuses.get("authorised") == total:
+        return "authorised"
+    if not statuses.get("loaded"):
+        return "submitted"
+    return "loaded"
+
+
+def la_rows(las, collection: Collection) -> list[LaRow]:
+    """One row per LA in `las` (a scoped queryset), in LA code order."""
+    held = (
+        CollectedReturn.objects.filter(collection=collection, la__in=las)
+        .values("la_id", "status")
+        .annotate(
+            n=Count("id"),
+            pupils=Sum("pupils"),
+            errors=Sum("errors"),
+            queries=Sum("queries"),
+            unexplained=Sum("unexplained"),
+        )
+    )
+    by_la: dict[int, dict] = defaultdict(
+        lambda: {"statuses": {}, "pupils": 0, "errors": 0, "queries": 0, "unexplained": 0}
+    )
+    for row in held:
+        agg = by_la[row["la_id"]]
+        agg["statuses"][row["status"]] = row["n"]
+        for k in ("pupils", "errors", "queries", "unexplained"):
+            agg[k] += row[k] or 0
+    updated = dict(
+        CollectedReturn.objects.filter(collection=collection, la__in=las)
+        .values("la_id")
+        .annotate(at=Max("updated_at"))
+        .values_list("la_id", "at")
+    )
+    rows = []
+    for la in las.select_related("region").order_by("code"):
+        agg = by_la.get(la.pk) or {
+            "statuses": {},
+            "pupils": 0,
+            "errors": 0,
+            "queries": 0,
+            "unexplained": 0,
+        }
+        st = agg["statuses"]
+        rows.append(
+            LaRow(
+                code=la.code,
+                name=la.name,
+                region=la.region.name,
+                state=la_state(st),
+                schools=sum(st.values()),
+                submitted=st.get("submitted", 0),
+                authorised=st.get("authorised", 0),
+                pupils=agg["pupils"],
+                errors=agg["errors"],
+                queries=agg["queries"],
+                unexplained=agg["unexplained"],
+                updated=updated.get(la.pk),
+            )
+        )
+    return rows
+
+
+def sort_la_rows(rows: list[LaRow], sort: str, desc: bool) -> list[LaRow]:
+    if sort not in LA_SORTS:
+        sort = "code"
+    order = list(LA_STATES)
+
+    def key(r: LaRow):
+        if sort == "state":
+            return order.index(r.state)
+        if sort == "updated":
+            return r.updated or dt.datetime.min.replace(tzinfo=dt.UTC)
+        return getattr(r, sort)
+
+    return sorted(rows, key=key, reverse=desc)
+
+
+def days_to_deadline(collection: Collection, today: dt.date | None = None) -> tuple[dt.date, int]:
+    """The national deadline (spec §1.0, from the definition) and the days left (negative once
+    it has passed)."""
+    deadline = definitions.load(collection.code).dates["national_deadline"]
+    today = today or timezone.localdate()
+    return deadline, (deadline - today).days
+
+
+def deadline_text(days: int) -> str:
+    if days > 1:
+        return f"{days} days to go"
+    if days == 1:
+        return "1 day to go"
+    if days == 0:
+        return "due today"
+    return f"passed {-days} day{'s' if days != -1 else ''} ago"
+
+
+def findings_of(cr: CollectedReturn):
+    """The current errors and queries of a school return, errors first."""
+    return (
+        CollectedFinding.objects.filter(version_id=cr.current_id, is_current=True)
+        .select_related("pupil")
+        .order_by("severity", "pupil__line", "rule")
+    )
+
+
+def history_of(cr: CollectedReturn):
+    """Audit rows about this school return, newest first."""
+    return AuditEvent.objects.filter(object_type="CollectedReturn", object_id=str(cr.pk))
+
+
+def collected_pupils(cr: CollectedReturn):
+    return (
+        cr.current.collected_pupils.filter(is_current=True).order_by("line", "pk")
+        if (cr.current_id)
+        else []
+    )

@@ -1,0 +1,426 @@
+"""Pages of the statutory return (the LA's side) and the national collection (the collector's
+side). Views parse, find the LA or school return among those the user may see (`scope`), check
+the role, call an action or a query, respond. Another LA's pages answer 404; a role that may not
+use a page of its own LA gets 403."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.timezone import localtime
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from keystage.accounts.models import Role
+from keystage.accounts.scope import las_for, membership_of, scoped
+from keystage.collection import exports
+from keystage.returns import actions, queries
+from keystage.returns.forms import BuildForm, ReturnUploadForm
+from keystage.returns.models import CollectedReturn, ReturnGeneration
+from keystage.submissions.actions import get_collection
+from keystage.web.govuk import error_list
+
+RETURN_READERS = (Role.NATIONAL_ADMIN, Role.LA_ADMIN, Role.LA_OFFICER)
+LA_BUILDERS = (Role.LA_ADMIN, Role.LA_OFFICER)
+STATUS_TAGS = {
+    "loaded": "govuk-tag--blue",
+    "submitted": "govuk-tag--yellow",
+    "amended": "govuk-tag--orange",
+    "authorised": "govuk-tag--green",
+}
+NATIONAL_FIELDS = (
+    "la",
+    "name",
+    "region",
+    "state",
+    "schools",
+    "submitted",
+    "authorised",
+    "pupils",
+    "errors",
+    "queries",
+    "unexplained_queries",
+    "last_change",
+    "deadline",
+    "days_to_deadline",
+)
+
+
+def _collection():
+    return get_collection(settings.KEYSTAGE_COLLECTION)
+
+
+def _role(request):
+    m = membership_of(request.user)
+    return m.role if m else None
+
+
+def _la(request, code: str, roles):
+    la = get_object_or_404(las_for(request.user), code=code)
+    if _role(request) not in roles:
+        raise PermissionDenied("Your role cannot see this page")
+    return la
+
+
+def when(moment) -> str:
+    return f"{localtime(moment):%-d %B %Y at %H:%M}" if moment else ""
+
+
+def _refused(request, e: actions.ReturnRefused) -> None:
+    for reason in e.reasons[:20]:
+        messages.error(request, reason)
+    if len(e.reasons) > 20:
+        messages.error(request, f"and {len(e.reasons) - 20} more")
+
+
+# -- the LA's side ----------------------------------------------------------------------------
+
+
+@require_safe
+def la_returns(request, code):
+    """/la/<code>/returns: build the return, download earlier ones, submit, see what the
+    national collection holds."""
+    la = _la(request, code, RETURN_READERS)
+    collection = _collection()
+    generations = list(scoped(request.user, ReturnGeneration).filter(la=la, collection=collection))
+    for g in generations:
+        g.when = when(g.created_at)
+    items = queries.open_items(la, collection) if actions.may_build(request.user, la) else []
+    held = list(
+        scoped(request.user, CollectedReturn)
+        .filter(la=la, collection=collection)
+        .select_related("school")
+    )
+    for cr in held:
+        cr.when = when(cr.updated_at)
+    deadline, days = queries.days_to_deadline(collection)
+    return render(
+        request,
+        "returns/la_returns.html",
+        {
+            "la": la,
+            "collection": collection,
+            "generations": generations,
+            "latest": generations[0] if generations else None,
+            "items": items[: queries.OPEN_ITEMS_SHOWN],
+            "item_count": len(items),
+            "error_count": sum(i["severity"] == "error" for i in items),
+            "schools_to_return": queries.return_schools(la, collection).count(),
+            "held": held,
+            "status_tags": STATUS_TAGS,
+            "may_build": actions.may_build(request.user, la),
+            "may_submit": actions.may_submit(request.user, la),
+            "waiting": sum(cr.status in ("loaded", "amended") for cr in held),
+            "deadline": deadline,
+            "deadline_text": queries.deadline_text(days),
+        },
+    )
+
+
+@require_POST
+def build(request, code):
+    la = _la(request, code, LA_BUILDERS)
+    form = BuildForm(request.POST)
+    confirm = form.is_valid() and form.cleaned_data["confirm"]
+    try:
+        generation = actions.do_build_return(la, _collection(), user=request.user, confirm=confirm)
+    except actions.OpenItems as e:
+        messages.error(
+            request,
+            f"The return was not written: {e.reasons[0]}. Fix the errors or explain the queries, "
+            "or tick the box to confirm you want to write it anyway.",
+        )
+        return redirect("la-returns", code=la.code)
+    messages.success(
+        request,
+        f"Return {generation.serial} written: {generation.school_count} schools, "
+        f"{generation.pupil_count} pupils.",
+    )
+    return redirect("la-returns", code=la.code)
+
+
+@require_safe
+def download(request, code, serial: int, file: str):
+    la = _la(request, code, RETURN_READERS)
+    generation = get_object_or_404(
+        scoped(request.user, ReturnGeneration), la=la, collection=_collection(), serial=serial
+    )
+    try:
+        path = actions.generation_path(generation, file)
+    except FileNotFoundError:
+        raise Http404("No such file in this return") from None
+    if not path.is_file():
+        raise Http404("The file of this return is no longer held")
+    return FileResponse(path.open("rb"), as_attachment=True, filename=file)
+
+
+@require_POST
+def submit_generation(request, code, serial: int):
+    la = _la(request, code, LA_BUILDERS)
+    generation = get_object_or_404(
+        scoped(request.user, ReturnGeneration), la=la, collection=_collection(), serial=serial
+    )
+    try:
+        result = actions.do_submit_generation(generation, user=request.user)
+    except actions.ReturnRefused as e:
+        _refused(request, e)
+        return redirect("la-returns", code=la.code)
+    messages.success(
+        request,
+        f"Return {generation.serial} submitted to the national collection: "
+        f"{len(result.schools)} schools, {result.pupils} pupils.",
+    )
+    return redirect("la-returns", code=la.code)
+
+
+@require_POST
+def submit_loaded(request, code):
+    la = _la(request, code, LA_BUILDERS)
+    try:
+        done = actions.do_submit_la(la, _collection(), user=request.user)
+    except actions.ReturnRefused as e:
+        _refused(request, e)
+        return redirect("la-returns", code=la.code)
+    messages.success(request, f"{len(done)} school returns submitted to the national collection.")
+    return redirect("la-returns", code=la.code)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def upload(request, code):
+    """Upload return files made by any system: loaded, not yet submitted."""
+    la = _la(request, code, LA_BUILDERS)
+    post = request.method == "POST"
+    form = ReturnUploadForm(request.POST if post else None, request.FILES if post else None)
+    reasons: list[str] = []
+    if post and form.is_valid():
+        files = [(f.name, f.read()) for f in form.cleaned_data["files"]]
+        try:
+            result = actions.do_upload_returns(la, _collection(), files, user=request.user)
+        except actions.ReturnRefused as e:
+            reasons = e.reasons
+        else:
+            replaced = (
+                f", {len(result.replaced)} replacing an earlier version"
+                if (result.replaced)
+                else ""
+            )
+            messages.success(
+                request,
+                f"{len(result.schools)} school returns loaded ({result.pupils} pupils){replaced}. "
+                "Check their errors and queries, then submit.",
+            )
+            return redirect("la-returns", code=la.code)
+    return render(
+        request,
+        "returns/upload.html",
+        {
+            "la": la,
+            "form": form,
+            "error_list": error_list(form),
+            "reasons": reasons,
+            "max_mb": settings.KEYSTAGE_MAX_UPLOAD_MB,
+        },
+        status=400 if reasons else 200,
+    )
+
+
+# -- the collector's side -----------------------------------------------------------------------
+
+
+def _national(request) -> None:
+    if _role(request) != Role.NATIONAL_ADMIN:
+        raise PermissionDenied("Only national admins can see the national collection")
+
+
+def _national_rows(request):
+    collection = _collection()
+    rows = queries.la_rows(las_for(request.user), collection)
+    sort = request.GET.get("sort", "code")
+    sort = sort if sort in queries.LA_SORTS else "code"
+    desc = request.GET.get("dir") == "desc"
+    return collection, queries.sort_la_rows(rows, sort, desc), sort, desc
+
+
+@require_safe
+def national(request):
+    """/national: the collector's dashboard. Anyone else goes to their own LA's return page (LA
+    admins and officers) or home, as /dashboard does."""
+    membership = membership_of(request.user)
+    role = membership.role if membership else None
+    if role in LA_BUILDERS:
+        return redirect("la-returns", code=membership.la.code)
+    if role != Role.NATIONAL_ADMIN:
+        return redirect("home")
+    collection, rows, sort, desc = _national_rows(request)
+    deadline, days = queries.days_to_deadline(collection)
+    sort_links = {
+        key: "?" + urlencode({"sort": key, "dir": "desc" if sort == key and not desc else ""})
+        for key in queries.LA_SORTS
+    }
+    totals = {state: sum(r.state == state for r in rows) for state in queries.LA_STATES}
+    return render(
+        request,
+        "returns/national.html",
+        {
+            "collection": collection,
+            "rows": rows,
+            "sort": sort,
+            "desc": desc,
+            "sort_links": sort_links,
+            "deadline": deadline,
+            "deadline_text": queries.deadline_text(days),
+            "totals": totals,
+            "states": queries.LA_STATES,
+            "state_tags": queries.STATE_TAGS,
+            "query": urlencode({"sort": sort, "dir": "desc" if desc else ""}),
+        },
+    )
+
+
+@require_safe
+def national_export(request, fmt):
+    _national(request)
+    if fmt not in exports.FORMATS:
+        raise Http404("Choose csv or xlsx")
+    collection, rows, _, _ = _national_rows(request)
+    deadline, days = queries.days_to_deadline(collection)
+    data = (
+        {
+            "la": r.code,
+            "name": r.name,
+            "region": r.region,
+            "state": r.state_label,
+            "schools": r.schools,
+            "submitted": r.submitted,
+            "authorised": r.authorised,
+            "pupils": r.pupils,
+            "errors": r.errors,
+            "queries": r.queries,
+            "unexplained_queries": r.unexplained,
+            "last_change": localtime(r.updated).strftime("%Y-%m-%d %H:%M") if r.updated else "",
+            "deadline": deadline.isoformat(),
+            "days_to_deadline": days,
+        }
+        for r in rows
+    )
+    return exports.download(fmt, f"national-collection-{collection.code}", NATIONAL_FIELDS, data)
+
+
+@require_safe
+def collected_la(request, code):
+    """The school returns the national collection holds for one LA."""
+    la = _la(request, code, RETURN_READERS)
+    collection = _collection()
+    held = list(
+        scoped(request.user, CollectedReturn)
+        .filter(la=la, collection=collection)
+        .select_related("school", "current")
+    )
+    for cr in held:
+        cr.when = when(cr.updated_at)
+    statuses: dict[str, int] = {}
+    for cr in held:
+        statuses[cr.status] = statuses.get(cr.status, 0) + 1
+    state = queries.la_state(statuses)
+    return render(
+        request,
+        "returns/collected_la.html",
+        {
+            "la": la,
+            "held": held,
+            "state": state,
+            "state_label": queries.LA_STATES[state],
+            "state_tag": queries.STATE_TAGS[state],
+            "status_tags": STATUS_TAGS,
+            "may_authorise": actions.may_authorise(request.user),
+            "totals": {
+                k: sum(getattr(cr, k) for cr in held)
+                for k in ("pupils", "errors", "queries", "unexplained")
+            },
+        },
+    )
+
+
+@require_POST
+def authorise_la(request, code):
+    la = _la(request, code, RETURN_READERS)
+    try:
+        n = actions.do_authorise_la(la, _collection(), user=request.user)
+    except actions.ReturnRefused as e:
+        _refused(request, e)
+    else:
+        messages.success(request, f"{n} school returns of {la.name} authorised.")
+    return redirect("collected-la", code=la.code)
+
+
+def _collected(request, code, laestab) -> CollectedReturn:
+    la = _la(request, code, RETURN_READERS)
+    return get_object_or_404(
+        scoped(request.user, CollectedReturn).select_related("school", "la", "current"),
+        la=la,
+        collection=_collection(),
+        school__laestab=laestab,
+    )
+
+
+@require_safe
+def collected_return(request, code, laestab):
+    """One school return as the collector holds it: status, messages, versions and history."""
+    cr = _collected(request, code, laestab)
+    findings = list(queries.findings_of(cr))
+    versions = list(cr.versions.all())
+    for v in versions:
+        v.when = when(v.loaded_at)
+    history = list(queries.history_of(cr))
+    for h in history:
+        h.when = when(h.at)
+        h.summary = _summary(h)
+    return render(
+        request,
+        "returns/collected_return.html",
+        {
+            "cr": cr,
+            "la": cr.la,
+            "school": cr.school,
+            "findings": findings,
+            "versions": versions,
+            "history": history,
+            "status_tag": STATUS_TAGS[cr.status],
+            "may_authorise": actions.may_authorise(request.user),
+            "pupil_count": cr.pupils,
+        },
+    )
+
+
+def _summary(event) -> str:
+    d = event.detail or {}
+    if event.action == "return.loaded":
+        status = dict(CollectedReturn.Status.choices).get(d.get("status"), d.get("status", ""))
+        return (
+            f"Version {d.get('version')} loaded from {d.get('file_name', '')} (serial "
+            f"{d.get('serial')}, {d.get('pupils')} pupils): {status.lower()}"
+        )
+    if event.action == "return.submitted":
+        return (
+            f"Submitted with {d.get('errors', 0)} errors and {d.get('unexplained', 0)} "
+            "unexplained queries"
+        )
+    if event.action == "return.authorised":
+        return f"Authorised ({d.get('pupils', 0)} pupils)"
+    return event.action
+
+
+@require_POST
+def authorise_return(request, code, laestab):
+    cr = _collected(request, code, laestab)
+    try:
+        actions.do_authorise_return(cr, user=request.user)
+    except actions.ReturnRefused as e:
+        _refused(request, e)
+    else:
+        messages.success(request, f"The return of {cr.school.name} is authorised.")
+    return redirect("collected-return", code=cr.la.code, laestab=cr.school.laestab)

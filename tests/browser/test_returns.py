@@ -1,0 +1,106 @@
+"""The statutory return in a real browser: an LA officer who is not an approver builds the
+return but cannot submit it, the approver submits it, and a national admin authorises the clean
+school return (and cannot authorise one with errors). Pages are scanned by axe and saved to
+docs/screenshots/."""
+
+from __future__ import annotations
+
+import pytest
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from playwright.sync_api import expect
+
+from keystage.engine import upn as upns
+from tests.browser.conftest import PASSWORD, sign_in
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def returns_site(site):
+    from keystage.accounts.actions import do_create_member
+    from keystage.accounts.models import Role
+    from keystage.orgs.models import LocalAuthority
+    from keystage.submissions.models import PupilRecord
+
+    # The seeded "clean" school's pupils get real UPNs, so the collector finds it clean.
+    for n, p in enumerate(PupilRecord.objects.filter(school__urn="125000").order_by("pk"), 1):
+        p.upn = upns.make("938", "2001", "16", f"{n:03d}")
+        p.surname = f"CLEAN{chr(64 + n)}"  # no digits in a legal surname
+        p.outcomes = {"reading": "EXS", "writing": "EXS", "maths": "GDS", "science": "EXS"}
+        p.save()
+    la938 = LocalAuthority.objects.get(code="938")
+    do_create_member(
+        "approver938", password=PASSWORD, role=Role.LA_OFFICER, la=la938, is_approver=True
+    )
+    do_create_member("national", password=PASSWORD, role=Role.NATIONAL_ADMIN)
+    return site
+
+
+def _sign_in_admin(page, site, username):
+    sign_in(page, site, username)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Set up two-factor sign-in")
+    device = TOTPDevice.objects.get(user__username=username, confirmed=False)
+    code = f"{totp(device.bin_key, step=device.step, t0=device.t0):06d}"
+    page.get_by_label("Code from your authenticator app").fill(code)
+    page.get_by_role("button", name="Continue").click()
+    expect(page).to_have_url(f"{site['url']}/")
+
+
+def test_approver_submits_non_approver_cannot_national_admin_authorises(
+    browser, returns_site, check_page
+):
+    site = returns_site
+    # An officer who is not an approver builds the return, confirming the open errors.
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    sign_in(page, site, "officer938")
+    page.get_by_role("link", name="Statutory return to the national collection").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Statutory return")
+    main = page.locator("main")
+    expect(main).to_contain_text("errors are still open")
+    page.get_by_role("button", name="Build the return").click()
+    expect(main).to_contain_text("The return was not written")
+    page.get_by_label("Yes, write the return with these errors").check()
+    page.get_by_role("button", name="Build the return").click()
+    expect(main).to_contain_text("Return 1 written")
+    expect(main).to_contain_text("938_KS1_2023_001.zip")
+    expect(page.get_by_role("button", name="Submit return 1")).to_have_count(0)
+    expect(main).to_contain_text("Only an approver of West Sussex can submit")
+    page.context.close()
+
+    # The approver submits it.
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    sign_in(page, site, "approver938")
+    page.goto(f"{site['url']}/la/938/returns")
+    page.get_by_role("button", name="Submit return 1 to the national collection").click()
+    main = page.locator("main")
+    expect(main).to_contain_text("Return 1 submitted to the national collection")
+    held = page.get_by_role("table", name="School returns the national collection holds")
+    expect(held.locator("tr", has_text="9382001")).to_contain_text("Submitted")
+    check_page(page, "returns-la")
+    page.context.close()
+
+    # The national admin sees every LA, and authorises the clean school return only.
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    _sign_in_admin(page, site, "national")
+    page.get_by_role("link", name="National collection: every LA's return").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("National collection")
+    expect(page.locator("main")).to_contain_text("Every LA (153)")
+    check_page(page, "returns-national")
+    page.get_by_role("link", name="938", exact=True).click()
+    expect(page.locator("main")).to_contain_text("Returns in the national collection")
+    check_page(page, "returns-collected-la")
+    page.get_by_role("link", name="9382002").click()
+    expect(page.locator("main")).to_contain_text("KS1-")  # the collector's own findings
+    expect(page.get_by_role("button", name="Authorise this return")).to_have_count(0)
+    page.go_back()
+    page.get_by_role("link", name="9382001").click()
+    page.get_by_role("button", name="Authorise this return").click()
+    main = page.locator("main")
+    expect(main).to_contain_text("is authorised")
+    expect(main.locator(".govuk-summary-list")).to_contain_text("Authorised")
+    expect(
+        page.get_by_role("table", name="Every change of this return, newest first")
+    ).to_contain_text("Authorised")
+    check_page(page, "returns-collected-return")
+    page.context.close()
