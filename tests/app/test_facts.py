@@ -100,6 +100,9 @@ def test_sex_and_term_of_birth_groups(imported):
     assert groups_of("2016-04-30", "f", {"fsm": "2019-05-01", "sen": "K"}) == [
         "all", "sex:F", "term:spring", "fsm:Y", "sen:K",
     ]  # fmt: skip
+    assert groups_of("2016-06-01", "M", {"fsm": "no", "eal": "ENG", "ethnicity": "wbri"}) == [
+        "all", "sex:M", "term:summer", "fsm:N", "eal:ENG", "ethnicity:WBRI",
+    ]  # fmt: skip
 
 
 def test_a_superseding_upload_changes_only_that_school_and_the_sums(imported, tmp_path):

@@ -60,10 +60,27 @@ class MeasureSettings:
         return frozenset(codes)
 
 
+# Checked settings per definition object (a definition is immutable once parsed); reports
+# work out hundreds of measures a page. The definition is kept with them, so its id is never
+# reused for another while cached.
+_CHECKED: dict[int, tuple[Definition, MeasureSettings]] = {}
+
+
 def settings(definition: Definition) -> MeasureSettings:
     """Read and check the definition's [measures] table. Raises `MeasureSettingsError` when a
     code valid for a subject would be counted in no bucket, or in two: a figure that silently
     drops pupils is worse than one that refuses to run."""
+    found = _CHECKED.get(id(definition))
+    if found is not None and found[0] is definition:
+        return found[1]
+    checked = _settings(definition)
+    if len(_CHECKED) > 64:
+        _CHECKED.clear()
+    _CHECKED[id(definition)] = (definition, checked)
+    return checked
+
+
+def _settings(definition: Definition) -> MeasureSettings:
     where = f"collection definition {definition.id!r} ({definition.source or 'in memory'})"
     raw = definition.raw.get("measures")
     if not isinstance(raw, dict):

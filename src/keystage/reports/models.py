@@ -47,3 +47,28 @@ class Fact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.level} {self.area_code} {self.group}: {self.pupils} pupils"
+
+
+class ReportPack(models.Model):
+    """A PDF of an LA's reports (its summary, gap analysis and every school's summary), made by
+    a background task (`tasks.make_pack_task`); its page refreshes until the PDF is ready."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Waiting to start"
+        RUNNING = "running", "Being made"
+        DONE = "done", "Ready"
+        FAILED = "failed", "Failed"
+
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="+")
+    la = models.ForeignKey(LocalAuthority, on_delete=models.CASCADE, related_name="+")
+    requested_by = models.ForeignKey(
+        "auth.User", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    state = models.CharField(max_length=8, choices=State.choices, default=State.QUEUED)
+    requested_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    pdf = models.BinaryField(null=True, blank=True)
+    message = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"report pack {self.pk} of LA {self.la_id}: {self.state}"

@@ -1,6 +1,11 @@
 """Report rows read from the fact tables only (never from pupil records): a summary of every
-measure with comparators, gaps in percentage points by pupil group, and England's and the
-regions' figures with coverage and confidence intervals.
+measure with comparators, gaps in percentage points by pupil group, England's and the regions'
+figures with coverage and confidence intervals, the comparison with DfE's published figures and
+the open-data file in DfE's column layout.
+
+Every function takes a `viewer` (`disclosure.Viewer`): figures the viewer does not own are
+suppressed by the rule in `disclosure` (shown as "c"). The CLI reads as `EVERYTHING` (nothing
+suppressed), so its figures are those an owner sees on the pages.
 
 Percentages are rounded half up to one decimal place (`measures.rounded`); gaps are worked
 out from the unrounded percentages, then rounded the same way.
@@ -8,18 +13,27 @@ out from the unrounded percentages, then rounded the same way.
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 
+from django.db.models import Q, Sum
+
+from keystage.collection.models import ExpectedCohort
 from keystage.engine import definition as definitions
-from keystage.engine.measures import measures, rounded, wilson_interval
+from keystage.engine.measures import Counts, ees_row, measures, rounded, wilson_interval
 from keystage.orgs.models import LocalAuthority, Region, School
+from keystage.reference import published_ks1
+from keystage.reports import disclosure
+from keystage.reports.disclosure import EVERYTHING, SUPPRESSED, Viewer
 from keystage.reports.facts import counts_from_json
 from keystage.reports.models import NATIONAL_CODE, Fact
 from keystage.submissions.models import Collection
 
 PLACES = 1
 GAP_GROUPS = ("all", "sex:F", "sex:M", "term:autumn", "term:spring", "term:summer")
+COMBINED = "combined"
+MEASURES = ("met", "higher")
+MEASURE_LABELS = {"met": "expected standard or above", "higher": "greater depth"}
 
 SUMMARY_FIELDS = (
     "level", "code", "name", "subject", "pupils", "eligible", "met", "met_percent", "higher",
@@ -31,9 +45,33 @@ GAP_FIELDS = (
 )  # fmt: skip
 NATIONAL_FIELDS = (
     "level", "code", "name", "las_loaded", "las_expected", "schools_loaded", "schools_expected",
-    "pupils", "subject", "eligible", "met_percent", "met_low", "met_high", "higher_percent",
-    "higher_low", "higher_high",
+    "pupils", "pupils_expected", "subject", "eligible", "met_percent", "met_low", "met_high",
+    "higher_percent", "higher_low", "higher_high",
 )  # fmt: skip
+OFFICIAL_FIELDS = (
+    "level", "code", "name", "subject", "measure", "provisional_percent", "published_percent",
+    "difference", "eligible",
+)  # fmt: skip
+# The published series' columns, per subject and measure.
+PUBLISHED_COLUMNS = {
+    ("reading", "met"): "read_exs", ("reading", "higher"): "read_gds",
+    ("writing", "met"): "writ_exs", ("writing", "higher"): "writ_gds",
+    ("maths", "met"): "mat_exs", ("maths", "higher"): "mat_gds", ("science", "met"): "sci_exs",
+}  # fmt: skip
+
+_DIMENSION_ORDER = ("all", "sex", "term", "fsm", "sen", "eal", "ethnicity")
+DIMENSION_LABELS = {
+    "all": "All pupils", "sex": "Sex", "term": "Term of birth", "fsm": "Free school meals",
+    "sen": "Special educational needs", "eal": "First language", "ethnicity": "Ethnicity",
+}  # fmt: skip
+_GROUP_LABELS = {
+    "all": "All pupils", "sex:F": "Girls", "sex:M": "Boys",
+    "term:autumn": "Autumn-born (September to December)",
+    "term:spring": "Spring-born (January to April)", "term:summer": "Summer-born (May to August)",
+    "fsm:Y": "Free school meals", "fsm:N": "Not free school meals",
+    "sen:E": "Education, health and care plan", "sen:K": "SEN support", "sen:N": "No SEN",
+}  # fmt: skip
+_GROUP_ORDER = {g: n for n, g in enumerate(_GROUP_LABELS)}
 
 
 class AreaNotFound(LookupError):
@@ -45,31 +83,70 @@ class Area:
     level: str
     code: str
     name: str
+    la_id: int | None = None
+    school_id: int | None = None
+    region_code: str | None = None
+
+
+ENGLAND = Area("national", NATIONAL_CODE, "England")
+
+
+def group_label(group: str) -> str:
+    if group in _GROUP_LABELS:
+        return _GROUP_LABELS[group]
+    dimension, _, value = group.partition(":")
+    return f"{DIMENSION_LABELS.get(dimension, dimension)}: {value}"
+
+
+def dimension_of(group: str) -> str:
+    return group.partition(":")[0]
+
+
+def _group_key(group: str):
+    dimension = dimension_of(group)
+    rank = _DIMENSION_ORDER.index(dimension) if dimension in _DIMENSION_ORDER else 99
+    return (rank, _GROUP_ORDER.get(group, 99), group)
+
+
+def ordered_groups(groups) -> list[str]:
+    return sorted(set(groups), key=_group_key)
+
+
+def school_area(s: School) -> list[Area]:
+    r = s.la.region
+    return [
+        Area("school", s.laestab, s.name, s.la_id, s.pk, r.dfe_code),
+        Area("la", s.la.code, s.la.name, s.la_id, None, r.dfe_code),
+        Area("region", r.dfe_code, r.name, None, None, r.dfe_code),
+        ENGLAND,
+    ]
+
+
+def la_area(a: LocalAuthority) -> list[Area]:
+    r = a.region
+    return [
+        Area("la", a.code, a.name, a.pk, None, r.dfe_code),
+        Area("region", r.dfe_code, r.name, None, None, r.dfe_code),
+        ENGLAND,
+    ]
+
+
+def region_area(r: Region) -> list[Area]:
+    return [Area("region", r.dfe_code, r.name, None, None, r.dfe_code), ENGLAND]
 
 
 def areas(*, la: str | None = None, school: str | None = None, region: str | None = None):
     """The area asked for, then its comparators (its LA, its region, England)."""
-    england = Area("national", NATIONAL_CODE, "England")
     if school:
         s = School.objects.select_related("la__region").filter(laestab=school).first()
         if s is None:
             raise AreaNotFound(f"school {school} is not in the schools register")
-        r = s.la.region
-        return [
-            Area("school", s.laestab, s.name),
-            Area("la", s.la.code, s.la.name),
-            Area("region", r.dfe_code, r.name),
-            england,
-        ]
+        return school_area(s)
     if la:
         a = LocalAuthority.objects.select_related("region").filter(code=la).first()
         if a is None:
             raise AreaNotFound(f"LA {la} is not an English LA code")
-        return [
-            Area("la", a.code, a.name),
-            Area("region", a.region.dfe_code, a.region.name),
-            england,
-        ]
+        return la_area(a)
     if region:
         r = (
             Region.objects.filter(name__iexact=region).first()
@@ -79,102 +156,326 @@ def areas(*, la: str | None = None, school: str | None = None, region: str | Non
         if r is None:
             names = ", ".join(Region.objects.values_list("name", flat=True))
             raise AreaNotFound(f"region {region!r} is not known; use one of: {names}")
-        return [Area("region", r.dfe_code, r.name), england]
-    return [england]
+        return region_area(r)
+    return [ENGLAND]
 
 
-def _measures_of(collection: Collection, area: Area, groups) -> dict:
-    """{group: measures dict} of an area's facts (groups without pupils are left out)."""
+# -- reading facts and deciding what is shown ------------------------------------------------
+
+
+@dataclass
+class Figure:
+    """One measure of one area and group: a share of eligible pupils, or hidden."""
+
+    eligible: int
+    count: int | None
+    percent: float | None  # unrounded
+    hidden: bool = False
+
+    @property
+    def shown_percent(self):
+        return SUPPRESSED if self.hidden else rounded(self.percent, PLACES)
+
+    @property
+    def shown_count(self):
+        return SUPPRESSED if self.hidden else self.count
+
+    @property
+    def shown_eligible(self):
+        return SUPPRESSED if self.hidden else self.eligible
+
+
+@dataclass
+class AreaFigures:
+    """Every figure of one area and group: {subject: {"met"|"higher": Figure}}, plus pupils."""
+
+    area: Area
+    group: str
+    pupils: int
+    counts: Counts
+    measures: dict
+    subjects: dict[str, dict[str, Figure | None]] = field(default_factory=dict)
+    pupils_hidden: bool = False
+
+
+def _area_q(area: Area) -> Q:
+    return Q(level=area.level, area_code=area.code)
+
+
+def _fetch(collection, area_list, groups=None) -> dict[tuple[str, str], dict[str, Counts]]:
+    """{(level, code): {group: Counts}} for these areas, in one query."""
+    q = Q()
+    for a in area_list:
+        q |= _area_q(a)
+    rows = Fact.objects.filter(q, collection=collection)
+    if groups is not None:
+        rows = rows.filter(group__in=list(groups))
+    out: dict = defaultdict(dict)
+    for level, code, group, data in rows.values_list("level", "area_code", "group", "counts"):
+        out[(level, code)][group] = counts_from_json(data)
+    return out
+
+
+def _subject_figures(m: dict) -> dict[str, dict[str, Figure | None]]:
+    out: dict[str, dict[str, Figure | None]] = {}
+    parts = [(k, s) for k, s in m["subjects"].items()] + [(COMBINED, m["combined"])]
+    for key, s in parts:
+        out[key] = {
+            "met": Figure(s["eligible"], s["met"], s["met_percent"]),
+            "higher": None
+            if s["higher"] is None
+            else Figure(s["eligible"], s["higher"], s["higher_percent"]),
+        }
+    return out
+
+
+class Disclosure:
+    """What a viewer knows of each area's pupils, to apply `disclosure.hidden` to each figure:
+    the viewer's own pupils inside the area, and how many other schools (for an LA) or LAs (for
+    a region or England) the rest come from."""
+
+    def __init__(self, collection, viewer: Viewer, groups):
+        self.collection = collection
+        self.viewer = viewer
+        self.groups = list(groups) if groups is not None else None
+        self._own = None
+        self._la_region = None
+
+    def _facts(self, *where, **kw):
+        rows = Fact.objects.filter(*where, collection=self.collection, **kw)
+        if self.groups is not None:
+            rows = rows.filter(group__in=self.groups)
+        return rows
+
+    def _own_units(self):
+        """[(la_id, region_code, group, Counts, is_la)] of the viewer's own LAs and schools."""
+        if self._own is None:
+            v = self.viewer
+            self._la_region = dict(LocalAuthority.objects.values_list("pk", "region__dfe_code"))
+            rows = self._facts(
+                Q(level="la", la_id__in=v.la_ids) | Q(level="school", school_id__in=v.school_ids)
+            ).exclude(level="school", la_id__in=v.la_ids)
+            self._own = [
+                (la_id, self._la_region.get(la_id), group, counts_from_json(data), level == "la")
+                for level, la_id, group, data in rows.values_list(
+                    "level", "la_id", "group", "counts"
+                )
+            ]
+        return self._own
+
+    def context(self, area: Area, group: str) -> tuple[Counts, int]:
+        """(the viewer's own counts inside `area` for `group`, the number of other units)."""
+        own = [
+            (la_id, counts, is_la)
+            for la_id, region, g, counts, is_la in self._own_units()
+            if g == group
+            and (
+                area.level == "national"
+                or (area.level == "region" and region == area.code)
+                or (area.level == "la" and la_id == area.la_id)
+            )
+        ]
+        return sum((c for _, c, _ in own), Counts()), self._others(area, group, own)
+
+    def _others(self, area: Area, group: str, own) -> int:
+        if area.level == "school":
+            return 2
+        key = (area.level, area.code)
+        cache = self.__dict__.setdefault("_units", {})
+        if key not in cache:
+            if area.level == "la":
+                rows = self._facts(level="school", la_id=area.la_id).values_list(
+                    "school_id", "group", "pupils"
+                )
+            elif area.level == "region":
+                las = [pk for pk, r in self._la_region.items() if r == area.code]
+                rows = self._facts(level="la", la_id__in=las).values_list(
+                    "la_id", "group", "pupils"
+                )
+            else:
+                rows = self._facts(level="la").values_list("la_id", "group", "pupils")
+            units: dict = defaultdict(dict)
+            for unit, g, pupils in rows:
+                units[g][unit] = pupils
+            cache[key] = units
+        units = cache[key].get(group, {})
+        if area.level == "la":
+            own_schools = self.viewer.school_ids
+            return sum(1 for sid, n in units.items() if n and sid not in own_schools)
+        own_pupils = Counter()
+        for la_id, counts, is_la in own:
+            own_pupils[la_id] += counts.pupils if not is_la else 10**9
+        return sum(1 for la_id, n in units.items() if n > own_pupils.get(la_id, 0))
+
+
+def figures(
+    collection: Collection, area_list: list[Area], groups=None, viewer: Viewer = EVERYTHING
+) -> dict[tuple[str, str], dict[str, AreaFigures]]:
+    """{(level, code): {group: AreaFigures}}, every figure marked hidden or not for `viewer`.
+    Groups of a dimension that add up to all pupils are protected together
+    (`disclosure.protect_siblings`)."""
     definition = definitions.load(collection.code)
-    rows = Fact.objects.filter(
-        collection=collection, level=area.level, area_code=area.code, group__in=groups
-    ).values_list("group", "counts")
-    return {group: measures(counts_from_json(data), definition) for group, data in rows}
+    fetched = _fetch(collection, area_list, groups)
+    control = None if viewer.everything else Disclosure(collection, viewer, groups)
+    limit = disclosure.threshold()
+    out: dict = {}
+    for area in area_list:
+        mine: dict[str, AreaFigures] = {}
+        owned = viewer.owns(area.level, area.la_id, area.school_id)
+        for group, counts in fetched.get((area.level, area.code), {}).items():
+            m = measures(counts, definition)
+            found = AreaFigures(area, group, counts.pupils, counts, m, _subject_figures(m))
+            if control is not None and not owned:
+                own, others = control.context(area, group)
+                own_m = measures(own, definition) if own.pupils else None
+                own_figures = _subject_figures(own_m) if own_m else {}
+                found.pupils_hidden = disclosure.hidden(
+                    counts.pupils, own.pupils, others, limit=limit
+                )
+                for subject, by_measure in found.subjects.items():
+                    own_eligible = (
+                        own_figures[subject]["met"].eligible if subject in own_figures else 0
+                    )
+                    for figure in by_measure.values():
+                        if figure is not None:
+                            figure.hidden = disclosure.hidden(
+                                figure.eligible, own_eligible, others, limit=limit
+                            )
+            mine[group] = found
+        if control is not None and not owned:
+            _protect(mine)
+        out[(area.level, area.code)] = mine
+    return out
 
 
-def _by_subject(m: dict | None):
-    """(subject, eligible, met, met_percent, higher, higher_percent), subjects then combined."""
-    if m is None:
-        return
-    for key, s in m["subjects"].items():
-        yield key, s["eligible"], s["met"], s["met_percent"], s["higher"], s["higher_percent"]
-    c = m["combined"]
-    yield "combined", c["eligible"], c["met"], c["met_percent"], c["higher"], c["higher_percent"]
+def _protect(mine: dict[str, AreaFigures]) -> None:
+    """Secondary suppression within each dimension (girls/boys, the three terms...)."""
+    by_dimension: dict[str, list[AreaFigures]] = defaultdict(list)
+    for group, found in mine.items():
+        if group != "all":
+            by_dimension[dimension_of(group)].append(found)
+    for members in by_dimension.values():
+        subjects = {s for f in members for s in f.subjects}
+        for subject in subjects:
+            for measure in MEASURES:
+                cells = [
+                    (f.group, f.subjects[subject][measure].eligible,
+                     f.subjects[subject][measure].hidden)
+                    for f in members
+                    if f.subjects.get(subject, {}).get(measure) is not None
+                ]  # fmt: skip
+                for group in disclosure.protect_siblings(cells):
+                    mine[group].subjects[subject][measure].hidden = True
+        cells = [(f.group, f.pupils, f.pupils_hidden) for f in members]
+        for group in disclosure.protect_siblings(cells):
+            mine[group].pupils_hidden = True
 
 
-def summary(collection: Collection, **where) -> list[dict]:
+def subject_keys(collection: Collection) -> list[str]:
+    return [*definitions.load(collection.code).subject_keys, COMBINED]
+
+
+def subject_labels(collection: Collection) -> dict[str, str]:
+    labels = {s.key: s.label for s in definitions.load(collection.code).subjects}
+    labels[COMBINED] = "Reading, writing and maths combined"
+    return labels
+
+
+# -- the reports ------------------------------------------------------------------------------
+
+
+def summary(collection: Collection, *, viewer: Viewer = EVERYTHING, area_list=None, **where):
     """Every measure of the area and of each comparator, one row per area and subject."""
+    area_list = area_list if area_list is not None else areas(**where)
+    found = figures(collection, area_list, ["all"], viewer)
     out = []
-    for area in areas(**where):
-        m = _measures_of(collection, area, ["all"]).get("all")
-        for subject, eligible, met, met_p, higher, higher_p in _by_subject(m):
+    for area in area_list:
+        f = found.get((area.level, area.code), {}).get("all")
+        if f is None:
+            continue
+        for subject, by_measure in f.subjects.items():
+            met, higher = by_measure["met"], by_measure["higher"]
             out.append({
                 "level": area.level, "code": area.code, "name": area.name, "subject": subject,
-                "pupils": m["pupils"], "eligible": eligible, "met": met,
-                "met_percent": rounded(met_p, PLACES), "higher": higher,
-                "higher_percent": rounded(higher_p, PLACES),
+                "pupils": SUPPRESSED if f.pupils_hidden else f.pupils,
+                "eligible": met.shown_eligible, "met": met.shown_count,
+                "met_percent": met.shown_percent,
+                "higher": None if higher is None else higher.shown_count,
+                "higher_percent": None if higher is None else higher.shown_percent,
             })  # fmt: skip
     return out
 
 
-def gap(collection: Collection, **where) -> list[dict]:
+def gap(
+    collection: Collection, *, viewer: Viewer = EVERYTHING, area_list=None, groups=None, **where
+) -> list[dict]:
     """The area's percentages minus each comparator's, in percentage points, per pupil group
-    (all, sex, term of birth), subject and measure (met = expected standard or above, higher =
-    greater depth). A comparator that does not apply (an LA's own LA) is empty."""
-    found = areas(**where)
-    area, comparators = found[0], {a.level: a for a in found[1:]}
+    (every group the area has when `groups` is None), subject and measure (met = expected
+    standard or above, higher = greater depth). A comparator that does not apply (an LA's own
+    LA) is empty; a suppressed figure is "c", and so is any gap worked out from one."""
+    area_list = area_list if area_list is not None else areas(**where)
+    area, comparators = area_list[0], {a.level: a for a in area_list[1:]}
     if area.level == "national":
         raise AreaNotFound("a gap needs an area below England: give --la, --school or --region")
-    mine = _measures_of(collection, area, GAP_GROUPS)
-    theirs = {level: _measures_of(collection, a, GAP_GROUPS) for level, a in comparators.items()}
+    if groups is None:
+        groups = ordered_groups(
+            Fact.objects.filter(
+                collection=collection, level=area.level, area_code=area.code
+            ).values_list("group", flat=True)
+        )
+    found = figures(collection, area_list, groups, viewer)
+    mine = found.get((area.level, area.code), {})
     out = []
-    for group in GAP_GROUPS:
-        own = {row[0]: row for row in _by_subject(mine.get(group))}
-        other = {
-            level: {row[0]: row for row in _by_subject(m.get(group))} for level, m in theirs.items()
-        }
-        for subject, row in own.items():
-            for measure, index in (("met", 3), ("higher", 5)):
-                value = row[index]
-                if row[4] is None and measure == "higher":
+    for group in groups:
+        own = mine.get(group)
+        if own is None:
+            continue
+        for subject, by_measure in own.subjects.items():
+            for measure in MEASURES:
+                figure = by_measure[measure]
+                if figure is None:
                     continue  # no greater depth in this subject (science)
                 line = {
                     "group": group, "subject": subject, "measure": measure, "area": area.code,
-                    "area_percent": rounded(value, PLACES),
+                    "area_percent": figure.shown_percent,
                 }  # fmt: skip
                 for level in ("la", "region", "national"):
-                    theirs_row = other.get(level, {}).get(subject)
-                    them = theirs_row[index] if theirs_row else None
-                    line[f"{level}_percent"] = rounded(them, PLACES)
-                    line[f"{level}_gap"] = (
-                        None if value is None or them is None else rounded(value - them, PLACES)
-                    )
+                    other = comparators.get(level)
+                    theirs = found.get((other.level, other.code), {}).get(group) if other else None
+                    them = theirs.subjects.get(subject, {}).get(measure) if theirs else None
+                    if them is None:
+                        line[f"{level}_percent"] = line[f"{level}_gap"] = None
+                        continue
+                    line[f"{level}_percent"] = them.shown_percent
+                    if figure.hidden or them.hidden:
+                        line[f"{level}_gap"] = SUPPRESSED
+                    elif figure.percent is None or them.percent is None:
+                        line[f"{level}_gap"] = None
+                    else:
+                        line[f"{level}_gap"] = rounded(figure.percent - them.percent, PLACES)
                 out.append(line)
     return out
 
 
-def _interval(k: int | None, n: int) -> tuple:
-    if k is None:
-        return None, None
-    found = wilson_interval(k, n)
+def _interval(figure: Figure | None) -> tuple:
+    if figure is None or figure.hidden or figure.count is None:
+        return (SUPPRESSED, SUPPRESSED) if figure is not None and figure.hidden else (None, None)
+    found = wilson_interval(figure.count, figure.eligible)
     if found is None:
         return None, None
     return rounded(found[0], PLACES), rounded(found[1], PLACES)
 
 
-def national(collection: Collection) -> list[dict]:
-    """England and each region: coverage (LAs and schools with data against those expected to
-    submit, pupils) and every percentage with its 95% Wilson interval."""
+def coverage(collection: Collection) -> dict[str, dict[str, int]]:
+    """{area code: {las_loaded, las_expected, schools_loaded, schools_expected, pupils_expected}}
+    for England ("970") and each region. Expected schools are those the register marks as
+    expected to submit KS1 data, an expected LA has one; expected pupils are the LAs' expected
+    cohorts (where they loaded them)."""
     region_of_la = dict(LocalAuthority.objects.values_list("pk", "region__dfe_code"))
-    expected_schools = Counter(
-        School.objects.filter(expected_ks1=True).values_list("la__region__dfe_code", flat=True)
-    )
-    expected_las = Counter(
-        dict(
-            School.objects.filter(expected_ks1=True)
-            .values_list("la_id", "la__region__dfe_code")
-            .distinct()
-        ).values()
+    expected = School.objects.filter(expected_ks1=True)
+    schools_expected = Counter(expected.values_list("la__region__dfe_code", flat=True))
+    las_expected = Counter(
+        region_of_la[la_id] for la_id in set(expected.values_list("la_id", flat=True))
     )
     loaded = Fact.objects.filter(collection=collection, group="all")
     schools_loaded = Counter(
@@ -184,28 +485,177 @@ def national(collection: Collection) -> list[dict]:
     las_loaded = Counter(
         region_of_la[la_id] for la_id in loaded.filter(level="la").values_list("la_id", flat=True)
     )
-    areas_ = [Area("national", NATIONAL_CODE, "England")] + [
-        Area("region", code, name)
+    pupils_expected = Counter()
+    for la_id, n in (
+        ExpectedCohort.objects.filter(collection=collection)
+        .values("la_id")
+        .annotate(n=Sum("pupils"))
+        .values_list("la_id", "n")
+    ):
+        pupils_expected[region_of_la[la_id]] += n
+    out = {}
+    codes = list(Region.objects.values_list("dfe_code", flat=True))
+    for code in [NATIONAL_CODE, *codes]:
+
+        def total(counter, code=code):
+            return sum(counter.values()) if code == NATIONAL_CODE else counter[code]
+
+        out[code] = {
+            "las_loaded": total(las_loaded), "las_expected": total(las_expected),
+            "schools_loaded": total(schools_loaded), "schools_expected": total(schools_expected),
+            "pupils_expected": total(pupils_expected),
+        }  # fmt: skip
+    return out
+
+
+def national_areas() -> list[Area]:
+    return [ENGLAND] + [
+        Area("region", code, name, None, None, code)
         for code, name in Region.objects.order_by("dfe_code").values_list("dfe_code", "name")
     ]
+
+
+def national(collection: Collection, *, viewer: Viewer = EVERYTHING) -> list[dict]:
+    """England and each region: coverage (LAs and schools with data against those expected to
+    submit, pupils) and every percentage with its 95% Wilson interval."""
+    area_list = national_areas()
+    found = figures(collection, area_list, ["all"], viewer)
+    cover = coverage(collection)
     out = []
-    for area in areas_:
-
-        def total(counter, area=area):
-            return sum(counter.values()) if area.level == "national" else counter[area.code]
-
-        m = _measures_of(collection, area, ["all"]).get("all")
-        for subject, eligible, met, met_p, higher, higher_p in _by_subject(m):
-            met_low, met_high = _interval(met, eligible)
-            higher_low, higher_high = _interval(higher, eligible)
+    for area in area_list:
+        f = found.get((area.level, area.code), {}).get("all")
+        if f is None:
+            continue
+        for subject, by_measure in f.subjects.items():
+            met, higher = by_measure["met"], by_measure["higher"]
+            met_low, met_high = _interval(met)
+            higher_low, higher_high = _interval(higher)
             out.append({
                 "level": area.level, "code": area.code, "name": area.name,
-                "las_loaded": total(las_loaded), "las_expected": total(expected_las),
-                "schools_loaded": total(schools_loaded),
-                "schools_expected": total(expected_schools), "pupils": m["pupils"],
-                "subject": subject, "eligible": eligible,
-                "met_percent": rounded(met_p, PLACES), "met_low": met_low, "met_high": met_high,
-                "higher_percent": rounded(higher_p, PLACES), "higher_low": higher_low,
-                "higher_high": higher_high,
+                **cover[area.code],
+                "pupils": SUPPRESSED if f.pupils_hidden else f.pupils,
+                "subject": subject, "eligible": met.shown_eligible,
+                "met_percent": met.shown_percent, "met_low": met_low, "met_high": met_high,
+                "higher_percent": None if higher is None else higher.shown_percent,
+                "higher_low": higher_low, "higher_high": higher_high,
             })  # fmt: skip
     return out
+
+
+def published(year: str, level: str, code: str) -> dict[str, str] | None:
+    for row in published_ks1():
+        if row["year"] == year and row["level"] == level and row["code"] == code:
+            return row
+    return None
+
+
+def _published_value(row: dict | None, subject: str, measure: str):
+    column = PUBLISHED_COLUMNS.get((subject, measure))
+    if row is None or column is None:
+        return None
+    value = (row.get(column) or "").strip()
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def official(collection: Collection, *, viewer: Viewer = EVERYTHING, las=()) -> list[dict]:
+    """Provisional figures against DfE's published 2023 figures (whole numbers), for England,
+    each region and the LAs given: the difference is in percentage points, from the
+    provisional percentage rounded to a whole number as DfE publishes."""
+    area_list = national_areas() + [Area("la", a.code, a.name, a.pk, None, None) for a in las]
+    found = figures(collection, area_list, ["all"], viewer)
+    out = []
+    for area in area_list:
+        f = found.get((area.level, area.code), {}).get("all")
+        row = published("2023", area.level, area.code)
+        if f is None:
+            continue
+        for subject, measure in PUBLISHED_COLUMNS:
+            figure = f.subjects.get(subject, {}).get(measure)
+            if figure is None:
+                continue
+            theirs = _published_value(row, subject, measure)
+            mine = SUPPRESSED if figure.hidden else rounded(figure.percent, 0)
+            diff = (
+                mine - theirs if isinstance(mine, int) and theirs is not None else
+                (SUPPRESSED if figure.hidden else None)
+            )  # fmt: skip
+            out.append({
+                "level": area.level, "code": area.code, "name": area.name, "subject": subject,
+                "measure": measure, "provisional_percent": mine, "published_percent": theirs,
+                "difference": diff, "eligible": figure.shown_eligible,
+            })  # fmt: skip
+    return out
+
+
+def trend(area_list: list[Area]) -> list[dict]:
+    """DfE's published series (2016-2023) for the areas given that DfE publishes (LAs, regions,
+    England): one row per area and year with the headline percentages."""
+    wanted = {(a.level, a.code): a for a in area_list if a.level in ("la", "region", "national")}
+    out = []
+    for row in published_ks1():
+        area = wanted.get((row["level"], row["code"]))
+        if area is None:
+            continue
+        out.append({
+            "level": area.level, "code": area.code, "name": area.name, "year": row["year"],
+            **{f"{s}_{m}": _published_value(row, s, m) for s, m in PUBLISHED_COLUMNS},
+        })  # fmt: skip
+    return sorted(out, key=lambda r: (area_list.index(wanted[(r["level"], r["code"])]), r["year"]))
+
+
+def open_data(collection: Collection, *, viewer: Viewer = EVERYTHING) -> tuple[list, list]:
+    """England, region and LA counts in the column layout of DfE's EES KS1 files
+    (`t_readta_eligible_pupils`...), with EES's geography columns. An area whose figures would be
+    suppressed for the viewer has every count "c"."""
+    definition = definitions.load(collection.code)
+    la_rows = Fact.objects.filter(collection=collection, level="la", group="all")
+    if not viewer.everything:
+        la_rows = la_rows.filter(la_id__in=viewer.la_ids)
+    las = {
+        a.pk: a
+        for a in LocalAuthority.objects.select_related("region").filter(
+            pk__in=la_rows.values("la_id")
+        )
+    }
+    area_list = national_areas() + [
+        Area("la", a.code, a.name, a.pk, None, a.region.dfe_code)
+        for a in sorted(las.values(), key=lambda a: a.code)
+    ]
+    found = figures(collection, area_list, ["all"], viewer)
+    regions = {
+        code: (ons, name)
+        for code, ons, name in Region.objects.values_list("dfe_code", "ons_code", "name")
+    }
+    year = collection.code.rsplit("-", 1)[-1]
+    head = ["time_period", "time_identifier", "geographic_level", "country_code", "country_name",
+            "region_code", "region_name", "old_la_code", "la_name", "version"]  # fmt: skip
+    columns: list[str] = []
+    rows = []
+    for area in area_list:
+        f = found.get((area.level, area.code), {}).get("all")
+        if f is None:
+            continue
+        values = ees_row(f.counts, definition, keystage_columns=False)
+        hidden = f.pupils_hidden or any(
+            fig.hidden for m in f.subjects.values() for fig in m.values() if fig is not None
+        )
+        if hidden:
+            values = dict.fromkeys(values, SUPPRESSED)
+        columns = columns or list(values)
+        region_code = area.region_code or ""
+        rows.append({
+            "time_period": f"{int(year) - 1}{int(year) % 100:02d}" if year.isdigit() else year,
+            "time_identifier": "Academic year",
+            "geographic_level": {"national": "National", "region": "Regional",
+                                 "la": "Local authority"}[area.level],
+            "country_code": "E92000001", "country_name": "England",
+            "region_code": regions.get(region_code, ("", ""))[0],
+            "region_name": regions.get(region_code, ("", ""))[1],
+            "old_la_code": area.code if area.level == "la" else "",
+            "la_name": area.name if area.level == "la" else "",
+            "version": "Provisional (Keystage)", **values,
+        })  # fmt: skip
+    return head + columns, rows

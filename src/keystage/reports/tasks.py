@@ -12,3 +12,11 @@ def rebuild_facts_task(collection_id: int, school_ids: list[int] | None = None) 
     from keystage.submissions.models import Collection
 
     rebuild_facts(Collection.objects.get(pk=collection_id), schools=school_ids)
+
+
+@task()
+def make_pack_task(pack_id: int) -> None:
+    """Make the PDF of an LA's reports (see `rendering.make_pack`)."""
+    from keystage.reports.rendering import make_pack
+
+    make_pack(pack_id)

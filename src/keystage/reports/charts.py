@@ -1,0 +1,115 @@
+"""Charts drawn on the server (matplotlib, Agg): grouped bar charts of percentages, as SVG with
+an accessible title and description, or as PNG. Pages show them as images beside a table of the
+same figures, so nothing depends on JavaScript or on reading the chart."""
+
+from __future__ import annotations
+
+import io
+import textwrap
+from html import escape
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+matplotlib.rcParams.update({
+    "svg.fonttype": "none",  # text stays text: smaller, searchable, read by screen readers
+    "svg.hashsalt": "keystage",  # the same figures give the same file
+    "font.family": "sans-serif",
+    "font.size": 10,
+})  # fmt: skip
+
+# GOV.UK Design System colours, distinguishable by most colour-blind readers, in series order.
+COLOURS = ("#1d70b8", "#f47738", "#00703c", "#4c2c92", "#d4351c")
+FORMATS = {"svg": "image/svg+xml", "png": "image/png"}
+
+
+def grouped_bars(
+    title: str,
+    categories: list[str],
+    series: list[tuple[str, list]],
+    *,
+    fmt: str = "svg",
+    ylabel: str = "Percentage of eligible pupils",
+) -> bytes:
+    """A grouped bar chart: one group of bars per category, one bar per series. Values are
+    percentages; None (no figure) and "c" (suppressed) draw no bar, marked "–" and "c"."""
+    width = max(5.5, 1.1 + len(categories) * (0.35 + 0.28 * len(series)))
+    fig, ax = plt.subplots(figsize=(min(width, 12), 3.6), dpi=100)
+    try:
+        n = max(len(series), 1)
+        bar = 0.8 / n
+        for i, (name, values) in enumerate(series):
+            xs = [c + (i - (n - 1) / 2) * bar for c in range(len(categories))]
+            heights = [v if isinstance(v, int | float) else 0 for v in values]
+            bars = ax.bar(xs, heights, bar * 0.95, label=name, color=COLOURS[i % len(COLOURS)])
+            for rect, v in zip(bars, values, strict=True):
+                text = "–" if v is None else ("c" if isinstance(v, str) else f"{v:g}")
+                ax.annotate(text, (rect.get_x() + rect.get_width() / 2, rect.get_height()),
+                            ha="center", va="bottom", fontsize=7, xytext=(0, 1),
+                            textcoords="offset points")  # fmt: skip
+        ax.set_xticks(range(len(categories)), categories, fontsize=8)
+        ax.set_ylim(0, 105)
+        ax.set_ylabel(ylabel)
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=n,
+                  frameon=False)  # fmt: skip
+        ax.set_title("\n".join(textwrap.wrap(title, 60)), fontsize=10)
+        fig.tight_layout()
+        out = io.BytesIO()
+        fig.savefig(out, format=fmt, metadata=None if fmt == "png" else {"Date": None})
+    finally:
+        plt.close(fig)
+    data = out.getvalue()
+    if fmt == "svg":
+        data = _accessible(data, title, _describe(categories, series))
+    return data
+
+
+def line_chart(title: str, years: list[str], series: list[tuple[str, list]], *, fmt="svg") -> bytes:
+    """Percentages over years, one line per series (gaps where a year has no figure)."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.4), dpi=100)
+    try:
+        for i, (name, values) in enumerate(series):
+            ys = [v if isinstance(v, int | float) else float("nan") for v in values]
+            ax.plot(years, ys, marker="o", label=name, color=COLOURS[i % len(COLOURS)])
+        ax.set_ylim(0, 100)
+        ax.set_ylabel("Percentage of eligible pupils")
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.legend(fontsize=8, frameon=False)
+        ax.set_title("\n".join(textwrap.wrap(title, 70)), fontsize=10)
+        fig.tight_layout()
+        out = io.BytesIO()
+        fig.savefig(out, format=fmt, metadata=None if fmt == "png" else {"Date": None})
+    finally:
+        plt.close(fig)
+    data = out.getvalue()
+    if fmt == "svg":
+        data = _accessible(data, title, _describe(years, series))
+    return data
+
+
+def _describe(categories, series) -> str:
+    parts = []
+    for name, values in series:
+        shown = ", ".join(
+            f"{c} {'no figure' if v is None else ('suppressed' if isinstance(v, str) else f'{v:g}%')}"
+            for c, v in zip(categories, values, strict=True)
+        )
+        parts.append(f"{name}: {shown}.")
+    return " ".join(parts)
+
+
+def _accessible(svg: bytes, title: str, desc: str) -> bytes:
+    """Give the SVG a role, a <title> and a <desc> (read by assistive technology)."""
+    text = svg.decode("utf-8")
+    start = text.index("<svg")
+    end = text.index(">", start)
+    head = text[start:end]
+    head += ' role="img" aria-labelledby="chart-title chart-desc"'
+    labels = (
+        f'<title id="chart-title">{escape(title)}</title>'
+        f'<desc id="chart-desc">{escape(desc)}</desc>'
+    )
+    return (text[:start] + head + ">" + labels + text[end + 1 :]).encode("utf-8")

@@ -1,0 +1,627 @@
+"""Report pages: KS1 summary, pupil list, gap analysis, provisional national figures and their
+comparison with DfE's published figures, with CSV, Excel, PDF and chart downloads.
+
+Views parse the request, find the area among those the user may see (`accounts.scope`), check
+the role and what the LA lets its schools see (`collection.visibility`), read the figures for
+this viewer (`queries`, which applies disclosure control) and respond. Another LA's or school's
+pages answer 404; a role that may not see a page answers 403."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST, require_safe
+
+from keystage.accounts.models import Role
+from keystage.accounts.scope import las_for, membership_of, schools_for, scoped
+from keystage.collection import exports
+from keystage.collection.actions import do_record_view
+from keystage.collection.visibility import school_may_see
+from keystage.orgs.models import Region
+from keystage.reports import actions, charts, queries
+from keystage.reports.disclosure import SUPPRESSED, threshold, viewer_for
+from keystage.reports.models import ReportPack
+from keystage.reports.rendering import pdf_response
+from keystage.submissions.actions import get_collection
+from keystage.submissions.queries import pupil_fields, pupil_list
+
+LA_READERS = (Role.NATIONAL_ADMIN, Role.LA_ADMIN, Role.LA_OFFICER, Role.LA_RESTRICTED)
+PACK_MAKERS = (Role.NATIONAL_ADMIN, Role.LA_ADMIN, Role.LA_OFFICER)
+LEVELS = ("school", "la", "region", "england")
+TABLE_FORMATS = ("csv", "xlsx", "pdf")
+PUPIL_SORTS = ("upn", "surname", "forename", "dob", "sex", "errors", "queries")
+
+
+class Hidden(Exception):
+    """The LA does not let its schools see this yet; the page says so."""
+
+    def __init__(self, la, level):
+        self.la, self.level = la, level
+
+
+def _collection():
+    return get_collection(settings.KEYSTAGE_COLLECTION)
+
+
+def _role(request):
+    membership = membership_of(request.user)
+    return membership.role if membership else None
+
+
+def _area(request, level: str, code: str, *, comparisons: bool = True):
+    """(the area and its comparators, the school or LA row) for a page at `level`/`code`, if
+    this user may see it. A school user sees only their school, and only what their LA lets
+    schools see (`Hidden`). 404 for what the user may not see; 403 for a role that may not see
+    this kind of page."""
+    if level not in LEVELS:
+        raise Http404("No such report")
+    role = _role(request)
+    if role is None:
+        raise PermissionDenied("Your account has no role")
+    collection = _collection()
+    if level == "school":
+        school = get_object_or_404(
+            schools_for(request.user).select_related("la__region"), laestab=code
+        )
+        if role == Role.SCHOOL_USER:
+            if not school_may_see(collection, school.la, "provisional"):
+                raise Hidden(school.la, "provisional")
+            if comparisons and not school_may_see(collection, school.la, "comparisons"):
+                raise Hidden(school.la, "comparisons")
+            if not school_may_see(collection, school.la, "comparisons"):
+                return queries.school_area(school)[:1], school
+        return queries.school_area(school), school
+    if role == Role.SCHOOL_USER:
+        _school_comparisons(request, collection)
+    if level == "la":
+        la = get_object_or_404(las_for(request.user).select_related("region"), code=code)
+        if role not in LA_READERS:
+            raise PermissionDenied("Your role cannot see LA reports")
+        return queries.la_area(la), la
+    if level == "region":
+        region = get_object_or_404(Region, dfe_code=code)
+        return queries.region_area(region), region
+    if level == "england" and code == queries.NATIONAL_CODE:
+        return [queries.ENGLAND], None
+    raise Http404("No such report")
+
+
+def _school_comparisons(request, collection):
+    """A school user sees regional and national figures only when their LA allows comparisons."""
+    membership = membership_of(request.user)
+    if membership and membership.role == Role.SCHOOL_USER:
+        la = membership.school.la if membership.school else membership.la
+        if not school_may_see(collection, la, "comparisons"):
+            raise Hidden(la, "comparisons")
+
+
+def _hidden_page(request, e: Hidden):
+    return render(request, "reports/not_yet.html", {"la": e.la, "level": e.level}, status=200)
+
+
+def _url_level(area) -> tuple[str, str]:
+    return ("england" if area.level == "national" else area.level), area.code
+
+
+def _links(area) -> dict:
+    level, code = _url_level(area)
+    return {
+        "summary": reverse("report-summary", kwargs={"level": level, "code": code}),
+        "gap": reverse("report-gap", kwargs={"level": level, "code": code})
+        if level != "england"
+        else None,
+        "pupils": reverse("report-pupils", kwargs={"code": code}) if level == "school" else None,
+    }
+
+
+def _cell(figure) -> dict:
+    if figure is None:
+        return {"text": "–"}
+    if figure.hidden:
+        return {"text": SUPPRESSED, "classes": "keystage-suppressed"}
+    if figure.percent is None:
+        return {"text": "no pupils"}
+    return {
+        "percent": queries.rounded(figure.percent, queries.PLACES),
+        "count": figure.count,
+        "eligible": figure.eligible,
+    }
+
+
+# -- index ------------------------------------------------------------------------------------
+
+
+@require_safe
+def index(request):
+    """/reports: the reports this user may open."""
+    membership = membership_of(request.user)
+    if membership is None:
+        return redirect("home")
+    collection = _collection()
+    context = {"collection": collection, "role": membership.role}
+    if membership.role == Role.SCHOOL_USER:
+        context["schools"] = list(schools_for(request.user))
+        context["may_see"] = school_may_see(collection, membership.school.la, "provisional")
+        context["comparisons"] = school_may_see(collection, membership.school.la, "comparisons")
+    elif membership.role == Role.LA_RESTRICTED:
+        context["schools"] = list(schools_for(request.user))
+        context["las"] = list(las_for(request.user))
+    else:
+        context["las"] = list(las_for(request.user).order_by("code"))
+        if membership.role != Role.NATIONAL_ADMIN:
+            context["schools"] = list(schools_for(request.user).order_by("laestab"))
+    context["regions"] = list(Region.objects.order_by("dfe_code"))
+    return render(request, "reports/index.html", context)
+
+
+# -- summary ----------------------------------------------------------------------------------
+
+
+def _summary_context(request, level, code):
+    area_list, place = _area(request, level, code, comparisons=False)
+    collection = _collection()
+    viewer = viewer_for(request.user)
+    found = queries.figures(collection, area_list, ["all"], viewer)
+    labels = queries.subject_labels(collection)
+    columns = [(a, found.get((a.level, a.code), {}).get("all")) for a in area_list]
+    rows = [{
+        "label": "Pupils",
+        "cells": [{"text": "–"} if f is None else
+                  ({"text": SUPPRESSED} if f.pupils_hidden else {"text": f.pupils})
+                  for _, f in columns],
+    }]  # fmt: skip
+    for subject in queries.subject_keys(collection):
+        for measure in queries.MEASURES:
+            cells = []
+            for _, f in columns:
+                figure = f.subjects.get(subject, {}).get(measure) if f else None
+                cells.append(_cell(figure))
+            if all(c.get("text") == "–" for c in cells) and measure == "higher":
+                continue
+            rows.append({
+                "label": f"{labels[subject]}: {queries.MEASURE_LABELS[measure]}",
+                "cells": cells,
+            })  # fmt: skip
+    main = columns[0][1]
+    codes = []
+    if main is not None and not main.pupils_hidden:
+        for key, s in main.measures["subjects"].items():
+            hidden = main.subjects[key]["met"].hidden
+            codes.append({
+                "subject": labels[key],
+                "eligible": SUPPRESSED if hidden else s["eligible"],
+                "codes": [(code, SUPPRESSED if hidden else v["count"],
+                           SUPPRESSED if hidden else queries.rounded(v["percent"], queries.PLACES))
+                          for code, v in s["codes"].items() if v["count"] or code != "unknown"],
+            })  # fmt: skip
+    trend = queries.trend(area_list) if len(area_list) > 1 or level != "school" else []
+    trend_areas = []
+    for a in area_list:
+        rows_of = [r for r in trend if (r["level"], r["code"]) == (a.level, a.code)]
+        if rows_of:
+            f = found.get((a.level, a.code), {}).get("all")
+            provisional = {
+                f"{s}_{m}": (_cell(f.subjects[s][m]).get("percent", SUPPRESSED) if f else None)
+                for s, m in queries.PUBLISHED_COLUMNS
+            }
+            trend_areas.append({"area": a, "rows": rows_of, "provisional": provisional})
+    return {
+        "collection": collection,
+        "area": area_list[0],
+        "place": place,
+        "columns": [a for a, _ in columns],
+        "rows": rows,
+        "codes": codes,
+        "trend_areas": trend_areas,
+        "trend_subjects": [(s, labels[s]) for s in ("reading", "writing", "maths", "science")],
+        "links": _links(area_list[0]),
+        "has_figures": main is not None,
+        "threshold": threshold(),
+        "comparisons": len(area_list) > 1 or level != "school",
+        "may_make_pack": level == "la" and _role(request) in PACK_MAKERS,
+    }
+
+
+@require_safe
+def summary(request, level, code):
+    try:
+        context = _summary_context(request, level, code)
+    except Hidden as e:
+        return _hidden_page(request, e)
+    return render(request, "reports/summary.html", context)
+
+
+# -- gap analysis -----------------------------------------------------------------------------
+
+
+def _gap_params(request, collection):
+    subject = request.GET.get("subject", queries.COMBINED)
+    if subject not in queries.subject_keys(collection):
+        subject = queries.COMBINED
+    measure = request.GET.get("measure", "met")
+    if measure not in queries.MEASURES or (subject == "science" and measure == "higher"):
+        measure = "met"
+    return subject, measure
+
+
+def _gap_context(request, level, code):
+    if level == "england":
+        raise Http404("A gap analysis needs an area below England")
+    area_list, place = _area(request, level, code)
+    collection = _collection()
+    subject, measure = _gap_params(request, collection)
+    rows = queries.gap(collection, viewer=viewer_for(request.user), area_list=area_list)
+    chosen = [r for r in rows if r["subject"] == subject and r["measure"] == measure]
+    dimensions: dict[str, list[dict]] = {}
+    for r in chosen:
+        r = {**r, "label": queries.group_label(r["group"])}
+        dimensions.setdefault(queries.dimension_of(r["group"]), []).append(r)
+    labels = queries.subject_labels(collection)
+    url_level, url_code = _url_level(area_list[0])
+    chart = reverse("report-gap-chart", kwargs={"level": url_level, "code": url_code, "fmt": "svg"})
+    chart_png = chart[: -len("svg")] + "png"
+    return {
+        "collection": collection,
+        "area": area_list[0],
+        "place": place,
+        "comparators": area_list[1:],
+        "subject": subject,
+        "measure": measure,
+        "subject_label": labels[subject],
+        "measure_label": queries.MEASURE_LABELS[measure],
+        "subjects": list(labels.items()),
+        "dimensions": [
+            {
+                "key": d,
+                "label": queries.DIMENSION_LABELS.get(d, d),
+                "rows": members,
+                "chart": chart
+                + "?"
+                + urlencode({"dimension": d, "subject": subject, "measure": measure}),
+                "chart_png": chart_png
+                + "?"
+                + urlencode({"dimension": d, "subject": subject, "measure": measure}),
+            }
+            for d, members in dimensions.items()
+        ],
+        "all_rows": rows,
+        "links": _links(area_list[0]),
+        "threshold": threshold(),
+        "query": urlencode({"subject": subject, "measure": measure}),
+    }
+
+
+@require_safe
+def gap(request, level, code):
+    try:
+        context = _gap_context(request, level, code)
+    except Hidden as e:
+        return _hidden_page(request, e)
+    return render(request, "reports/gap.html", context)
+
+
+def _gap_chart_data(context, dimension):
+    found = next((d for d in context["dimensions"] if d["key"] == dimension), None)
+    if found is None:
+        raise Http404("No such pupil group in this area")
+    area = context["area"]
+    series = [(area.name, [r["area_percent"] for r in found["rows"]])]
+    for comparator in context["comparators"]:
+        series.append((comparator.name, [r[f"{comparator.level}_percent"] for r in found["rows"]]))
+    title = f"{context['subject_label']}, {context['measure_label']}, by {found['label'].lower()}"
+    return title, [r["label"] for r in found["rows"]], series
+
+
+@require_safe
+def gap_chart(request, level, code, fmt):
+    if fmt not in charts.FORMATS:
+        raise Http404("Charts are svg or png")
+    try:
+        context = _gap_context(request, level, code)
+    except Hidden as e:
+        return _hidden_page(request, e)
+    title, categories, series = _gap_chart_data(context, request.GET.get("dimension", "all"))
+    return _image(charts.grouped_bars(title, categories, series, fmt=fmt), fmt)
+
+
+def _image(data: bytes, fmt: str) -> HttpResponse:
+    response = HttpResponse(data, content_type=charts.FORMATS[fmt])
+    response["Cache-Control"] = "private, max-age=60"
+    return response
+
+
+@require_safe
+def trend_chart(request, level, code, fmt):
+    if fmt not in charts.FORMATS:
+        raise Http404("Charts are svg or png")
+    try:
+        context = _summary_context(request, level, code)
+    except Hidden as e:
+        return _hidden_page(request, e)
+    subject = request.GET.get("subject", "reading")
+    if subject not in ("reading", "writing", "maths", "science"):
+        subject = "reading"
+    key = f"{subject}_met"
+    years = sorted({r["year"] for t in context["trend_areas"] for r in t["rows"]})
+    series = []
+    for t in context["trend_areas"]:
+        by_year = {r["year"]: r[key] for r in t["rows"]}
+        series.append((f"{t['area'].name} (published)", [by_year.get(y) for y in years]))
+    labels = queries.subject_labels(context["collection"])
+    title = f"{labels[subject]}, expected standard or above, published 2016 to 2023"
+    return _image(charts.line_chart(title, years, series, fmt=fmt), fmt)
+
+
+# -- pupil list -------------------------------------------------------------------------------
+
+
+def _pupil_rows(request, school):
+    collection = _collection()
+    rows = list(pupil_list(collection, school=school.laestab))
+    subjects = queries.subject_keys(collection)[:-1]
+    params = {
+        "q": request.GET.get("q", "").strip(),
+        "subject": request.GET.get("subject", ""),
+        "code": request.GET.get("code", "").strip().upper(),
+        "flag": request.GET.get("flag", ""),
+        "sort": request.GET.get("sort", "surname"),
+        "dir": "desc" if request.GET.get("dir") == "desc" else "",
+    }
+    if params["sort"] not in (*PUPIL_SORTS, *subjects):
+        params["sort"] = "surname"
+    if params["subject"] not in subjects:
+        params["subject"] = ""
+    if params["flag"] not in ("", "errors", "queries", "any"):
+        params["flag"] = ""
+    if params["q"]:
+        needle = params["q"].lower()
+        rows = [
+            r for r in rows
+            if needle in f"{r['upn']} {r['surname']} {r['forename']}".lower()
+        ]  # fmt: skip
+    if params["subject"] and params["code"]:
+        rows = [r for r in rows if r[params["subject"]] == params["code"]]
+    elif params["code"]:
+        rows = [r for r in rows if params["code"] in (r[s] for s in subjects)]
+    if params["flag"] == "errors":
+        rows = [r for r in rows if r["errors"]]
+    elif params["flag"] == "queries":
+        rows = [r for r in rows if r["queries"]]
+    elif params["flag"] == "any":
+        rows = [r for r in rows if r["errors"] or r["queries"]]
+    key = params["sort"]
+    rows.sort(key=lambda r: (r[key], r["surname"], r["forename"]), reverse=params["dir"] == "desc")
+    return collection, rows, params, subjects
+
+
+@require_safe
+def pupils(request, code):
+    try:
+        _, school = _area(request, "school", code, comparisons=False)
+    except Hidden as e:
+        return _hidden_page(request, e)
+    collection, rows, params, subjects = _pupil_rows(request, school)
+    do_record_view("view.report_pupil_list", user=request.user, la=school.la, school=school,
+                   collection=collection.code, filters={k: v for k, v in params.items() if v},
+                   rows=len(rows))  # fmt: skip
+
+    def link(**changes):
+        merged = {**params, **changes}
+        return "?" + urlencode({k: v for k, v in merged.items() if v})
+
+    sort_links = {
+        key: link(sort=key, dir="desc" if params["sort"] == key and not params["dir"] else "")
+        for key in (*PUPIL_SORTS, *subjects)
+    }
+    return render(request, "reports/pupils.html", {
+        "collection": collection, "school": school, "rows": rows, "params": params,
+        "subjects": subjects, "labels": queries.subject_labels(collection),
+        "sort_links": sort_links, "query": link()[1:],
+        "links": _links(queries.school_area(school)[0]),
+    })  # fmt: skip
+
+
+# -- national ---------------------------------------------------------------------------------
+
+
+@require_safe
+def national(request):
+    if _role(request) is None:
+        return redirect("home")
+    collection = _collection()
+    try:
+        _school_comparisons(request, collection)
+    except Hidden as e:
+        return _hidden_page(request, e)
+    rows = queries.national(collection, viewer=viewer_for(request.user))
+    labels = queries.subject_labels(collection)
+    by_area: dict = {}
+    for r in rows:
+        by_area.setdefault((r["level"], r["code"]), {"area": r, "subjects": []})["subjects"].append(
+            {**r, "label": labels[r["subject"]]}
+        )
+    return render(request, "reports/national.html", {
+        "collection": collection, "areas": list(by_area.values()), "threshold": threshold(),
+        "coverage": queries.coverage(collection),
+    })  # fmt: skip
+
+
+def _official_rows(request, collection):
+    viewer = viewer_for(request.user)
+    role = _role(request)
+    las = las_for(request.user) if role in PACK_MAKERS else []
+    return queries.official(
+        collection, viewer=viewer, las=list(las.order_by("code")) if las else []
+    )
+
+
+@require_safe
+def official(request):
+    if _role(request) is None:
+        return redirect("home")
+    collection = _collection()
+    try:
+        _school_comparisons(request, collection)
+    except Hidden as e:
+        return _hidden_page(request, e)
+    rows = _official_rows(request, collection)
+    labels = queries.subject_labels(collection)
+    for r in rows:
+        r["label"] = f"{labels[r['subject']]}: {queries.MEASURE_LABELS[r['measure']]}"
+    by_area: dict = {}
+    for r in rows:
+        by_area.setdefault((r["level"], r["code"]), {"area": r, "rows": []})["rows"].append(r)
+    return render(request, "reports/official.html", {
+        "collection": collection, "areas": list(by_area.values()), "threshold": threshold(),
+    })  # fmt: skip
+
+
+# -- downloads --------------------------------------------------------------------------------
+
+
+def _table(fmt, stem, fields, rows, *, title, request, context=None):
+    if fmt == "pdf":
+        return pdf_response(request, stem, title, fields, rows, context or {})
+    return exports.download(fmt, stem, fields, rows)
+
+
+@require_safe
+def summary_export(request, level, code, fmt):
+    if fmt not in TABLE_FORMATS:
+        raise Http404("Choose csv, xlsx or pdf")
+    if fmt == "pdf" and level == "la":
+        raise Http404("An LA's PDF is made in the background: use Create a PDF on its summary")
+    try:
+        context = _summary_context(request, level, code)
+        area_list, _ = _area(request, level, code, comparisons=False)
+    except Hidden as e:
+        return _hidden_page(request, e)
+    rows = queries.summary(
+        context["collection"], viewer=viewer_for(request.user), area_list=area_list
+    )
+    stem = f"ks1-summary-{level}-{code}"
+    title = f"KS1 summary: {context['area'].name}"
+    return _table(fmt, stem, queries.SUMMARY_FIELDS, rows, title=title, request=request,
+                  context={"summary": context})  # fmt: skip
+
+
+@require_safe
+def gap_export(request, level, code, fmt):
+    if fmt not in TABLE_FORMATS:
+        raise Http404("Choose csv, xlsx or pdf")
+    if fmt == "pdf" and level == "la":
+        raise Http404("An LA's PDF is made in the background: use Create a PDF on its summary")
+    try:
+        context = _gap_context(request, level, code)
+    except Hidden as e:
+        return _hidden_page(request, e)
+    stem = f"ks1-gap-{level}-{code}"
+    title = f"KS1 gap analysis: {context['area'].name}"
+    return _table(fmt, stem, queries.GAP_FIELDS, context["all_rows"], title=title,
+                  request=request, context={"gap": context})  # fmt: skip
+
+
+@require_safe
+def pupils_export(request, code, fmt):
+    if fmt not in TABLE_FORMATS:
+        raise Http404("Choose csv, xlsx or pdf")
+    try:
+        _, school = _area(request, "school", code, comparisons=False)
+    except Hidden as e:
+        return _hidden_page(request, e)
+    collection, rows, params, _ = _pupil_rows(request, school)
+    do_record_view("export.report_pupil_list", user=request.user, la=school.la, school=school,
+                   collection=collection.code, filters={k: v for k, v in params.items() if v},
+                   rows=len(rows), format=fmt)  # fmt: skip
+    return _table(fmt, f"ks1-pupils-{code}", pupil_fields(collection), rows,
+                  title=f"KS1 pupil list: {school.laestab} {school.name}", request=request)  # fmt: skip
+
+
+@require_safe
+def national_export(request, fmt):
+    if fmt not in TABLE_FORMATS:
+        raise Http404("Choose csv, xlsx or pdf")
+    if _role(request) is None:
+        raise PermissionDenied("Your account has no role")
+    collection = _collection()
+    try:
+        _school_comparisons(request, collection)
+    except Hidden as e:
+        return _hidden_page(request, e)
+    rows = queries.national(collection, viewer=viewer_for(request.user))
+    return _table(fmt, "ks1-provisional-national", queries.NATIONAL_FIELDS, rows,
+                  title="KS1 provisional national and regional figures", request=request)  # fmt: skip
+
+
+@require_safe
+def official_export(request, fmt):
+    if fmt not in TABLE_FORMATS:
+        raise Http404("Choose csv, xlsx or pdf")
+    if _role(request) is None:
+        raise PermissionDenied("Your account has no role")
+    collection = _collection()
+    try:
+        _school_comparisons(request, collection)
+    except Hidden as e:
+        return _hidden_page(request, e)
+    rows = _official_rows(request, collection)
+    return _table(fmt, "ks1-provisional-against-published", queries.OFFICIAL_FIELDS, rows,
+                  title="KS1 provisional figures against DfE's published 2023 figures",
+                  request=request)  # fmt: skip
+
+
+@require_safe
+def open_data(request):
+    """England, regions and the LAs the user owns (as LA admin or officer), in DfE's EES KS1
+    column layout."""
+    if _role(request) is None:
+        return redirect("home")
+    collection = _collection()
+    try:
+        _school_comparisons(request, collection)
+    except Hidden as e:
+        return _hidden_page(request, e)
+    fields, rows = queries.open_data(collection, viewer=viewer_for(request.user))
+    return exports.download("csv", "ks1-provisional-open-data", fields, rows)
+
+
+# -- LA report packs (PDF, made by a task) ----------------------------------------------------
+
+
+@require_POST
+def pack_create(request, code):
+    la = get_object_or_404(las_for(request.user), code=code)
+    if _role(request) not in PACK_MAKERS:
+        raise PermissionDenied("Your role cannot make an LA's report PDF")
+    pack = actions.do_request_pack(request.user, _collection(), la)
+    return redirect("report-pack", pack_id=pack.pk)
+
+
+def _pack(request, pack_id) -> ReportPack:
+    pack = get_object_or_404(scoped(request.user, ReportPack).select_related("la"), pk=pack_id)
+    if _role(request) not in PACK_MAKERS:
+        raise PermissionDenied("Your role cannot see an LA's report PDF")
+    return pack
+
+
+@require_safe
+def pack(request, pack_id):
+    found = _pack(request, pack_id)
+    return render(request, "reports/pack.html", {
+        "pack": found, "refresh": found.state in (ReportPack.State.QUEUED, ReportPack.State.RUNNING),
+    })  # fmt: skip
+
+
+@require_safe
+def pack_download(request, pack_id):
+    found = _pack(request, pack_id)
+    if found.state != ReportPack.State.DONE or not found.pdf:
+        raise Http404("This PDF is not ready")
+    response = HttpResponse(bytes(found.pdf), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="ks1-reports-la-{found.la.code}.pdf"'
+    return response
