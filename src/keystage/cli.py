@@ -90,6 +90,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-worker", action="store_true", help="do not start the background task worker"
     )
 
+    ret = sub.add_parser("return", help="the LA's statutory return to the national collection")
+    rsub = ret.add_subparsers(dest="return_command", required=True, metavar="SUBCOMMAND")
+    build = rsub.add_parser("build", help="write the LA's return: one XML per school and a zip")
+    build.add_argument("--la", required=True, metavar="LLL")
+    build.add_argument("--out", required=True, type=Path, help="folder to copy the files to")
+    build.add_argument(
+        "--yes",
+        action="store_true",
+        help="write even with errors still open or queries without explanation",
+    )
+    _fmt_arg(build)
+
     demo = sub.add_parser("demo", help="seed the database with demo LAs, users and uploads")
     demo.add_argument(
         "--la", action="append", metavar="LLL", help="LA code (repeatable; default 938 202 826)"
@@ -109,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         "report": cmd_report,
         "generate": cmd_generate,
         "serve": cmd_serve,
+        "return": cmd_return,
         "demo": cmd_demo,
     }[args.command]
     try:
@@ -527,6 +540,52 @@ def cmd_serve(args) -> int:
             except subprocess.TimeoutExpired:
                 worker.kill()
                 worker.wait()
+    return EXIT_OK
+
+
+def cmd_return(args) -> int:
+    import shutil
+
+    _django()
+    _require_db()
+    from keystage.orgs.models import LocalAuthority
+    from keystage.returns import actions
+    from keystage.submissions.actions import get_collection
+
+    la = LocalAuthority.objects.filter(code=args.la).first()
+    if la is None:
+        raise UsageError(f"no LA {args.la!r}: give a 3-digit LA code, e.g. 938")
+    if args.out.exists() and not args.out.is_dir():
+        raise UsageError(f"{args.out} is not a folder")
+    collection = get_collection(args.collection)
+    try:
+        generation = actions.do_build_return(la, collection, confirm=args.yes)
+    except actions.OpenItems as e:
+        for item in e.items:
+            who = " ".join(x for x in (item["laestab"], item["upn"]) if x)
+            print(f"{who}: {item['rule']} {item['severity']}: {item['message']}", file=sys.stderr)
+        print(f"keystage return build: not written: {e.reasons[0]} (run again with --yes to "
+              "write it anyway)", file=sys.stderr)  # fmt: skip
+        return EXIT_REJECTED
+    args.out.mkdir(parents=True, exist_ok=True)
+    names = [f["name"] for f in generation.files] + [generation.bundle_name]
+    for name in names:
+        shutil.copyfile(actions.generation_path(generation, name), args.out / name)
+    summary = {
+        "la": la.code,
+        "serial": generation.serial,
+        "schools": generation.school_count,
+        "pupils": generation.pupil_count,
+        "open_errors": generation.open_errors,
+        "unexplained_queries": generation.unexplained_queries,
+        "zip": str(args.out / generation.bundle_name),
+    }
+    _print_summary(
+        args.format,
+        summary,
+        f"Return {generation.serial} for {la.code} {la.name}: {generation.school_count} schools, "
+        f"{generation.pupil_count} pupils, written to {args.out} ({generation.bundle_name}).",
+    )
     return EXIT_OK
 
 

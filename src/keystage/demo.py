@@ -63,7 +63,8 @@ def seed(data_dir: Path, las: list[str], *, collection_id: str | None = None, ou
     do_load_register(files / "schools.csv", collection_id=collection_id)
     users = _seed_users(data_dir, las)
     uploads = _seed_uploads(files, las, users, collection_id=collection_id, out=out)
-    return {"users": users, "uploads": uploads, "files": files}
+    released = _seed_check_loop(users, collection_id=collection_id, out=out)
+    return {"users": users, "uploads": uploads, "files": files, "released": released}
 
 
 def _schools_with_files(data_dir: Path, la: str) -> list[str]:
@@ -122,7 +123,10 @@ def _seed_users(data_dir: Path, las: list[str]) -> list[DemoUser]:
         password, key = known.get(user.username, ("", ""))
         user.password = password or secrets.token_urlsafe(12)
         if not User.objects.filter(username=user.username).exists():
-            do_create_member(user.username, role=user.role, password=user.password, **options)
+            # An address at example.org: the demo's console e-mail backend prints what
+            # the check loop would send them.
+            do_create_member(user.username, role=user.role, password=user.password,
+                             email=f"{user.username}@example.org", **options)  # fmt: skip
         if user.role in (Role.NATIONAL_ADMIN, Role.LA_ADMIN):
             account = User.objects.get(username=user.username)
             device = TOTPDevice.objects.filter(user=account, confirmed=True).first()
@@ -176,3 +180,29 @@ def _seed_uploads(files: Path, las, users, *, collection_id, out) -> dict[int, d
             tally[r.outcome] = tally.get(r.outcome, 0) + 1
         summary[day] = tally
     return summary
+
+
+def _seed_check_loop(users, *, collection_id, out) -> list[str]:
+    """The LA officer releases the checking reports to the demo school user's school, so the
+    school has its data to check and confirm. Done once: a release already made is kept."""
+    from django.contrib.auth import get_user_model
+
+    from keystage.accounts.models import Role
+    from keystage.checking.actions import do_release
+    from keystage.checking.models import Release
+    from keystage.submissions.actions import get_collection
+
+    if Release.objects.exists():
+        return []
+    User = get_user_model()
+    officer = User.objects.get(
+        username=next(u.username for u in users if u.role == Role.LA_OFFICER)
+    )
+    school_user = User.objects.get(
+        username=next(u.username for u in users if u.role == Role.SCHOOL_USER)
+    )
+    school = school_user.membership.school
+    out(f"Releasing the checking reports of {school.name} to its school user ...")
+    made = do_release(officer, get_collection(collection_id), [school],
+                      note="Please check your pupils and confirm, or send us a query.")  # fmt: skip
+    return [r.school.laestab for r in made]

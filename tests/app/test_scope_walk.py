@@ -6,6 +6,7 @@ otherwise this test fails, so no page escapes the walk."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import pytest
@@ -29,10 +30,23 @@ class Tenant:
     batch_id: int
     membership_id: int
     marks: tuple[str, ...]
+    pupil_id: int = 0  # one of the tenant's pupil records
 
 
 def _la_code(t: Tenant) -> dict:
     return {"code": t.code}
+
+
+# A school of each tenant with pupils (and, for the check loop, released reports and messages).
+TENANT_SCHOOLS = {"202": "2022003", "938": "9384001"}
+
+
+def _school(t: Tenant) -> dict:
+    return {"laestab": TENANT_SCHOOLS[t.code]}
+
+
+def _la_school(t: Tenant) -> dict:
+    return {"code": t.code, "laestab": TENANT_SCHOOLS[t.code]}
 
 
 # URL name -> the path parameters, filled from the other tenant. Add every new URL here.
@@ -56,7 +70,78 @@ PARAMETERS = {
     "user-detail": lambda t: {"membership_id": t.membership_id},
     "user-approver": lambda t: {"membership_id": t.membership_id},
     "user-deactivate": lambda t: {"membership_id": t.membership_id},
+    "la-pupils": _la_code,
+    "la-pupil-add": _la_code,
+    "la-pupil": lambda t: {"code": t.code, "pupil_id": t.pupil_id},
+    "la-pupil-explain": lambda t: {"code": t.code, "pupil_id": t.pupil_id},
+    "la-pupil-remove": lambda t: {"code": t.code, "pupil_id": t.pupil_id},
+    "la-pupil-resolve": lambda t: {"code": t.code, "pupil_id": t.pupil_id},
+    "la-checking": _la_code,
+    "la-checking-school": _la_school,
+    "la-school-sees": _la_code,
+    "school-check": _school,
+    "school-check-pdf": _school,
+    "school-check-confirm": _school,
+    "school-check-query": _school,
+    "la-returns": _la_code,
+    "la-return-build": _la_code,
+    "la-return-upload": _la_code,
+    "la-return-submit-loaded": _la_code,
+    "la-return-submit": lambda t: {"code": t.code, "serial": 1},
+    "la-return-download": lambda t: {
+        "code": t.code,
+        "serial": 1,
+        "file": f"{t.code}_KS1_2023_001.zip",
+    },
+    "national-dashboard": None,
+    "national-dashboard-export": lambda t: {"fmt": "csv"},
+    "collected-la": _la_code,
+    "collected-la-authorise": _la_code,
+    "collected-return": lambda t: {"code": t.code, "laestab": RETURN_SCHOOLS[t.code]},
+    "collected-return-authorise": lambda t: {"code": t.code, "laestab": RETURN_SCHOOLS[t.code]},
+    # reports: another tenant's school and LA pages, and a PDF pack of its LA
+    "reports": None,
+    "report-national": None,
+    "report-national-export": lambda t: {"fmt": "csv"},
+    "report-official": None,
+    "report-official-export": lambda t: {"fmt": "csv"},
+    "report-open-data": None,
+    "report-pupils": lambda t: {"code": TENANT_SCHOOLS[t.code]},
+    "report-pupils-export": lambda t: {"code": TENANT_SCHOOLS[t.code], "fmt": "csv"},
+    "report-pack-create": _la_code,
+    "report-pack": lambda t: {"pack_id": _report_pack(t)},
+    "report-pack-download": lambda t: {"pack_id": _report_pack(t)},
+    "report-summary": lambda t: {"level": "school", "code": TENANT_SCHOOLS[t.code]},
+    "report-summary-export": lambda t: {"level": "la", "code": t.code, "fmt": "csv"},
+    "report-gap": lambda t: {"level": "la", "code": t.code},
+    "report-gap-export": lambda t: {
+        "level": "school",
+        "code": TENANT_SCHOOLS[t.code],
+        "fmt": "csv",
+    },
+    "report-gap-chart": lambda t: {"level": "school", "code": TENANT_SCHOOLS[t.code], "fmt": "svg"},
+    "report-trend-chart": lambda t: {"level": "la", "code": t.code, "fmt": "svg"},
 }
+# The school of each tenant whose return the national collection holds (see _returns).
+RETURN_SCHOOLS = {"202": "2022003", "938": "9384001"}
+
+
+def _report_pack(t) -> int:
+    """A finished PDF of the tenant's LA reports (made once, on first use)."""
+    from django.utils import timezone
+
+    from keystage.orgs.models import LocalAuthority
+    from keystage.reports.models import ReportPack
+    from keystage.submissions.actions import get_collection
+
+    la = LocalAuthority.objects.get(code=t.code)
+    pack = ReportPack.objects.filter(la=la).first() or ReportPack.objects.create(
+        collection=get_collection(), la=la, requested_at=timezone.now(), state="done",
+        pdf=b"%PDF-1.4 " + " ".join(t.marks).encode(),
+    )  # fmt: skip
+    return pack.pk
+
+
 # URLs deliberately not walked (static files, an admin site), each with its reason.
 EXEMPT: dict[str, str] = {}
 
@@ -88,6 +173,23 @@ def _uploaded_batch(user, name, la, estab, surname) -> int:
     return batch.pk
 
 
+def _returns(members, settings, tmp_path) -> None:
+    """Each tenant's return built (serial 1) and held by the national collection: LA 202's
+    uploaded, LA 938's submitted by its approver."""
+    from keystage.orgs.models import LocalAuthority
+    from keystage.returns import actions
+    from keystage.submissions.actions import get_collection
+
+    settings.DATA_DIR = tmp_path
+    collection = get_collection()
+    la202, la938 = LocalAuthority.objects.get(code="202"), LocalAuthority.objects.get(code="938")
+    g202 = actions.do_build_return(la202, collection, user=members["officer202"], confirm=True)
+    files = [(f["name"], actions.generation_path(g202, f["name"]).read_bytes()) for f in g202.files]
+    actions.do_upload_returns(la202, collection, files, user=members["officer202"])
+    g938 = actions.do_build_return(la938, collection, user=members["officer938"], confirm=True)
+    actions.do_submit_generation(g938, user=members["officer938"])
+
+
 @pytest.fixture
 def tenants(members, settings, tmp_path):
     from keystage.submissions.models import PupilRecord
@@ -107,10 +209,31 @@ def tenants(members, settings, tmp_path):
         membership_id=members["officer938"].membership.pk,
         marks=LA938_MARKS,
     )  # fmt: skip
+    _check_loop(members)
+    _returns(members, settings, tmp_path)
+    pupil_ids = {
+        code: PupilRecord.objects.filter(surname=surname).order_by("pk").first().pk
+        for code, surname in (("202", "OTHERTENANT"), ("938", "TENANTNINETHREEEIGHT"))
+    }
+    la202 = dataclasses.replace(la202, pupil_id=pupil_ids["202"])
+    la938 = dataclasses.replace(la938, pupil_id=pupil_ids["938"])
     # The data is really there, so a page that leaked it would show it.
     assert PupilRecord.objects.filter(surname="OTHERTENANT", school__urn="100000").count() == 3
     assert PupilRecord.objects.filter(surname="TENANTNINETHREEEIGHT").count() == 3
     return {"202": la202, "938": la938}
+
+
+def _check_loop(members) -> None:
+    """Checking reports released to each tenant's school, with messages that mark the tenant."""
+    from keystage.checking.actions import do_release, do_reply, do_send_query
+    from keystage.submissions.actions import get_collection
+
+    collection = get_collection()
+    for officer in ("officer202", "officer938"):
+        (release,) = do_release(members[officer], collection)
+        do_reply(members[officer], collection, release.school, body=f"{officer} answer")
+    school202 = release.school.__class__.objects.get(laestab="2022003")
+    do_send_query(members["school202"], collection, school202, body="ZZ-OTHER-TENANT query")
 
 
 def _body(response) -> str:

@@ -20,10 +20,18 @@ from django.db.models import Model, Q, QuerySet
 
 from keystage.accounts.models import Membership, Role
 from keystage.audit.models import AuditEvent
+from keystage.checking.models import Confirmation, Message, Release
 from keystage.collection.models import ExpectedCohort, LaCollectionSettings
 from keystage.orgs.models import LocalAuthority, School
-from keystage.reports.models import Fact
-from keystage.submissions.models import Finding, ImportBatch, PupilRecord, Upload
+from keystage.reports.models import Fact, ReportPack
+from keystage.returns.models import (
+    CollectedFinding,
+    CollectedPupil,
+    CollectedReturn,
+    CollectedReturnVersion,
+    ReturnGeneration,
+)
+from keystage.submissions.models import Finding, ImportBatch, PupilChange, PupilRecord, Upload
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,7 @@ OWNED_BY: dict[type[Model], Owner] = {
     Upload: Owner(la="la", school="school"),
     PupilRecord: Owner(la="la", school="school"),
     Finding: Owner(la="la", school="school"),
+    PupilChange: Owner(la="la", school="school"),
     AuditEvent: Owner(la="la", school="school"),
     Membership: Owner(la="la", school="school"),
     # The LA's own collection settings (its deadline for schools), and expected pupils.
@@ -53,8 +62,21 @@ OWNED_BY: dict[type[Model], Owner] = {
     ImportBatch: Owner(la="la", school="school"),
     # Fact tables: school and LA rows belong to the LA (and school); region and England rows
     # are sums over many LAs and every member sees them as comparators. Figures shown outside
-    # the owning LA will get disclosure control (suppressing small groups) with the report pages.
+    # the owning LA get disclosure control (keystage.reports.disclosure) on the report pages.
     Fact: Owner(la="la", school="school", shared=Q(level__in=("region", "national"))),
+    # PDFs of an LA's reports (every school's figures); the report views also require an LA
+    # admin's or officer's role.
+    ReportPack: Owner(la="la", school=None),
+    # The statutory return: an LA's builds, and what the national collection holds for it.
+    ReturnGeneration: Owner(la="la", school=None),
+    CollectedReturn: Owner(la="la", school="school"),
+    CollectedReturnVersion: Owner(la="la", school="school"),
+    CollectedPupil: Owner(la="la", school="school"),
+    CollectedFinding: Owner(la="la", school="school"),
+    # The school check loop: releases of checking reports, confirmations and query threads.
+    Release: Owner(la="la", school="school"),
+    Confirmation: Owner(la="la", school="school"),
+    Message: Owner(la="la", school="school"),
 }
 
 

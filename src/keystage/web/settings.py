@@ -218,10 +218,29 @@ CONTENT_SECURITY_POLICY = {
 # A school that sent fewer pupils than this share of its expected cohort is flagged.
 KEYSTAGE_COHORT_SHORTFALL_SHARE = float(os.environ.get("KEYSTAGE_COHORT_SHORTFALL_SHARE", "0.9"))
 
+# Report figures shown outside their school or LA rest on at least this many pupils
+# (disclosure control, docs/measures.md).
+KEYSTAGE_REPORT_MIN_PUPILS = int(os.environ.get("KEYSTAGE_REPORT_MIN_PUPILS", "6"))
+
 # The collection the product works on unless told otherwise.
 KEYSTAGE_COLLECTION = os.environ.get("KEYSTAGE_COLLECTION", "ks1-2023")
 # The most a web upload may hold, all files together (a whole LA's files fit in a zip of this).
 KEYSTAGE_MAX_UPLOAD_MB = int(os.environ.get("KEYSTAGE_MAX_UPLOAD_MB", "50"))
+
+# E-mail (the check loop tells schools and LA officers what happened). The console backend
+# prints messages instead of sending them: the demo's default. For real mail set
+# KEYSTAGE_EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend and the host settings.
+EMAIL_BACKEND = os.environ.get(
+    "KEYSTAGE_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_HOST = os.environ.get("KEYSTAGE_EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("KEYSTAGE_EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("KEYSTAGE_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("KEYSTAGE_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("KEYSTAGE_EMAIL_TLS", "") == "1"
+DEFAULT_FROM_EMAIL = os.environ.get("KEYSTAGE_FROM_EMAIL", "Keystage <keystage@localhost>")
+# The site's address as people reach it, for links in e-mails.
+KEYSTAGE_SITE_URL = os.environ.get("KEYSTAGE_SITE_URL", "http://localhost:8000").rstrip("/")
 
 LOGGING = {
     "version": 1,
