@@ -143,8 +143,15 @@ class Finding(models.Model):
     # A query confirmed correct: why the value is right. It travels with the pupil into the
     # return. Errors are never explained, only fixed.
     explanation = models.TextField(blank=True, db_default="")  # bulk inserts leave it out
+    # No index: nothing looks findings up by who explained them, and each index costs time on
+    # every finding a national import writes.
     explained_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     explained_at = models.DateTimeField(null=True, blank=True)
 
