@@ -7,7 +7,6 @@ not see a page of its own LA gets 403."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -28,6 +27,7 @@ from keystage.orgs.models import LocalAuthority, School
 from keystage.submissions.actions import get_collection
 from keystage.submissions.queries import ERROR_FIELDS, data_errors
 from keystage.web.govuk import error_list
+from keystage.web.paging import link, pagination
 
 LA_READERS = (Role.NATIONAL_ADMIN, Role.LA_ADMIN, Role.LA_OFFICER, Role.LA_RESTRICTED)
 ERROR_READERS = (*LA_READERS, Role.SCHOOL_USER)
@@ -64,31 +64,6 @@ def _role(request) -> str | None:
 
 def _collection():
     return get_collection(settings.KEYSTAGE_COLLECTION)
-
-
-def _link(params: dict, **changes) -> str:
-    """This page's address with `changes` made to its query (empty values dropped)."""
-    merged = {**params, **changes}
-    return "?" + urlencode({k: v for k, v in merged.items() if v not in ("", None)})
-
-
-def _pagination(page, params: dict) -> dict | None:
-    """`govukPagination` parameters for a Django page, keeping the page's other filters."""
-    if page.paginator.num_pages <= 1:
-        return None
-    current, last = page.number, page.paginator.num_pages
-    items, previous = [], 0
-    for n in range(1, last + 1):
-        if n in (1, last) or abs(n - current) <= 2:
-            if previous and n - previous > 1:
-                items.append({"ellipsis": True})
-            items.append({"number": n, "href": _link(params, page=n), "current": n == current})
-            previous = n
-    return {
-        "previous": {"href": _link(params, page=current - 1)} if page.has_previous() else None,
-        "next": {"href": _link(params, page=current + 1)} if page.has_next() else None,
-        "items": items,
-    }
 
 
 def _page(request, items, per_page):
@@ -142,7 +117,7 @@ def dashboard(request, code):
         desc=params["dir"] == "desc",
     )
     sort_links = {
-        key: _link(
+        key: link(
             params, sort=key, dir="desc" if params["sort"] == key and not params["dir"] else ""
         )
         for key in queries.SORTS
@@ -166,7 +141,7 @@ def dashboard(request, code):
             "may_set_deadline": role in LA_ADMINS,
             "may_load_cohorts": role in COHORT_LOADERS,
             "may_see_audit": role in LA_ADMINS,
-            "chase_query": _link({k: v for k, v in params.items() if k in ("q",)}),
+            "chase_query": link({k: v for k, v in params.items() if k in ("q",)}),
         },
     )
 
@@ -349,10 +324,10 @@ def errors_report(request, code):
                 {"laestab": k, "name": names.get(k) or _school_name(v), "pupils": v}
                 for k, v in groups.items()
             ],
-            "pagination": _pagination(page, params),
+            "pagination": pagination(page, params),
             "page": page,
-            "export_csv": _link(params, format="csv"),
-            "export_xlsx": _link(params, format="xlsx"),
+            "export_csv": link(params, format="csv"),
+            "export_xlsx": link(params, format="xlsx"),
             "may_see_dashboard": _role(request) in LA_READERS,
         },
     )
@@ -404,7 +379,7 @@ def audit_log(request, code):
                 for e in page.object_list
             ],
             "page": page,
-            "pagination": _pagination(page, params),
+            "pagination": pagination(page, params),
             "dashboard_url": reverse("la-dashboard", kwargs={"code": la.code}),
         },
     )

@@ -27,20 +27,16 @@ from lxml import etree
 
 from keystage.engine import rules
 from keystage.engine.definition import Definition, definitions_dir
+from keystage.engine.readers.ctf import PARSER_OPTIONS as CTF_PARSER_OPTIONS
 from keystage.engine.records import FileHeader, Finding, PupilRecord, RejectedFile
 from keystage.engine.return_writer import Explanation
 from keystage.engine.rules import SchoolInfo
 
 PROLOG_LIMIT = 1024 * 1024
+# The CTF reader's hardened parser settings (no DTD, no entities, no network, libxml2's
+# limits kept), keeping blank text: a return's layout is not trimmed before validation.
 PARSER_OPTIONS = {
-    "resolve_entities": False,
-    "no_network": True,
-    "load_dtd": False,
-    "dtd_validation": False,
-    "attribute_defaults": False,
-    "huge_tree": False,
-    "remove_comments": True,
-    "remove_pis": True,
+    k: v for k, v in CTF_PARSER_OPTIONS.items() if k not in ("remove_blank_text", "collect_ids")
 }
 _REMAKE = "make the return again and upload it"
 _POSITION = re.compile(r",? line \d+, column \d+$|\s*\(<string>, line \d+\)$")

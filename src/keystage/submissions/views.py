@@ -4,7 +4,6 @@ call an action and respond; what a user may see comes from `keystage.accounts.sc
 from __future__ import annotations
 
 import json
-from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -25,6 +24,7 @@ from keystage.submissions.forms import UploadForm
 from keystage.submissions.models import PupilRecord
 from keystage.submissions.queries import batches_for
 from keystage.web.govuk import error_list
+from keystage.web.paging import link, pagination
 
 # GOV.UK tag colours for a batch's state and a file's outcome.
 STATE_COLOURS = {"queued": "govuk-tag--grey", "running": "govuk-tag--blue",
@@ -115,11 +115,6 @@ def _pupil(request, code: str, pupil_id: int) -> PupilRecord:
     )
 
 
-def _link(params: dict, **changes) -> str:
-    merged = {**params, **changes}
-    return "?" + urlencode({k: v for k, v in merged.items() if v not in ("", None)})
-
-
 def _shown(collection, pupil, name: str) -> str:
     """The value a form shows for a field: a code as it counts (trimmed, upper case) when it
     is one of the choices, else exactly as held, so that saving unchanged changes nothing."""
@@ -199,7 +194,7 @@ def pupils(request, code):
             )
             return redirect(
                 reverse("la-pupils", kwargs={"code": la.code})
-                + _link(params, page=request.GET.get("page", ""))
+                + link(params, page=request.GET.get("page", ""))
             )
         # Refused rows keep what the user entered (on top of what is held now, so a second
         # save applies it); the rows that were saved show what is held now.
@@ -232,14 +227,14 @@ def pupils(request, code):
             "rows": table,
             "total": page.paginator.count,
             "page": page,
-            "pagination": _pagination(page, params),
+            "pagination": pagination(page, params),
             "editor": editor,
             "field_names": [(n, cleaning.field_label(collection, n)) for n in names],
             "bulk_choices": {n: cleaning.choices(collection, n) for n in names},
             "error_list": problems,
             "reason": request.POST.get("reason", "") if request.method == "POST" else "",
             "action_url": reverse("la-pupils", kwargs={"code": la.code})
-            + _link(params, page=request.GET.get("page", "")),
+            + link(params, page=request.GET.get("page", "")),
         },
         status=409 if problems else 200,
     )
@@ -281,24 +276,6 @@ def _bulk_edits(post, names) -> tuple[list, str]:
         return [], "Select the pupils to change"
     value = post.get(f"bulk_value_{name}", post.get("bulk_value", ""))
     return [(pid, _version(post, pid), {name: value}) for pid in ids], ""
-
-
-def _pagination(page, params: dict) -> dict | None:
-    if page.paginator.num_pages <= 1:
-        return None
-    current, last = page.number, page.paginator.num_pages
-    items, previous = [], 0
-    for n in range(1, last + 1):
-        if n in (1, last) or abs(n - current) <= 2:
-            if previous and n - previous > 1:
-                items.append({"ellipsis": True})
-            items.append({"number": n, "href": _link(params, page=n), "current": n == current})
-            previous = n
-    return {
-        "previous": {"href": _link(params, page=current - 1)} if page.has_previous() else None,
-        "next": {"href": _link(params, page=current + 1)} if page.has_next() else None,
-        "items": items,
-    }
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -425,7 +402,7 @@ def pupil_remove(request, code, pupil_id: int):
         f"{record.surname}, {record.forename} ({record.upn}) was removed from the collection.",
     )
     return redirect(
-        reverse("la-pupils", kwargs={"code": code}) + _link({"school": record.school.laestab})
+        reverse("la-pupils", kwargs={"code": code}) + link({"school": record.school.laestab})
     )
 
 
@@ -447,7 +424,7 @@ def pupil_resolve(request, code, pupil_id: int):
     current = scoped(request.user, PupilRecord).filter(pk=record.pk, is_current=True).exists()
     if not current:
         return redirect(
-            reverse("la-pupils", kwargs={"code": code}) + _link({"school": record.school.laestab})
+            reverse("la-pupils", kwargs={"code": code}) + link({"school": record.school.laestab})
         )
     return redirect("la-pupil", code=code, pupil_id=record.pk)
 
