@@ -442,38 +442,17 @@ def _load_establishment(
     )
     if any(p.pk is None for p in pupils):  # a database that does not return keys
         pupils = list(CollectedPupil.objects.filter(version=version).order_by("pk"))
-    findings = [
-        CollectedFinding(
-            version=version,
-            la=la,
-            school=school,
-            scope="school",
-            rule=f.rule,
-            severity=f.severity,
-            field=f.field,
-            value=f.value[:200],
-            message=f.message,
+
+    def collected(f, scope: str, pupil=None) -> CollectedFinding:
+        return CollectedFinding(
+            version=version, la=la, school=school, pupil=pupil, scope=scope, rule=f.rule,
+            severity=f.severity, field=f.field, value=f.value[:200], message=f.message,
             explanation=f.explanation,
-        )
-        for f in est.findings
-    ]
+        )  # fmt: skip
+
+    findings = [collected(f, "school") for f in est.findings]
     for row, p in zip(pupils, est.pupils, strict=True):
-        findings.extend(
-            CollectedFinding(
-                version=version,
-                la=la,
-                school=school,
-                pupil=row,
-                scope="pupil",
-                rule=f.rule,
-                severity=f.severity,
-                field=f.field,
-                value=f.value[:200],
-                message=f.message,
-                explanation=f.explanation,
-            )
-            for f in p.findings
-        )
+        findings.extend(collected(f, "pupil", row) for f in p.findings)
     CollectedFinding.objects.bulk_create(findings)
     if previous_status in SUBMITTED_ONCE:
         cr.status = Status.AMENDED
