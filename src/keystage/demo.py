@@ -64,7 +64,23 @@ def seed(data_dir: Path, las: list[str], *, collection_id: str | None = None, ou
     users = _seed_users(data_dir, las)
     uploads = _seed_uploads(files, las, users, collection_id=collection_id, out=out)
     released = _seed_check_loop(users, collection_id=collection_id, out=out)
-    return {"users": users, "uploads": uploads, "files": files, "released": released}
+    sees = _seed_school_sees(las[0], users, collection_id=collection_id, out=out)
+    returns = _seed_returns(las, users, collection_id=collection_id, out=out)
+    facts = _seed_facts(collection_id=collection_id, out=out)
+    pages = pages_to_open(users, las)
+    out("Pages to open, per user:")
+    for username, links in pages.items():
+        out(f"  {username}")
+        for label, path in links:
+            out(f"    {label:<26} {path}")
+    return {"users": users, "uploads": uploads, "files": files, "released": released,
+            "school_sees": sees, "returns": returns, "facts": facts, "pages": pages}  # fmt: skip
+
+
+def _user(users, role):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.get(username=next(u.username for u in users if u.role == role))
 
 
 def _schools_with_files(data_dir: Path, la: str) -> list[str]:
@@ -185,8 +201,6 @@ def _seed_uploads(files: Path, las, users, *, collection_id, out) -> dict[int, d
 def _seed_check_loop(users, *, collection_id, out) -> list[str]:
     """The LA officer releases the checking reports to the demo school user's school, so the
     school has its data to check and confirm. Done once: a release already made is kept."""
-    from django.contrib.auth import get_user_model
-
     from keystage.accounts.models import Role
     from keystage.checking.actions import do_release
     from keystage.checking.models import Release
@@ -194,15 +208,143 @@ def _seed_check_loop(users, *, collection_id, out) -> list[str]:
 
     if Release.objects.exists():
         return []
-    User = get_user_model()
-    officer = User.objects.get(
-        username=next(u.username for u in users if u.role == Role.LA_OFFICER)
-    )
-    school_user = User.objects.get(
-        username=next(u.username for u in users if u.role == Role.SCHOOL_USER)
-    )
+    officer = _user(users, Role.LA_OFFICER)
+    school_user = _user(users, Role.SCHOOL_USER)
     school = school_user.membership.school
     out(f"Releasing the checking reports of {school.name} to its school user ...")
     made = do_release(officer, get_collection(collection_id), [school],
                       note="Please check your pupils and confirm, or send us a query.")  # fmt: skip
     return [r.school.laestab for r in made]
+
+
+def _seed_school_sees(la_code, users, *, collection_id, out) -> str:
+    """The main LA lets its schools see their results with comparisons, so the demo school
+    user has reports to look at. Done once: a choice already made is kept."""
+    from keystage.accounts.models import Role
+    from keystage.collection.actions import do_set_school_sees
+    from keystage.collection.models import LaCollectionSettings
+    from keystage.orgs.models import LocalAuthority
+    from keystage.submissions.actions import get_collection
+
+    la, collection = LocalAuthority.objects.get(code=la_code), get_collection(collection_id)
+    row = LaCollectionSettings.objects.filter(la=la, collection=collection).first()
+    if row is not None and row.school_sees != LaCollectionSettings.SchoolSees.NOTHING:
+        return row.school_sees
+    out(f"Letting {la.name}'s schools see their reports with comparisons ...")
+    admin = _user(users, Role.LA_ADMIN)
+    return do_set_school_sees(la, collection, "comparisons", user=admin).school_sees
+
+
+def _seed_returns(las, users, *, collection_id, out) -> dict[str, int]:
+    """The national collection in more than one state: the main LA's officer (an approver)
+    builds its return, confirming the open items, and submits it; the national admin
+    authorises one clean school return; the second LA's admin builds and loads theirs without
+    submitting; any other LA has sent nothing. Done once per LA: a return already there is
+    kept (an LA with no collected returns is tried again). Returns the collected school returns
+    by status."""
+    from django.db.models import Count
+
+    from keystage.accounts.models import Role
+    from keystage.orgs.models import LocalAuthority
+    from keystage.returns import actions
+    from keystage.returns.models import CollectedReturn
+    from keystage.submissions.actions import get_collection
+
+    collection = get_collection(collection_id)
+    main_la = LocalAuthority.objects.get(code=las[0])
+    if not CollectedReturn.objects.filter(la=main_la, collection=collection).exists():
+        officer = _user(users, Role.LA_OFFICER)
+        out(f"Building {main_la.name}'s return and submitting it to the national collection ...")
+        generation = actions.do_build_return(main_la, collection, user=officer, confirm=True)
+        actions.do_submit_generation(generation, user=officer)
+        clean = CollectedReturn.objects.filter(
+            la=main_la, collection=collection, status=CollectedReturn.Status.SUBMITTED,
+            errors=0, unexplained=0,
+        ).select_related("school").first()  # fmt: skip
+        if clean is not None:
+            out(
+                f"Authorising the return of {clean.school.name} (no errors) as the national admin ..."
+            )
+            actions.do_authorise_return(clean, user=_user(users, Role.NATIONAL_ADMIN))
+    if len(las) > 1:
+        second = LocalAuthority.objects.get(code=las[1])
+        if not CollectedReturn.objects.filter(la=second, collection=collection).exists():
+            from django.contrib.auth import get_user_model
+
+            admin = get_user_model().objects.get(username=f"la{second.code}-admin")
+            out(f"Building {second.name}'s return and loading it, not yet submitted ...")
+            generation = actions.do_build_return(second, collection, user=admin, confirm=True)
+            files = [
+                (f["name"], actions.generation_path(generation, f["name"]).read_bytes())
+                for f in generation.files
+            ]
+            if files:
+                actions.do_upload_returns(second, collection, files, user=admin)
+    return dict(
+        CollectedReturn.objects.filter(collection=collection)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+
+
+def _seed_facts(*, collection_id, out) -> int:
+    """The report figures, counted now rather than left to the server's task worker, so the
+    report pages have figures the moment the server starts. Imports here queue no rebuild;
+    counting again on a second run gives the same facts."""
+    from keystage.reports.facts import rebuild_facts
+    from keystage.submissions.actions import get_collection
+
+    out("Counting the report figures ...")
+    return rebuild_facts(get_collection(collection_id))
+
+
+def pages_to_open(users, las) -> dict[str, list[tuple[str, str]]]:
+    """username -> (what, path) of the main pages each demo user can open."""
+    from django.contrib.auth import get_user_model
+    from django.urls import reverse
+
+    from keystage.accounts.models import Role
+    from keystage.reports.models import NATIONAL_CODE
+
+    la = las[0]
+    pages: dict[str, list[tuple[str, str]]] = {}
+    for user in users:
+        links = [("Home", reverse("home"))]
+        if user.role == Role.NATIONAL_ADMIN:
+            links += [
+                ("National collection", reverse("national-dashboard")),
+                (f"LA {la} in the collection", reverse("collected-la", kwargs={"code": la})),
+                ("National report", reverse("report-national")),
+                ("England summary", reverse("report-summary",
+                                            kwargs={"level": "england", "code": NATIONAL_CODE})),
+            ]  # fmt: skip
+        elif user.role == Role.SCHOOL_USER:
+            account = get_user_model().objects.get(username=user.username)
+            laestab = account.membership.school.laestab
+            links += [
+                ("Check your pupils", reverse("school-check", kwargs={"laestab": laestab})),
+                ("Your results", reverse("report-summary",
+                                         kwargs={"level": "school", "code": laestab})),
+                ("Gaps between groups", reverse("report-gap",
+                                                kwargs={"level": "school", "code": laestab})),
+                ("Upload a file", reverse("upload")),
+            ]  # fmt: skip
+        else:
+            code = user.username.removeprefix("la").split("-")[0]
+            links += [
+                ("LA dashboard", reverse("la-dashboard", kwargs={"code": code})),
+                ("Pupils", reverse("la-pupils", kwargs={"code": code})),
+                ("Data Errors", reverse("la-errors", kwargs={"code": code})),
+            ]
+            if user.role != Role.LA_RESTRICTED:
+                links += [
+                    ("Checking by schools", reverse("la-checking", kwargs={"code": code})),
+                    ("Return", reverse("la-returns", kwargs={"code": code})),
+                    ("LA summary report", reverse("report-summary",
+                                                  kwargs={"level": "la", "code": code})),
+                    ("Gaps between groups", reverse("report-gap",
+                                                    kwargs={"level": "la", "code": code})),
+                ]  # fmt: skip
+        pages[user.username] = links
+    return pages

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db.models import Count
 from django.urls import reverse
 
 from keystage.accounts.models import Membership, Role
 from keystage.cli import main
+from keystage.collection.models import LaCollectionSettings
+from keystage.reports.models import Fact
+from keystage.returns.models import CollectedReturn, ReturnGeneration
 from keystage.submissions.models import Upload
 
 pytestmark = pytest.mark.django_db
@@ -48,8 +52,32 @@ def test_demo_seeds_users_of_every_role_and_days_of_uploads(settings, tmp_path, 
     assert response.status_code == 302
     assert client.get(reverse("upload")).status_code == 200
 
-    uploads = Upload.objects.count()
+    # Report figures are there before any task worker runs, and the school sees comparisons.
+    assert Fact.objects.filter(level="la", area_code="202").exists()
+    assert LaCollectionSettings.objects.get(la__code="202").school_sees == "comparisons"
+    assert client.get(
+        reverse("report-summary", kwargs={"level": "england", "code": "970"})
+    ).status_code == 200  # fmt: skip
+
+    # The main LA's return is built and submitted, one school return authorised; the second
+    # LA's is loaded but not submitted: the national dashboard shows each state.
+    assert ReturnGeneration.objects.filter(la__code="202").count() == 1
+    statuses = dict(
+        CollectedReturn.objects.filter(la__code="202").values_list("status").annotate(n=Count("id"))
+    )
+    assert statuses.get("authorised") == 1 and statuses.get("submitted", 0) > 0
+    assert set(CollectedReturn.objects.filter(la__code="201").values_list("status", flat=True)) == {
+        "loaded"
+    }
+
+    # The pages to open are printed for each user.
+    assert "/national" in out and "/la/202/returns" in out
+    assert f"/schools/{Membership.objects.get(role=Role.SCHOOL_USER).school.laestab}/check" in out
+
+    counts = [M.objects.count() for M in (Upload, ReturnGeneration, CollectedReturn, Fact)]
+    statuses_before = list(CollectedReturn.objects.values_list("status", flat=True))
     assert main(["demo", "--la", "202", "--la", "201"]) == 0  # again: reuses everything
     again = capsys.readouterr().out
-    assert Upload.objects.count() == uploads
+    assert [M.objects.count() for M in (Upload, ReturnGeneration, CollectedReturn, Fact)] == counts
+    assert list(CollectedReturn.objects.values_list("status", flat=True)) == statuses_before
     assert all(p in again for p in passwords.values())
