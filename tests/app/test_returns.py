@@ -18,7 +18,7 @@ from keystage.cli import main
 from keystage.engine import definition
 from keystage.engine.return_reader import schema_for
 from keystage.orgs.models import LocalAuthority
-from keystage.returns import actions
+from keystage.returns import actions, queries
 from keystage.returns.models import (
     CollectedFinding,
     CollectedPupil,
@@ -96,7 +96,10 @@ def test_build_page_asks_for_confirmation_and_downloads_again(la938, members, si
     client = signed_in(members["officer938"])
     page = client.get(reverse("la-returns", kwargs={"code": "938"}))
     body = page.content.decode()
-    assert "1 queries have no explanation" in body and "KS1-T13" in body
+    assert "0 errors are still open and 1 query has no explanation" in body
+    # open items counted by rule, each leading to the Data Errors report for that rule
+    assert "Open items by rule" in body
+    assert reverse("la-errors", kwargs={"code": "938"}) + "?rule=KS1-T13" in body
     response = client.post(reverse("la-return-build", kwargs={"code": "938"}), {}, follow=True)
     assert "The return was not written" in response.content.decode()
     assert not ReturnGeneration.objects.exists()
@@ -318,3 +321,10 @@ def test_national_dashboard_lists_every_la_and_exports_safely(la938, loaded, mem
         assert other.get(reverse("national-dashboard"))["Location"] == goes_to
         export = reverse("national-dashboard-export", kwargs={"fmt": "csv"})
         assert other.get(export).status_code == 403
+
+
+def test_the_deadline_reads_as_days_until_it_is_long_past():
+    assert [queries.deadline_text(d) for d in (3, 1, 0, -1, -5, -61)] == [
+        "3 days to go", "1 day to go", "due today", "passed 1 day ago", "passed 5 days ago",
+        "closed",
+    ]  # fmt: skip

@@ -107,6 +107,7 @@ def la_returns(request, code):
             "generations": generations,
             "latest": generations[0] if generations else None,
             "items": items[: queries.OPEN_ITEMS_SHOWN],
+            "by_rule": queries.open_items_by_rule(items),
             "item_count": len(items),
             "error_count": sum(i["severity"] == "error" for i in items),
             "schools_to_return": queries.return_schools(la, collection).count(),
