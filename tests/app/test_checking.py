@@ -242,8 +242,12 @@ def test_a_new_file_after_the_confirmation_is_data_changed(schools, members, loa
 # -- the dashboard ----------------------------------------------------------------------------
 
 
+def _words(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
 def _text(response) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode()))
+    return _words(response.content.decode())
 
 
 def test_dashboard_shows_each_schools_check(schools, members, loaded, signed_in):
@@ -331,15 +335,87 @@ def test_school_check_page_lists_its_pupils_and_summary(schools, members, loaded
     assert client.get(other).status_code == 404
 
 
-def test_comparisons_add_the_las_figures(schools, members, loaded, signed_in):
+def _comparisons(members, loaded, schools):
     rebuild_facts(loaded)
     la = LocalAuthority.objects.get(code="938")
     do_set_school_sees(la, loaded, "comparisons", user=members["admin938"])
     release(members["officer938"], loaded, schools["clean"])
+
+
+def test_comparisons_add_the_las_figures(schools, members, loaded, signed_in, settings):
+    # LA 938: 6 pupils, 3 of them the clean school's, the other 3 from two other schools. With
+    # a threshold of 3 nothing is revealed by difference, so the LA's figures are shown.
+    settings.KEYSTAGE_REPORT_MIN_PUPILS = 3
+    _comparisons(members, loaded, schools)
     page = _text(
         signed_in(members["head938"]).get(reverse("school-check", kwargs={"laestab": "9382001"}))
     )
     assert "West Sussex (all its schools, 6 pupils)" in page
+    # Reading GDS, WTS, EXS and 3 pupils with no valid code: 2 of 6 at EXS+, 1 of 6 at GDS.
+    assert "Expected standard or above (EXS+) 33% 33% 50% 33%" in page
+    assert "Greater depth (GDS) 17% 0% 17% -" in page
+    assert "Figures marked c are not shown" not in page
+
+
+def test_comparisons_never_reveal_another_schools_pupils(
+    schools, members, loaded, signed_in, settings, monkeypatch
+):
+    """An LA with two schools with data: the clean school (7 pupils) and one other with 2. The
+    LA's 9 pupils are over the threshold of 6, but the LA's figure less the clean school's own
+    would give away the other school's 2 pupils: every LA figure is "c" for the clean school,
+    on screen and in the PDF, also in an LA officer's preview of the school's report."""
+    from keystage.checking import views
+
+    settings.KEYSTAGE_REPORT_MIN_PUPILS = 6
+    PupilRecord.objects.filter(surname="ASKEW").delete()  # the third school's only pupil
+    upload = Upload.objects.get(school=schools["clean"], state="current")
+    for n in range(4, 8):
+        PupilRecord.objects.create(
+            upload=upload, collection=loaded, school=upload.school, la=upload.la, line=n,
+            upn=f"9382001{n:03d}X", surname=f"CLEAN{n}", forename="EVE", dob="2016-01-14",
+            sex="F", outcomes=OUTCOMES["CLEAN3"],
+        )  # fmt: skip
+    PupilRecord.objects.filter(school=schools["errors"]).update(outcomes=OUTCOMES["CLEAN1"])
+    _comparisons(members, loaded, schools)
+    url = reverse("school-check", kwargs={"laestab": "9382001"})
+    for who in ("head938", "officer938"):
+        page = _text(signed_in(members[who]).get(url))
+        assert "West Sussex (all its schools, number of pupils not shown (c))" in page
+        assert "Expected standard or above (EXS+) c c c c" in page
+        assert "Greater depth (GDS) c c c -" in page
+        assert "Expected standard or above in all three 6 (86%) c" in page
+        assert "Figures marked c are not shown: they rest on fewer than 6 pupils" in page
+    seen = {}
+    monkeypatch.setattr(views, "render_pdf", lambda html: seen.setdefault("html", html) and b"%PDF")
+    signed_in(members["head938"]).get(reverse("school-check-pdf", kwargs={"laestab": "9382001"}))
+    pdf = _words(seen["html"])
+    assert "Expected standard or above (EXS+) c c c c" in pdf
+    assert "number of pupils not shown (c)" in pdf
+
+
+def test_the_pupil_list_marks_pupils_the_la_added_or_edited(schools, members, loaded, signed_in):
+    from keystage.engine import upn as upns
+    from keystage.submissions import cleaning
+
+    officer = members["officer938"]
+    clean2 = PupilRecord.objects.get(surname="CLEAN2")
+    clean3 = PupilRecord.objects.get(surname="CLEAN3")
+    cleaning.do_edit_pupil(officer, clean2.pk, clean2.version, {"writing": "EXS"}, reason="Call")
+    cleaning.do_add_pupil(
+        officer, schools["clean"],
+        {"upn": upns.make("938", "2001", "16", "050"), "surname": "NEWTON", "forename": "ADA",
+         "dob": "2016-01-14", "sex": "F", "reading": "EXS"},
+        reason="Left out of the export",
+    )  # fmt: skip
+    cleaning.do_remove_pupil(officer, clean3.pk, clean3.version, reason="Left in May")
+    release(officer, loaded, schools["clean"])
+    page = _text(
+        signed_in(members["head938"]).get(reverse("school-check", kwargs={"laestab": "9382001"}))
+    )
+    assert re.search(r"NEWTON ADA .*? Added by LA", page)
+    assert re.search(r"CLEAN2 AVA .*? Edited by LA", page)
+    assert re.search(r"CLEAN1 AVA .*? None No ", page)
+    assert "CLEAN3" not in page  # removed by the LA: not current, not listed
 
 
 def test_the_checking_report_as_pdf(schools, members, loaded, signed_in):

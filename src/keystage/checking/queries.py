@@ -3,7 +3,10 @@ checking pages, the released pupil list, and the school summary (with the LA's f
 the LA lets its schools see comparisons).
 
 The school's own figures are counted from its current pupil records with the engine, so they
-always match the pupil list it is checking; LA figures come from the fact tables."""
+always match the pupil list it is checking; LA figures come from the fact tables through the
+reports' disclosure control (`reports.queries.figures`), as the school sees them: a figure
+resting on too few pupils, or that would reveal other schools' pupils once the school's own are
+taken out of it, is shown as "c"."""
 
 from __future__ import annotations
 
@@ -19,8 +22,9 @@ from keystage.checking.models import Confirmation, Message, Release
 from keystage.engine import definition as definitions
 from keystage.engine.measures import UNKNOWN, count_pupils, measures, rounded
 from keystage.orgs.models import School
-from keystage.reports.facts import counts_from_json
-from keystage.reports.models import Fact
+from keystage.reports import queries as report_queries
+from keystage.reports.disclosure import SUPPRESSED, Viewer
+from keystage.reports.disclosure import threshold as disclosure_threshold
 from keystage.submissions.models import Collection, PupilRecord, Upload
 from keystage.submissions.queries import pupil_list
 
@@ -239,10 +243,55 @@ def _headline(m: dict, subjects) -> dict:
     }
 
 
+def _shown(figure) -> str:
+    """A comparison figure as the school sees it: "c" when disclosure control hides it."""
+    if figure is None:
+        return "-"
+    if figure.hidden:
+        return SUPPRESSED
+    return _percent(figure.percent) or "-"
+
+
+def la_comparison(collection: Collection, school: School, subjects) -> dict:
+    """The LA's figures for the school's report, with the reports' disclosure control applied
+    for the school as viewer (also when an LA user previews or prints the report: it is the
+    school's report). The LA chose to let its schools compare themselves with it."""
+    la_area = report_queries.school_area(school)[1]
+    viewer = Viewer(school_ids=frozenset([school.pk]))
+    found = (
+        report_queries.figures(collection, [la_area], ["all"], viewer)
+        .get((la_area.level, la_area.code), {})
+        .get("all")
+    )
+    if found is None:
+        return {"name": school.la.name, "available": False}
+    by_subject = found.subjects
+    combined = by_subject[report_queries.COMBINED]
+    shown = {
+        "subjects": [
+            {"met": _shown(by_subject[s.key]["met"]), "higher": _shown(by_subject[s.key]["higher"])}
+            for s in subjects
+        ],
+        "combined": {"met": _shown(combined["met"]), "higher": _shown(combined["higher"])},
+    }
+    cells = [c for row in shown["subjects"] for c in row.values()] + list(
+        shown["combined"].values()
+    )
+    return {
+        "name": school.la.name,
+        "available": True,
+        **shown,
+        "pupils": SUPPRESSED if found.pupils_hidden else found.pupils,
+        "suppressed": found.pupils_hidden or SUPPRESSED in cells,
+        "threshold": disclosure_threshold(),
+    }
+
+
 def summary(collection: Collection, school: School, *, comparisons: bool) -> Summary:
     """Per subject: pupils at each outcome (with the share of eligible pupils), eligible pupils,
     the share at the expected standard or above and at greater depth; the combined reading,
-    writing and maths measure. With `comparisons`, the LA's figures from the fact tables."""
+    writing and maths measure. With `comparisons`, the LA's figures from the fact tables, with
+    disclosure control (`la_comparison`)."""
     definition = definitions.load(collection.code)
     subjects = list(definition.subjects)
     outcomes = PupilRecord.objects.filter(
@@ -280,20 +329,7 @@ def summary(collection: Collection, school: School, *, comparisons: bool) -> Sum
     }
     comparison = None
     if comparisons:
-        # The LA's own figure, read without the user's scope on purpose: the LA chose to let
-        # its schools compare themselves with it ("comparisons").
-        comparison = {"name": school.la.name, "available": False}
-        fact = (
-            Fact.objects.filter(
-                collection=collection, level=Fact.Level.LA, area_code=school.la.code, group="all"
-            )
-            .values_list("counts", flat=True)
-            .first()
-        )
-        if fact is not None:
-            la_m = measures(counts_from_json(fact), definition)
-            comparison = {"name": school.la.name, "available": True,
-                          **_headline(la_m, subjects), "pupils": la_m["pupils"]}  # fmt: skip
+        comparison = la_comparison(collection, school, subjects)
     return Summary(
         pupils=m["pupils"],
         subjects=[s.label for s in subjects],
