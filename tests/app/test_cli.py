@@ -150,8 +150,31 @@ def test_pupils_list_fields_and_filters(ready, capsys):
         "science",
         "errors",
         "queries",
+        "la_change",
     ]
     assert [d["upn"] for d in data] == [pupil(3, estab="2002")["upn"]]
+
+
+def test_pupils_list_flags_pupils_the_la_added_or_edited(ready, capsys):
+    from keystage.accounts.actions import do_create_member
+    from keystage.accounts.models import Role
+    from keystage.orgs.models import LocalAuthority
+    from tests.app.test_facts import SCHOOL_A
+    from tests.app.test_reports import la_changes
+
+    write_ctf(ready / "a.xml", SCHOOL_A)
+    assert main(["import", str(ready / "a.xml")]) == 0
+    officer = do_create_member(
+        "officer", role=Role.LA_OFFICER, la=LocalAuthority.objects.get(code="938")
+    ).user
+    la_changes(officer)
+    capsys.readouterr()
+    assert main(["pupils", "--school", "9382001", "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert list(rows[0])[-1] == "la_change"
+    changed = {r["surname"]: r["la_change"] for r in rows}
+    # SMITHD, removed by the LA, is not current data: not listed.
+    assert changed == {"NEWTON": "added", "SMITHB": "edited", "SMITHC": "", "SMITHE": ""}
 
 
 def test_zip_with_path_traversal_member_reports_it_and_imports_the_rest(ready, capsys):

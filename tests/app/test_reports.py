@@ -215,6 +215,49 @@ def test_pupil_list_sorts_and_filters_without_javascript(imported, members, sign
     assert seen.filter(action="export.report_pupil_list").count() == 1
 
 
+def la_changes(officer) -> None:
+    """The LA changes school 9382001's pupils (SCHOOL_A): it edits pupil 1 (SMITHB), adds
+    NEWTON and removes pupil 3 (SMITHD)."""
+    from keystage.engine import upn as upns
+    from keystage.orgs.models import School
+    from keystage.submissions import cleaning
+    from keystage.submissions.models import PupilRecord
+
+    def current(surname):
+        return PupilRecord.objects.get(school__laestab="9382001", surname=surname, is_current=True)
+
+    edited, removed = current("SMITHB"), current("SMITHD")
+    cleaning.do_edit_pupil(officer, edited.pk, edited.version, {"writing": "GDS"},
+                           reason="Phoned the school")  # fmt: skip
+    cleaning.do_add_pupil(
+        officer, School.objects.get(laestab="9382001"),
+        {"upn": upns.make("938", "2001", "16", "050"), "surname": "NEWTON", "forename": "ADA",
+         "dob": "2016-01-14", "sex": "F", "reading": "EXS", "writing": "EXS", "maths": "EXS",
+         "science": "EXS"},
+        reason="Left out of the school's export",
+    )  # fmt: skip
+    cleaning.do_remove_pupil(officer, removed.pk, removed.version, reason="Left in May")
+
+
+def test_pupil_list_flags_pupils_the_la_added_or_edited(imported, members, signed_in):
+    la_changes(members["officer938"])
+    client = signed_in(members["admin938"])
+    for fmt in ("csv", "xlsx", "pdf"):
+        response = page(client, "report-pupils-export", code="9382001", fmt=fmt)
+        assert response.status_code == 200
+    rows = rows_of(page(client, "report-pupils-export", code="9382001", fmt="csv"))
+    assert list(rows[0])[-1] == "la_change"
+    changed = {r["surname"]: r["la_change"] for r in rows}
+    assert changed == {"NEWTON": "added", "SMITHB": "edited", "SMITHC": "", "SMITHE": ""}
+    # The page: a "Changed by LA" column, and a filter for the pupils the LA changed.
+    body = text(page(client, "report-pupils", code="9382001"))
+    assert "Changed by LA" in body and ">Added</strong>" in body and ">Edited</strong>" in body
+    assert "SMITHD" not in body  # removed by the LA: not current
+    body = text(page(client, "report-pupils", code="9382001", query="flag=la_change"))
+    assert "2 pupils." in body and "NEWTON" in body and "SMITHB" in body
+    assert "SMITHC" not in body
+
+
 # -- national and official --------------------------------------------------------------------
 
 

@@ -34,7 +34,7 @@ LA_READERS = (Role.NATIONAL_ADMIN, Role.LA_ADMIN, Role.LA_OFFICER, Role.LA_RESTR
 PACK_MAKERS = (Role.NATIONAL_ADMIN, Role.LA_ADMIN, Role.LA_OFFICER)
 LEVELS = ("school", "la", "region", "england")
 TABLE_FORMATS = ("csv", "xlsx", "pdf")
-PUPIL_SORTS = ("upn", "surname", "forename", "dob", "sex", "errors", "queries")
+PUPIL_SORTS = ("upn", "surname", "forename", "dob", "sex", "errors", "queries", "la_change")
 
 
 class Hidden(Exception):
@@ -376,7 +376,7 @@ def _pupil_rows(request, school):
         params["sort"] = "surname"
     if params["subject"] not in subjects:
         params["subject"] = ""
-    if params["flag"] not in ("", "errors", "queries", "any"):
+    if params["flag"] not in ("", "errors", "queries", "any", "la_change"):
         params["flag"] = ""
     if params["q"]:
         needle = params["q"].lower()
@@ -394,6 +394,8 @@ def _pupil_rows(request, school):
         rows = [r for r in rows if r["queries"]]
     elif params["flag"] == "any":
         rows = [r for r in rows if r["errors"] or r["queries"]]
+    elif params["flag"] == "la_change":
+        rows = [r for r in rows if r["la_change"]]
     key = params["sort"]
     rows.sort(key=lambda r: (r[key], r["surname"], r["forename"]), reverse=params["dir"] == "desc")
     return collection, rows, params, subjects

@@ -189,7 +189,8 @@ def pupil_list(
             row[s] = (outcomes.get(s) or "").strip().upper()
         row["errors"] = counts[(pid, "error")]
         row["queries"] = counts[(pid, "query")]
-        # "added" or "edited" by the LA, else "": for reports to flag (not a CLI column yet).
+        # "added" or "edited" by the LA, else "": reports, the CLI and the checking report
+        # flag it (a pupil the LA removed is not current, so not listed).
         row["la_change"] = flag or ("edited" if pid in edited else "")
         yield row
 
@@ -200,6 +201,7 @@ def pupil_fields(collection: Collection) -> tuple[str, ...]:
         *definitions.load(collection.code).subject_keys,
         "errors",
         "queries",
+        "la_change",
     )
 
 
