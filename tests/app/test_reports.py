@@ -395,3 +395,41 @@ def test_a_web_upload_batch_queues_the_fact_rebuild(loaded, members, settings, t
     school = Fact.objects.get(level="school", area_code="9382001", group="all")
     assert school.pupils == 3
     assert Fact.objects.get(level="national", group="all").pupils == 3
+
+
+def test_england_minus_a_shown_la_never_reveals_one_other_la(loaded, tmp_path, members,
+                                                              signed_in, settings):  # fmt: skip
+    """A school user sees their LA's figures as comparators; England minus that LA must not
+    leave the pupils of one other LA (here Camden's 2) for them to work out."""
+    from tests.builders import pupil
+
+    settings.KEYSTAGE_REPORT_MIN_PUPILS = 3
+    files = [
+        write_ctf(tmp_path / "a.xml", SCHOOL_A),  # 9382001: 4 pupils
+        write_ctf(
+            tmp_path / "b.xml", [pupil(n, estab="2002") for n in range(10, 14)], estab="2002"
+        ),  # fmt: skip
+        write_ctf(
+            tmp_path / "c.xml", [pupil(n, estab="4001") for n in range(20, 24)], estab="4001"
+        ),  # fmt: skip
+        write_ctf(tmp_path / "d.xml", CAMDEN, la="202", estab="2003"),  # 2 pupils
+    ]
+    results = import_paths([str(f) for f in files], jobs=1)
+    assert [r.outcome for r in results] == ["accepted"] * 4
+    rebuild_facts(loaded)
+    school_sees(loaded, "938", "comparisons")
+    client = signed_in(members["school938"])
+    membership = members["school938"].membership
+    rows = rows_of(page(client, "report-summary-export", level="school",
+                        code=membership.school.laestab, fmt="csv"))  # fmt: skip
+    got = {(r["level"], r["subject"]): r for r in rows}
+    # LA 938: 12 pupils, the rest from two other schools: shown to the school
+    assert got[("la", "reading")]["pupils"] == "12"
+    # England: 14 pupils; minus the LA's 12 it would give Camden's 2: suppressed
+    assert got[("national", "reading")]["met_percent"] == "c"
+    assert got[("national", "reading")]["pupils"] == "c"
+    # The national admin sees it
+    admin = signed_in(members["national"])
+    rows = rows_of(page(admin, "report-summary-export", level="la", code="938", fmt="csv"))
+    national = next(r for r in rows if r["level"] == "national" and r["subject"] == "reading")
+    assert national["pupils"] == "14"

@@ -263,11 +263,38 @@ class Disclosure:
             ]
         return self._own
 
+    def _known_las(self):
+        """[(la_id, region_code, group, Counts, True)] of the LAs of a school-level viewer's
+        schools. Such a viewer is shown their LA's figures as comparators, so for a region or
+        England those count as known: otherwise region minus LA could reveal the one other LA
+        of a small region."""
+        if "_known" not in self.__dict__:
+            v = self.viewer
+            la_ids = set(School.objects.filter(pk__in=v.school_ids).values_list("la_id", flat=True))
+            rows = self._facts(level="la", la_id__in=la_ids).values_list("la_id", "group", "counts")
+            self._known = [
+                (la_id, self._la_region.get(la_id), group, counts_from_json(data), True)
+                for la_id, group, data in rows
+            ]
+        return self._known
+
+    def _la_shown(self, la_unit, group: str) -> bool:
+        """Whether this school-level viewer is shown the pupil count of their LA's group."""
+        la_id, _, _, counts, _ = la_unit
+        la = Area("la", f"#{la_id}", "", la_id=la_id)  # code: only a cache key here
+        own, others = self.context(la, group)
+        return not disclosure.hidden(counts.pupils, own.pupils, others)
+
     def context(self, area: Area, group: str) -> tuple[Counts, int]:
         """(the viewer's own counts inside `area` for `group`, the number of other units)."""
+        units = self._own_units()
+        if area.level in ("region", "national") and self.viewer.school_ids:
+            known = [u for u in self._known_las() if u[2] == group and self._la_shown(u, group)]
+            known_ids = {u[0] for u in known}
+            units = [u for u in units if u[0] not in known_ids] + known
         own = [
             (la_id, counts, is_la)
-            for la_id, region, g, counts, is_la in self._own_units()
+            for la_id, region, g, counts, is_la in units
             if g == group
             and (
                 area.level == "national"
