@@ -8,6 +8,7 @@ pages answer 404; a role that may not see a page answers 403."""
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -102,6 +103,20 @@ def _school_comparisons(request, collection):
 
 def _hidden_page(request, e: Hidden):
     return render(request, "reports/not_yet.html", {"la": e.la, "level": e.level}, status=200)
+
+
+def shows_hidden_page(view):
+    """A report a school user's LA does not let them see yet answers with a page that says so
+    (`Hidden`), whichever report or download it is."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except Hidden as e:
+            return _hidden_page(request, e)
+
+    return wrapped
 
 
 def _url_level(area) -> tuple[str, str]:
@@ -228,11 +243,9 @@ def _summary_context(request, level, code):
 
 
 @require_safe
+@shows_hidden_page
 def summary(request, level, code):
-    try:
-        context = _summary_context(request, level, code)
-    except Hidden as e:
-        return _hidden_page(request, e)
+    context = _summary_context(request, level, code)
     return render(request, "reports/summary.html", context)
 
 
@@ -297,11 +310,9 @@ def _gap_context(request, level, code):
 
 
 @require_safe
+@shows_hidden_page
 def gap(request, level, code):
-    try:
-        context = _gap_context(request, level, code)
-    except Hidden as e:
-        return _hidden_page(request, e)
+    context = _gap_context(request, level, code)
     return render(request, "reports/gap.html", context)
 
 
@@ -318,13 +329,11 @@ def _gap_chart_data(context, dimension):
 
 
 @require_safe
+@shows_hidden_page
 def gap_chart(request, level, code, fmt):
     if fmt not in charts.FORMATS:
         raise Http404("Charts are svg or png")
-    try:
-        context = _gap_context(request, level, code)
-    except Hidden as e:
-        return _hidden_page(request, e)
+    context = _gap_context(request, level, code)
     title, categories, series = _gap_chart_data(context, request.GET.get("dimension", "all"))
     return _image(charts.grouped_bars(title, categories, series, fmt=fmt), fmt)
 
@@ -336,13 +345,11 @@ def _image(data: bytes, fmt: str) -> HttpResponse:
 
 
 @require_safe
+@shows_hidden_page
 def trend_chart(request, level, code, fmt):
     if fmt not in charts.FORMATS:
         raise Http404("Charts are svg or png")
-    try:
-        context = _summary_context(request, level, code)
-    except Hidden as e:
-        return _hidden_page(request, e)
+    context = _summary_context(request, level, code)
     subject = request.GET.get("subject", "reading")
     if subject not in ("reading", "writing", "maths", "science"):
         subject = "reading"
@@ -402,11 +409,9 @@ def _pupil_rows(request, school):
 
 
 @require_safe
+@shows_hidden_page
 def pupils(request, code):
-    try:
-        _, school = _area(request, "school", code, comparisons=False)
-    except Hidden as e:
-        return _hidden_page(request, e)
+    _, school = _area(request, "school", code, comparisons=False)
     collection, rows, params, subjects = _pupil_rows(request, school)
     do_record_view("view.report_pupil_list", user=request.user, la=school.la, school=school,
                    collection=collection.code, filters={k: v for k, v in params.items() if v},
@@ -432,14 +437,12 @@ def pupils(request, code):
 
 
 @require_safe
+@shows_hidden_page
 def national(request):
     if _role(request) is None:
         return redirect("home")
     collection = _collection()
-    try:
-        _school_comparisons(request, collection)
-    except Hidden as e:
-        return _hidden_page(request, e)
+    _school_comparisons(request, collection)
     rows = queries.national(collection, viewer=viewer_for(request.user))
     labels = queries.subject_labels(collection)
     by_area: dict = {}
@@ -463,14 +466,12 @@ def _official_rows(request, collection):
 
 
 @require_safe
+@shows_hidden_page
 def official(request):
     if _role(request) is None:
         return redirect("home")
     collection = _collection()
-    try:
-        _school_comparisons(request, collection)
-    except Hidden as e:
-        return _hidden_page(request, e)
+    _school_comparisons(request, collection)
     rows = _official_rows(request, collection)
     labels = queries.subject_labels(collection)
     for r in rows:
@@ -493,16 +494,14 @@ def _table(fmt, stem, fields, rows, *, title, request, context=None):
 
 
 @require_safe
+@shows_hidden_page
 def summary_export(request, level, code, fmt):
     if fmt not in TABLE_FORMATS:
         raise Http404("Choose csv, xlsx or pdf")
     if fmt == "pdf" and level == "la":
         raise Http404("An LA's PDF is made in the background: use Create a PDF on its summary")
-    try:
-        context = _summary_context(request, level, code)
-        area_list, _ = _area(request, level, code, comparisons=False)
-    except Hidden as e:
-        return _hidden_page(request, e)
+    context = _summary_context(request, level, code)
+    area_list, _ = _area(request, level, code, comparisons=False)
     rows = queries.summary(
         context["collection"], viewer=viewer_for(request.user), area_list=area_list
     )
@@ -513,15 +512,13 @@ def summary_export(request, level, code, fmt):
 
 
 @require_safe
+@shows_hidden_page
 def gap_export(request, level, code, fmt):
     if fmt not in TABLE_FORMATS:
         raise Http404("Choose csv, xlsx or pdf")
     if fmt == "pdf" and level == "la":
         raise Http404("An LA's PDF is made in the background: use Create a PDF on its summary")
-    try:
-        context = _gap_context(request, level, code)
-    except Hidden as e:
-        return _hidden_page(request, e)
+    context = _gap_context(request, level, code)
     stem = f"ks1-gap-{level}-{code}"
     title = f"KS1 gap analysis: {context['area'].name}"
     return _table(fmt, stem, queries.GAP_FIELDS, context["all_rows"], title=title,
@@ -529,13 +526,11 @@ def gap_export(request, level, code, fmt):
 
 
 @require_safe
+@shows_hidden_page
 def pupils_export(request, code, fmt):
     if fmt not in TABLE_FORMATS:
         raise Http404("Choose csv, xlsx or pdf")
-    try:
-        _, school = _area(request, "school", code, comparisons=False)
-    except Hidden as e:
-        return _hidden_page(request, e)
+    _, school = _area(request, "school", code, comparisons=False)
     collection, rows, params, _ = _pupil_rows(request, school)
     do_record_view("export.report_pupil_list", user=request.user, la=school.la, school=school,
                    collection=collection.code, filters={k: v for k, v in params.items() if v},
@@ -545,32 +540,28 @@ def pupils_export(request, code, fmt):
 
 
 @require_safe
+@shows_hidden_page
 def national_export(request, fmt):
     if fmt not in TABLE_FORMATS:
         raise Http404("Choose csv, xlsx or pdf")
     if _role(request) is None:
         raise PermissionDenied("Your account has no role")
     collection = _collection()
-    try:
-        _school_comparisons(request, collection)
-    except Hidden as e:
-        return _hidden_page(request, e)
+    _school_comparisons(request, collection)
     rows = queries.national(collection, viewer=viewer_for(request.user))
     return _table(fmt, "ks1-provisional-national", queries.NATIONAL_FIELDS, rows,
                   title="KS1 provisional national and regional figures", request=request)  # fmt: skip
 
 
 @require_safe
+@shows_hidden_page
 def official_export(request, fmt):
     if fmt not in TABLE_FORMATS:
         raise Http404("Choose csv, xlsx or pdf")
     if _role(request) is None:
         raise PermissionDenied("Your account has no role")
     collection = _collection()
-    try:
-        _school_comparisons(request, collection)
-    except Hidden as e:
-        return _hidden_page(request, e)
+    _school_comparisons(request, collection)
     rows = _official_rows(request, collection)
     return _table(fmt, "ks1-provisional-against-published", queries.OFFICIAL_FIELDS, rows,
                   title="KS1 provisional figures against DfE's published 2023 figures",
@@ -578,16 +569,14 @@ def official_export(request, fmt):
 
 
 @require_safe
+@shows_hidden_page
 def open_data(request):
     """England, regions and the LAs the user owns (as LA admin or officer), in DfE's EES KS1
     column layout."""
     if _role(request) is None:
         return redirect("home")
     collection = _collection()
-    try:
-        _school_comparisons(request, collection)
-    except Hidden as e:
-        return _hidden_page(request, e)
+    _school_comparisons(request, collection)
     fields, rows = queries.open_data(collection, viewer=viewer_for(request.user))
     return exports.download("csv", "ks1-provisional-open-data", fields, rows)
 
