@@ -208,6 +208,21 @@ def _clean_upns(collection: Collection, school: School, upns: Iterable[str]) -> 
     return wanted
 
 
+def _post(user, collection, school, body: str, upns, *, from_school: bool) -> Message:
+    """One message of a school's thread, naming pupils of the school's current data, with its
+    audit row."""
+    pupils = _clean_upns(collection, school, upns)
+    message = Message.objects.create(
+        collection=collection, la_id=school.la_id, school=school, author=user,
+        author_name=user.get_username(), from_school=from_school, body=body, upns=pupils,
+        sent_at=timezone.now(),
+    )  # fmt: skip
+    action = "checking.query_sent" if from_school else "checking.query_answered"
+    record(action, user=user, la=school.la_id, school=school, obj=message,
+           collection=collection.code, upns=pupils)  # fmt: skip
+    return message
+
+
 @transaction.atomic
 def do_send_query(user, collection: Collection, school: School, *, body: str,
                   upns: Iterable[str] = ()) -> Message:  # fmt: skip
@@ -220,14 +235,8 @@ def do_send_query(user, collection: Collection, school: School, *, body: str,
         raise ValidationError(f"Your query must be {MAX_BODY} characters or fewer")
     if current_release(collection, school) is None:
         raise ValidationError(f"The checking reports for {school.name} have not been released yet")
-    pupils = _clean_upns(collection, school, upns)
-    message = Message.objects.create(
-        collection=collection, la_id=school.la_id, school=school, author=user,
-        author_name=user.get_username(), from_school=True, body=body, upns=pupils,
-        sent_at=timezone.now(),
-    )  # fmt: skip
-    record("checking.query_sent", user=user, la=school.la_id, school=school, obj=message,
-           collection=collection.code, upns=pupils)  # fmt: skip
+    message = _post(user, collection, school, body, upns, from_school=True)
+    pupils = message.upns
     _send(
         f"Query from {school.name} about its {collection.name} data",
         f"{school.name} ({school.laestab}) sent a query"
@@ -249,14 +258,7 @@ def do_reply(user, collection: Collection, school: School, *, body: str,
         raise ValidationError("Enter your answer to the school")
     if len(body) > MAX_BODY:
         raise ValidationError(f"Your answer must be {MAX_BODY} characters or fewer")
-    pupils = _clean_upns(collection, school, upns)
-    message = Message.objects.create(
-        collection=collection, la_id=school.la_id, school=school, author=user,
-        author_name=user.get_username(), from_school=False, body=body, upns=pupils,
-        sent_at=timezone.now(),
-    )  # fmt: skip
-    record("checking.query_answered", user=user, la=school.la_id, school=school, obj=message,
-           collection=collection.code, upns=pupils)  # fmt: skip
+    message = _post(user, collection, school, body, upns, from_school=False)
     _send(
         f"{school.la.name} answered your query about {collection.name} data",
         f"{school.la.name} answered the query from {school.name}:\n\n{body}\n\n"
