@@ -313,6 +313,14 @@ def test_national_dashboard_lists_every_la_and_exports_safely(la938, loaded, mem
     assert (row938["state"], row938["schools"], row938["pupils"]) == ("Submitted", "2", "5")
     assert row938["deadline"] == "2023-07-21"
     assert next(r for r in rows if r["la"] == "202")["name"].startswith("'=")
+    # filtered to one state: the page and its download hold only those LAs
+    page = client.get(reverse("national-dashboard") + "?state=submitted").content.decode()
+    assert "LAs submitted (1)" in page and "West Sussex" in page and "Camden" not in page
+    page = client.get(reverse("national-dashboard") + "?state=none").content.decode()
+    assert "LAs no data (152)" in page and "West Sussex" not in page
+    export = reverse("national-dashboard-export", kwargs={"fmt": "csv"}) + "?state=submitted"
+    rows = list(csv.DictReader(io.StringIO(client.get(export).content.decode("utf-8-sig"))))
+    assert [r["la"] for r in rows] == ["938"]
     xlsx = client.get(reverse("national-dashboard-export", kwargs={"fmt": "xlsx"}))
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
     # anyone else is sent to their own pages, and cannot export

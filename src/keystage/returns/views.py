@@ -246,6 +246,12 @@ def _national_rows(request):
     return collection, queries.sort_la_rows(rows, sort, desc), sort, desc
 
 
+def _state_filter(request) -> str:
+    """The LA state the dashboard is filtered to ("" for every LA)."""
+    state = request.GET.get("state", "")
+    return state if state in queries.LA_STATES else ""
+
+
 @require_safe
 def national(request):
     """/national: the collector's dashboard. Anyone else goes to their own LA's return page (LA
@@ -257,12 +263,21 @@ def national(request):
     if role != Role.NATIONAL_ADMIN:
         return redirect("home")
     collection, rows, sort, desc = _national_rows(request)
+    state = _state_filter(request)
     deadline, days = queries.days_to_deadline(collection)
     sort_links = {
-        key: "?" + urlencode({"sort": key, "dir": "desc" if sort == key and not desc else ""})
+        key: "?"
+        + urlencode(
+            {"sort": key, "dir": "desc" if sort == key and not desc else "", "state": state}
+        )
         for key in queries.LA_SORTS
     }
-    totals = {state: sum(r.state == state for r in rows) for state in queries.LA_STATES}
+    totals = {s: sum(r.state == s for r in rows) for s in queries.LA_STATES}
+    state_links = {
+        s: "?" + urlencode({"sort": sort, "dir": "desc" if desc else "", "state": s})
+        for s in ("", *queries.LA_STATES)
+    }
+    rows = [r for r in rows if not state or r.state == state]
     return render(
         request,
         "returns/national.html",
@@ -277,7 +292,9 @@ def national(request):
             "totals": totals,
             "states": queries.LA_STATES,
             "state_tags": queries.STATE_TAGS,
-            "query": urlencode({"sort": sort, "dir": "desc" if desc else ""}),
+            "state": state,
+            "state_links": state_links,
+            "query": urlencode({"sort": sort, "dir": "desc" if desc else "", "state": state}),
         },
     )
 
@@ -288,6 +305,8 @@ def national_export(request, fmt):
     if fmt not in exports.FORMATS:
         raise Http404("Choose csv or xlsx")
     collection, rows, _, _ = _national_rows(request)
+    state = _state_filter(request)
+    rows = [r for r in rows if not state or r.state == state]
     deadline, days = queries.days_to_deadline(collection)
     data = (
         {
