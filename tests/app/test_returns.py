@@ -99,7 +99,7 @@ def test_build_page_asks_for_confirmation_and_downloads_again(la938, members, si
     assert "0 errors are still open and 1 query has no explanation" in body
     # open items counted by rule, each leading to the Data Errors report for that rule
     assert "Open items by rule" in body
-    assert reverse("la-errors", kwargs={"code": "938"}) + "?rule=KS1-T13" in body
+    assert f'href="{reverse("la-errors", kwargs={"code": "938"})}?rule=KS1-T13">KS1-T13</a>' in body
     response = client.post(reverse("la-return-build", kwargs={"code": "938"}), {}, follow=True)
     assert "The return was not written" in response.content.decode()
     assert not ReturnGeneration.objects.exists()
