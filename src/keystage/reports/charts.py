@@ -56,15 +56,10 @@ def grouped_bars(
         ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=n,
                   frameon=False)  # fmt: skip
         ax.set_title("\n".join(textwrap.wrap(title, 60)), fontsize=10)
-        fig.tight_layout()
-        out = io.BytesIO()
-        fig.savefig(out, format=fmt, metadata=None if fmt == "png" else {"Date": None})
-    finally:
+    except BaseException:
         plt.close(fig)
-    data = out.getvalue()
-    if fmt == "svg":
-        data = _accessible(data, title, _describe(categories, series))
-    return data
+        raise
+    return _finish(fig, fmt, title, _describe(categories, series))
 
 
 def line_chart(title: str, years: list[str], series: list[tuple[str, list]], *, fmt="svg") -> bytes:
@@ -79,15 +74,23 @@ def line_chart(title: str, years: list[str], series: list[tuple[str, list]], *, 
         ax.spines[["top", "right"]].set_visible(False)
         ax.legend(fontsize=8, frameon=False)
         ax.set_title("\n".join(textwrap.wrap(title, 70)), fontsize=10)
+    except BaseException:
+        plt.close(fig)
+        raise
+    return _finish(fig, fmt, title, _describe(years, series))
+
+
+def _finish(fig, fmt: str, title: str, description: str) -> bytes:
+    """The figure as SVG (with its title and a text description, for screen readers) or PNG,
+    with no date in it, so the same figures give the same bytes; the figure is closed."""
+    try:
         fig.tight_layout()
         out = io.BytesIO()
         fig.savefig(out, format=fmt, metadata=None if fmt == "png" else {"Date": None})
     finally:
         plt.close(fig)
     data = out.getvalue()
-    if fmt == "svg":
-        data = _accessible(data, title, _describe(years, series))
-    return data
+    return _accessible(data, title, description) if fmt == "svg" else data
 
 
 def _describe(categories, series) -> str:
