@@ -3,6 +3,7 @@ runs it: before set-up, and an import killed half-way."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from keystage.submissions.kept import read_kept
 from tests.builders import pupil, write_ctf, write_register
 
 KEYSTAGE = [sys.executable, "-m", "keystage.cli"]
@@ -120,6 +122,13 @@ def test_import_killed_midway_leaves_every_file_whole(own_database, tmp_path):
     outcomes = [line.split(",")[1] for line in again.stdout.splitlines()[1:]]
     assert outcomes.count("unchanged") == len(uploads)
     assert outcomes.count("accepted") == 120 - len(uploads)
+    # Every upload's kept copy is whole: those of the killed run and those of the second run,
+    # which its worker processes kept.
+    store = Path(env["KEYSTAGE_DATA_DIR"]) / "uploads"
+    kept = query(env, pg_url, "SELECT sha256, stored_path FROM submissions_upload")
+    assert len(kept) == 120
+    assert all(hashlib.sha256(read_kept(store, where)).hexdigest() == sha for sha, where in kept)
+    assert len(list((store / "packs").iterdir())) >= 2  # one pack per process
 
 
 def test_a_failure_while_storing_with_workers_ends_the_command(own_database, tmp_path):

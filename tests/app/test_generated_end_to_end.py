@@ -93,3 +93,15 @@ def test_every_injected_mistake_is_reported(db, generated, settings, tmp_path, c
         "duplicate_file", 0
     )
     assert sum(1 for i in injected if i["kind"] in EXPECTED_RULES) > 50
+
+    # The LA, school and collection copied onto every pupil record and finding (for reports'
+    # filters, with no database constraint behind them) are always the upload's own.
+    from django.db.models import F, Q
+
+    from keystage.submissions.models import Finding, PupilRecord
+
+    for model in (PupilRecord, Finding):
+        differ = ~Q(collection_id=F("upload__collection_id")) | ~Q(la_id=F("upload__la_id"))
+        differ |= ~Q(school_id=F("upload__school_id"))
+        assert model.objects.count() > 0
+        assert not model.objects.filter(differ).exists(), model.__name__

@@ -7,6 +7,7 @@ import pytest
 
 from keystage.submissions import actions, bulk
 from keystage.submissions.importing import import_paths
+from keystage.submissions.kept import read_kept
 from keystage.submissions.models import Finding, PupilRecord, Upload
 from keystage.submissions.queries import data_errors, pupil_list
 from tests.builders import pupil, write_ctf
@@ -152,6 +153,24 @@ def test_duplicate_upn_across_schools_is_found_after_import(loaded, tmp_path):
     assert all(r["severity"] == "error" and r["upn"] == same for r in dupes)
 
 
+def test_checks_across_schools_cover_an_la_whose_files_come_apart(loaded, tmp_path, monkeypatch):
+    """An LA is checked across its schools as soon as the import moves on to another LA; a
+    later file of that LA in the same run is checked again with the rest."""
+    from keystage.submissions import importing
+
+    monkeypatch.setattr(importing.GroupStore, "FILES", 1)  # every file stored on its own
+    same = pupil(7)["upn"]
+    first = write_ctf(tmp_path / "1.xml", [pupil(7), pupil(9)])
+    camden = write_ctf(tmp_path / "2.xml", [pupil(1, la="202", estab="2003")], "202", "2003")
+    later = write_ctf(tmp_path / "3.xml", [pupil(8, upn=same, estab="2002")], estab="2002")
+    import_paths([str(first), str(camden), str(later)], jobs=1)
+    dupes = [r for r in data_errors(loaded) if r["rule"] == "KS1-P03"]
+    assert sorted((r["laestab"], r["upn"]) for r in dupes) == [
+        ("9382001", same), ("9382002", same)
+    ]  # fmt: skip
+    assert Finding.objects.filter(rule="KS1-P03").count() == 2  # checked twice, kept once
+
+
 def test_rejected_file_appears_in_data_errors_until_replaced(loaded, tmp_path):
     bad = tmp_path / "9382002_CTF_938LLLL_001.xml"
     bad.write_text(
@@ -173,7 +192,7 @@ def test_store_keeps_a_copy_of_every_file(loaded, tmp_path, settings):
     f = write_ctf(tmp_path / "a.xml", [pupil(1)])
     [r] = import_paths([str(f)])
     upload = Upload.objects.get(pk=r.upload_id)
-    assert (settings.UPLOAD_STORE / upload.stored_path).read_bytes() == f.read_bytes()
+    assert read_kept(settings.UPLOAD_STORE, upload.stored_path) == f.read_bytes()
 
 
 def test_actions_collection_is_created_from_the_definition(loaded):
@@ -197,3 +216,41 @@ def test_csv_template_with_formula_names_is_stored_verbatim_and_flagged(loaded, 
     assert {(upn1, "KS1-P08"), (upn2, "KS1-P08")} <= flagged
     assert {row["reading"] for row in pupil_list(loaded)} == {"EXS"}  # "exs" counts as EXS
     assert not [row for row in data_errors(loaded) if row["field"] == "reading"]  # exs is fine
+
+
+def test_kept_copies_read_back_from_packs_and_from_the_older_layout(loaded, tmp_path, settings,
+                                                                   monkeypatch):  # fmt: skip
+    from keystage.submissions import preparing
+
+    monkeypatch.setattr(preparing, "IN_MEMORY_LIMIT", 2000)  # the second file is copied, not held
+    small = write_ctf(tmp_path / "9382001_CTF_938LLLL_001.xml", [pupil(1)])
+    large = write_ctf(tmp_path / "9382002_CTF_938LLLL_001.xml",
+                      [pupil(i, estab="2002") for i in range(1, 30)], estab="2002")  # fmt: skip
+    results = import_paths([str(small), str(large)])
+    for r, f in zip(results, (small, large), strict=True):
+        where = Upload.objects.get(pk=r.upload_id).stored_path
+        assert where.startswith("packs/")
+        assert read_kept(settings.UPLOAD_STORE, where) == f.read_bytes()
+    packs = list((settings.UPLOAD_STORE / "packs").iterdir())
+    size = sum(p.stat().st_size for p in packs)
+    assert size == small.stat().st_size + large.stat().st_size
+    # The same bytes again are reported unchanged and not kept twice.
+    import_paths([str(small)])
+    assert sum(p.stat().st_size for p in (settings.UPLOAD_STORE / "packs").iterdir()) == size
+    # Uploads kept before packs have a file of their own, named by their hash.
+    old = settings.UPLOAD_STORE / "ab" / ("ab" + "0" * 62)
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"<CTfile/>")
+    assert read_kept(settings.UPLOAD_STORE, f"ab/{old.name}") == b"<CTfile/>"
+
+
+def test_the_import_leaves_the_garbage_collector_as_it_found_it(loaded, tmp_path):
+    """The import tunes Python's collector for itself; a long-lived process (the web's task
+    worker) must get its own settings back, even when the import fails."""
+    import gc
+
+    before = gc.get_threshold()
+    import_paths([str(write_ctf(tmp_path / "a.xml", [pupil(1)]))])
+    with pytest.raises(Exception):  # noqa: B017, PT011 - any failure
+        import_paths([str(tmp_path / "missing.xml")])
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0

@@ -54,6 +54,10 @@ def test_officer_uploads_two_files_and_a_bad_one(loaded, members, signed_in):
     assert "broken.xml: " in page and "Example Primary School (9382001)" in page
     assert 'http-equiv="refresh"' not in page  # finished: no more reloading
     assert "/tmp" not in page and batch.folder not in page  # names as uploaded, not our paths
+    # The rejection kept for the Data Errors report names the file as uploaded, too.
+    refused = Upload.objects.get(state="rejected")
+    assert refused.file_name == "broken.xml" and refused.reason.startswith("broken.xml: ")
+    assert batch.folder not in refused.reason and "/tmp" not in refused.reason
     assert Upload.objects.filter(source="web", uploaded_by=members["officer938"]).count() == 3
     assert AuditEvent.objects.filter(action="batch.created", actor="officer938").exists()
 

@@ -8,10 +8,22 @@ from pathlib import Path
 import pytest
 
 from keystage.engine.definition import load
+from keystage.engine.readers import ctf as ctf_reader
 from keystage.engine.readers import open_school_file
 from keystage.engine.records import RejectedFile
 
 FILES = Path(__file__).resolve().parent.parent / "fixtures" / "files"
+
+
+@pytest.fixture(autouse=True, params=["parsed whole", "streamed"])
+def ctf_mode(request, monkeypatch):
+    """Every test reads its files both ways: a school-sized file parsed whole, and the pull
+    parser that streams larger files in bounded memory. Both must read the same."""
+    if request.param == "streamed":
+        monkeypatch.setattr(ctf_reader, "WHOLE_FILE_BYTES", 0)
+    return request.param
+
+
 DEFINITION = load("ks1-2023")
 
 HEADER = (

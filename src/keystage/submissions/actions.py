@@ -392,10 +392,10 @@ def do_refresh_cohort_checks(la_ids: Iterable[int], *, collection: Collection) -
     """Re-run the checks across all current pupils of each LA (duplicate UPNs, the same pupil
     under two UPNs) and replace their findings. Returns the number of findings written."""
     definition = definitions.load(collection.code)
-    laestabs = dict(School.objects.values_list("pk", "laestab"))
     table = PupilRecord._meta.db_table
     written = 0
     for la_id in sorted(set(la_ids)):
+        laestabs = dict(School.objects.filter(la_id=la_id).values_list("pk", "laestab"))
         cohort = Finding.objects.filter(
             collection=collection, la_id=la_id, scope=Finding.Scope.COHORT
         )

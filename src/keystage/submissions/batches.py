@@ -24,7 +24,7 @@ from keystage.engine import definition as definitions
 from keystage.engine.readers import open_school_file
 from keystage.engine.records import RejectedFile
 from keystage.submissions import actions, importing
-from keystage.submissions.models import ImportBatch, Upload
+from keystage.submissions.models import ImportBatch
 from keystage.submissions.preparing import resolve_school
 
 UPLOAD_ROLES = (*LA_ROLES, Role.SCHOOL_USER)
@@ -99,17 +99,10 @@ def _screen(batch: ImportBatch, user, sources, workdir: Path):
     keep: list[tuple[Path, str]] = []
     refused: list[actions.ImportResult] = []
     for path, shown in sources:
-        expanded, problems = importing.expand([str(path)], workdir)
-        refused += [
-            actions.ImportResult(
-                p.file_name.replace(str(path), shown),
-                "rejected",
-                reason=p.reason.replace(str(path), shown),
-            )  # fmt: skip
-            for p in problems
-        ]
+        expanded, problems = importing.expand([str(path)], workdir, {str(path): shown})
+        refused += problems
         for source in expanded:
-            name = source.name.replace(str(path), shown)
+            name = source.name
             school = None
             try:
                 with open_school_file(source.path, definition, name=name) as reader:
@@ -159,7 +152,7 @@ def run_batch(batch_id: int) -> None:
             last = [0.0]
 
             def progress(result, done, _total):
-                results.append(_as_shown(result, shown))
+                results.append(result.as_dict())
                 now = time.monotonic()
                 if now - last[0] >= 0.5 or done == _total:  # a row write at most twice a second
                     last[0] = now
@@ -170,8 +163,8 @@ def run_batch(batch_id: int) -> None:
                 importing.import_paths(
                     [str(p) for p, _ in sources], collection_code=batch.collection.code,
                     user=user, source="web", only_la=batch.la.code, jobs=1, progress=progress,
+                    names=shown,
                 )  # fmt: skip
-            _tidy_rejection_reasons(results, shown)
         ImportBatch.objects.filter(pk=batch.pk).update(
             state=ImportBatch.State.DONE, done_files=len(results), total_files=len(results),
             results=results, finished_at=timezone.now(),
@@ -191,26 +184,3 @@ def _save(batch: ImportBatch, done: int, total: int, results: list[dict]) -> Non
     ImportBatch.objects.filter(pk=batch.pk).update(
         done_files=done, total_files=max(total, done), results=results
     )
-
-
-def _as_shown(result: actions.ImportResult, shown: dict[str, str]) -> dict:
-    """The result with the batch folder's paths replaced by the names the user uploaded."""
-    row = result.as_dict()
-    for path, name in shown.items():
-        if row["file"].startswith(path):
-            row["file"] = name + row["file"][len(path) :]
-            row["reason"] = row["reason"].replace(path, name)
-            break
-    return row
-
-
-def _tidy_rejection_reasons(results: list[dict], shown: dict[str, str]) -> None:
-    """Rejected uploads keep their reason for the Data Errors report: say the uploaded name
-    there too, not the batch folder's path."""
-    ids = [r["upload_id"] for r in results if r["outcome"] == "rejected" and r["upload_id"]]
-    for upload in Upload.objects.filter(pk__in=ids, state=Upload.State.REJECTED):
-        reason = upload.reason
-        for path, name in shown.items():
-            reason = reason.replace(path, name)
-        if reason != upload.reason:
-            Upload.objects.filter(pk=upload.pk).update(reason=reason)

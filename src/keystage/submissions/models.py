@@ -73,15 +73,22 @@ class PupilRecord(models.Model):
     upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="pupils")
     # Every index costs time on each of 650,000 inserts a year: FKs that lead a composite
     # index below get none of their own, and the collection is too coarse to index.
+    # collection, school and la are the upload's, copied so that reports filter on one column;
+    # they have no database constraint, which on PostgreSQL costs a trigger per row (see
+    # docs/adr/0007-scope-columns-without-constraints.md). Deleting through Django still
+    # protects them.
     collection = models.ForeignKey(
-        Collection, on_delete=models.PROTECT, related_name="+", db_index=False
-    )
+        Collection, on_delete=models.PROTECT, related_name="+", db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
     school = models.ForeignKey(
-        School, on_delete=models.PROTECT, related_name="pupil_records", db_index=False
-    )
+        School, on_delete=models.PROTECT, related_name="pupil_records", db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
     la = models.ForeignKey(
-        LocalAuthority, on_delete=models.PROTECT, related_name="pupil_records", db_index=False
-    )
+        LocalAuthority, on_delete=models.PROTECT, related_name="pupil_records", db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
     is_current = models.BooleanField(default=True)
     line = models.PositiveIntegerField()
     upn = models.CharField(max_length=40)  # indexed in Meta: one index, no LIKE twin
@@ -120,16 +127,21 @@ class Finding(models.Model):
         PUPIL = "pupil"
         COHORT = "cohort"  # across every current pupil of the LA (duplicate UPNs, pupils)
 
+    # collection, school and la are the upload's copied, without a database constraint, as on
+    # PupilRecord.
     collection = models.ForeignKey(
-        Collection, on_delete=models.PROTECT, related_name="+", db_index=False
-    )
+        Collection, on_delete=models.PROTECT, related_name="+", db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
     upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="findings")
     school = models.ForeignKey(
-        School, null=True, on_delete=models.PROTECT, related_name="+", db_index=False
-    )
+        School, null=True, on_delete=models.PROTECT, related_name="+", db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
     la = models.ForeignKey(
-        LocalAuthority, null=True, on_delete=models.PROTECT, related_name="+", db_index=False
-    )
+        LocalAuthority, null=True, on_delete=models.PROTECT, related_name="+", db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
     pupil = models.ForeignKey(
         PupilRecord, null=True, on_delete=models.CASCADE, related_name="findings"
     )

@@ -11,7 +11,6 @@ import io
 import json
 import os
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from keystage.engine import rules
 from keystage.engine.definition import Definition
 from keystage.engine.readers import display_name, open_school_file
 from keystage.engine.records import Finding, RejectedFile
+from keystage.submissions.kept import Keeper
 
 
 @dataclass(frozen=True)
@@ -65,24 +65,23 @@ class PreparedFile:
 
 # One encoder for every pupil: json.dumps builds a new one per call when given options.
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_OUTCOMES_JSON: dict[tuple, str] = {}  # a few hundred sets of codes make up a whole country
+
+
+def outcomes_json(outcomes: dict[str, str]) -> str:
+    """A pupil's outcomes as stored (JSON), remembered per set of codes: encoding each of
+    650,000 pupils' four codes afresh costs more than looking the text up."""
+    key = tuple(outcomes.items())
+    text = _OUTCOMES_JSON.get(key)
+    if text is None:
+        if len(_OUTCOMES_JSON) > 20_000:  # a hostile file with endless variants
+            _OUTCOMES_JSON.clear()
+        text = _OUTCOMES_JSON[key] = _JSON.encode(outcomes)
+    return text
+
 
 # Files up to this size are read into memory once, hashed and parsed from there.
 IN_MEMORY_LIMIT = 32 * 1024 * 1024
-
-
-def keep_copy(store: Path, sha256: str, content: bytes | None, path: str | Path) -> str:
-    """Keep the file's bytes under the store, named by their hash, so any upload can be read
-    again; returns the name relative to the store. Safe to run in several processes at once."""
-    target = store / sha256[:2] / sha256
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f"{sha256}.{os.getpid()}.part")
-        if content is not None:
-            tmp.write_bytes(content)
-        else:
-            shutil.copyfile(path, tmp)
-        tmp.replace(target)
-    return f"{sha256[:2]}/{sha256}"
 
 
 def file_digest(path: str | Path) -> tuple[str, int]:
@@ -166,9 +165,9 @@ def prepare_file(
     schools: dict,
     *,
     only_la: str | None = None,
-    store: Path | None = None,
+    keeper: Keeper | None = None,
 ) -> PreparedFile:
-    """Hash the file, keep a copy of it in `store`, read it, find its school, run the pupil
+    """Hash the file, keep a copy of it (`keeper`), read it, find its school, run the pupil
     and school rules. Never raises for a bad file: a rejection is a PreparedFile too."""
     content: bytes | None = None
     if os.path.getsize(path) <= IN_MEMORY_LIMIT:
@@ -178,8 +177,8 @@ def prepare_file(
     else:
         sha256, size = file_digest(path)
     prepared = PreparedFile(name=name, path=str(path), sha256=sha256, size=size)
-    if store is not None:
-        prepared.stored_path = keep_copy(store, sha256, content, path)
+    if keeper is not None:
+        prepared.stored_path = keeper.keep(sha256, content, path)
     source = io.BytesIO(content) if content is not None else path
     try:
         with open_school_file(source, definition, name=name) as reader:
@@ -201,7 +200,7 @@ def prepare_file(
                         pupil.forename,
                         pupil.dob,
                         pupil.sex,
-                        dumps(pupil.outcomes),
+                        outcomes_json(pupil.outcomes),
                         pupil.nc_year,
                         pupil.former_upn,
                         dumps(pupil.characteristics) if pupil.characteristics else "{}",
