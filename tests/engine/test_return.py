@@ -198,3 +198,18 @@ def test_characters_xml_cannot_carry_are_dropped_not_a_crash():
     content = _write([ReturnEstablishment("938", "2001", [_pupil(1, surname="O\x0bNEILL")])])
     schema_for(D).assertValid(etree.fromstring(content))
     assert _read(content).establishments[0].pupils[0].record.surname == "ONEILL"
+
+
+def test_a_schema_error_says_at_which_line(monkeypatch):
+    from keystage.engine import return_reader
+
+    content = _good().replace(b"<Pupils>", b"<Bogus/><Pupils>")
+    line = content[: content.index(b"<Bogus/>")].count(b"\n") + 1
+    with pytest.raises(RejectedFile) as e:
+        _read(content)
+    assert f"does not match the return layout at line {line} (Element 'Bogus'" in e.value.reason
+    # A file too large to hold whole is refused all the same, without the line.
+    monkeypatch.setattr(return_reader, "SCHEMA_LINE_BYTES", 100)
+    with pytest.raises(RejectedFile) as e:
+        _read(content)
+    assert "does not match the return layout (Element 'Bogus'" in e.value.reason

@@ -33,6 +33,9 @@ from keystage.engine.return_writer import Explanation
 from keystage.engine.rules import SchoolInfo
 
 PROLOG_LIMIT = 1024 * 1024
+# A return that breaks the schema is validated again as a tree to say at which line, up to
+# this size (an LA's largest return is a few tens of megabytes).
+SCHEMA_LINE_BYTES = 64 * 1024 * 1024
 # The CTF reader's hardened parser settings (no DTD, no entities, no network, libxml2's
 # limits kept), keeping blank text: a return's layout is not trimmed before validation.
 PARSER_OPTIONS = {
@@ -81,10 +84,14 @@ def _schema(path: str) -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(path, etree.XMLParser(no_network=True)))
 
 
+def _schema_path(definition: Definition) -> str:
+    base = Path(definition.source).parent if definition.source else definitions_dir()
+    return str(base / definition.return_layout["xsd"])
+
+
 def schema_for(definition: Definition) -> etree.XMLSchema:
     """The XSD of the definition's return layout (`[return] xsd`)."""
-    base = Path(definition.source).parent if definition.source else definitions_dir()
-    return _schema(str(base / definition.return_layout["xsd"]))
+    return _schema(_schema_path(definition))
 
 
 def check_prolog(content: bytes, name: str) -> None:
@@ -210,6 +217,7 @@ class _Reader:
     def _check_schema(self, stream: BinaryIO) -> None:
         """A second streamed pass under the XSD. (lxml's iterparse does not report a document
         cut short while it validates, so well-formedness is the first pass's job.)"""
+        start = stream.tell()
         events = etree.iterparse(
             stream,
             events=("end",),
@@ -224,9 +232,28 @@ class _Reader:
                     del el.getparent()[0]
         except etree.XMLSyntaxError as e:
             message = _POSITION.sub("", str(e)).strip()
+            line = self._schema_error_line(stream, start)
+            where = f" at line {line}" if line else ""
             raise self.reject(
-                f"the file does not match the return layout ({message}); {_REMAKE}"
+                f"the file does not match the return layout{where} ({message}); {_REMAKE}"
             ) from None
+
+    def _schema_error_line(self, stream: BinaryIO, start: int) -> int:
+        """Where the first schema error is: streamed validation gives no line, so a file that
+        fails it is validated again as a tree, which does. Only for files up to
+        SCHEMA_LINE_BYTES, so that a huge hostile file is never held whole; 0 when not known."""
+        stream.seek(0, 2)
+        if stream.tell() - start > SCHEMA_LINE_BYTES:
+            return 0
+        stream.seek(start)
+        try:
+            tree = etree.parse(stream, etree.XMLParser(**PARSER_OPTIONS))
+        except etree.XMLSyntaxError:
+            return 0
+        schema = _schema.__wrapped__(_schema_path(self.d))  # its own error log, not shared
+        if schema.validate(tree):
+            return 0
+        return next((e.line for e in schema.error_log if e.line), 0)
 
     def _header(self, el) -> None:
         values = {_local(c.tag): (c.text or "").strip() for c in el.iter() if len(c) == 0}
