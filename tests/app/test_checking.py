@@ -246,6 +246,76 @@ def _words(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
+def test_reminders_go_to_the_schools_that_owe_a_check(
+    schools, members, loaded, django_capture_on_commit_callbacks
+):
+    clean, queries_school, errors = schools["clean"], schools["queries"], schools["errors"]
+    release(members["officer938"], loaded)  # all three schools with data
+    # 9382001 confirmed, then its data changed; 9382002 sent a query; 9382004 did nothing.
+    actions.do_confirm(members["head938"], loaded, clean, name="Ann Head", job_title="Head")
+    record("pupil.edited", user=members["officer938"], la=clean.la, school=clean)
+    actions.do_send_query(members["school938"], loaded, errors, body="Pupil 2 left in May")
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        reminded = actions.do_remind(members["officer938"], loaded, note="By Friday, please")
+    assert [s.laestab for s in reminded] == ["9382001", "9382004"]  # not the one that queried
+    assert [m.to for m in mail.outbox] == [["head938@example.org"]]  # 9382004 has no users
+    body = mail.outbox[0].body
+    assert mail.outbox[0].subject.startswith("Reminder: ") and clean.name in mail.outbox[0].subject
+    assert "Ann Head (Head) confirmed the data on" in body and "changed since" in body
+    assert "By Friday, please" in body and f"/schools/{clean.laestab}/check" in body
+    events = AuditEvent.objects.filter(action="checking.reminded").order_by("school__laestab")
+    assert [(e.school.laestab, e.detail["state"]) for e in events] == [
+        ("9382001", "changed"), ("9382004", "released")
+    ]  # fmt: skip
+    status = queries.check_statuses(members["officer938"], loaded, [queries_school])
+    assert "; reminded " in status[queries_school.pk].detail
+    actions.do_remind(members["admin938"], loaded)
+    assert Release.objects.get(school=queries_school, is_current=True).reminders == 2
+    status = queries.check_statuses(members["officer938"], loaded, [queries_school])
+    assert status[queries_school.pk].detail.endswith("(2 reminders)")
+    # Once the school confirms, it is not reminded again.
+    actions.do_confirm(members["head938"], loaded, clean, name="Ann Head", job_title="Head")
+    assert clean not in actions.do_remind(members["officer938"], loaded)
+
+
+@pytest.mark.parametrize("who", ["national", "school938", "head938", "admin202"])
+def test_only_the_las_checkers_remind(schools, members, loaded, who):
+    release(members["officer938"], loaded)
+    if who == "admin202":  # another LA's admin reminds their own schools: none of these
+        assert actions.do_remind(members[who], loaded) == []
+    else:
+        with pytest.raises(PermissionDenied):
+            actions.do_remind(members[who], loaded)
+    assert not Release.objects.filter(reminded_at__isnull=False).exists()
+
+
+def test_a_restricted_officer_reminds_only_their_schools(schools, members, loaded):
+    release(members["officer938"], loaded)
+    assert [s.laestab for s in actions.do_remind(members["restricted938"], loaded)] == ["9382001"]
+
+
+def test_la_reminds_through_the_page(
+    schools, members, loaded, signed_in, django_capture_on_commit_callbacks
+):
+    client = signed_in(members["officer938"])
+    page_url = reverse("la-checking", kwargs={"code": "938"})
+    assert "No school is waiting to check its data" in _text(client.get(page_url))
+    release(members["officer938"], loaded, schools["clean"])
+    page = _text(client.get(page_url))
+    assert "1 school has not confirmed" in page and "Send a reminder to 1 school" in page
+    remind = reverse("la-checking-remind", kwargs={"code": "938"})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(remind, {"note": "Thank you"}, follow=True)
+    page = _text(response)
+    assert "Reminder sent to 1 school: Example Primary School" in page
+    assert "; reminded " in page
+    assert "Thank you" in mail.outbox[-1].body
+    assert client.get(remind).status_code == 405
+    school_user = signed_in(members["school938"])
+    assert school_user.post(remind, {}).status_code in (403, 404)
+
+
 def _text(response) -> str:
     return _words(response.content.decode())
 

@@ -77,6 +77,7 @@ PARAMETERS = {
     "la-pupil-remove": lambda t: {"code": t.code, "pupil_id": t.pupil_id},
     "la-pupil-resolve": lambda t: {"code": t.code, "pupil_id": t.pupil_id},
     "la-checking": _la_code,
+    "la-checking-remind": _la_code,
     "la-checking-school": _la_school,
     "la-school-sees": _la_code,
     "school-check": _school,

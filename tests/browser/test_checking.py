@@ -48,6 +48,17 @@ def test_release_confirm_and_the_dashboard_shows_checked(browser, page, site, he
     row = page.locator("tr", has_text="Example Primary School")
     expect(row).to_contain_text("Reports released")
     assert [m.to for m in mail.outbox] == [["head@example.org"]]
+    # The school has not confirmed yet: the officer reminds it.
+    expect(page.locator("main")).to_contain_text("1 school has not confirmed")
+    page.get_by_label("Message with the reminder (optional)").fill("Two days left.")
+    page.get_by_role("button", name="Send a reminder to 1 school").click()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text(
+        "Reminder sent to 1 school: Example Primary School"
+    )
+    expect(row).to_contain_text("reminded")
+    check_page(page, "checking-remind")
+    assert [m.to for m in mail.outbox] == [["head@example.org"]] * 2
+    assert "Two days left." in mail.outbox[1].body
 
     school = browser.new_context(viewport=VIEWPORT)
     school.set_default_timeout(10_000)
@@ -81,8 +92,8 @@ def test_release_confirm_and_the_dashboard_shows_checked(browser, page, site, he
     expect(tab.locator("main")).to_contain_text("Checked by school")
     expect(tab.locator("main")).to_contain_text("Ann Head, Headteacher")
     school.close()
-    assert [m.to for m in mail.outbox[1:]] == [["officer@example.org"]]
-    assert "Ann Head (Headteacher)" in mail.outbox[1].body
+    assert [m.to for m in mail.outbox[2:]] == [["officer@example.org"]]
+    assert "Ann Head (Headteacher)" in mail.outbox[2].body
 
     page.goto(f"{url}/la/938/dashboard")
     row = page.locator("tr", has_text="Example Primary School")

@@ -2,6 +2,8 @@
 with its audit row, and sends its e-mails only once the transaction has committed.
 
 - `do_release`: an LA user releases checking reports to some or all of their schools;
+- `do_remind`: an LA user reminds the schools that have not confirmed (or whose data changed
+  after they confirmed);
 - `do_confirm`: a school user confirms the released data is correct (name and job title);
 - `do_send_query`: a school user asks the LA about some of its pupils;
 - `do_reply`: an LA user answers a school's query thread.
@@ -162,6 +164,64 @@ def do_release(
         )
         released.append(release)
     return released
+
+
+# States in which the school owes the LA a check: reports released and neither confirmed nor
+# queried, or confirmed before the data changed. (With an open query the LA owes an answer.)
+REMINDABLE = ("released", "changed")
+
+
+def schools_to_remind(user, collection: Collection) -> list[School]:
+    """The schools of the user's LA, within the user's scope, that a reminder would go to."""
+    from keystage.checking.queries import check_statuses
+
+    membership = membership_of(user)
+    if membership is None or membership.la_id is None:
+        return []
+    mine = list(schools_for(user).filter(la_id=membership.la_id).order_by("laestab"))
+    statuses = check_statuses(user, collection, mine)
+    return [s for s in mine if statuses[s.pk].state in REMINDABLE]
+
+
+@transaction.atomic
+def do_remind(user, collection: Collection, *, note: str = "") -> list[School]:
+    """E-mail the users of every school that has not confirmed its released data (or whose data
+    changed after it confirmed), and record the reminder on the school's release."""
+    from keystage.checking.queries import check_statuses, when
+
+    _membership(user, LA_CHECKERS, "remind schools")
+    targets = schools_to_remind(user, collection)
+    statuses = check_statuses(user, collection, targets)
+    note = note.strip()[:MAX_BODY]
+    now = timezone.now()
+    for school in targets:
+        status = statuses[school.pk]
+        release = status.release
+        Release.objects.filter(pk=release.pk).update(
+            reminded_at=now, reminders=release.reminders + 1
+        )
+        record("checking.reminded", user=user, la=school.la_id, school=school, obj=release,
+               collection=collection.code, state=status.state.value, note=note)  # fmt: skip
+        if status.state == "changed":
+            c = status.confirmation
+            why = (
+                f"{c.name} ({c.job_title}) confirmed the data on {when(c.confirmed_at)}, and it "
+                "has changed since. Please check it again and confirm it, or send a query about "
+                "the pupils that are wrong"
+            )
+        else:
+            why = (
+                f"{school.la.name} released the checking reports on {when(release.released_at)} "
+                "and has not yet had your confirmation. Please check the pupil list and summary, "
+                "then confirm the data is correct or send a query about the pupils that are wrong"
+            )
+        _send(
+            f"Reminder: check your {collection.name} data: {school.name}",
+            f"{why}:\n{_site_link('school-check', laestab=school.laestab)}\n"
+            + (f"\nMessage from the local authority:\n{note}\n" if note else ""),
+            school_recipients(school),
+        )
+    return targets
 
 
 @transaction.atomic

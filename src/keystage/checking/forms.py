@@ -34,6 +34,16 @@ class ReleaseForm(forms.Form):
         return data
 
 
+class RemindForm(forms.Form):
+    note = forms.CharField(
+        required=False,
+        max_length=MAX_BODY,
+        error_messages={
+            "max_length": f"The message to schools must be {MAX_BODY} characters or fewer"
+        },
+    )
+
+
 class ConfirmForm(forms.Form):
     name = forms.CharField(
         max_length=200,

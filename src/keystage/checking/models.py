@@ -25,6 +25,9 @@ class Release(models.Model):
     released_at = models.DateTimeField()
     note = models.TextField(blank=True)  # what the LA tells the school with the release
     is_current = models.BooleanField(default=True)
+    # Reminders the LA sent while the school had not confirmed (or its data changed since).
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    reminders = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-released_at", "-id"]

@@ -78,12 +78,17 @@ class CheckStatus:
     @property
     def detail(self) -> str:
         """Who confirmed and when, or when the reports were released, for people."""
-        c = self.confirmation
+        c, r = self.confirmation, self.release
         if c is not None and self.state in (CheckState.CONFIRMED, CheckState.CHANGED):
-            return f"{c.name}, {c.job_title}, {when(c.confirmed_at)}"
-        if self.release is not None:
-            return f"Released {when(self.release.released_at)}"
-        return ""
+            text = f"{c.name}, {c.job_title}, {when(c.confirmed_at)}"
+        elif r is not None:
+            text = f"Released {when(r.released_at)}"
+        else:
+            return ""
+        if r.reminded_at is not None and (c is None or r.reminded_at > c.confirmed_at):
+            times = "" if r.reminders == 1 else f" ({r.reminders} reminders)"
+            text += f"; reminded {when(r.reminded_at)}{times}"
+        return text
 
 
 def when(at: dt.datetime) -> str:

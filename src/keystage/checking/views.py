@@ -3,7 +3,7 @@ the user may see (`scope`: another tenant's answers 404), check the role (403), 
 an action, respond.
 
 - LA side: `/la/<code>/checking` (each school's check state; release reports to some or all
-  schools), `/la/<code>/checking/<laestab>` (one school: confirmations and the query thread,
+  schools; remind those that have not confirmed), `/la/<code>/checking/<laestab>` (one school: confirmations and the query thread,
   with the LA's answer), `/la/<code>/school-sees` (what the LA's schools may see).
 - School side: `/schools/<laestab>/check` ("Check your data": the released pupil list and
   school summary, on screen and as PDF), with the confirmation and query forms. LA users see
@@ -24,7 +24,13 @@ from django.views.decorators.http import require_http_methods, require_safe
 from keystage.accounts.models import Role
 from keystage.accounts.scope import las_for, membership_of, schools_for, scoped
 from keystage.checking import actions, queries
-from keystage.checking.forms import ConfirmForm, QueryForm, ReleaseForm, SchoolSeesForm
+from keystage.checking.forms import (
+    ConfirmForm,
+    QueryForm,
+    ReleaseForm,
+    RemindForm,
+    SchoolSeesForm,
+)
 from keystage.checking.pdf import render_pdf
 from keystage.collection import actions as collection_actions
 from keystage.collection import queries as collection_queries
@@ -106,12 +112,38 @@ def la_checking(request, code):
             "releasable": {s.laestab for s in releasable},
             "may_release": may_release,
             "may_set_school_sees": role in SETTERS,
+            "to_remind": actions.schools_to_remind(request.user, collection) if may_release else [],
             "school_sees": dict(SchoolSees.choices)[school_sees(collection, la)],
             "form": form,
             "error_list": error_list(form),
             "values": form.data if form.is_bound else {},
         },
     )
+
+
+@require_http_methods(["POST"])
+def la_checking_remind(request, code):
+    """Remind every school that has not confirmed its released data (or whose data changed
+    since it confirmed), by e-mail to its users."""
+    la = _la(request, code, LA_READERS)
+    if _role(request) not in LA_CHECKERS:
+        raise PermissionDenied("Your role cannot remind schools")
+    form = RemindForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect("la-checking", code=la.code)
+    reminded = actions.do_remind(request.user, _collection(), note=form.cleaned_data["note"])
+    if reminded:
+        names = ", ".join(s.name for s in reminded[:3])
+        more = f" and {len(reminded) - 3} more" if len(reminded) > 3 else ""
+        messages.success(
+            request,
+            f"Reminder sent to {len(reminded)} school{'s' if len(reminded) != 1 else ''}: "
+            f"{names}{more}.",
+        )
+    else:
+        messages.info(request, "Every school you released reports to has confirmed or queried")
+    return redirect("la-checking", code=la.code)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
