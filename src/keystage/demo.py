@@ -238,7 +238,7 @@ def _seed_school_sees(la_code, users, *, collection_id, out) -> str:
 def _seed_returns(las, users, *, collection_id, out) -> dict[str, int]:
     """The national collection in more than one state: the main LA's officer (an approver)
     builds its return, confirming the open items, and submits it; the national admin
-    authorises one clean school return; the second LA's admin builds and loads theirs without
+    authorises one clean school return and sends the one with most errors back; the second LA's admin builds and loads theirs without
     submitting; any other LA has sent nothing. Done once per LA: a return already there is
     kept (an LA with no collected returns is tried again). Returns the collected school returns
     by status."""
@@ -266,6 +266,17 @@ def _seed_returns(las, users, *, collection_id, out) -> dict[str, int]:
                 f"Authorising the return of {clean.school.name} (no errors) as the national admin ..."
             )
             actions.do_authorise_return(clean, user=_user(users, Role.NATIONAL_ADMIN))
+        with_errors = CollectedReturn.objects.filter(
+            la=main_la, collection=collection, status=CollectedReturn.Status.SUBMITTED, errors__gt=0
+        ).select_related("school").order_by("-errors").first()  # fmt: skip
+        if with_errors is not None:
+            out(f"Sending the return of {with_errors.school.name} back to the LA ...")
+            actions.do_send_back(
+                with_errors,
+                reason=f"{with_errors.errors} errors remain in this school's return: correct "
+                "them (see the messages below), then build and submit the return again.",
+                user=_user(users, Role.NATIONAL_ADMIN),
+            )
     if len(las) > 1:
         second = LocalAuthority.objects.get(code=las[1])
         if not CollectedReturn.objects.filter(la=second, collection=collection).exists():

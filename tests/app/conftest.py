@@ -71,3 +71,22 @@ def signed_in(client):
         return client
 
     return sign_in
+
+
+@pytest.fixture
+def la938(loaded, members, settings, tmp_path, capsys):
+    """LA 938 with two schools' files imported: 9382001 clean, 9382002 with one query."""
+    from keystage.cli import main
+    from keystage.orgs.models import LocalAuthority
+    from tests.builders import ctf, pupil
+
+    settings.DATA_DIR = tmp_path / "data"
+    folder = tmp_path / "files"
+    folder.mkdir()
+    (folder / "a.xml").write_text(ctf([pupil(n) for n in range(1, 4)]), encoding="utf-8")
+    odd = [pupil(n, estab="2002", forename="BEN") for n in range(1, 3)]
+    odd[0]["reading"] = "Q"  # KS1-T13: a query until explained
+    (folder / "b.xml").write_text(ctf(odd, estab="2002"), encoding="utf-8")
+    assert main(["import", "--quiet", str(folder)]) == 0
+    capsys.readouterr()
+    return LocalAuthority.objects.get(code="938")

@@ -59,13 +59,16 @@ def test_demo_seeds_users_of_every_role_and_days_of_uploads(settings, tmp_path, 
         reverse("report-summary", kwargs={"level": "england", "code": "970"})
     ).status_code == 200  # fmt: skip
 
-    # The main LA's return is built and submitted, one school return authorised; the second
-    # LA's is loaded but not submitted: the national dashboard shows each state.
+    # The main LA's return is built and submitted, one school return authorised and one with
+    # errors sent back; the second LA's is loaded but not submitted: the national dashboard
+    # shows each state.
     assert ReturnGeneration.objects.filter(la__code="202").count() == 1
     statuses = dict(
         CollectedReturn.objects.filter(la__code="202").values_list("status").annotate(n=Count("id"))
     )
     assert statuses.get("authorised") == 1 and statuses.get("submitted", 0) > 0
+    sent_back = CollectedReturn.objects.get(la__code="202", status="returned")
+    assert sent_back.errors > 0 and "errors remain" in sent_back.sent_back_reason
     assert set(CollectedReturn.objects.filter(la__code="201").values_list("status", flat=True)) == {
         "loaded"
     }

@@ -26,31 +26,9 @@ from keystage.returns.models import (
     CollectedReturnVersion,
     ReturnGeneration,
 )
-from keystage.submissions.models import Finding
-from tests.builders import ctf, pupil
+from tests.app.returns_data import explain_everything
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def la938(loaded, members, settings, tmp_path, capsys):
-    """LA 938 with two schools' files imported: 9382001 clean, 9382002 with one query."""
-    settings.DATA_DIR = tmp_path / "data"
-    folder = tmp_path / "files"
-    folder.mkdir()
-    (folder / "a.xml").write_text(ctf([pupil(n) for n in range(1, 4)]), encoding="utf-8")
-    odd = [pupil(n, estab="2002", forename="BEN") for n in range(1, 3)]
-    odd[0]["reading"] = "Q"  # KS1-T13: a query until explained
-    (folder / "b.xml").write_text(ctf(odd, estab="2002"), encoding="utf-8")
-    assert main(["import", "--quiet", str(folder)]) == 0
-    capsys.readouterr()
-    return LocalAuthority.objects.get(code="938")
-
-
-def _explain_everything(la):
-    Finding.objects.filter(la=la, is_current=True, severity="query").update(
-        explanation="Checked with the school"
-    )
 
 
 def _held():
@@ -72,7 +50,7 @@ def test_build_lists_open_items_and_writes_only_when_confirmed(la938, loaded, me
     g1 = actions.do_build_return(la938, loaded, user=officer, confirm=True)
     assert (g1.serial, g1.school_count, g1.pupil_count) == (1, 2, 5)
     assert g1.confirmed_open_items and g1.unexplained_queries == 1
-    _explain_everything(la938)
+    explain_everything(la938)
     g2 = actions.do_build_return(la938, loaded, user=officer)
     assert g2.serial == 2 and not g2.confirmed_open_items
     schema = schema_for(definition.load())
@@ -135,7 +113,7 @@ def test_cli_builds_only_with_yes(la938, tmp_path, capsys):
 
 
 def _submit_and_authorise_flow(la938, loaded, members):
-    _explain_everything(la938)
+    explain_everything(la938)
     g = actions.do_build_return(la938, loaded, user=members["officer938"])
     return g
 
@@ -175,7 +153,7 @@ def test_errors_and_unexplained_queries_block_authorisation(la938, loaded, membe
 
 
 def _return_file(la938, loaded, members, laestab="9382001") -> bytes:
-    _explain_everything(la938)
+    explain_everything(la938)
     g = actions.do_build_return(la938, loaded, user=members["officer938"])
     name = next(f["name"] for f in g.files if f["laestab"] == laestab)
     return actions.generation_path(g, name).read_bytes()
@@ -281,7 +259,7 @@ def test_hostile_uploads_are_refused_and_change_nothing(kind, la938, loaded, mem
 
 
 def test_duplicate_upns_across_the_las_return_are_errors(la938, loaded, members):
-    _explain_everything(la938)
+    explain_everything(la938)
     g = actions.do_build_return(la938, loaded, user=members["officer938"])
     a = actions.generation_path(g, g.files[0]["name"]).read_bytes()
     b = actions.generation_path(g, g.files[1]["name"]).read_bytes()

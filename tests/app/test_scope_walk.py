@@ -100,6 +100,7 @@ PARAMETERS = {
     "collected-la-authorise": _la_code,
     "collected-return": lambda t: {"code": t.code, "laestab": RETURN_SCHOOLS[t.code]},
     "collected-return-authorise": lambda t: {"code": t.code, "laestab": RETURN_SCHOOLS[t.code]},
+    "collected-return-send-back": lambda t: {"code": t.code, "laestab": RETURN_SCHOOLS[t.code]},
     # reports: another tenant's school and LA pages, and a PDF pack of its LA
     "reports": None,
     "report-national": None,

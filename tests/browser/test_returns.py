@@ -1,6 +1,7 @@
 """The statutory return in a real browser: an LA officer who is not an approver builds the
 return but cannot submit it, the approver submits it, and a national admin authorises the clean
-school return (and cannot authorise one with errors). Pages are scanned by axe and saved to
+school return (and cannot authorise one with errors), then sends it back to the LA with a
+reason, which the LA's approver reads on the return page. Pages are scanned by axe and saved to
 docs/screenshots/."""
 
 from __future__ import annotations
@@ -103,4 +104,29 @@ def test_approver_submits_non_approver_cannot_national_admin_authorises(
         page.get_by_role("table", name="Every change of this return, newest first")
     ).to_contain_text("Authorised")
     check_page(page, "returns-collected-return")
+
+    # Then sends it back: a reason is needed, and the LA reads it.
+    page.get_by_role("button", name="Send back to the LA").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text(
+        "Enter why the return is sent back"
+    )
+    check_page(page, "returns-send-back-error")
+    page.get_by_label("Send this return back to West Sussex").fill(
+        "CLEANA's date of birth looks a year out: check it with the school and resubmit."
+    )
+    page.get_by_role("button", name="Send back to the LA").click()
+    main = page.locator("main")
+    expect(main).to_contain_text("is sent back to West Sussex")
+    expect(main.locator(".govuk-summary-list")).to_contain_text("Sent back to the LA")
+    expect(main.locator("#sent-back-reason")).to_contain_text("looks a year out")
+    expect(page.get_by_role("button", name="Send back to the LA")).to_have_count(0)
+    check_page(page, "returns-sent-back")
+    page.context.close()
+
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    sign_in(page, site, "approver938")
+    page.goto(f"{site['url']}/la/938/returns")
+    expect(page.locator("#sent-back")).to_contain_text("9382001")
+    expect(page.locator("#sent-back")).to_contain_text("looks a year out")
+    check_page(page, "returns-la-sent-back")
     page.context.close()

@@ -12,26 +12,19 @@ A national admin reads everything but changes nothing here: that is the LA's and
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 
-from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import send_mass_mail
 from django.db import transaction
-from django.db.models import Q
-from django.urls import reverse
 from django.utils import timezone
 
+from keystage.accounts.mail import la_recipients, school_recipients, send_after_commit, site_link
 from keystage.accounts.models import Role
 from keystage.accounts.scope import membership_of, schools_for
 from keystage.audit.models import record
 from keystage.checking.models import Confirmation, Message, Release
 from keystage.orgs.models import School
 from keystage.submissions.models import Collection, PupilRecord
-
-log = logging.getLogger(__name__)
 
 LA_CHECKERS = (Role.LA_ADMIN, Role.LA_OFFICER, Role.LA_RESTRICTED)
 MAX_BODY = 5000
@@ -60,62 +53,6 @@ def schools_with_data(collection: Collection, schools) -> list[School]:
         collection=collection, is_current=True, school__in=schools
     ).values("school_id")
     return list(schools.filter(pk__in=with_pupils).order_by("laestab"))
-
-
-# -- e-mails ----------------------------------------------------------------------------------
-
-
-def _site_link(name: str, **kwargs) -> str:
-    return settings.KEYSTAGE_SITE_URL + reverse(name, kwargs=kwargs)
-
-
-def school_recipients(school: School) -> list[str]:
-    """E-mail addresses of the school's active users."""
-    return sorted(
-        set(
-            get_user_model()
-            .objects.filter(
-                is_active=True,
-                membership__role=Role.SCHOOL_USER,
-                membership__school=school,
-            )
-            .exclude(email="")
-            .values_list("email", flat=True)
-        )
-    )
-
-
-def la_recipients(school: School) -> list[str]:
-    """E-mail addresses of the LA admins and officers of the school's LA, and of restricted
-    officers who work on this school."""
-    return sorted(
-        set(
-            get_user_model()
-            .objects.filter(is_active=True, membership__la_id=school.la_id)
-            .filter(
-                Q(membership__role__in=(Role.LA_ADMIN, Role.LA_OFFICER))
-                | Q(membership__role=Role.LA_RESTRICTED, membership__schools=school)
-            )
-            .exclude(email="")
-            .values_list("email", flat=True)
-        )
-    )
-
-
-def _send(subject: str, body: str, recipients: list[str]) -> None:
-    """One message to each recipient, after the commit. A mail server that fails does not undo
-    what was done: it is logged for the operator."""
-    if not recipients:
-        return
-    messages = [(subject, body, settings.DEFAULT_FROM_EMAIL, [to]) for to in recipients]
-
-    def send() -> None:
-        try:
-            send_mass_mail(messages, fail_silently=False)
-        except Exception:  # any mail failure is logged, never shown as a 500
-            log.exception("could not send %r to %d recipients", subject, len(recipients))
-
-    transaction.on_commit(send)
 
 
 # -- actions ----------------------------------------------------------------------------------
@@ -152,8 +89,8 @@ def do_release(
         )  # fmt: skip
         record("checking.released", user=user, la=school.la_id, school=school, obj=release,
                collection=collection.code, note=note)  # fmt: skip
-        link = _site_link("school-check", laestab=school.laestab)
-        _send(
+        link = site_link("school-check", laestab=school.laestab)
+        send_after_commit(
             f"Check your {collection.name} data: {school.name}",
             f"{school.la.name} has released the checking reports for {school.name} "
             f"({school.laestab}).\n\n"
@@ -215,9 +152,9 @@ def do_remind(user, collection: Collection, *, note: str = "") -> list[School]:
                 "and has not yet had your confirmation. Please check the pupil list and summary, "
                 "then confirm the data is correct or send a query about the pupils that are wrong"
             )
-        _send(
+        send_after_commit(
             f"Reminder: check your {collection.name} data: {school.name}",
-            f"{why}:\n{_site_link('school-check', laestab=school.laestab)}\n"
+            f"{why}:\n{site_link('school-check', laestab=school.laestab)}\n"
             + (f"\nMessage from the local authority:\n{note}\n" if note else ""),
             school_recipients(school),
         )
@@ -242,11 +179,11 @@ def do_confirm(user, collection: Collection, school: School, *, name: str,
     )  # fmt: skip
     record("checking.confirmed", user=user, la=school.la_id, school=school, obj=confirmation,
            collection=collection.code, release=release.pk, name=name, job_title=job_title)  # fmt: skip
-    _send(
+    send_after_commit(
         f"{school.name} has confirmed its {collection.name} data",
         f"{name} ({job_title}) confirmed that the data of {school.name} ({school.laestab}) "
         f"is correct on {timezone.localtime(confirmation.confirmed_at):%-d %B %Y at %H:%M}.\n\n"
-        f"{_site_link('la-checking-school', code=school.la.code, laestab=school.laestab)}\n",
+        f"{site_link('la-checking-school', code=school.la.code, laestab=school.laestab)}\n",
         la_recipients(school),
     )
     return confirmation
@@ -297,12 +234,12 @@ def do_send_query(user, collection: Collection, school: School, *, body: str,
         raise ValidationError(f"The checking reports for {school.name} have not been released yet")
     message = _post(user, collection, school, body, upns, from_school=True)
     pupils = message.upns
-    _send(
+    send_after_commit(
         f"Query from {school.name} about its {collection.name} data",
         f"{school.name} ({school.laestab}) sent a query"
         + (f" about {len(pupils)} pupils ({', '.join(pupils)})" if pupils else "")
         + f":\n\n{body}\n\nAnswer it here:\n"
-        f"{_site_link('la-checking-school', code=school.la.code, laestab=school.laestab)}\n",
+        f"{site_link('la-checking-school', code=school.la.code, laestab=school.laestab)}\n",
         la_recipients(school),
     )
     return message
@@ -319,10 +256,10 @@ def do_reply(user, collection: Collection, school: School, *, body: str,
     if len(body) > MAX_BODY:
         raise ValidationError(f"Your answer must be {MAX_BODY} characters or fewer")
     message = _post(user, collection, school, body, upns, from_school=False)
-    _send(
+    send_after_commit(
         f"{school.la.name} answered your query about {collection.name} data",
         f"{school.la.name} answered the query from {school.name}:\n\n{body}\n\n"
-        f"{_site_link('school-check', laestab=school.laestab)}\n",
+        f"{site_link('school-check', laestab=school.laestab)}\n",
         school_recipients(school),
     )
     return message

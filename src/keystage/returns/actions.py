@@ -1,6 +1,6 @@
 """Every state change of the return and the national collection: building an LA's return files,
 loading return files into the collection (from Keystage or uploaded from any system), submitting
-(LA approvers) and authorising (national admins). Each runs in one transaction with its audit
+(LA approvers), authorising and sending a return back to the LA (national admins). Each runs in one transaction with its audit
 rows; a refused file or upload changes nothing already held.
 """
 
@@ -22,6 +22,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 import keystage
+from keystage.accounts.mail import la_recipients, send_after_commit, site_link
 from keystage.accounts.models import Role
 from keystage.accounts.scope import membership_of
 from keystage.audit.models import audit_actor, record
@@ -49,7 +50,8 @@ from keystage.returns.models import (
 from keystage.submissions.models import Collection
 
 Status = CollectedReturn.Status
-SUBMITTED_ONCE = (Status.SUBMITTED, Status.AMENDED, Status.AUTHORISED)
+SUBMITTED_ONCE = (Status.SUBMITTED, Status.AMENDED, Status.AUTHORISED, Status.RETURNED)
+SEND_BACK_REASON_MAX = 2000
 # What a web upload of return files may hold (a zip of every school of a large LA fits).
 MAX_MEMBERS = 2000
 MAX_UNPACKED_BYTES = 500_000_000
@@ -563,6 +565,15 @@ def _submit(la, collection, *, user, now) -> list[CollectedReturn]:
         .select_related("school")
     )
     if not waiting:
+        sent_back = CollectedReturn.objects.filter(
+            la=la, collection=collection, status=Status.RETURNED
+        ).count()
+        if sent_back:
+            raise ReturnRefused(
+                f"{la.name} has {sent_back} school returns sent back by the national collection "
+                "and nothing new to submit: correct the data, then build and submit the return "
+                "again (or upload corrected return files)"
+            )
         raise ReturnRefused(
             f"{la.name} has no loaded or amended school returns to submit: build or upload "
             "the return first"
@@ -684,3 +695,65 @@ def do_authorise_la(la: LocalAuthority, collection: Collection, *, user, now=Non
     for cr in waiting:
         _authorise_one(cr, user=user, now=now)
     return len(waiting)
+
+
+@transaction.atomic
+def do_send_back(cr: CollectedReturn, *, reason: str, user, now=None) -> CollectedReturn:
+    """Send a submitted or authorised school return back to its LA with the collector's reason
+    (national admins only). Its authorisation, if any, is withdrawn; the LA's next file for the
+    school makes it "amended after submission", to be submitted again. The LA's admins and
+    officers (and a restricted officer of the school) are e-mailed the reason."""
+    if not may_authorise(user):
+        raise PermissionDenied("Only a national admin can send a return back to the LA")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ReturnRefused("Say why the return is sent back: the LA reads it to correct the data")
+    if len(reason) > SEND_BACK_REASON_MAX:
+        raise ReturnRefused(
+            f"The reason is {len(reason)} characters long: keep it to {SEND_BACK_REASON_MAX}"
+        )
+    cr = CollectedReturn.objects.select_for_update().select_related("school", "la").get(pk=cr.pk)
+    if not cr.may_be_sent_back:
+        raise ReturnRefused(
+            f"Cannot send {cr.school.laestab} back: it is {cr.get_status_display().lower()}; "
+            "only a submitted or authorised return goes back to the LA"
+        )
+    now = now or timezone.now()
+    previous = cr.status
+    cr.status = Status.RETURNED
+    cr.authorised_at = cr.authorised_by = None
+    cr.sent_back_at, cr.sent_back_by, cr.sent_back_reason = now, user, reason
+    cr.updated_at = now
+    cr.save(
+        update_fields=[
+            "status",
+            "authorised_at",
+            "authorised_by",
+            "sent_back_at",
+            "sent_back_by",
+            "sent_back_reason",
+            "updated_at",
+        ]
+    )
+    record(
+        "return.sent_back",
+        user=user,
+        la=cr.la,
+        school=cr.school,
+        obj=cr,
+        previous_status=previous,
+        reason=reason,
+    )
+    send_after_commit(
+        f"KS1 return of {cr.school.name} ({cr.school.laestab}) sent back by the national "
+        "collection",
+        f"The national collection has sent the KS1 return of {cr.school.name} "
+        f"({cr.school.laestab}) back to {cr.la.name}.\n\nWhy:\n{reason}\n\n"
+        "Correct the data, then build and submit the return again (or upload corrected return "
+        "files):\n"
+        f"{site_link('la-returns', code=cr.la.code)}\n\n"
+        f"The return as the collection holds it:\n"
+        f"{site_link('collected-return', code=cr.la.code, laestab=cr.school.laestab)}\n",
+        la_recipients(cr.school),
+    )
+    return cr

@@ -1,4 +1,5 @@
-"""Forms of the return pages: confirming a build with open items, and uploading return files."""
+"""Forms of the return pages: confirming a build with open items, uploading return files, and
+the collector sending a school return back to its LA."""
 
 from __future__ import annotations
 
@@ -37,3 +38,14 @@ class ReturnUploadForm(forms.Form):
                 "files at a time"
             )
         return files
+
+
+class SendBackForm(forms.Form):
+    reason = forms.CharField(
+        max_length=2000,
+        strip=True,
+        error_messages={
+            "required": "Enter why the return is sent back: the LA reads it to correct the data",
+            "max_length": "The reason must be 2000 characters or fewer",
+        },
+    )

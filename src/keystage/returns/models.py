@@ -57,6 +57,7 @@ class CollectedReturn(models.Model):
         SUBMITTED = "submitted", "Submitted"
         AMENDED = "amended", "Amended after submission"
         AUTHORISED = "authorised", "Authorised"
+        RETURNED = "returned", "Sent back to the LA"
 
     collection = models.ForeignKey(Collection, on_delete=models.PROTECT, related_name="+")
     la = models.ForeignKey(LocalAuthority, on_delete=models.PROTECT, related_name="+")
@@ -78,6 +79,13 @@ class CollectedReturn(models.Model):
     authorised_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The collector's latest "send back": why, who, when (kept after the LA loads a new file, so
+    # the LA and the collector can still read what was asked).
+    sent_back_at = models.DateTimeField(null=True, blank=True)
+    sent_back_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sent_back_reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["school__laestab"]
@@ -93,6 +101,10 @@ class CollectedReturn(models.Model):
     @property
     def may_be_authorised(self) -> bool:
         return self.status == self.Status.SUBMITTED and self.errors == 0 and self.unexplained == 0
+
+    @property
+    def may_be_sent_back(self) -> bool:
+        return self.status in (self.Status.SUBMITTED, self.Status.AUTHORISED)
 
 
 class CollectedReturnVersion(models.Model):

@@ -114,6 +114,7 @@ def school_explanations(school: School, collection: Collection) -> list[Explanat
 LA_STATES = {
     "none": "No data",
     "loaded": "Loaded",
+    "returned": "Sent back to the LA",
     "submitted": "Submitted",
     "amended": "Amended after submission",
     "authorised": "Authorised",
@@ -121,6 +122,7 @@ LA_STATES = {
 STATE_TAGS = {
     "none": "govuk-tag--grey",
     "loaded": "govuk-tag--blue",
+    "returned": "govuk-tag--red",
     "submitted": "govuk-tag--yellow",
     "amended": "govuk-tag--orange",
     "authorised": "govuk-tag--green",
@@ -165,6 +167,8 @@ def la_state(statuses: dict[str, int]) -> str:
     total = sum(statuses.values())
     if not total:
         return "none"
+    if statuses.get("returned"):  # the LA has something to correct before anything else
+        return "returned"
     if statuses.get("amended"):
         return "amended"
     if statuses.get("authorised") == total:

@@ -27,4 +27,9 @@ urlpatterns = [
         views.authorise_return,
         name="collected-return-authorise",
     ),
+    path(
+        "national/la/<str:code>/<str:laestab>/send-back",
+        views.send_back_return,
+        name="collected-return-send-back",
+    ),
 ]

@@ -19,7 +19,7 @@ from keystage.accounts.models import Role
 from keystage.accounts.scope import las_for, membership_of, scoped
 from keystage.collection import exports
 from keystage.returns import actions, queries
-from keystage.returns.forms import BuildForm, ReturnUploadForm
+from keystage.returns.forms import BuildForm, ReturnUploadForm, SendBackForm
 from keystage.returns.models import CollectedReturn, ReturnGeneration
 from keystage.submissions.actions import get_collection
 from keystage.web.govuk import error_list
@@ -31,6 +31,7 @@ STATUS_TAGS = {
     "submitted": "govuk-tag--yellow",
     "amended": "govuk-tag--orange",
     "authorised": "govuk-tag--green",
+    "returned": "govuk-tag--red",
 }
 NATIONAL_FIELDS = (
     "la",
@@ -390,7 +391,10 @@ def _collected(request, code, laestab) -> CollectedReturn:
 @require_safe
 def collected_return(request, code, laestab):
     """One school return as the collector holds it: status, messages, versions and history."""
-    cr = _collected(request, code, laestab)
+    return _collected_page(request, _collected(request, code, laestab))
+
+
+def _collected_page(request, cr: CollectedReturn, form: SendBackForm | None = None, status=200):
     findings = list(queries.findings_of(cr))
     versions = list(cr.versions.all())
     for v in versions:
@@ -399,6 +403,7 @@ def collected_return(request, code, laestab):
     for h in history:
         h.when = when(h.at)
         h.summary = _summary(h)
+    form = form or SendBackForm()
     return render(
         request,
         "returns/collected_return.html",
@@ -412,7 +417,11 @@ def collected_return(request, code, laestab):
             "status_tag": STATUS_TAGS[cr.status],
             "may_authorise": actions.may_authorise(request.user),
             "pupil_count": cr.pupils,
+            "sent_back_when": when(cr.sent_back_at),
+            "send_back_form": form,
+            "error_list": error_list(form),
         },
+        status=status,
     )
 
 
@@ -431,6 +440,8 @@ def _summary(event) -> str:
         )
     if event.action == "return.authorised":
         return f"Authorised ({d.get('pupils', 0)} pupils)"
+    if event.action == "return.sent_back":
+        return f"Sent back to the LA: {d.get('reason', '')}"
     return event.action
 
 
@@ -443,4 +454,26 @@ def authorise_return(request, code, laestab):
         _refused(request, e)
     else:
         messages.success(request, f"The return of {cr.school.name} is authorised.")
+    return redirect("collected-return", code=cr.la.code, laestab=cr.school.laestab)
+
+
+@require_POST
+def send_back_return(request, code, laestab):
+    """The collector sends a submitted or authorised school return back to the LA, saying why."""
+    cr = _collected(request, code, laestab)
+    form = SendBackForm(request.POST)
+    if not form.is_valid():
+        if not actions.may_authorise(request.user):
+            raise PermissionDenied("Only a national admin can send a return back to the LA")
+        return _collected_page(request, cr, form, status=400)
+    try:
+        actions.do_send_back(cr, reason=form.cleaned_data["reason"], user=request.user)
+    except actions.ReturnRefused as e:
+        _refused(request, e)
+    else:
+        messages.success(
+            request,
+            f"The return of {cr.school.name} is sent back to {cr.la.name}; its officers are "
+            "e-mailed the reason.",
+        )
     return redirect("collected-return", code=cr.la.code, laestab=cr.school.laestab)
