@@ -126,6 +126,10 @@ def ctf(pupils: list[dict], la: str = "938", estab: str = "2001", encoding: str 
             if p.get(tag) is not None:
                 name = {"upn": "UPN", "dob": "DOB"}.get(tag, tag.capitalize())
                 out.append(f"<{name}>{escape(p[tag])}</{name}>")
+        if p.get("former_upn"):
+            out.append(
+                f"<BasicDetails><FormerUPN>{escape(p['former_upn'])}</FormerUPN></BasicDetails>"
+            )
         out.append("<StageAssessments><KeyStage><Stage>KS1</Stage>")
         for subject, (subj, comp) in _COMPONENT.items():
             if p.get(subject) is not None:

@@ -374,6 +374,43 @@ def test_a_later_file_bringing_back_a_removed_pupil_shows_a_conflict(cleaning_da
     assert back.is_current
 
 
+def test_a_later_file_that_gives_the_pupil_a_new_upn_still_finds_the_edit(cleaning_data, tmp_path):
+    """The school's new file gives pupil 4 a new UPN and names the old one as FormerUPN: the
+    LA's edit and the explained query follow the pupil, and the upload counts one pupil
+    changed, not one removed and one added."""
+    officer = cleaning_data["officer938"]
+    p2, p4 = _p(2), _p(4)
+    cleaning.do_edit_pupil(officer, p4.pk, p4.version, {"maths": "EXS"}, reason="Phoned")
+    query = Finding.objects.get(pupil=p2, is_current=True, severity="query")
+    cleaning.do_explain_query(officer, query.pk, "Born early, kept back a year")
+    new_upn, new_upn2 = upns.make("938", "2001", "16", "104"), upns.make("938", "2001", "16", "102")
+    results = _import(tmp_path, "2001-v2.xml", _pupils_2001(
+        p2={"upn": new_upn2, "former_upn": p2.upn},
+        p4={"upn": new_upn, "former_upn": p4.upn, "maths": "GDS"},
+    ))  # fmt: skip
+    changes = Upload.objects.get(pk=results[0].upload_id).changes
+    assert changes["added"] == [] and changes["removed"] == []
+    assert {"upn": new_upn, "fields": ["upn", "maths"], "former_upn": p4.upn} in changes["changed"]
+    new4 = _p(4)
+    assert (new4.upn, new4.outcomes["maths"]) == (new_upn, "GDS")  # stored as sent
+    conflict = PupilChange.objects.get(conflict="open")
+    assert (conflict.pupil, conflict.field, conflict.old, conflict.new) == (
+        new4,
+        "maths",
+        "EXS",
+        "GDS",
+    )
+    # The explanation of pupil 2's query went with them to their new UPN.
+    again = Finding.objects.get(pupil=_p(2), is_current=True, severity="query")
+    assert again.explanation == "Born early, kept back a year"
+    # The pupil's trail runs across the change of UPN: the LA's edit, then the school's file.
+    from keystage.submissions.grid import trail
+
+    entries = [(e.field, e.old, e.new) for e in trail(officer, new4)]
+    assert ("Mathematics", "GDS", "EXS") in entries  # the LA's edit of the old record
+    assert ("UPN", p4.upn, new_upn) in entries  # the school's new file
+
+
 # -- the pages --------------------------------------------------------------------------------------
 
 

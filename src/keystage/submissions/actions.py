@@ -132,24 +132,40 @@ def imported_files(collection: Collection) -> dict[str, dict]:
 
 
 def _diff(previous_id: int, new_rows: list[tuple]) -> dict:
+    """What a school's new file changed against its previous one: pupils added, removed and
+    changed (by UPN). A pupil whose new record gives, as its former UPN, a UPN of the previous
+    file that the new file no longer has is the same pupil with a new UPN: changed, with
+    "upn" among its fields and `former_upn` saying what it was."""
     old = {
         upn: (surname, forename, dob, sex, outcomes)
         for upn, surname, forename, dob, sex, outcomes in PupilRecord.objects.filter(
             upload_id=previous_id
         ).values_list("upn", "surname", "forename", "dob", "sex", "outcomes")
     }
+    # new rows: (line, upn, surname, forename, dob, sex, outcomes_json, nc_year, former_upn, ...)
     new = {r[1]: (r[2], r[3], r[4], r[5], json.loads(r[6])) for r in new_rows}
+    renamed = {
+        r[1]: r[8] for r in new_rows if r[8] and r[1] not in old and r[8] in old and r[8] not in new
+    }
+    if len(set(renamed.values())) != len(renamed):  # two pupils claim one former UPN: no guess
+        renamed = {}
     names = ("surname", "forename", "dob", "sex")
     changed = []
-    for upn in sorted(old.keys() & new.keys()):
-        a, b = old[upn], new[upn]
-        fields = [n for n, x, y in zip(names, a[:4], b[:4], strict=True) if x != y]
+    pairs = [(upn, upn) for upn in old.keys() & new.keys()] + [
+        (former, upn) for upn, former in renamed.items()
+    ]
+    for was, upn in sorted(pairs, key=lambda p: p[1]):
+        a, b = old[was], new[upn]
+        fields = ["upn"] if was != upn else []
+        fields += [n for n, x, y in zip(names, a[:4], b[:4], strict=True) if x != y]
         fields += sorted(k for k in a[4].keys() | b[4].keys() if a[4].get(k) != b[4].get(k))
         if fields:
-            changed.append({"upn": upn, "fields": fields})
+            changed.append(
+                {"upn": upn, "fields": fields} | ({"former_upn": was} if was != upn else {})
+            )
     return {
-        "added": sorted(new.keys() - old.keys()),
-        "removed": sorted(old.keys() - new.keys()),
+        "added": sorted(new.keys() - old.keys() - renamed.keys()),
+        "removed": sorted(old.keys() - new.keys() - set(renamed.values())),
         "changed": changed,
     }
 
@@ -309,7 +325,9 @@ def _carry_over(superseded: dict[int, int], *, user, now) -> None:
     for old_id, upn, rule, name, text, by, at in explained:
         Finding.objects.filter(
             upload_id=new_of[old_id], scope=Finding.Scope.PUPIL, severity="query", rule=rule,
-            field=name, pupil__upn=upn,
+            field=name,
+        ).filter(
+            models.Q(pupil__upn=upn) | models.Q(pupil__former_upn=upn)
         ).update(explanation=text, explained_by_id=by, explained_at=at)  # fmt: skip
     _carry_added_pupils(new_of)
     touched = list(
@@ -324,8 +342,11 @@ def _carry_over(superseded: dict[int, int], *, user, now) -> None:
     if not touched:
         return
     by_new: dict[int, dict[str, PupilRecord]] = {}
+    by_former: dict[int, dict[str, PupilRecord]] = {}  # the school's file says "formerly ..."
     for p in PupilRecord.objects.filter(upload_id__in=[new_of[c.upload_id] for c in touched]):
         by_new.setdefault(p.upload_id, {})[p.upn] = p
+        if p.former_upn:
+            by_former.setdefault(p.upload_id, {})[p.former_upn] = p
     wanted: dict[tuple[int, str], tuple[PupilChange, str]] = {}  # (old pupil, field) -> LA value
     aliases: dict[int, set[str]] = {}  # old pupil -> every UPN it had
     for c in touched:
@@ -341,7 +362,10 @@ def _carry_over(superseded: dict[int, int], *, user, now) -> None:
     conflicts = []
     for (_, name), (c, la_value) in wanted.items():
         pupils = by_new.get(new_of[c.upload_id], {})
-        new = next((pupils[u] for u in sorted(aliases[c.pupil_id]) if u in pupils), None)
+        formerly = by_former.get(new_of[c.upload_id], {})
+        new = next((pupils[u] for u in sorted(aliases[c.pupil_id]) if u in pupils), None) or next(
+            (formerly[u] for u in sorted(aliases[c.pupil_id]) if u in formerly), None
+        )
         if new is None:
             continue  # the school's file no longer has the pupil: the upload's changes say so
         file_value = "in the school's new file" if name == "pupil" else _pupil_value(new, name)

@@ -110,12 +110,27 @@ class TrailEntry:
 
 
 def _upns(user, pupil: PupilRecord) -> set[str]:
-    """Every UPN this pupil has had in the school (an LA edit may have changed it)."""
+    """Every UPN this pupil has had in the school: an LA edit may have changed it, and a school
+    file may give a new one with the old as its former UPN."""
+    pairs = list(
+        scoped(user, PupilChange)
+        .filter(school_id=pupil.school_id, field="upn")
+        .values_list("old", "new")
+    )
+    pairs += list(
+        scoped(user, PupilRecord)
+        .filter(collection_id=pupil.collection_id, school_id=pupil.school_id)
+        .exclude(former_upn="")
+        .values_list("former_upn", "upn")
+    )
     upns = {pupil.upn}
-    edits = scoped(user, PupilChange).filter(school_id=pupil.school_id, field="upn")
-    for old, new in edits.values_list("old", "new"):
-        if old in upns or new in upns:
-            upns |= {old, new}
+    grew = True
+    while grew:  # follow chains: A -> B by an edit, B -> C by a later file's former UPN
+        grew = False
+        for old, new in pairs:
+            if (old in upns or new in upns) and not {old, new} <= upns:
+                upns |= {old, new}
+                grew = True
     return upns - {""}
 
 
