@@ -274,7 +274,8 @@ def _seed_returns(las, users, *, collection_id, out) -> dict[str, int]:
             actions.do_send_back(
                 with_errors,
                 reason=f"{with_errors.errors} errors remain in this school's return: correct "
-                "them (see the messages below), then build and submit the return again.",
+                "them (each is listed on the school return's page), then build and submit the "
+                "return again.",
                 user=_user(users, Role.NATIONAL_ADMIN),
             )
     if len(las) > 1:
