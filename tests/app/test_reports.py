@@ -258,6 +258,41 @@ def test_pupil_list_flags_pupils_the_la_added_or_edited(imported, members, signe
     assert "SMITHC" not in body
 
 
+def test_an_edit_undone_no_longer_flags_the_pupil(imported, members):
+    """The LA edits a pupil, then puts the school's values back: the pupil is no longer flagged
+    "edited"; another pupil edited twice, ending on a new value, still is."""
+    from keystage.submissions import cleaning
+    from keystage.submissions.models import PupilRecord
+    from keystage.submissions.queries import pupil_list
+
+    officer = members["officer938"]
+
+    def edit(surname, values):
+        p = PupilRecord.objects.get(school__laestab="9382001", surname=surname, is_current=True)
+        cleaning.do_edit_pupil(officer, p.pk, p.version, values)
+        return p
+
+    def flags():
+        rows = pupil_list(imported, school="9382001")
+        return {r["surname"]: r["la_change"] for r in rows if r["la_change"]}
+
+    sex = PupilRecord.objects.get(school__laestab="9382001", surname="SMITHB").sex
+    undone = edit("SMITHB", {"writing": "PK4", "sex": "F" if sex == "M" else "M"})
+    twice = edit("SMITHC", {"writing": "PK4"})
+    final = "GDS" if twice.outcomes["writing"] != "GDS" else "EXS"
+    edit("SMITHC", {"writing": final})
+    assert flags() == {"SMITHB": "edited", "SMITHC": "edited"}
+    edit("SMITHB", {"writing": undone.outcomes["writing"]})
+    assert flags() == {"SMITHB": "edited", "SMITHC": "edited"}  # its sex is still the LA's
+    edit("SMITHB", {"sex": undone.sex})
+    assert flags() == {"SMITHC": "edited"}
+    # The pupil's trail says the last two edits put values back.
+    from keystage.submissions.grid import trail
+
+    back = [e.field for e in trail(officer, undone) if e.source.startswith("Edit: back")]
+    assert back == ["English writing", "Sex"]
+
+
 # -- national and official --------------------------------------------------------------------
 
 

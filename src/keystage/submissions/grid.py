@@ -164,9 +164,19 @@ def trail(user, pupil: PupilRecord) -> list[TrailEntry]:
                     entries.append(TrailEntry(up.uploaded_at, who, source,
                                               field_label(collection, name), old, new))  # fmt: skip
         previous = r
-    changes = scoped(user, PupilChange).filter(pupil__in=records).select_related("resolved_by")
+    changes = (
+        scoped(user, PupilChange)
+        .filter(pupil__in=records)
+        .select_related("resolved_by")
+        .order_by("at", "id")
+    )
+    before_edits: dict[str, str] = {}  # item -> its value before the LA first edited it
     for c in changes:
         source = c.get_source_display()
+        if c.source == PupilChange.Source.EDIT:
+            was = before_edits.setdefault(c.field, c.old)
+            if c.new == was and c.old != was:
+                source = "Edit: back to the value before the LA's edits"
         label = (
             c.field
             if c.source == PupilChange.Source.EXPLAINED

@@ -5,7 +5,7 @@ Callers pass the LA and school filters they are allowed; the web passes a user's
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 
 from django.db.models import QuerySet
@@ -159,16 +159,22 @@ def pupil_list(
         .iterator(chunk_size=20000)
     ):
         counts[(pid, sev)] += 1
-    # Pupils the LA changed (the school owns its data, so reports say so).
-    edited = set(
+    # Pupils the LA changed (the school owns its data, so reports say so): for each item the
+    # LA edited, the value before its first edit. A pupil whose edited items are all back to
+    # those values (an edit undone, by hand or by keeping the school's file) is not "edited".
+    before_edits: dict[int, dict[str, str]] = defaultdict(dict)
+    for pid, name, old in (
         _filter(
             PupilChange.objects.filter(
                 collection=collection, source=PupilChange.Source.EDIT, pupil__is_current=True
             ),
             la,
             school,
-        ).values_list("pupil_id", flat=True)
-    )
+        )
+        .order_by("at", "id")
+        .values_list("pupil_id", "field", "old")
+    ):
+        before_edits[pid].setdefault(name, old)
     rows = pupils.values_list(
         "id", "school__laestab", "upn", "surname", "forename", "dob", "sex", "outcomes", "flag"
     ).order_by("school__laestab", "surname", "forename", "upn", "id")
@@ -191,7 +197,11 @@ def pupil_list(
         row["queries"] = counts[(pid, "query")]
         # "added" or "edited" by the LA, else "": reports, the CLI and the checking report
         # flag it (a pupil the LA removed is not current, so not listed).
-        row["la_change"] = flag or ("edited" if pid in edited else "")
+        edited = False
+        if pid in before_edits:
+            now = {**row, **outcomes}
+            edited = any(now.get(n, "") != was for n, was in before_edits[pid].items())
+        row["la_change"] = flag or ("edited" if edited else "")
         yield row
 
 
