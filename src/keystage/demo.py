@@ -238,8 +238,8 @@ def _seed_school_sees(la_code, users, *, collection_id, out) -> str:
 def _seed_returns(las, users, *, collection_id, out) -> dict[str, int]:
     """The national collection in more than one state: the main LA's officer (an approver)
     builds its return, confirming the open items, and submits it; the national admin
-    authorises one clean school return and sends the one with most errors back; the second LA's admin builds and loads theirs without
-    submitting; any other LA has sent nothing. Done once per LA: a return already there is
+    authorises one clean school return and sends the one with most errors back to the LA; the
+    second LA's admin builds and loads theirs without submitting; any other LA has sent nothing. Done once per LA: a return already there is
     kept (an LA with no collected returns is tried again). Returns the collected school returns
     by status."""
     from django.db.models import Count

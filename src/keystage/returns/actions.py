@@ -1,7 +1,7 @@
 """Every state change of the return and the national collection: building an LA's return files,
 loading return files into the collection (from Keystage or uploaded from any system), submitting
-(LA approvers), authorising and sending a return back to the LA (national admins). Each runs in one transaction with its audit
-rows; a refused file or upload changes nothing already held.
+(LA approvers), authorising and sending a return back to the LA (national admins). Each runs in
+one transaction with its audit rows; a refused file or upload changes nothing already held.
 """
 
 from __future__ import annotations

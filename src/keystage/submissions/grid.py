@@ -170,11 +170,13 @@ def trail(user, pupil: PupilRecord) -> list[TrailEntry]:
         .select_related("resolved_by")
         .order_by("at", "id")
     )
-    before_edits: dict[str, str] = {}  # item -> its value before the LA first edited it
+    # (record, item) -> the item's value before the LA first edited it on that record (a later
+    # school file starts a new record, whose values are the school's again)
+    before_edits: dict[tuple[int, str], str] = {}
     for c in changes:
         source = c.get_source_display()
         if c.source == PupilChange.Source.EDIT:
-            was = before_edits.setdefault(c.field, c.old)
+            was = before_edits.setdefault((c.pupil_id, c.field), c.old)
             if c.new == was and c.old != was:
                 source = "Edit: back to the value before the LA's edits"
         label = (

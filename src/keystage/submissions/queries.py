@@ -161,7 +161,7 @@ def pupil_list(
         counts[(pid, sev)] += 1
     # Pupils the LA changed (the school owns its data, so reports say so): for each item the
     # LA edited, the value before its first edit. A pupil whose edited items are all back to
-    # those values (an edit undone, by hand or by keeping the school's file) is not "edited".
+    # those values (the LA undid its edits) is not "edited".
     before_edits: dict[int, dict[str, str]] = defaultdict(dict)
     for pid, name, old in (
         _filter(
