@@ -239,9 +239,9 @@ def _seed_returns(las, users, *, collection_id, out) -> dict[str, int]:
     """The national collection in more than one state: the main LA's officer (an approver)
     builds its return, confirming the open items, and submits it; the national admin
     authorises one clean school return and sends the one with most errors back to the LA; the
-    second LA's admin builds and loads theirs without submitting; any other LA has sent nothing. Done once per LA: a return already there is
-    kept (an LA with no collected returns is tried again). Returns the collected school returns
-    by status."""
+    second LA's admin builds and loads theirs without submitting; any other LA has sent nothing.
+    Done once per LA: a return already there is kept (an LA with no collected returns is tried
+    again). Returns the collected school returns by status."""
     from django.db.models import Count
 
     from keystage.accounts.models import Role
