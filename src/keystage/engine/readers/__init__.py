@@ -22,6 +22,7 @@ SNIFF_BYTES = 64 * 1024
 _EXCEL = "this looks like an Excel workbook; save it as CSV (comma delimited) and send that"
 # Control characters other than tab, LF, CR, FF and Ctrl-Z (old DOS end-of-file): binary data.
 _CONTROL_BYTES = bytes([*range(1, 9), 11, *range(14, 26), *range(27, 32)])
+_CONTROL_SAMPLE = 8 * 1024
 _WANTED = "send the CTF (.xml) exported from the school's MIS, or the KS1 CSV template"
 
 
@@ -126,8 +127,11 @@ def _sniff(head: bytes, size: int, name: str) -> str:
         if sample[1::2].count(0) > len(sample) // 4 or sample[0::2].count(0) > len(sample) // 4:
             raise reject("the file is UTF-16 encoded; save it again as UTF-8 or CSV")
         raise reject(f"this is not a text file (it holds binary data); {_WANTED}")
-    controls = len(head) - len(head.translate(None, _CONTROL_BYTES))
-    if controls > max(8, len(head) // 100):
+    # Binary data shows from the start: counting in the first 8 KB rather than all 64 KB
+    # spares a national import (16,500 files) most of the time it spent sniffing.
+    sample = head[:_CONTROL_SAMPLE]
+    controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
+    if controls > max(8, len(sample) // 100):
         raise reject(f"this is not a text file (it holds binary data); {_WANTED}")
     body = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
     body = body.lstrip(b" \t\r\n\x0c")

@@ -90,8 +90,9 @@ def upn_la_code(pupil: PupilRecord, ctx: RuleContext) -> str | None:
 )
 def upn_digits(pupil: PupilRecord, ctx: RuleContext) -> str | None:
     # Too short but digits as far as it goes is a length problem only (KS1-P06).
-    part = pupil.upn.strip()[4:12]
-    if "1540" in ctx.upn_problems(pupil.upn) and any(ch not in _DIGITS for ch in part):
+    if "1540" not in ctx.upn_problems(pupil.upn):
+        return None
+    if any(ch not in _DIGITS for ch in pupil.upn.strip()[4:12]):
         return f"UPN {pupil.upn} should have digits only in characters 5-12: {_FIX_UPN}."
     return None
 
