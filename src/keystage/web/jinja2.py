@@ -8,6 +8,7 @@ from django.templatetags.static import static
 from django.urls import reverse
 from jinja2 import ChoiceLoader, Environment, PackageLoader, PrefixLoader
 
+from keystage.engine import words
 from keystage.web import govuk
 
 
@@ -24,6 +25,9 @@ def environment(**options) -> Environment:
     )
     options["autoescape"] = True
     env = Environment(**options)  # noqa: S701 - autoescape is on, the line above
+    # Dates and counts in words on every page: {{ d|long_date }}, {{ t|long_datetime }} (a
+    # local time), {{ plural(n, "error") }}.
+    env.filters.update({"long_date": words.long_date, "long_datetime": words.long_datetime})
     env.globals.update(
         {
             "static": static,
@@ -31,6 +35,7 @@ def environment(**options) -> Environment:
             "get_messages": get_messages,
             "govuk_error_list": govuk.error_list,
             "govuk_field_error": govuk.field_error,
+            "plural": words.plural,
         }
     )
     return env

@@ -9,18 +9,10 @@ import unicodedata
 from keystage.engine import upn
 from keystage.engine.records import PupilRecord
 from keystage.engine.rules import RuleContext, pupil_rule
+from keystage.engine.words import long_date
 
 _DIGITS = frozenset("0123456789")
 _FIX_UPN = "check it against the pupil's records and correct it"
-
-
-# Month names written out, not strftime("%B"), which follows the process locale.
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December")  # fmt: skip
-
-
-def long_date(d: dt.date) -> str:
-    return f"{d.day} {_MONTHS[d.month - 1]} {d.year}"
 
 
 # -- UPN -------------------------------------------------------------------------------------
@@ -258,7 +250,7 @@ def dob_unusual(pupil: PupilRecord, ctx: RuleContext) -> str | None:
     if ctx.enabled("KS1-P12") and _dob_implausible(dob, ctx):
         return None  # KS1-P12 reports it as an error
     return (
-        f"Date of birth {dob.isoformat()} is outside the usual range for year 2 "
+        f"Date of birth {long_date(dob)} is outside the usual range for year 2 "
         f"({long_date(d.dob_usual_from)} to {long_date(d.dob_usual_to)}): confirm the pupil "
         "completed key stage 1 this year, or correct the date."
     )
@@ -278,7 +270,7 @@ def dob_implausible(pupil: PupilRecord, ctx: RuleContext) -> str | None:
         return None
     d = ctx.definition
     return (
-        f"Date of birth {dob.isoformat()} is not possible for a key stage 1 pupil (it should be "
+        f"Date of birth {long_date(dob)} is not possible for a key stage 1 pupil (it should be "
         f"between {long_date(d.dob_plausible_from)} and {long_date(d.dob_plausible_to)}): "
         "correct it from the pupil's records."
     )

@@ -1,0 +1,31 @@
+"""The words pages and messages use for dates and counts ("19 June 2011", "1 error",
+"2 errors"), in one place so every page says them the same way (GOV.UK style)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+# Month names written out, not strftime("%B"), which follows the process locale.
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+          "September", "October", "November", "December")  # fmt: skip
+
+
+def long_date(d: dt.date | None, empty: str = "") -> str:
+    """'19 June 2011' (GOV.UK style: no leading zero, the month in words)."""
+    if d is None:
+        return empty
+    return f"{d.day} {MONTHS[d.month - 1]} {d.year}"
+
+
+def long_datetime(moment: dt.datetime | None, empty: str = "") -> str:
+    """'19 June 2011 at 2:05pm' in the time zone the moment is in (pass a local time)."""
+    if moment is None:
+        return empty
+    hour = moment.hour % 12 or 12
+    half = "am" if moment.hour < 12 else "pm"
+    return f"{long_date(moment)} at {hour}:{moment.minute:02d}{half}"
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """'1 error', '2 errors', '0 errors'; `many` for words that do not take an s."""
+    return f"{count:,} {word if count == 1 else (many or word + 's')}"
