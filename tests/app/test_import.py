@@ -124,7 +124,7 @@ def test_file_for_another_la_is_refused_when_importing_for_one_la(loaded, tmp_pa
         tmp_path / "camden.xml", [pupil(1, la="202", estab="2003")], la="202", estab="2003"
     )
     [r] = import_paths([str(f)], only_la="938")
-    assert r.outcome == "rejected" and "LA 202" in r.reason
+    assert r.outcome == "rejected" and "for Camden (202), not West Sussex (938)" in r.reason
 
 
 def test_crash_while_storing_keeps_previous_data(loaded, tmp_path, monkeypatch):

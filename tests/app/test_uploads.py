@@ -4,6 +4,7 @@ and its page lists each file's result; who may upload which school's file; form 
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 
 import pytest
@@ -118,7 +119,7 @@ def test_other_las_file_is_rejected_for_an_officer(loaded, members, signed_in):
     client = signed_in(members["officer202"])
     batch_page(client, post(client, school_file("wsx.xml")))
     [result] = ImportBatch.objects.get().results
-    assert result["outcome"] == "rejected" and "not LA 202" in result["reason"]
+    assert result["outcome"] == "rejected" and "not Camden (202)" in result["reason"]
 
 
 def test_anonymous_visitor_is_sent_to_sign_in(client, loaded):
@@ -180,3 +181,68 @@ def test_batch_of_another_la_is_not_found(loaded, members, signed_in, client):
     assert signed_in(members["admin938"]).get(url).status_code == 200
     client.logout()
     assert signed_in(members["national"]).get(url).status_code == 200
+
+
+# -- another LA's files -----------------------------------------------------------------------
+
+
+def test_another_las_file_is_refused_as_such_even_when_that_la_imported_it(
+    loaded, members, signed_in, client
+):
+    """The LA check comes before "unchanged": an officer of Camden who uploads the very bytes
+    West Sussex imported is told the file is West Sussex's, and learns nothing of its history."""
+    signed_in(members["officer938"])
+    batch_page(client, post(client, school_file("a.xml")))
+    client.logout()
+    signed_in(members["officer202"])
+    page = batch_page(client, post(client, school_file("copy.xml")))
+    batch = ImportBatch.objects.get(uploaded_by=members["officer202"])
+    [result] = batch.results
+    assert result["outcome"] == "rejected"
+    assert result["reason"] == (
+        "copy.xml: this file is for West Sussex (938), not Camden (202): send it to West Sussex"
+    )
+    for leak in ("a.xml", "Already imported", "same bytes", "Example Primary School",
+                 "officer938", "9382001"):  # fmt: skip
+        assert leak not in page, leak
+    # The refusal is Camden's: West Sussex sees nothing of it, on any page or in its audit.
+    refused = Upload.objects.get(uploaded_by=members["officer202"])
+    assert refused.state == "rejected" and refused.la.code == "202" and refused.school is None
+    event = AuditEvent.objects.get(action="upload.rejected")
+    assert event.la.code == "202" and event.school is None
+    client.logout()
+    signed_in(members["officer938"])
+    for url in (reverse("la-errors", kwargs={"code": "938"}),
+                reverse("la-dashboard", kwargs={"code": "938"}),
+                reverse("upload")):  # fmt: skip
+        shown = client.get(url).content.decode()
+        assert "copy.xml" not in shown and "officer202" not in shown, url
+    rows = {r.laestab: r for r in dashboard_rows(members["officer938"])}
+    assert rows["9382001"].state == "clean"  # not "errors" because Camden sent its file
+
+
+def dashboard_rows(user):
+    from keystage.collection.queries import school_rows
+    from keystage.orgs.models import LocalAuthority
+    from keystage.submissions.actions import get_collection
+
+    return school_rows(user, LocalAuthority.objects.get(code="938"), get_collection())
+
+
+def test_same_bytes_from_two_las_each_answered_from_its_own_history(loaded, tmp_path, capsys):
+    """`keystage import --la`: a file West Sussex imported is refused for Camden as West
+    Sussex's (not "unchanged"), and the same file for West Sussex again is unchanged."""
+    from keystage.cli import main
+    from tests.builders import write_ctf
+
+    f = write_ctf(tmp_path / "9382001_CTF_938LLLL_001.xml", [pupil(1), pupil(2)])
+    assert main(["import", "--la", "938", str(f)]) == 0
+    capsys.readouterr()
+    assert main(["import", "--la", "202", str(f)]) == 1
+    out, err = capsys.readouterr()
+    assert "this file is for West Sussex (938), not Camden (202)" in err
+    assert "0 unchanged, 1 rejected" in out and "same bytes" not in out + err
+    assert main(["import", "--la", "938", str(f)]) == 0
+    out, _ = capsys.readouterr()
+    assert "unchanged" in out and "same bytes as 9382001_CTF_938LLLL_001.xml, imported " in out
+    assert not re.search(r"\d\d/\d\d/\d{4}", out)  # the date in words, not 19/06/2023

@@ -121,10 +121,12 @@ def known_schools() -> dict:
     return out
 
 
-def imported_files(collection: Collection) -> dict[str, dict]:
-    """Every file already imported for the collection, by hash: the same bytes again are
-    reported `unchanged` (or rejected again) without touching anything."""
-    rows = Upload.objects.filter(collection=collection).order_by("id").values(
+def imported_files(collection: Collection, among=None) -> dict[str, dict]:
+    """Every file already imported for the collection (of the uploads `among`, a queryset), by
+    hash: the same bytes again are reported `unchanged` (or rejected again) without touching
+    anything."""
+    uploads = Upload.objects.all() if among is None else among
+    rows = uploads.filter(collection=collection).order_by("id").values(
         "id", "sha256", "state", "file_name", "uploaded_at", "reason", "pupil_count",
         "error_count", "query_count", "school__laestab", "school__name",
     )  # fmt: skip

@@ -19,13 +19,18 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, connections
+from django.db.models import QuerySet
 from django.utils import timezone
 
+from keystage.accounts.scope import scoped
 from keystage.engine import definition as definitions
 from keystage.engine.readers.archive import iter_zip
 from keystage.engine.records import RejectedFile
+from keystage.engine.words import long_datetime
+from keystage.orgs.models import LocalAuthority
 from keystage.submissions import actions
 from keystage.submissions.kept import Keeper
+from keystage.submissions.models import Upload
 from keystage.submissions.preparing import PreparedFile, prepare_file
 
 
@@ -149,8 +154,29 @@ def _repeat(name: str, seen: dict) -> actions.ImportResult:
         name, "unchanged", laestab=seen["school__laestab"] or "",
         school_name=seen["school__name"] or "", pupils=seen["pupil_count"],
         errors=seen["error_count"], queries=seen["query_count"], upload_id=seen["id"],
-        reason=f"same bytes as {seen['file_name']}, imported {seen['uploaded_at']:%d/%m/%Y %H:%M}",
+        reason=f"same bytes as {seen['file_name']}, imported "
+        f"{long_datetime(timezone.localtime(seen['uploaded_at']))}",
     )  # fmt: skip
+
+
+def register() -> dict:
+    """The schools register for `preparing` (see `actions.known_schools`), with each LA's name
+    under ("la", code) so that messages name an LA the way its officers do."""
+    schools = actions.known_schools()
+    for code, name in LocalAuthority.objects.values_list("code", "name"):
+        schools[("la", code)] = name
+    return schools
+
+
+def _history(collection, only_la: str | None, user) -> QuerySet:
+    """The uploads an import may compare its files with: those of the LA imported for, and of
+    them only what the importing user may see (a school user: their school's)."""
+    uploads = Upload.objects.filter(collection=collection)
+    if only_la:
+        uploads = uploads.filter(la__code=only_la)
+    if user is not None:
+        uploads = scoped(user, uploads)
+    return uploads
 
 
 def import_paths(
@@ -179,11 +205,13 @@ def import_paths(
 
         for r in problems:
             done(r)
-        seen = actions.imported_files(collection)
+        # Bytes imported before are looked up only among the uploads the importer may see:
+        # another LA's history is never told, not even as "unchanged".
+        seen = actions.imported_files(collection, among=_history(collection, only_la, user))
         # LAs whose pupils changed since their checks across schools last ran (see `stored`).
         touched_las: set[int] = set()
         todo = [(s.name, str(s.path)) for s in sources]
-        schools = actions.known_schools()
+        schools = register()
         group = GroupStore(collection=collection, user=user, source=source)
 
         def stored(results_: list[actions.ImportResult], files: list[PreparedFile]) -> None:
@@ -211,7 +239,11 @@ def import_paths(
             prepared_files = _prepared(todo, collection.code, schools, only_la, jobs, set(seen))
             with closing(prepared_files) as stream:
                 for prepared in stream:
-                    repeat = seen.get(prepared.sha256) or group.holding(prepared.sha256)
+                    # The LA check comes first: another LA's file is refused as such
+                    # whatever was imported before.
+                    repeat = None
+                    if not prepared.elsewhere and prepared.sha256:
+                        repeat = seen.get(prepared.sha256) or group.holding(prepared.sha256)
                     if repeat is not None:
                         done(_repeat(prepared.name, repeat))
                         continue

@@ -42,6 +42,7 @@ class PreparedFile:
     estab: str = ""
     school: KnownSchool | None = None
     rejected: str = ""  # one-line reason when the file cannot be imported
+    elsewhere: bool = False  # rejected as the file of another LA than the one imported for
     # (line, upn, surname, forename, dob, sex, outcomes_json, nc_year, former_upn, chars_json)
     pupils: list[tuple] = field(default_factory=list)
     pupil_findings: list[tuple[int, Finding]] = field(
@@ -124,8 +125,29 @@ def resolve_school(
             "the file, or load the latest register with `keystage schools load`"
         )
     if only_la and found.info.la != only_la:
-        return f"the file is for LA {found.info.la} ({found.info.name}), not LA {only_la}: send it to that LA"
+        return Elsewhere(elsewhere(found.info.la, only_la, schools))
     return found
+
+
+class Elsewhere(str):
+    """The reason `resolve_school` gives for a school of another LA than the one imported for:
+    such a file is refused as that LA's before anything else is said about it."""
+
+
+def la_label(code: str, schools: dict) -> str:
+    """ "West Sussex (938)", from the LA names the register dict carries (key ("la", code))."""
+    name = schools.get(("la", code))
+    return f"{name} ({code})" if name else f"LA {code}"
+
+
+def elsewhere(file_la: str, only_la: str, schools: dict) -> str:
+    """Why a file of another LA is refused. It says nothing about that LA's schools or uploads:
+    what the other LA holds is not the uploader's business."""
+    name = schools.get(("la", file_la)) or f"LA {file_la}"
+    return (
+        f"this file is for {la_label(file_la, schools)}, not {la_label(only_la, schools)}: "
+        f"send it to {name}"
+    )
 
 
 def school_from_name(name: str, definition: Definition) -> tuple[str, str, str]:
@@ -186,6 +208,7 @@ def prepare_file(
             prepared.kind, prepared.la, prepared.estab = header.kind, header.la, header.estab
             school = resolve_school(header.la, header.estab, header.urn, schools, only_la=only_la)
             if isinstance(school, str):
+                prepared.elsewhere = isinstance(school, Elsewhere)
                 raise RejectedFile(f"{name}: {school}")
             prepared.school = school
             prepared.la, prepared.estab = school.info.la, school.info.estab
@@ -228,7 +251,12 @@ def prepare_file(
                     found.info.la,
                     found.info.estab,
                 )
-        prepared.la = prepared.la or only_la or ""
+        if only_la and prepared.school is None:
+            # A refused file is kept as the importing LA's, never as the LA it names: the
+            # other LA must not see (nor be chased for) a file it was never sent.
+            if prepared.la != only_la:
+                prepared.estab = ""
+            prepared.la = only_la
         return prepared
     if not prepared.pupils:
         ignored = sum(prepared.ignored["assessments"].values())
