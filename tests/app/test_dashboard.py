@@ -38,7 +38,9 @@ def laestabs_in_table(page: str) -> list[str]:
 
 def test_state_function():
     assert school_state(received=False, errors=0, queries=0) == SchoolState.NOT_RECEIVED
-    assert school_state(received=False, errors=1, queries=0) == SchoolState.ERRORS  # rejected
+    # every file rejected: not received, in a state of its own
+    assert school_state(received=False, errors=1, queries=0, rejected=True) == SchoolState.REJECTED
+    assert school_state(received=True, errors=1, queries=0, rejected=True) == SchoolState.ERRORS
     assert school_state(received=True, errors=2, queries=5) == SchoolState.ERRORS
     assert school_state(received=True, errors=0, queries=1) == SchoolState.QUERIES
     assert school_state(received=True, errors=0, queries=0) == SchoolState.CLEAN
@@ -52,13 +54,14 @@ def test_each_schools_state_is_computed(schools, members, loaded):
         "9382002": SchoolState.ERRORS,
         "9382004": SchoolState.QUERIES,
         "9382005": SchoolState.NOT_RECEIVED,
-        "9382006": SchoolState.ERRORS,
+        "9382006": SchoolState.REJECTED,
     }  # the secondary school is neither expected nor has sent a file
     assert (rows["9382002"].errors, rows["9382002"].queries, rows["9382002"].pupils) == (2, 1, 2)
     assert rows["9382006"].received is False and rows["9382006"].errors == 1
     assert queries.counts(list(rows.values())) == {
-        "expected": 5, "received": 3, "errors": 2, "queries": 1, "clean": 1,
-        "not_received": 1, "pupils": 6, "shortfall": 0,
+        "expected": 5, "received": 3, "not_yet": 2, "errors": 1, "queries": 1, "clean": 1,
+        "checked": 0, "rejected": 1, "not_received": 1, "unexpected": 0, "pupils": 6,
+        "shortfall": 0,
     }  # fmt: skip
 
 
@@ -80,7 +83,8 @@ def test_dashboard_page_shows_dates_counts_and_every_school(schools, signed_in, 
     assert "12 June 2023" in page and "27 June 2023" in page and "21 July 2023" in page
     assert "Schools expected to submit" in page and "<caption" in page
     assert laestabs_in_table(page) == ["9382001", "9382002", "9382004", "9382005", "9382006"]
-    for label in ("Not received", "Received with errors", "Queries to explain", "Clean"):
+    for label in ("Not received", "File rejected", "Received with errors", "Queries to explain",
+                  "Clean"):  # fmt: skip
         assert label in page
     assert "Camden" not in page
     # an officer does not set the deadline or see the audit log
@@ -94,6 +98,7 @@ def test_filters_and_sorting(schools, signed_in, members):
     assert laestabs_in_table(dashboard(client, state="chase").content.decode()) == [
         "9382002", "9382005", "9382006",
     ]  # fmt: skip
+    assert laestabs_in_table(dashboard(client, state="rejected").content.decode()) == ["9382006"]
     assert laestabs_in_table(dashboard(client, q="silent").content.decode()) == ["9382005"]
     assert laestabs_in_table(dashboard(client, q="9382002").content.decode()) == ["9382002"]
     by_name = laestabs_in_table(dashboard(client, sort="name").content.decode())
@@ -101,7 +106,7 @@ def test_filters_and_sorting(schools, signed_in, members):
     by_errors = laestabs_in_table(dashboard(client, sort="errors", dir="desc").content.decode())
     assert by_errors[0] == "9382002"
     by_state = laestabs_in_table(dashboard(client, sort="state").content.decode())
-    assert by_state == ["9382005", "9382002", "9382006", "9382004", "9382001"]
+    assert by_state == ["9382005", "9382006", "9382002", "9382004", "9382001"]
     # nonsense parameters fall back to the defaults instead of failing
     page = dashboard(client, state="nope", sort="nope").content.decode()
     assert len(laestabs_in_table(page)) == 5
@@ -115,6 +120,45 @@ def test_chase_list_csv(schools, signed_in, members):
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert [r["laestab"] for r in rows] == ["9382002", "9382005", "9382006"]
     assert rows[1]["state"] == "Not received" and rows[0]["errors"] == "2"
+    assert rows[2]["state"] == "File rejected" and rows[2]["pupils"] == "0"
+
+
+def progress_counts(page: str) -> dict[str, int]:
+    """The Progress table of the dashboard: its row labels and counts."""
+    table = page[page.index('id="progress"') : page.index("</table>", page.index('id="progress"'))]
+    cells = re.findall(r"<th[^>]*>((?:(?!</th>).)*)</th>\s*<td[^>]*>\s*(\d+)\s*</td>", table, re.S)
+    return {re.sub(r"<[^>]+>", "", label).strip(): int(n) for label, n in cells}
+
+
+def test_every_count_on_the_dashboard_adds_up_to_the_expected_schools(
+    schools, signed_in, members, loaded
+):
+    """A school whose only file was rejected is not received (nothing usable is held): its own
+    state, counted with the schools that sent nothing, and in the chase list."""
+    from tests.app.collection_data import _upload
+
+    _upload(loaded, schools["secondary"])  # sent a file, though not expected to: apart
+    page = dashboard(signed_in(members["officer938"])).content.decode()
+    shown = progress_counts(page)
+    states = ("Schools with errors", "Schools with queries to explain", "Clean schools",
+              "Schools that checked and confirmed their data",
+              "Schools whose files were all rejected", "Schools that have sent nothing")  # fmt: skip
+    assert shown["Schools expected to submit"] == 5
+    assert sum(shown[s] for s in states) == shown["Schools expected to submit"]
+    assert shown["Received"] + shown["Not yet received"] == shown["Schools expected to submit"]
+    assert sum(shown[s] for s in states[:4]) == shown["Received"] == 3
+    assert (shown["Schools whose files were all rejected"], shown["Not yet received"]) == (1, 2)
+    assert "Schools not expected to submit that sent a file" in page
+    # each state's count is the number of rows its filter lists
+    client = signed_in(members["officer938"])
+    for state, label in (("rejected", states[4]), ("not_received", states[5]),
+                         ("errors", states[0])):  # fmt: skip
+        listed = laestabs_in_table(dashboard(client, state=state).content.decode())
+        assert len(listed) == shown[label], state
+    row = page[page.index("9382006") :]
+    row = row[: row.index("</tr>")]
+    assert "File rejected" in row and "Received with errors" not in row
+    assert "/la/938/errors?school=9382006" in row  # why it was rejected
 
 
 def test_chase_list_xlsx_is_formula_safe(schools, signed_in, members):

@@ -29,6 +29,9 @@ def shortfall_share() -> float:
 
 class SchoolState(StrEnum):
     NOT_RECEIVED = "not_received"
+    # Every file the school sent was rejected: nothing usable is held, so it is chased as
+    # not yet received (with the reason in the Data Errors report).
+    REJECTED = "rejected"
     ERRORS = "errors"
     QUERIES = "queries"
     CLEAN = "clean"
@@ -40,6 +43,7 @@ class SchoolState(StrEnum):
 
 STATE_LABELS = {
     SchoolState.NOT_RECEIVED: "Not received",
+    SchoolState.REJECTED: "File rejected",
     SchoolState.ERRORS: "Received with errors",
     SchoolState.QUERIES: "Queries to explain",
     SchoolState.CLEAN: "Clean",
@@ -47,18 +51,22 @@ STATE_LABELS = {
 }
 # Order used when sorting by state: what needs chasing first.
 STATE_ORDER = {state: n for n, state in enumerate(SchoolState)}
-CHASE_STATES = (SchoolState.NOT_RECEIVED, SchoolState.ERRORS)
+CHASE_STATES = (SchoolState.NOT_RECEIVED, SchoolState.REJECTED, SchoolState.ERRORS)
+# The states of a school whose data is held; the others are not yet received.
+RECEIVED_STATES = (SchoolState.ERRORS, SchoolState.QUERIES, SchoolState.CLEAN,
+                   SchoolState.CHECKED)  # fmt: skip
 
 
 def school_state(
-    *, received: bool, errors: int, queries: int, checked: bool = False
+    *, received: bool, errors: int, queries: int, checked: bool = False, rejected: bool = False
 ) -> SchoolState:
-    """A school's place in the collection. `errors` counts a rejected file not yet replaced,
-    so a school whose only file was rejected is chased for its errors, not as silent."""
+    """A school's place in the collection. A school with no usable file is not received, with
+    a state of its own when it did send a file that was rejected (`rejected`). `errors` counts
+    a rejected file not yet replaced, so a school whose newer file was rejected is chased."""
+    if not received:
+        return SchoolState.REJECTED if rejected else SchoolState.NOT_RECEIVED
     if errors:
         return SchoolState.ERRORS
-    if not received:
-        return SchoolState.NOT_RECEIVED
     if checked:
         # Confirmed by the school: its queries are the school's own answer now.
         return SchoolState.CHECKED
@@ -168,7 +176,8 @@ def school_rows(user, la: LocalAuthority, collection: Collection) -> list[School
         want = expected.get(s.pk)
         check = checks[s.pk]
         state = school_state(received=received, errors=errors, queries=queries,
-                             checked=check.state == CheckState.CONFIRMED)  # fmt: skip
+                             checked=check.state == CheckState.CONFIRMED,
+                             rejected=up.get("last_rejected") is not None)  # fmt: skip
         rows.append(
             SchoolRow(
                 school_id=s.pk,
@@ -193,13 +202,17 @@ def school_rows(user, la: LocalAuthority, collection: Collection) -> list[School
 
 
 def counts(rows: list[SchoolRow]) -> dict[str, int]:
+    """The dashboard's counts of schools. Each school expected to submit is in exactly one
+    state, so the states add up to `expected`, and `received` + `not_yet` does too. A school
+    not expected to submit that sent a file anyway is counted apart (`unexpected`)."""
+    expected = [r for r in rows if r.expected_ks1]
+    by_state = {state.value: sum(1 for r in expected if r.state == state) for state in SchoolState}
     return {
-        "expected": sum(1 for r in rows if r.expected_ks1),
-        "received": sum(1 for r in rows if r.received),
-        "errors": sum(1 for r in rows if r.state == SchoolState.ERRORS),
-        "queries": sum(1 for r in rows if r.state == SchoolState.QUERIES),
-        "clean": sum(1 for r in rows if r.state == SchoolState.CLEAN),
-        "not_received": sum(1 for r in rows if r.state == SchoolState.NOT_RECEIVED),
+        "expected": len(expected),
+        **by_state,
+        "received": sum(by_state[s] for s in RECEIVED_STATES),
+        "not_yet": by_state[SchoolState.NOT_RECEIVED] + by_state[SchoolState.REJECTED],
+        "unexpected": sum(1 for r in rows if not r.expected_ks1),
         "pupils": sum(r.pupils for r in rows),
         "shortfall": sum(1 for r in rows if r.shortfall),
     }

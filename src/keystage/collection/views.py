@@ -41,6 +41,7 @@ CHASE_FIELDS = ("laestab", "urn", "name", "state", "last_file", "pupils", "error
 
 STATE_TAG_CLASSES = {
     queries.SchoolState.NOT_RECEIVED: "govuk-tag--grey",
+    queries.SchoolState.REJECTED: "govuk-tag--pink",
     queries.SchoolState.ERRORS: "govuk-tag--red",
     queries.SchoolState.QUERIES: "govuk-tag--yellow",
     queries.SchoolState.CLEAN: "govuk-tag--green",
@@ -131,7 +132,8 @@ def dashboard(request, code):
             "collection": collection,
             "timeline": queries.timeline(request.user, la, collection),
             "counts": queries.counts(all_rows),
-            "checked": sum(1 for r in all_rows if r.state == queries.SchoolState.CHECKED),
+            "state_links": {state: link({"state": state}) for state in queries.SchoolState},
+            "received_states": queries.RECEIVED_STATES,
             "rows": rows,
             "params": params,
             "sort_links": sort_links,
@@ -162,7 +164,8 @@ def _chase_row(r: queries.SchoolRow) -> dict:
 
 @require_safe
 def chase_list(request, code, fmt):
-    """Schools not received or with errors, to chase: CSV or Excel."""
+    """Schools not received (nothing sent, or every file rejected) or with errors, to chase:
+    CSV or Excel."""
     la = _la(request, code, LA_READERS)
     if fmt not in exports.FORMATS:
         raise Http404("Choose csv or xlsx")
