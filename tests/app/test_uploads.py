@@ -246,3 +246,116 @@ def test_same_bytes_from_two_las_each_answered_from_its_own_history(loaded, tmp_
     out, _ = capsys.readouterr()
     assert "unchanged" in out and "same bytes as 9382001_CTF_938LLLL_001.xml, imported " in out
     assert not re.search(r"\d\d/\d\d/\d{4}", out)  # the date in words, not 19/06/2023
+
+
+# -- one bad file rejects that file, not the batch ----------------------------------------------
+
+
+def lzma_zip_with_a_damaged_member() -> bytes:
+    """A zip of two good school files and a third whose LZMA data is damaged."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr("one.xml", ctf([pupil(1)], "938", "2001"))
+        z.writestr("two.xml", ctf([pupil(2, estab="2002")], "938", "2002"),
+                   compress_type=zipfile.ZIP_LZMA)  # fmt: skip
+    data = bytearray(buffer.getvalue())
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as z:
+        info = z.getinfo("two.xml")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra) + 4
+    for i in range(start + 10, start + 60):  # past LZMA's own header, into the compressed data
+        data[i] ^= 0x5A
+    return bytes(data)
+
+
+def test_a_damaged_zip_member_rejects_that_member_not_the_batch(loaded, members, signed_in):
+    client = signed_in(members["officer938"])
+    zipped = SimpleUploadedFile("schools.zip", lzma_zip_with_a_damaged_member(), "application/zip")
+    page = batch_page(client, post(client, zipped, school_file("c.xml", estab="2002")))
+    batch = ImportBatch.objects.get()
+    assert batch.state == "done", batch.failure
+    outcomes = {r["file"]: r["outcome"] for r in batch.results}
+    assert outcomes == {"schools.zip:one.xml": "accepted", "schools.zip:two.xml": "rejected",
+                        "c.xml": "accepted"}  # fmt: skip
+    assert "schools.zip:two.xml: left out: it is damaged and could not be unpacked" in page
+    assert "problem on our side" not in page
+
+
+def test_a_file_that_breaks_the_reader_rejects_that_file_not_the_batch(
+    loaded, members, signed_in, monkeypatch, settings
+):
+    """However a reader fails on a file (a fault of ours), that one file is rejected with a
+    reason for people, and no server path or Python error reaches any message."""
+    from keystage.engine.readers.ctf import CtfReader
+
+    real = CtfReader.pupils
+
+    def pupils(self):
+        if "boom" in self.name:
+            raise RuntimeError(f"parser state lost in {settings.DATA_DIR}/web-uploads/x")
+        return real(self)
+
+    monkeypatch.setattr(CtfReader, "pupils", pupils)
+    client = signed_in(members["officer938"])
+    page = batch_page(client, post(client, school_file("boom.xml"), school_file("ok.xml", "2002")))
+    batch = ImportBatch.objects.get()
+    assert batch.state == "done", batch.failure
+    by_file = {r["file"]: r for r in batch.results}
+    assert by_file["ok.xml"]["outcome"] == "accepted"
+    assert by_file["boom.xml"]["outcome"] == "rejected"
+    assert by_file["boom.xml"]["reason"] == (
+        "boom.xml: the file could not be read; check that it is the school's CTF or KS1 CSV "
+        "file and send it again (the collection team has been told of the problem)"
+    )
+    refused = Upload.objects.get(state="rejected")
+    for shown in (page, refused.reason, str(batch.results),
+                  str(list(AuditEvent.objects.values_list("detail", flat=True)))):  # fmt: skip
+        assert "RuntimeError" not in shown and "parser state" not in shown
+        assert str(settings.DATA_DIR) not in shown and "web-uploads" not in shown
+
+
+HOSTILE = {
+    "empty.xml": b"",
+    "binary.csv": bytes(range(256)) * 4,
+    "broken.xml": b"<CTfile><Header><DestLEA>938",
+    "report.pdf.csv": b"%PDF-1.4",
+    "nested.zip": None,  # a zip holding a zip, a '..' member and a damaged member
+    "notazip.zip": b"PK\x03\x04 not really",
+}
+
+
+def hostile_files():
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as z:
+        z.writestr("deep.xml", ctf([pupil(1)], "938", "2001"))
+    outer = io.BytesIO()
+    with zipfile.ZipFile(outer, "w") as z:
+        z.writestr("inner.zip", inner.getvalue())
+        z.writestr("../escape.xml", b"<x/>")
+        z.writestr("folder/", b"")
+    files = []
+    for name, content in HOSTILE.items():
+        if content is None:
+            content = outer.getvalue()
+        files.append(SimpleUploadedFile(name, content, "application/octet-stream"))
+    damaged = SimpleUploadedFile("damaged.zip", lzma_zip_with_a_damaged_member(), "application/zip")
+    return [*files, damaged]
+
+
+@pytest.mark.parametrize("who", ["officer938", "restricted938", "school938"])
+def test_no_message_shows_a_server_path(loaded, members, signed_in, settings, who):
+    """Every reason stored and every message shown names files as they were uploaded: no batch
+    folder, temporary folder or data folder. Also through the screening of a restricted
+    officer's and a school user's files."""
+    client = signed_in(members[who])
+    page = batch_page(client, post(client, *hostile_files()))
+    batch = ImportBatch.objects.get()
+    assert batch.state == "done", batch.failure
+    assert len(batch.results) >= len(HOSTILE) + 1
+    texts = [page, str(batch.results), batch.failure]
+    texts += list(Upload.objects.values_list("reason", flat=True))
+    texts += list(Upload.objects.values_list("file_name", flat=True))
+    texts += [str(d) for d in AuditEvent.objects.values_list("detail", flat=True)]
+    for text in texts:
+        for path in (str(settings.DATA_DIR), "/tmp", "keystage-", "web-uploads", "batch-",
+                     "member-", "var/"):  # fmt: skip
+            assert path not in text, (path, text[:300])

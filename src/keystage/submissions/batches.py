@@ -22,7 +22,6 @@ from keystage.accounts.scope import membership_of, schools_for
 from keystage.audit.models import record
 from keystage.engine import definition as definitions
 from keystage.engine.readers import open_school_file
-from keystage.engine.records import RejectedFile
 from keystage.submissions import actions, importing
 from keystage.submissions.models import ImportBatch
 from keystage.submissions.preparing import resolve_school
@@ -108,8 +107,8 @@ def _screen(batch: ImportBatch, user, sources, workdir: Path):
                 with open_school_file(source.path, definition, name=name) as reader:
                     h = reader.header
                     school = resolve_school(h.la, h.estab, h.urn, schools, only_la=la_code)
-            except RejectedFile:
-                pass
+            except Exception:  # noqa: BLE001 - unreadable: the import rejects it, with a reason
+                school = None
             if school is not None and not isinstance(school, str):
                 if school.school_id not in allowed:
                     info = school.info

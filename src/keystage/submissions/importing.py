@@ -4,6 +4,7 @@ store each in its own transaction, then refresh the checks that span an LA's sch
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import sys
 import tempfile
@@ -32,6 +33,8 @@ from keystage.submissions import actions
 from keystage.submissions.kept import Keeper
 from keystage.submissions.models import Upload
 from keystage.submissions.preparing import PreparedFile, prepare_file
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,13 @@ def expand(
                 except RejectedFile as e:
                     reason = e.reason if e.reason.startswith(shown) else f"{shown}: {e.reason}"
                     problems.append(actions.ImportResult(shown, "rejected", reason=reason))
+                    continue
+                except Exception:  # a fault of ours on this zip: it alone is refused
+                    log.exception("unpacking %s failed", shown)
+                    problems.append(actions.ImportResult(shown, "rejected", reason=(
+                        f"{shown}: the zip file could not be unpacked; make the zip again and "
+                        "send it (the collection team has been told of the problem)"
+                    )))  # fmt: skip
                     continue
                 sources.extend(members)
                 for line in unpacked.skipped:  # unsafe or damaged members, one line each

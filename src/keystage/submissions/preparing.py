@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from keystage.engine.definition import Definition
 from keystage.engine.readers import display_name, open_school_file
 from keystage.engine.records import Finding, RejectedFile
 from keystage.submissions.kept import Keeper
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,18 @@ def reject(prepared: PreparedFile, reason: str) -> PreparedFile:
     return prepared
 
 
+class KeepFailed(Exception):
+    """The copy of a file could not be kept (a full disk, the store gone)."""
+
+
+# Said of a file that failed in a way no reader foresaw (a fault of ours, logged with its
+# traceback): never the exception's text, which may hold server paths.
+UNREADABLE = (
+    "the file could not be read; check that it is the school's CTF or KS1 CSV file and send "
+    "it again (the collection team has been told of the problem)"
+)
+
+
 def prepare_file(
     path: str | Path,
     name: str,
@@ -190,7 +205,32 @@ def prepare_file(
     keeper: Keeper | None = None,
 ) -> PreparedFile:
     """Hash the file, keep a copy of it (`keeper`), read it, find its school, run the pupil
-    and school rules. Never raises for a bad file: a rejection is a PreparedFile too."""
+    and school rules. Never raises for a bad file: a rejection is a PreparedFile too, also
+    when reading fails unforeseen, so that one file never stops the files after it."""
+    try:
+        return _prepare(path, name, definition, schools, only_la=only_la, keeper=keeper)
+    except KeepFailed:
+        raise  # the store, not the file: the import stops rather than refuse every file
+    except Exception:
+        log.exception("preparing %s failed", name)
+        try:
+            sha256, size = file_digest(path)
+        except OSError:
+            sha256, size = "", 0  # unreadable: never taken for a repeat of anything
+        prepared = PreparedFile(name=name, path=str(path), sha256=sha256, size=size,
+                                la=only_la or "")  # fmt: skip
+        return reject(prepared, f"{name}: {UNREADABLE}")
+
+
+def _prepare(
+    path: str | Path,
+    name: str,
+    definition: Definition,
+    schools: dict,
+    *,
+    only_la: str | None,
+    keeper: Keeper | None,
+) -> PreparedFile:
     content: bytes | None = None
     if os.path.getsize(path) <= IN_MEMORY_LIMIT:
         with open(path, "rb") as f:
@@ -200,7 +240,10 @@ def prepare_file(
         sha256, size = file_digest(path)
     prepared = PreparedFile(name=name, path=str(path), sha256=sha256, size=size)
     if keeper is not None:
-        prepared.stored_path = keeper.keep(sha256, content, path)
+        try:
+            prepared.stored_path = keeper.keep(sha256, content, path)
+        except Exception as e:
+            raise KeepFailed(name) from e
     source = io.BytesIO(content) if content is not None else path
     try:
         with open_school_file(source, definition, name=name) as reader:

@@ -4,6 +4,7 @@ names point outside the zip, and stop a zip bomb while decompressing, not only f
 
 from __future__ import annotations
 
+import lzma
 import os
 import zipfile
 import zlib
@@ -139,7 +140,7 @@ class ZipMembers:
         except NotImplementedError:
             self._skip(info.filename, "it uses a compression method that cannot be read")
             return None
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError):
+        except (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError):
             self._skip(info.filename, "it is damaged and could not be unpacked; send it again")
             return None
         return b"".join(parts)
