@@ -58,6 +58,8 @@ PARAMETERS = {
     "two-factor-verify": None,
     "upload": None,
     "upload-batch": lambda t: {"batch_id": t.batch_id},
+    "upload-batch-status": lambda t: {"batch_id": t.batch_id},
+    "upload-history": None,
     "dashboard": None,
     "la-dashboard": _la_code,
     "la-chase-list": lambda t: {"code": t.code, "fmt": "csv"},

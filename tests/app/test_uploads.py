@@ -82,14 +82,138 @@ def test_zip_of_files_is_imported(loaded, members, signed_in):
     assert files == {"schools.zip:one.xml": "accepted", "schools.zip:two.xml": "accepted"}
 
 
-def test_running_batch_page_refreshes_itself(loaded, members, signed_in):
-    from keystage.submissions.batches import do_create_batch
+def test_running_batch_page_announces_its_progress(loaded, members, signed_in):
+    """Where JavaScript runs, a script polls the batch's status and puts it in an aria-live
+    status; the page reloading itself every 2 seconds is left for browsers without it."""
+    from keystage.submissions.batches import do_create_batch, run_batch
 
     client = signed_in(members["officer938"])
-    batch = do_create_batch(members["officer938"], [school_file("a.xml")])
+    batch = do_create_batch(
+        members["officer938"], [school_file("a.xml"), school_file("b.xml", "2002")]
+    )
     page = client.get(reverse("upload-batch", args=[batch.pk])).content.decode()
-    assert '<meta http-equiv="refresh" content="2">' in page
-    assert "0 of 1" in page and "Queued" in page and "a.xml" in page
+    assert '<noscript><meta http-equiv="refresh" content="2"></noscript>' in page
+    assert page.count('http-equiv="refresh"') == 1  # only inside <noscript>
+    status_url = reverse("upload-batch-status", args=[batch.pk])
+    assert re.search(
+        r'<div class="govuk-inset-text" id="batch-progress" role="status" aria-live="polite" '
+        rf'data-batch-status="{status_url}">2 files are waiting to be imported.</div>',
+        page,
+    )
+    assert '<script type="module" src="/static/keystage/batch.js">' in page
+    assert "0 of 2" in page and "Queued" in page and "a.xml" in page
+    status = client.get(status_url)
+    assert status["Content-Type"] == "application/json" and status["Cache-Control"] == "no-store"
+    assert status.json() == {
+        "state": "queued", "state_label": "Queued", "finished": False, "done": 0, "total": 2,
+        "files_imported": "0 of 2",
+        "results": "0 accepted, 0 replaced an earlier file, 0 unchanged, 0 rejected",
+        "message": "2 files are waiting to be imported.",
+    }  # fmt: skip
+    run_batch(batch.pk)
+    assert client.get(status_url).json()["message"] == "Import finished: 2 files, 2 accepted."
+    page = client.get(reverse("upload-batch", args=[batch.pk])).content.decode()
+    assert "refresh" not in page and "batch.js" not in page and "data-batch-status" not in page
+    assert "Import finished: 2 files, 2 accepted." in page
+
+
+def test_batch_status_is_scoped_like_its_page(loaded, members, signed_in, client):
+    from keystage.submissions.batches import do_create_batch
+
+    batch = do_create_batch(members["officer938"], [school_file("a.xml")])
+    url = reverse("upload-batch-status", args=[batch.pk])
+    for other in ("officer202", "school938", "restricted938"):
+        assert signed_in(members[other]).get(url).status_code == 404, other
+        client.logout()
+    assert client.get(url).status_code == 302  # signed out: to the sign-in page
+
+
+def test_upload_result_page_says_what_to_do_next(loaded, members, signed_in, client):
+    signed_in(members["officer938"])
+    page = batch_page(client, post(client, school_file("a.xml")))
+    steps = page[page.index('id="next-steps"') :]
+    steps = steps[: steps.index("</ul>")]
+    assert (
+        '<a class="govuk-link" href="/la/938/errors?school=9382001">See the errors and queries '
+        "of Example Primary School in the Data Errors report</a>" in steps
+    )
+    assert 'href="/la/938/dashboard">Go to the West Sussex dashboard</a>' in steps
+    assert 'href="/la/938/pupils?school=9382001">' in steps
+    assert f'href="{reverse("upload-history")}">See all uploads</a>' in steps
+    page = batch_page(client, post(client, school_file("b.xml", "2002"), school_file("c.xml")))
+    assert 'href="/la/938/errors">See the errors and queries of these schools' in page
+    client.logout()
+    signed_in(members["school938"])  # a school: its Data Errors, no LA dashboard
+    page = batch_page(client, post(client, school_file("own.xml", "2002", n=2)))
+    assert 'href="/la/938/errors?school=9382002"' in page
+    assert "/la/938/dashboard" not in page and "/la/938/pupils" not in page
+    for step in re.findall(r'<ul class="govuk-list" id="next-steps">.*?</ul>', page, re.S):
+        for href in re.findall(r'href="([^"]+)"', step):
+            assert client.get(href).status_code == 200, href
+
+
+# -- upload history ---------------------------------------------------------------------------
+
+
+def test_upload_history_lists_the_las_uploads_newest_first(loaded, members, signed_in, client):
+    signed_in(members["officer938"])
+    batch_page(client, post(client, school_file("first.xml")))
+    batch_page(client, post(client, school_file("first.xml"), SimpleUploadedFile(
+        "broken.xml", b"<CTfile>", "text/xml")))  # fmt: skip
+    client.logout()
+    signed_in(members["admin938"])
+    batch_page(client, post(client, school_file("second.xml", "2002")))
+    client.logout()
+    signed_in(members["officer202"])
+    batch_page(client, post(client, school_file("camden.xml", "2003", la="202")))
+    client.logout()
+
+    signed_in(members["officer938"])
+    page = client.get(reverse("upload-history")).content.decode()
+    assert "<title>Your uploads - Keystage</title>" in page and page.count("<h1") == 1
+    assert "Uploads, newest first (3 uploads)" in page
+    rows = re.findall(r'<tr class="govuk-table__row">(.*?)</tr>', page, re.S)[1:]
+    text = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", r)).strip() for r in rows]
+    assert len(text) == 3
+    assert "admin938" in text[0] and "1 file: second.xml" in text[0] and "1 accepted" in text[0]
+    assert "officer938" in text[1] and "2 files: first.xml, broken.xml" in text[1]
+    assert "1 unchanged, 1 rejected" in text[1]
+    assert "1 accepted" in text[2] and "officer938" in text[2]
+    assert "camden.xml" not in page and "officer202" not in page
+    assert not re.search(r"\d{4}-\d\d-\d\d|\d\d/\d\d/\d{4}", " ".join(text))  # dates in words
+    for batch in ImportBatch.objects.filter(la__code="938"):  # each reachable again
+        assert reverse("upload-batch", args=[batch.pk]) in page
+        assert client.get(reverse("upload-batch", args=[batch.pk])).status_code == 200
+    assert reverse("upload-history") in client.get(reverse("upload")).content.decode()
+    client.logout()
+    # A school user sees their school's uploads only; Camden sees Camden's.
+    signed_in(members["school938"])
+    assert (
+        "No files have been uploaded yet" in client.get(reverse("upload-history")).content.decode()
+    )
+    batch_page(client, post(client, school_file("mine.xml", "2002", n=2)))
+    page = client.get(reverse("upload-history")).content.decode()
+    assert "mine.xml" in page and "first.xml" not in page and "second.xml" not in page
+    client.logout()
+    signed_in(members["officer202"])
+    page = client.get(reverse("upload-history")).content.decode()
+    assert "camden.xml" in page and "first.xml" not in page and "officer938" not in page
+
+
+def test_upload_history_is_paged(loaded, members, signed_in, monkeypatch):
+    from keystage.submissions import views
+    from keystage.submissions.batches import do_create_batch
+
+    monkeypatch.setattr(views, "HISTORY_PER_PAGE", 2)
+    for n in range(5):
+        do_create_batch(members["officer938"], [school_file(f"f{n}.xml")])
+    client = signed_in(members["officer938"])
+    page = client.get(reverse("upload-history")).content.decode()
+    assert "f4.xml" in page and "f3.xml" in page and "f2.xml" not in page
+    assert 'class="govuk-pagination"' in page and 'href="?page=3"' in page
+    page = client.get(reverse("upload-history"), {"page": "3"}).content.decode()
+    assert "f0.xml" in page and "f1.xml" not in page and "(page 3 of 3)" in page
+    assert client.get(reverse("upload-history"), {"page": "nonsense"}).status_code == 200
 
 
 def test_restricted_officer_cannot_import_an_unassigned_school(loaded, members, signed_in):
@@ -356,6 +480,8 @@ def test_no_message_shows_a_server_path(loaded, members, signed_in, settings, wh
     texts += list(Upload.objects.values_list("file_name", flat=True))
     texts += [str(d) for d in AuditEvent.objects.values_list("detail", flat=True)]
     for text in texts:
-        for path in (str(settings.DATA_DIR), "/tmp", "keystage-", "web-uploads", "batch-",
-                     "member-", "var/"):  # fmt: skip
+        for path in (str(settings.DATA_DIR), "/tmp", "keystage-import-", "keystage-batch-",
+                     "web-uploads", batch.folder, "var/"):  # fmt: skip
             assert path not in text, (path, text[:300])
+        # the names of our own folders: batch-<hex>, member-00001, 000000-0
+        assert not re.search(r"batch-[0-9a-f]{32}|member-\d{5}|\b\d{6}-\d+\b", text), text[:300]

@@ -66,6 +66,55 @@ def test_officer_uploads_a_batch(page, site, check_page):
     expect(table.locator("tr", has_text="broken.xml")).to_contain_text("Rejected")
     assert "/tmp" not in page.locator("main").inner_text()
     check_page(page, "batch-result")
+    # What to do next: the dashboard, the Data Errors of the school the file was for.
+    steps = page.locator("#next-steps")
+    expect(steps.get_by_role("link", name="Go to the West Sussex dashboard")).to_be_visible()
+    steps.get_by_role("link", name=re.compile("errors and queries of Silent Primary")).click()
+    expect(page).to_have_url(re.compile(r"/la/938/errors\?school=9382005$"))
+    page.go_back()
+    page.get_by_role("link", name="See all uploads").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your uploads")
+    expect(page.get_by_role("table")).to_contain_text("1 accepted, 1 rejected")
+    check_page(page, "upload-history")
+
+
+def test_upload_progress_is_announced_without_reloading_the_page(page, site, browser):
+    """With JavaScript, a running batch's page asks for its status and says it in an aria-live
+    status, then shows the results in place; without, it reloads itself until finished."""
+    from django.contrib.auth import get_user_model
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from keystage.submissions.batches import do_create_batch, run_batch
+
+    officer = get_user_model().objects.get(username="officer938")
+    files = [
+        SimpleUploadedFile("silent.xml", ctf([pupil(1, estab="2005")], "938", "2005").encode())
+    ]
+    batch = do_create_batch(officer, files)  # queued: no worker runs it yet
+    sign_in(page, site, "officer938")
+    page.goto(f"{site['url']}/uploads/{batch.pk}/")
+    status = page.get_by_role("status")
+    expect(status).to_have_attribute("aria-live", "polite")
+    expect(status).to_have_text("1 file is waiting to be imported.")
+    page.evaluate("() => { window.keystageSamePage = true; }")
+    run_batch(batch.pk)
+    expect(status).to_have_text("Import finished: 1 file, 1 accepted.", timeout=10_000)
+    expect(page.get_by_role("table")).to_contain_text("Silent Primary (9382005)")
+    expect(page.locator("#next-steps")).to_contain_text("Go to the West Sussex dashboard")
+    expect(page.locator(".govuk-summary-list")).to_contain_text("Finished")
+    assert page.evaluate("() => window.keystageSamePage === true")  # never reloaded
+
+    # Without JavaScript: the meta refresh inside <noscript> reloads the page until finished.
+    batch = do_create_batch(officer, [SimpleUploadedFile("again.xml", b"<CTfile>")])
+    context = browser.new_context(java_script_enabled=False)
+    context.add_cookies(page.context.cookies())
+    plain = context.new_page()
+    plain.goto(f"{site['url']}/uploads/{batch.pk}/")
+    expect(plain.locator(".govuk-summary-list")).to_contain_text("Queued")
+    run_batch(batch.pk)
+    expect(plain.locator(".govuk-summary-list")).to_contain_text("Finished", timeout=10_000)
+    expect(plain.get_by_role("table")).to_contain_text("Rejected")
+    context.close()
 
 
 def test_dashboard_errors_filter_and_chase_list(page, site, check_page):

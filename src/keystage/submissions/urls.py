@@ -8,6 +8,8 @@ from keystage.submissions import views
 urlpatterns = [
     path("uploads/", views.upload, name="upload"),
     path("uploads/<int:batch_id>/", views.batch, name="upload-batch"),
+    path("uploads/<int:batch_id>/status", views.batch_status, name="upload-batch-status"),
+    path("uploads/history", views.upload_history, name="upload-history"),
     path("la/<str:code>/pupils", views.pupils, name="la-pupils"),
     path("la/<str:code>/pupils/add", views.pupil_add, name="la-pupil-add"),
     path("la/<str:code>/pupils/<int:pupil_id>", views.pupil, name="la-pupil"),

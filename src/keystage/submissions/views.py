@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.timezone import localtime
@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from keystage.accounts.models import Role
 from keystage.accounts.scope import las_for, membership_of, schools_for, scoped
+from keystage.engine.words import long_datetime, plural
 from keystage.orgs.models import LocalAuthority
 from keystage.submissions import batches, cleaning, grid
 from keystage.submissions.actions import get_collection
@@ -34,7 +35,7 @@ OUTCOME_COLOURS = {"accepted": "govuk-tag--green", "superseded": "govuk-tag--tur
 
 
 def when(moment) -> str:
-    return f"{localtime(moment):%-d %B %Y at %H:%M}"
+    return long_datetime(localtime(moment))
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -48,9 +49,10 @@ def upload(request):
     if request.method == "POST" and may_upload and form.is_valid():
         batch = batches.do_start_batch(request.user, form.cleaned_data["files"])
         return redirect("upload-batch", batch_id=batch.pk)
-    recent = list(batches_for(request.user).select_related("uploaded_by")[:10])
+    recent = list(batches_for(request.user).select_related("uploaded_by")[:RECENT])
     for b in recent:
         b.when = when(b.created_at)
+        b.outcomes = outcomes_text(b.results or [])
     return render(
         request,
         "submissions/upload.html",
@@ -60,6 +62,7 @@ def upload(request):
             "may_upload": may_upload,
             "membership": membership,
             "recent": recent,
+            "more_uploads": batches_for(request.user).count() > len(recent),
             "max_mb": settings.KEYSTAGE_MAX_UPLOAD_MB,
             "state_colours": STATE_COLOURS,
         },
@@ -67,26 +70,158 @@ def upload(request):
     )
 
 
-@require_safe
-def batch(request, batch_id: int):
+def _batch(request, batch_id: int):
     found = batches_for(request.user).select_related("la", "school", "uploaded_by")
     found = found.filter(pk=batch_id).first()
     if found is None:
         raise Http404("No such upload")
+    return found
+
+
+OUTCOMES = ("accepted", "superseded", "unchanged", "rejected")
+OUTCOME_WORDS = {"accepted": "accepted", "superseded": "replaced an earlier file",
+                 "unchanged": "unchanged", "rejected": "rejected"}  # fmt: skip
+
+
+def tally_of(rows: list[dict]) -> dict[str, int]:
+    return {k: sum(r.get("outcome") == k for r in rows) for k in OUTCOMES}
+
+
+def outcomes_text(rows: list[dict]) -> str:
+    """ "2 accepted, 1 unchanged, 1 rejected": the outcomes a batch had, none left as 0."""
+    tally = tally_of(rows)
+    return ", ".join(f"{tally[k]:,} {OUTCOME_WORDS[k]}" for k in OUTCOMES if tally[k])
+
+
+def progress_text(batch) -> str:
+    """What the batch page's status says, in words; read out by screen readers as it changes."""
+    files = plural(batch.total_files, "file")
+    done = outcomes_text(batch.results or [])
+    if batch.state == "queued":
+        return f"{files} {'is' if batch.total_files == 1 else 'are'} waiting to be imported."
+    if batch.state == "running":
+        return f"Importing your files: {batch.done_files:,} of {files} done" + (
+            f" ({done})." if done else "."
+        )
+    if batch.state == "failed":
+        return f"The import stopped after {batch.done_files:,} of {files}."
+    return f"Import finished: {plural(len(batch.results or []), 'file')}" + (
+        f", {done}." if done else "."
+    )
+
+
+def _next_steps(request, found) -> list[dict]:
+    """Where an LA officer or a school goes after an upload: the errors it brought, the
+    dashboard (LA roles), the pupil records to correct."""
+    membership = membership_of(request.user)
+    role = membership.role if membership else None
+    code = found.la.code
+    schools = sorted({r["laestab"] for r in found.results or [] if len(r.get("laestab", "")) == 7
+                      and r.get("outcome") in ("accepted", "superseded", "unchanged")})  # fmt: skip
+    steps = []
+    la_role = role in GRID_READERS and role != Role.SCHOOL_USER
+    if role in GRID_READERS:
+        href = reverse("la-errors", kwargs={"code": code})
+        if len(schools) == 1:
+            steps.append({"href": href + link({"school": schools[0]}),
+                          "text": f"See the errors and queries of {found_school(found, schools[0])} "
+                                  "in the Data Errors report"})  # fmt: skip
+        else:
+            steps.append({"href": href, "text": "See the errors and queries of these schools "
+                          "in the Data Errors report"})  # fmt: skip
+    if la_role and schools:
+        steps.append({"href": reverse("la-pupils", kwargs={"code": code})
+                      + link({"school": schools[0] if len(schools) == 1 else ""}),
+                      "text": "Correct errors and explain queries in the pupil records"})  # fmt: skip
+    if la_role:
+        steps.append({"href": reverse("la-dashboard", kwargs={"code": code}),
+                      "text": f"Go to the {found.la.name} dashboard"})  # fmt: skip
+    steps.append({"href": reverse("upload-history"), "text": "See all uploads"})
+    return steps
+
+
+def found_school(found, laestab: str) -> str:
+    for r in found.results or []:
+        if r.get("laestab") == laestab and r.get("school"):
+            return r["school"]
+    return laestab
+
+
+@require_safe
+def batch(request, batch_id: int):
+    found = _batch(request, batch_id)
     rows = found.results or []
-    tally = {k: sum(r["outcome"] == k for r in rows)
-             for k in ("accepted", "superseded", "unchanged", "rejected")}  # fmt: skip
+    running = found.state in ("queued", "running")
     return render(
         request,
         "submissions/batch.html",
         {
             "batch": found,
             "rows": rows,
-            "tally": tally,
-            "running": found.state in ("queued", "running"),
+            "tally": tally_of(rows),
+            "running": running,
+            "progress": progress_text(found),
+            "next_steps": [] if running else _next_steps(request, found),
             "when": when(found.created_at),
             "state_colours": STATE_COLOURS,
             "outcome_colours": OUTCOME_COLOURS,
+        },
+    )
+
+
+@require_safe
+def batch_status(request, batch_id: int):
+    """The batch's progress as JSON, for the page's script to announce without reloading."""
+    found = _batch(request, batch_id)
+    tally = tally_of(found.results or [])
+    response = JsonResponse({
+        "state": found.state,
+        "state_label": found.get_state_display(),
+        "finished": found.state not in ("queued", "running"),
+        "done": found.done_files,
+        "total": found.total_files,
+        "files_imported": f"{found.done_files:,} of {found.total_files:,}",
+        "results": results_text(tally),
+        "message": progress_text(found),
+    })  # fmt: skip
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def results_text(tally: dict[str, int]) -> str:
+    return (f"{tally['accepted']:,} accepted, {tally['superseded']:,} replaced an earlier file, "
+            f"{tally['unchanged']:,} unchanged, {tally['rejected']:,} rejected")  # fmt: skip
+
+
+HISTORY_PER_PAGE = 25
+RECENT = 10
+
+
+@require_safe
+def upload_history(request):
+    """Every batch the user may see (their LA's, or their school's), newest first, paged."""
+    found = batches_for(request.user).select_related("uploaded_by", "school")
+    page = Paginator(found, HISTORY_PER_PAGE).get_page(request.GET.get("page"))
+    items = list(page.object_list)
+    for b in items:
+        b.when = when(b.created_at)
+        b.outcomes = outcomes_text(b.results or [])
+        names = b.file_names or []
+        b.files_text = ", ".join(names[:3]) + (
+            f" and {plural(len(names) - 3, 'other file')}" if len(names) > 3 else ""
+        )
+    membership = membership_of(request.user)
+    return render(
+        request,
+        "submissions/history.html",
+        {
+            "batches": items,
+            "page": page,
+            "total": page.paginator.count,
+            "pagination": pagination(page, {}),
+            "membership": membership,
+            "may_upload": membership is not None and membership.role in batches.UPLOAD_ROLES,
+            "state_colours": STATE_COLOURS,
         },
     )
 
