@@ -172,6 +172,7 @@ def test_chase_list_xlsx_is_formula_safe(schools, signed_in, members):
         sheet = book.read("xl/worksheets/sheet1.xml").decode()
     assert "<t>'=1+2 Primary</t>" in strings and "<t>=1+2" not in strings
     assert "Rejected Primary" in strings and "Example Primary School" not in strings
+    assert "<t>File rejected</t>" in strings  # its only file was rejected: still to chase
     assert "<f>" not in sheet
 
 
