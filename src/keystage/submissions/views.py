@@ -94,6 +94,7 @@ def batch(request, batch_id: int):
 
 # -- cleaning: the grid of pupil records and a pupil's page ----------------------------------
 
+SAVED_NAMED = 10  # pupils named in the message after a grid save; the rest are counted
 GRID_READERS = (Role.NATIONAL_ADMIN, Role.LA_ADMIN, Role.LA_OFFICER, Role.LA_RESTRICTED,
                 Role.SCHOOL_USER)  # fmt: skip
 
@@ -173,18 +174,24 @@ def _grid_params(request) -> dict:
 
 
 def _saved_message(done: list) -> str:
-    """What a save of the grid changed, pupil by pupil: "Saved 3 changes to 2 pupils: ..."."""
+    """What a save of the grid changed, pupil by pupil: "Saved 3 changes to 2 pupils: ADAMS,
+    AVA (English reading, Forename); EVANS, AVA (Sex)." (the first ten pupils named)."""
     if not done:
         return "Nothing was saved: no value was different from the one held."
     collection = done[0].pupil.collection
     changes = sum(len(r.changed) for r in done)
-    each = "; ".join(
-        f"{_who(r.pupil)}: {', '.join(cleaning.field_label(collection, n) for n in r.changed)}"
+    each = [
+        f"{r.pupil.surname or '(no surname)'}, {r.pupil.forename or '(no forename)'} "
+        f"({', '.join(cleaning.field_label(collection, n) for n in r.changed)})"
         for r in done
+    ]
+    more = len(each) - SAVED_NAMED
+    named = "; ".join(each[:SAVED_NAMED]) + (
+        f"; and {words.plural(more, 'other pupil')}" if more > 0 else ""
     )
     return (
-        f"Saved {words.plural(changes, 'change')} to {words.plural(len(done), 'pupil')}. "
-        f"{each}. Their checks have been run again."
+        f"Saved {words.plural(changes, 'change')} to {words.plural(len(done), 'pupil')}: "
+        f"{named}. Their checks have been run again."
     )
 
 
