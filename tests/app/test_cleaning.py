@@ -813,3 +813,36 @@ def test_only_a_removed_pupil_of_the_current_file_can_be_put_back(cleaning_data,
         cleaning.do_restore_pupil(officer, p4.pk, p4.version, reason="Came back")
     with pytest.raises(PermissionDenied):
         cleaning.do_restore_pupil(cleaning_data["school938"], p4.pk, p4.version, reason="x")
+
+
+def test_a_forged_grid_save_changes_nothing_and_shows_nothing_of_another_la(
+    cleaning_data, signed_in, tmp_path
+):
+    """Hostile input: another LA's pupil among the rows, broken hidden fields, markup in a
+    name. Nothing is saved, nothing of the other LA is shown, and the markup stays text."""
+    path = tmp_path / "202.xml"
+    path.write_text(ctf([pupil(1, la="202", estab="2003", surname="CAMDENER")], "202", "2003"))
+    import_paths([str(path)], jobs=1)
+    foreign = PupilRecord.objects.get(surname="CAMDENER")
+    client = signed_in(cleaning_data["officer938"])
+    p1, p4 = _p(1), _p(4)
+    PupilRecord.objects.filter(pk=p1.pk).update(surname="<img src=x onerror=alert(1)>")
+    p1.refresh_from_db()
+    form = _grid_form((p4, {"forename": "BEATRIX"}), (p1, {"reading": "ZZZ"}))
+    form["row"] += [str(foreign.pk), "not-a-number"]
+    form.update({f"v-{foreign.pk}": "1", f"o-{foreign.pk}": "[1, 2]", f"{foreign.pk}-surname": "X"})
+    form[f"v-{p4.pk}"] = "one"  # not a version: refused as stale, not a crash
+    response = client.post(reverse("la-pupils", kwargs={"code": "938"}) + "?show=all", form)
+    body = response.content.decode()
+    assert response.status_code == 409
+    foreign.refresh_from_db()
+    p4.refresh_from_db()
+    assert foreign.surname == "CAMDENER" and p4.forename == "AVA"
+    assert "CAMDENER" not in body and f"You cannot change pupil record {foreign.pk}" in body
+    assert "<img src=x" not in body and "&lt;img src=x onerror=alert(1)&gt;" in body
+    assert f'href="#{p4.pk}-forename">' in body  # the stale row's changed cell
+    # Another LA's removed pupil cannot be put back through this LA's pages.
+    restore = reverse("la-pupil-restore", kwargs={"code": "938", "pupil_id": foreign.pk})
+    assert client.post(restore, {"version": "1", "restore_reason": "x"}).status_code == 404
+    remove = reverse("la-pupil-remove", kwargs={"code": "202", "pupil_id": foreign.pk})
+    assert client.get(remove).status_code == 404
