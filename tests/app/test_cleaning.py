@@ -325,6 +325,12 @@ def test_adding_and_removing_a_pupil_needs_a_reason_and_is_flagged(cleaning_data
     assert added.flag == "removed" and not added.is_current
     assert not Finding.objects.filter(pupil=added, is_current=True).exists()
     assert Upload.objects.get(pk=added.upload_id).pupil_count == 5
+    # Put back, the pupil is again one the LA added, with their checks run again.
+    cleaning.do_restore_pupil(officer, added.pk, added.version, reason="Not a mistake after all")
+    added.refresh_from_db()
+    assert added.flag == "added" and added.is_current
+    assert _rules(added) == {"KS1-T02", "KS1-T03", "KS1-T04"}
+    assert Upload.objects.get(pk=added.upload_id).pupil_count == 6
 
 
 def test_removing_a_duplicate_clears_the_cohort_finding_on_the_other(cleaning_data):
@@ -846,3 +852,21 @@ def test_a_forged_grid_save_changes_nothing_and_shows_nothing_of_another_la(
     assert client.post(restore, {"version": "1", "restore_reason": "x"}).status_code == 404
     remove = reverse("la-pupil-remove", kwargs={"code": "202", "pupil_id": foreign.pk})
     assert client.get(remove).status_code == 404
+
+
+def test_a_bulk_change_with_a_bad_value_or_no_pupils_says_where(cleaning_data, signed_in):
+    client = signed_in(cleaning_data["officer938"])
+    url = reverse("la-pupils", kwargs={"code": "938"}) + "?show=all"
+    p4, p5 = _p(4), _p(5)
+    rows = {"row": [str(p4.pk), str(p5.pk)], f"v-{p4.pk}": "1", f"v-{p5.pk}": "1",
+            "action": "bulk", "bulk_field": "science"}  # fmt: skip
+    bad = client.post(url, {**rows, "selected": [str(p4.pk), str(p5.pk)], "bulk_value": "ZZ"})
+    body = bad.content.decode()
+    assert bad.status_code == 409
+    assert 'href="#bulk-value">New value: Science must be one of' in body
+    assert 'id="bulk-value-error"' in body and 'value="ZZ"' in body
+    assert {p.outcomes["science"] for p in PupilRecord.objects.filter(pk__in=[p4.pk, p5.pk])} == {
+        "EXS"
+    }
+    none = client.post(url, {**rows, "bulk_value": "HNM"}).content.decode()
+    assert f'href="#select-{p4.pk}">Select the pupils to change' in none
