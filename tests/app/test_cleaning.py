@@ -141,9 +141,9 @@ def test_every_kind_of_change_is_recorded_with_old_and_new_values(cleaning_data,
 
     cleaning.do_edit_pupil(officer, p1.pk, p1.version, {"reading": "EXS", "surname": "SMYTHE"},
                            reason="Phoned the school")  # fmt: skip
-    done, refused = cleaning.do_edit_pupils(officer, [(p5.pk, p5.version, {"sex": "F"})],
-                                            reason="Bulk fix")  # fmt: skip
-    assert len(done) == 1 and not refused
+    done = cleaning.do_edit_pupils(officer, [(p5.pk, p5.version, {"sex": "F"})],
+                                   reason="Bulk fix")  # fmt: skip
+    assert len(done) == 1
     query = Finding.objects.get(pupil=p2, rule="KS1-P11")
     cleaning.do_explain_query(officer, query.pk, "Pupil was held back a year")
     added = cleaning.do_add_pupil(
@@ -210,17 +210,23 @@ def test_a_save_made_on_an_older_version_is_refused_and_nothing_is_lost(cleaning
     assert p1.outcomes["reading"] == "WTS"
 
 
-def test_a_bulk_edit_refuses_only_the_stale_pupils(cleaning_data):
+def test_a_save_of_several_pupils_saves_nothing_when_one_is_stale(cleaning_data):
+    """One form, one save: a stale pupil among several refuses the lot, and says which."""
     officer = cleaning_data["officer938"]
     p1, p4 = _p(1), _p(4)
     cleaning.do_edit_pupil(cleaning_data["admin938"], p1.pk, p1.version, {"forename": "BO"})
-    done, refused = cleaning.do_edit_pupils(
-        officer, [(p1.pk, 1, {"science": "HNM"}), (p4.pk, 1, {"science": "HNM"})]
-    )
-    assert [r.pupil.pk for r in done] == [p4.pk]
-    assert len(refused) == 1 and isinstance(refused[0], cleaning.StaleEdit)
+    with pytest.raises(cleaning.EditsRefused) as refused:
+        cleaning.do_edit_pupils(
+            officer, [(p1.pk, 1, {"science": "HNM"}), (p4.pk, 1, {"science": "HNM"})]
+        )
+    [stale] = refused.value.refusals
+    assert isinstance(stale, cleaning.StaleEdit) and stale.pupil.pk == p1.pk
     p1.refresh_from_db()
+    p4.refresh_from_db()
     assert p1.outcomes["science"] == "EXS" and p1.forename == "BO"
+    assert p4.outcomes["science"] == "EXS" and p4.version == 1  # not saved either
+    assert not PupilChange.objects.filter(pupil=p4).exists()
+    assert not AuditEvent.objects.filter(action="pupil.edited", object_id=str(p4.pk)).exists()
 
 
 # -- who may change pupil records -----------------------------------------------------------------
@@ -319,6 +325,12 @@ def test_adding_and_removing_a_pupil_needs_a_reason_and_is_flagged(cleaning_data
     assert added.flag == "removed" and not added.is_current
     assert not Finding.objects.filter(pupil=added, is_current=True).exists()
     assert Upload.objects.get(pk=added.upload_id).pupil_count == 5
+    # Put back, the pupil is again one the LA added, with their checks run again.
+    cleaning.do_restore_pupil(officer, added.pk, added.version, reason="Not a mistake after all")
+    added.refresh_from_db()
+    assert added.flag == "added" and added.is_current
+    assert _rules(added) == {"KS1-T02", "KS1-T03", "KS1-T04"}
+    assert Upload.objects.get(pk=added.upload_id).pupil_count == 6
 
 
 def test_removing_a_duplicate_clears_the_cohort_finding_on_the_other(cleaning_data):
@@ -431,8 +443,8 @@ def test_the_grid_saves_a_page_and_shows_the_new_counts(cleaning_data, signed_in
     p1.refresh_from_db()
     assert p1.outcomes["reading"] == "EXS"
     after = client.get(saved["Location"]).content.decode()
-    assert "Saved 1 pupil" in after
-    assert p1.surname not in after  # no errors left: the filter leaves them out
+    assert f"Saved 1 change to 1 pupil: {p1.surname}, {p1.forename} (English reading)." in after
+    assert f'data-pupil="{p1.pk}"' not in after  # no errors left: the filter leaves them out
 
     # Bulk: one item for the selected pupils.
     p4, p5 = _p(4), _p(5)
@@ -515,7 +527,7 @@ def test_grid_filters_by_rule_and_a_restricted_officer_sees_only_their_school(
     assert "Downs Infant School" not in body  # 9382002: not even in the school filter
     only_sex = client.get(url, {"rule": "KS1-P13"}).content.decode()
     assert _p(5).surname in only_sex and _p(1).surname not in only_sex
-    assert "1 pupil." in only_sex
+    assert "1 pupil with errors." in only_sex
 
 
 def test_adding_a_pupil_through_the_page_needs_a_reason(cleaning_data, signed_in):
@@ -532,7 +544,8 @@ def test_adding_a_pupil_through_the_page_needs_a_reason(cleaning_data, signed_in
     page = client.get(added["Location"]).content.decode()
     assert "Added by the LA" in page and "Left out of the export" in page
     grid_page = client.get(reverse("la-pupils", kwargs={"code": "938"}), {"show": "added"})
-    assert "NEWTON" in grid_page.content.decode() and "1 pupil." in grid_page.content.decode()
+    assert "NEWTON" in grid_page.content.decode()
+    assert "1 pupil added by the LA." in grid_page.content.decode()
 
 
 def test_a_pupil_the_la_added_stays_when_the_next_file_leaves_them_out(cleaning_data, tmp_path):
@@ -547,3 +560,313 @@ def test_a_pupil_the_la_added_stays_when_the_next_file_leaves_them_out(cleaning_
     assert kept.flag == "added" and kept.upload.file_name == "2001-v2.xml"
     assert _rules(kept) == {"KS1-P11"}  # its checks were run again
     assert kept.upload.pupil_count == 6
+
+
+# -- the grid's errors (GOV.UK error summary linking to the cell, message on the cell) -------------
+
+
+def _grid_form(*rows) -> dict:
+    """A grid POST: each row (pupil, {field: value as typed}) with its version and the values
+    the page showed."""
+    import json
+
+    form = {"row": [], "action": "save"}
+    for p, typed in rows:
+        shown = {name: cleaning.value_of(p, name) for name in typed}
+        form["row"].append(str(p.pk))
+        form[f"v-{p.pk}"] = str(p.version)
+        form[f"o-{p.pk}"] = json.dumps(shown)
+        form.update({f"{p.pk}-{name}": value for name, value in typed.items()})
+    return form
+
+
+def _who(p: PupilRecord) -> str:
+    return f"{p.surname}, {p.forename} ({p.upn})"
+
+
+def test_the_grid_opens_on_the_pupils_with_errors_and_can_show_all(cleaning_data, signed_in):
+    client = signed_in(cleaning_data["officer938"])
+    url = reverse("la-pupils", kwargs={"code": "938"})
+    body = client.get(url, {"school": "9382001"}).content.decode()
+    with_errors = [_p(1), _p(3), _p(5)]  # bad code, duplicate UPN, bad sex
+    assert all(_who(p).split(" (")[0] in body for p in with_errors)
+    assert _p(4).surname not in body and _p(2).surname not in body  # clean, and a query only
+    assert "3 pupils with errors." in body and 'id="grid-default"' in body
+    assert '<option value="errors" selected>' in body
+    everyone = client.get(url, {"school": "9382001", "show": "all"}).content.decode()
+    assert _p(4).surname in everyone and "5 pupils." in everyone
+    assert 'id="grid-default"' not in everyone
+    # Paging keeps the choice: the links name the filter the page shows.
+    assert "show=all" in everyone.split('id="grid-default"')[0] or "5 pupils." in everyone
+    # A school with no errors left opens on all its pupils.
+    for p in with_errors:
+        cleaning.do_remove_pupil(cleaning_data["officer938"], p.pk, p.version, reason="Left")
+    clean = client.get(url, {"school": "9382001"}).content.decode()
+    assert "2 pupils." in clean and _p(4).surname in clean and 'id="grid-default"' not in clean
+
+
+def test_the_grid_marks_each_cell_in_error_with_the_rules_title(cleaning_data, signed_in):
+    from keystage.engine.rules import RULES
+
+    client = signed_in(cleaning_data["officer938"])
+    p1, p4 = _p(1), _p(4)
+    body = client.get(
+        reverse("la-pupils", kwargs={"code": "938"}), {"show": "all"}
+    ).content.decode()
+    row = body.split(f'data-pupil="{p1.pk}"')[1].split("</tr>")[0]
+    reading = (
+        row.split(f'id="{p1.pk}-reading"')[0].rsplit("<td", 1)[1]
+        + row.split(f'id="{p1.pk}-reading"')[1].split("</td>")[0]
+    )
+    assert "govuk-select--error" in reading and "keystage-cell--error" in reading
+    assert f'<span class="govuk-visually-hidden">Error:</span> {RULES["KS1-T07"].title}' in reading
+    assert f'aria-describedby="{p1.pk}-reading-rules"' in body
+    clean_row = body.split(f'data-pupil="{p4.pk}"')[1].split("</tr>")[0]
+    assert "--error" not in clean_row and "Error:" not in clean_row
+
+
+def test_an_invalid_row_beside_a_valid_one_saves_nothing_and_names_the_cell(
+    cleaning_data, signed_in
+):
+    client = signed_in(cleaning_data["officer938"])
+    p1, p4 = _p(1), _p(4)
+    form = _grid_form((p4, {"forename": "BEATRIX"}), (p1, {"reading": "ZZZ", "dob": "31/02/2016"}))
+    response = client.post(reverse("la-pupils", kwargs={"code": "938"}) + "?show=all", form)
+    body = response.content.decode()
+    assert response.status_code == 409
+    p1.refresh_from_db()
+    p4.refresh_from_db()
+    assert p4.forename == "AVA" and p4.version == 1  # the valid row was not saved either
+    assert p1.outcomes["reading"] == "BLW" and p1.version == 1
+    assert not PupilChange.objects.exists()
+    summary = body.split('class="govuk-error-summary"')[1].split("</div>\n</div>")[0]
+    assert "Nothing was saved" in summary
+    assert f'href="#{p1.pk}-reading">Pupil {_who(p1)}: English reading must be one of' in summary
+    assert f'href="#{p1.pk}-dob">Pupil {_who(p1)}: Date of birth must be a real date' in summary
+    assert 'href="#grid"' not in body
+    # The bad cell: the GOV.UK error border and its message, above the field.
+    cell = body.split(f'id="{p1.pk}-reading-error"')[0].rsplit("<td", 1)[1]
+    assert "govuk-form-group--error" in cell
+    assert f'id="{p1.pk}-reading-error"><span class="govuk-visually-hidden">Error:</span>' in body
+    # Every typed value is still on the form, the invalid ones too.
+    assert f'id="{p4.pk}-forename" name="{p4.pk}-forename" type="text" value="BEATRIX"' in body
+    assert 'value="31/02/2016"' in body and '<option value="ZZZ" selected>ZZZ (not valid)' in body
+    assert "<title>Error: Pupil records" in body
+
+
+def test_a_saved_grid_says_what_was_saved(cleaning_data, signed_in):
+    client = signed_in(cleaning_data["officer938"])
+    p1, p5 = _p(1), _p(5)
+    form = _grid_form((p1, {"reading": "EXS", "forename": "AVERY"}), (p5, {"sex": "F"}))
+    saved = client.post(reverse("la-pupils", kwargs={"code": "938"}), form)
+    assert saved.status_code == 302
+    page = client.get(saved["Location"]).content.decode()
+    p1.refresh_from_db()
+    assert (
+        f"Saved 3 changes to 2 pupils: {p1.surname}, AVERY (Forename, English reading); "
+        f"{p5.surname}, {p5.forename} (Sex). Their checks have been run again."
+    ) in page.replace("&#39;", "'")
+
+
+# -- the pupil page's forms: error summary linking to the field, message on the field ------------
+
+
+def test_the_pupil_pages_forms_put_the_error_on_the_field(cleaning_data, signed_in):
+    client = signed_in(cleaning_data["officer938"])
+    p2 = _p(2)
+    url = reverse("la-pupil", kwargs={"code": "938", "pupil_id": p2.pk})
+    query = Finding.objects.get(pupil=p2, rule="KS1-P11")
+    refused = client.post(url + "/explain", {"finding": query.pk, "explanation": "  "})
+    body = refused.content.decode()
+    assert refused.status_code == 409
+    assert f'href="#explanation-{query.pk}">Enter why the value is correct' in body
+    assert f'id="explanation-{query.pk}-error"' in body and "govuk-textarea--error" in body
+
+    bad = client.post(url, {"version": "1", "orig": '{"dob": "2015-01-01"}', "dob": "2016-13-40"})
+    body = bad.content.decode()
+    assert bad.status_code == 409
+    assert 'href="#dob">Date of birth must be a real date' in body
+    assert 'id="dob-error"' in body and "govuk-input--error" in body
+    assert 'value="2016-13-40"' in body  # what was typed is kept
+
+
+def test_the_pupil_page_names_each_rule_and_offers_the_next_pupil_with_an_error(
+    cleaning_data, signed_in
+):
+    from keystage.engine.rules import RULES
+
+    client = signed_in(cleaning_data["officer938"])
+    p1, p3, p5 = _p(1), _p(3), _p(5)  # the pupils of 9382001 with errors, in the grid's order
+    other = _p(1, estab="2002")  # the duplicate UPN's other half, in the next school
+    page = client.get(reverse("la-pupil", kwargs={"code": "938", "pupil_id": p1.pk}))
+    body = page.content.decode()
+    assert f"KS1-T07 {RULES['KS1-T07'].title}" in body
+    assert cleaning.LA_CAN_CORRECT in body
+    link = reverse("la-pupil", kwargs={"code": "938", "pupil_id": p3.pk})
+    assert f'id="next-error" href="{link}">Next pupil with an error' in body
+    # From the grid of one school, the next stays in that school and comes round again.
+    within = client.get(
+        reverse("la-pupil", kwargs={"code": "938", "pupil_id": p5.pk}), {"school": "9382001"}
+    ).content.decode()
+    first = reverse("la-pupil", kwargs={"code": "938", "pupil_id": p1.pk})
+    assert f'href="{first}?school=9382001">Next pupil with an error' in within
+    # Across the LA, after the last pupil of one school comes the next school's.
+    across = client.get(reverse("la-pupil", kwargs={"code": "938", "pupil_id": p5.pk}))
+    after = reverse("la-pupil", kwargs={"code": "938", "pupil_id": other.pk})
+    assert f'href="{after}">Next pupil with an error' in across.content.decode()
+
+
+# -- removing a pupil (a confirmation page) and putting them back ------------------------------------
+
+
+def test_removing_a_pupil_goes_through_a_confirmation_page(cleaning_data, signed_in):
+    client = signed_in(cleaning_data["officer938"])
+    p4 = _p(4)
+    page = client.get(reverse("la-pupil", kwargs={"code": "938", "pupil_id": p4.pk}))
+    remove = reverse("la-pupil-remove", kwargs={"code": "938", "pupil_id": p4.pk})
+    body = page.content.decode()
+    assert f'href="{remove}"' in body and f'action="{remove}"' not in body  # a link, not a form
+    confirm = client.get(remove)
+    text = confirm.content.decode()
+    assert confirm.status_code == 200
+    assert f"Are you sure you want to remove {_who(p4)}?" in text
+    assert "govuk-warning-text" in text and "You can put the pupil back" in text
+    assert 'name="remove_reason"' in text and "Yes, remove this pupil" in text
+    assert "data-prevent-double-click" in text
+    p4.refresh_from_db()
+    assert p4.is_current  # looking at the page removes nothing
+
+    refused = client.post(remove, {"version": "1", "remove_reason": " "})
+    body = refused.content.decode()
+    assert refused.status_code == 400 and _p(4).is_current
+    assert 'href="#remove_reason">Enter why the LA is removing this pupil' in body
+    assert 'id="remove_reason-error"' in body and "govuk-textarea--error" in body
+
+    done = client.post(remove, {"version": "1", "remove_reason": "Left in May"})
+    assert done.status_code == 302
+    p4.refresh_from_db()
+    assert not p4.is_current and p4.flag == "removed"
+    assert "was removed from the collection" in client.get(done["Location"]).content.decode()
+
+
+def test_a_removed_pupil_can_be_put_back_from_their_page(
+    cleaning_data, signed_in, django_capture_on_commit_callbacks
+):
+    officer = cleaning_data["officer938"]
+    client = signed_in(officer)
+    p3, other = _p(3), _p(1, estab="2002")  # p3 shares its UPN with the other school's pupil
+    cleaning.do_remove_pupil(officer, p3.pk, p3.version, reason="Left in May")
+    assert "KS1-P03" not in _rules(other) and _rules(p3) == set()
+    url = reverse("la-pupil", kwargs={"code": "938", "pupil_id": p3.pk})
+    page = client.get(url).content.decode()
+    assert "removed from the collection by officer938" in page and "Left in May" in page
+    assert "Put the pupil back" in page
+
+    restore = reverse("la-pupil-restore", kwargs={"code": "938", "pupil_id": p3.pk})
+    refused = client.post(restore, {"version": "2", "restore_reason": ""})
+    body = refused.content.decode()
+    assert refused.status_code == 409
+    assert 'href="#restore_reason">Enter why the LA is putting this pupil back' in body
+    assert 'id="restore_reason-error"' in body
+    p3.refresh_from_db()
+    assert not p3.is_current
+
+    from django_tasks_db.models import DBTaskResult
+
+    DBTaskResult.objects.all().delete()
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.post(restore, {"version": "2", "restore_reason": "Came back in June"})
+    assert done.status_code == 302
+    p3.refresh_from_db()
+    assert p3.is_current and p3.flag == "" and p3.version == 3
+    assert "KS1-P03" in _rules(p3) and "KS1-P03" in _rules(other)  # the LA's checks re-ran
+    assert Upload.objects.get(pk=p3.upload_id).pupil_count == 5
+    [queued] = DBTaskResult.objects.filter(task_path__endswith="rebuild_facts_task")
+    assert queued.args_kwargs["args"] == [p3.collection_id, [p3.school_id]]  # figures rebuilt
+    change = PupilChange.objects.get(pupil=p3, source="restored")
+    assert (change.reason, change.by, change.new) == ("Came back in June", officer, _who(p3))
+    event = AuditEvent.objects.get(action="pupil.restored")
+    assert event.detail["reason"] == "Came back in June" and event.school.laestab == "9382001"
+    after = client.get(done["Location"]).content.decode()
+    assert "is back in the collection" in after and "Pupil put back" in after
+    # Putting back twice is refused, not done twice.
+    again = client.post(restore, {"version": "3", "restore_reason": "Again"})
+    assert again.status_code == 409
+    assert PupilChange.objects.filter(source="restored").count() == 1
+
+
+def test_a_pupil_put_back_is_no_conflict_when_the_next_file_has_them(cleaning_data, tmp_path):
+    officer = cleaning_data["officer938"]
+    p4 = _p(4)
+    cleaning.do_remove_pupil(officer, p4.pk, p4.version, reason="Left in May")
+    p4.refresh_from_db()
+    cleaning.do_restore_pupil(officer, p4.pk, p4.version, reason="Came back")
+    _import(tmp_path, "2001-v2.xml", _pupils_2001(p1={"reading": "WTS"}))
+    assert not PupilChange.objects.filter(conflict="open").exists()
+
+
+def test_only_a_removed_pupil_of_the_current_file_can_be_put_back(cleaning_data, tmp_path):
+    officer = cleaning_data["officer938"]
+    p4 = _p(4)
+    with pytest.raises(cleaning.EditRefused, match="not a removed pupil"):
+        cleaning.do_restore_pupil(officer, p4.pk, p4.version, reason="x")
+    cleaning.do_remove_pupil(officer, p4.pk, p4.version, reason="Left in May")
+    # The school's next file leaves the pupil out: the removed record is of an older file.
+    rows = [r for i, r in enumerate(_pupils_2001()) if i != 3]
+    _import(tmp_path, "2001-v2.xml", rows)
+    p4.refresh_from_db()
+    with pytest.raises(cleaning.EditRefused, match="has sent a newer file"):
+        cleaning.do_restore_pupil(officer, p4.pk, p4.version, reason="Came back")
+    with pytest.raises(PermissionDenied):
+        cleaning.do_restore_pupil(cleaning_data["school938"], p4.pk, p4.version, reason="x")
+
+
+def test_a_forged_grid_save_changes_nothing_and_shows_nothing_of_another_la(
+    cleaning_data, signed_in, tmp_path
+):
+    """Hostile input: another LA's pupil among the rows, broken hidden fields, markup in a
+    name. Nothing is saved, nothing of the other LA is shown, and the markup stays text."""
+    path = tmp_path / "202.xml"
+    path.write_text(ctf([pupil(1, la="202", estab="2003", surname="CAMDENER")], "202", "2003"))
+    import_paths([str(path)], jobs=1)
+    foreign = PupilRecord.objects.get(surname="CAMDENER")
+    client = signed_in(cleaning_data["officer938"])
+    p1, p4 = _p(1), _p(4)
+    PupilRecord.objects.filter(pk=p1.pk).update(surname="<img src=x onerror=alert(1)>")
+    p1.refresh_from_db()
+    form = _grid_form((p4, {"forename": "BEATRIX"}), (p1, {"reading": "ZZZ"}))
+    form["row"] += [str(foreign.pk), "not-a-number"]
+    form.update({f"v-{foreign.pk}": "1", f"o-{foreign.pk}": "[1, 2]", f"{foreign.pk}-surname": "X"})
+    form[f"v-{p4.pk}"] = "one"  # not a version: refused as stale, not a crash
+    response = client.post(reverse("la-pupils", kwargs={"code": "938"}) + "?show=all", form)
+    body = response.content.decode()
+    assert response.status_code == 409
+    foreign.refresh_from_db()
+    p4.refresh_from_db()
+    assert foreign.surname == "CAMDENER" and p4.forename == "AVA"
+    assert "CAMDENER" not in body and f"You cannot change pupil record {foreign.pk}" in body
+    assert "<img src=x" not in body and "&lt;img src=x onerror=alert(1)&gt;" in body
+    assert f'href="#{p4.pk}-forename">' in body  # the stale row's changed cell
+    # Another LA's removed pupil cannot be put back through this LA's pages.
+    restore = reverse("la-pupil-restore", kwargs={"code": "938", "pupil_id": foreign.pk})
+    assert client.post(restore, {"version": "1", "restore_reason": "x"}).status_code == 404
+    remove = reverse("la-pupil-remove", kwargs={"code": "202", "pupil_id": foreign.pk})
+    assert client.get(remove).status_code == 404
+
+
+def test_a_bulk_change_with_a_bad_value_or_no_pupils_says_where(cleaning_data, signed_in):
+    client = signed_in(cleaning_data["officer938"])
+    url = reverse("la-pupils", kwargs={"code": "938"}) + "?show=all"
+    p4, p5 = _p(4), _p(5)
+    rows = {"row": [str(p4.pk), str(p5.pk)], f"v-{p4.pk}": "1", f"v-{p5.pk}": "1",
+            "action": "bulk", "bulk_field": "science"}  # fmt: skip
+    bad = client.post(url, {**rows, "selected": [str(p4.pk), str(p5.pk)], "bulk_value": "ZZ"})
+    body = bad.content.decode()
+    assert bad.status_code == 409
+    assert 'href="#bulk-value">New value: Science must be one of' in body
+    assert 'id="bulk-value-error"' in body and 'value="ZZ"' in body
+    assert {p.outcomes["science"] for p in PupilRecord.objects.filter(pk__in=[p4.pk, p5.pk])} == {
+        "EXS"
+    }
+    none = client.post(url, {**rows, "bulk_value": "HNM"}).content.decode()
+    assert f'href="#select-{p4.pk}">Select the pupils to change' in none

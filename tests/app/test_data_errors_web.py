@@ -13,7 +13,7 @@ from django.urls import reverse
 from keystage.accounts.actions import do_set_restricted_schools
 from keystage.audit.models import AuditEvent
 from keystage.collection import views
-from keystage.submissions.queries import ERROR_FIELDS, data_errors
+from keystage.submissions.queries import REPORT_FIELDS, data_errors
 from tests.app.collection_data import FORMULA_NAME, seed
 
 pytestmark = pytest.mark.django_db
@@ -91,7 +91,7 @@ def test_csv_export_is_formula_safe(schools, signed_in, members):
     assert response["Content-Type"].startswith("text/csv")
     assert 'filename="data-errors-938.csv"' in response["Content-Disposition"]
     rows = csv_rows(response)
-    assert tuple(rows[0]) == ERROR_FIELDS
+    assert tuple(rows[0]) == REPORT_FIELDS
     assert {r["laestab"] for r in rows} == {"9382002", "9382004", "9382006"}
     assert "'" + FORMULA_NAME in {r["surname"] for r in rows}
     assert FORMULA_NAME not in {r["surname"] for r in rows}
@@ -150,3 +150,38 @@ def test_school_user_sees_only_their_school(schools, signed_in, members):
     rows = csv_rows(errors_page(client, format="csv"))
     assert rows and {r["laestab"] for r in rows} == {"9382002"}
     assert errors_page(client, "202").status_code == 404
+
+
+def test_each_rule_is_named_and_says_who_corrects_it_in_the_grids_words(
+    schools, signed_in, members
+):
+    from keystage.engine.rules import RULES
+    from keystage.submissions import cleaning
+
+    client = signed_in(members["officer938"])
+    page = errors_page(client).content.decode()
+    for rule in ("KS1-T07", "KS1-F01", "KS1-T12"):
+        assert f"<strong>{rule}</strong> {RULES[rule].title}" in page
+    counts = page[page.index("Rows per rule") : page.index("</table>", page.index("Rows per rule"))]
+    assert RULES["KS1-T07"].title in counts and "Who corrects" in counts
+    # Who corrects what: the same words as the pupil grid, from one place.
+    file_row = page.split("File rejected: not a CTF or CSV file")[0].rsplit("<tr", 1)[1]
+    assert cleaning.SCHOOL_TO_CORRECT in file_row
+    pupil_row = page.split("Writing invalid")[0].rsplit("<tr", 1)[1]
+    assert cleaning.LA_CAN_CORRECT in pupil_row
+    grid_page = client.get(reverse("la-pupils", kwargs={"code": "938"})).content.decode()
+    assert cleaning.LA_CAN_CORRECT in grid_page and cleaning.SCHOOL_TO_CORRECT.lower() in grid_page
+    # The field is named as the grid names it.
+    assert "English writing" in pupil_row
+
+    rows = csv_rows(errors_page(client, format="csv"))
+    by_rule = {r["rule"]: r for r in rows}
+    assert by_rule["KS1-T07"]["rule_title"] == RULES["KS1-T07"].title
+    assert by_rule["KS1-T07"]["who_corrects"] == cleaning.LA_CAN_CORRECT
+    assert by_rule["KS1-F01"]["who_corrects"] == cleaning.SCHOOL_TO_CORRECT
+    assert by_rule["KS1-T12"]["who_corrects"] == cleaning.LA_TO_CONFIRM
+    response = errors_page(client, format="xlsx")
+    with zipfile.ZipFile(io.BytesIO(response.content)) as book:
+        strings = book.read("xl/sharedStrings.xml").decode()
+    assert "<t>who_corrects</t>" in strings and f"<t>{cleaning.LA_CAN_CORRECT}</t>" in strings
+    assert f"<t>{RULES['KS1-F01'].title}</t>" in strings

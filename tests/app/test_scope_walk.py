@@ -78,6 +78,7 @@ PARAMETERS = {
     "la-pupil-explain": lambda t: {"code": t.code, "pupil_id": t.pupil_id},
     "la-pupil-remove": lambda t: {"code": t.code, "pupil_id": t.pupil_id},
     "la-pupil-resolve": lambda t: {"code": t.code, "pupil_id": t.pupil_id},
+    "la-pupil-restore": lambda t: {"code": t.code, "pupil_id": t.pupil_id},
     "la-checking": _la_code,
     "la-checking-remind": _la_code,
     "la-checking-school": _la_school,

@@ -65,10 +65,12 @@ def test_officer_fixes_every_error_through_the_grid(page, school_files, check_pa
     expect(page.get_by_role("heading", level=1)).to_have_text(
         "Pupil records: Example Primary School"
     )
-
-    page.get_by_label("Pupils", exact=True).select_option("errors")
-    page.get_by_role("button", name="Show pupils").click()
-    expect(page.locator("#grid-count")).to_have_text("3 pupils.")
+    # The grid opens on the pupils with errors, each bad cell marked with the rule it breaks.
+    expect(page.locator("#grid-count")).to_have_text("3 pupils with errors.")
+    expect(page.get_by_label("Pupils", exact=True)).to_have_value("errors")
+    reading = _row(page, "ADAMS").get_by_label("English reading for ADAMS, AVA")
+    expect(reading).to_have_class(re.compile("govuk-select--error"))
+    expect(reading).to_have_accessible_description(re.compile(r"Error:\s+Code not used in 2023"))
     check_page(page, "cleaning-grid")
 
     _row(page, "ADAMS").get_by_label("English reading for ADAMS, AVA").select_option("EXS")
@@ -79,7 +81,9 @@ def test_officer_fixes_every_error_through_the_grid(page, school_files, check_pa
     page.get_by_label("Reason for these changes").fill("Checked with the school by phone")
     expect(page.get_by_role("button", name="Save changes")).to_have_text("Save changes (3 changed)")
     page.get_by_role("button", name="Save changes").click()
-    expect(page.locator(".govuk-notification-banner")).to_contain_text("Saved 3 pupils")
+    expect(page.locator(".govuk-notification-banner")).to_contain_text(
+        "Saved 3 changes to 3 pupils"
+    )
     expect(page.locator("main")).to_contain_text("No pupils match these filters")
 
     # The query left: confirm it correct with an explanation on the pupil's page.
@@ -91,7 +95,8 @@ def test_officer_fixes_every_error_through_the_grid(page, school_files, check_pa
         "Held back a year, agreed with the LA"
     )
     page.get_by_role("button", name="Confirm correct").click()
-    expect(page.locator(".govuk-notification-banner")).to_contain_text("KS1-P11 confirmed correct")
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("KS1-P11")
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("confirmed correct")
     expect(page.locator("main")).to_contain_text("Held back a year, agreed with the LA")
     check_page(page, "pupil-record")
 
@@ -154,3 +159,55 @@ def test_two_people_save_the_same_pupil_and_the_second_is_refused(browser, schoo
     finally:
         first_context.close()
         second_context.close()
+
+
+def test_a_bad_cell_beside_a_good_one_saves_nothing_and_the_summary_goes_to_the_cell(
+    page, school_files, check_page
+):
+    from keystage.submissions.models import PupilRecord
+
+    site = school_files
+    sign_in(page, site, "officer938")
+    page.goto(f"{site['url']}/la/938/pupils?school=9382001&show=all")
+    _row(page, "DAVIS").get_by_label("Forename for DAVIS, AVA").fill("DAVINA")
+    _row(page, "ADAMS").get_by_label("Date of birth for ADAMS, AVA").fill("31/02/2016")
+    page.get_by_role("button", name=re.compile("Save changes")).click()
+    summary = page.locator(".govuk-error-summary")
+    expect(summary).to_contain_text("Nothing was saved")
+    link = summary.get_by_role("link", name=re.compile("Pupil ADAMS, AVA .*Date of birth"))
+    link.click()
+    cell = _row(page, "ADAMS").get_by_label("Date of birth for ADAMS, AVA")
+    expect(cell).to_be_focused()
+    expect(cell).to_have_value("31/02/2016")
+    expect(cell).to_have_class(re.compile("govuk-input--error"))
+    expect(_row(page, "DAVIS").get_by_label("Forename for DAVIS, AVA")).to_have_value("DAVINA")
+    check_page(page, "cleaning-grid-errors")
+    assert PupilRecord.objects.get(surname="DAVIS", is_current=True).forename == "AVA"
+
+
+def test_remove_a_pupil_after_confirming_then_put_them_back(page, school_files, check_page):
+    site = school_files
+    sign_in(page, site, "officer938")
+    page.goto(f"{site['url']}/la/938/pupils?school=9382001&show=all")
+    page.get_by_role("link", name="DAVIS, AVA").click()
+    pupil_url = page.url
+    page.get_by_role("button", name="Remove this pupil").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Are you sure you want to remove")
+    expect(page.locator(".govuk-warning-text")).to_contain_text("put the pupil back")
+    page.get_by_role("button", name="Yes, remove this pupil").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text("Enter why the LA is removing")
+    page.get_by_label("Why is this pupil being removed?").fill("Left before the assessments")
+    check_page(page, "pupil-remove")
+    page.get_by_role("button", name="Yes, remove this pupil").click()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("was removed")
+
+    page.goto(f"{site['url']}/la/938/pupils?school=9382001&show=all")
+    expect(page.locator("#grid-count")).to_have_text("4 pupils.")
+    page.goto(pupil_url)
+    expect(page.locator(".govuk-warning-text")).to_contain_text("Left before the assessments")
+    page.get_by_label("Why is this pupil being put back?").fill("Still on roll: the school phoned")
+    page.get_by_role("button", name="Put the pupil back").click()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("is back in the collection")
+    trail = page.locator("table", has_text="Who changed what")
+    expect(trail).to_contain_text("Pupil put back")
+    expect(trail).to_contain_text("Still on roll: the school phoned")

@@ -24,8 +24,9 @@ from keystage.audit.models import AuditEvent
 from keystage.collection import actions, exports, queries
 from keystage.collection.forms import ExpectedCohortForm, SchoolDeadlineForm
 from keystage.orgs.models import LocalAuthority, School
+from keystage.submissions import cleaning
 from keystage.submissions.actions import get_collection
-from keystage.submissions.queries import ERROR_FIELDS, data_errors
+from keystage.submissions.queries import REPORT_FIELDS, data_errors
 from keystage.web.govuk import error_list
 from keystage.web.paging import link, pagination
 
@@ -283,7 +284,7 @@ def errors_report(request, code):
         rows = [r for r in rows if _pupil_key(r) in with_queries]
     if params["severity"]:
         rows = [r for r in rows if r["severity"] == params["severity"]]
-    rule_counts = Counter((r["rule"], r["severity"]) for r in rows)
+    rule_counts = Counter((r["rule"], r["severity"], r["who_corrects"]) for r in rows)
     if params["rule"]:
         rows = [r for r in rows if r["rule"] == params["rule"]]
 
@@ -299,7 +300,7 @@ def errors_report(request, code):
     )
     if fmt:
         stem = f"data-errors-{la.code}" + (f"-{school.laestab}" if school else "")
-        return exports.download(fmt, stem, ERROR_FIELDS, rows)
+        return exports.download(fmt, stem, REPORT_FIELDS, rows)
 
     page = _page(request, rows, ERRORS_PER_PAGE)
     names = {s.laestab: s.name for s in schools}
@@ -310,9 +311,9 @@ def errors_report(request, code):
         if not pupils or pupils[-1][0] != label:
             pupils.append((label, []))
         pupils[-1][1].append(r)
-    messages_by_rule = {}
-    for r in all_rows:
-        messages_by_rule.setdefault(r["rule"], r["message"])
+    for r in page.object_list:
+        r["_field_label"] = cleaning.field_label(collection, r["field"])
+    rules = sorted({r["rule"] for r in all_rows} | ({params["rule"]} - {""}))
     return render(
         request,
         "collection/errors.html",
@@ -320,8 +321,19 @@ def errors_report(request, code):
             "la": la,
             "params": params,
             "schools": schools,
-            "rules": sorted({r["rule"] for r in all_rows} | ({params["rule"]} - {""})),
-            "rule_counts": sorted(rule_counts.items()),
+            "rules": rules,
+            "rule_titles": {r: cleaning.rule_title(r) for r in rules},
+            "rule_counts": [
+                {
+                    "rule": rule,
+                    "title": cleaning.rule_title(rule),
+                    "severity": severity,
+                    "who": who,
+                    "rows": n,
+                }
+                for (rule, severity, who), n in sorted(rule_counts.items())
+            ],
+            "who_hint": cleaning.WHO_CORRECTS_HINT,
             "total": len(rows),
             "groups": [
                 {"laestab": k, "name": names.get(k) or _school_name(v), "pupils": v}

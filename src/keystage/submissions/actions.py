@@ -336,6 +336,7 @@ def _carry_over(superseded: dict[int, int], *, user, now) -> None:
         PupilChange.objects.filter(upload_id__in=old_ids, pupil__isnull=False)
         .filter(
             models.Q(source__in=(PupilChange.Source.EDIT, PupilChange.Source.REMOVED))
+            | models.Q(source=PupilChange.Source.RESTORED)
             | models.Q(source=PupilChange.Source.FILE, conflict=PupilChange.Conflict.OPEN)
         )
         .select_related("pupil")
@@ -357,6 +358,8 @@ def _carry_over(superseded: dict[int, int], *, user, now) -> None:
         )
         if c.source == PupilChange.Source.REMOVED:
             wanted[(c.pupil_id, "pupil")] = (c, "removed by the LA")
+        elif c.source == PupilChange.Source.RESTORED:  # the LA put the pupil back since
+            wanted.pop((c.pupil_id, "pupil"), None)
         elif c.source == PupilChange.Source.FILE:
             wanted[(c.pupil_id, c.field)] = (c, c.old)
         else:

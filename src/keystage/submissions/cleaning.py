@@ -22,7 +22,7 @@ from keystage.accounts.models import Role
 from keystage.accounts.scope import membership_of, scoped
 from keystage.audit.models import audit_actor, record
 from keystage.engine import definition as definitions
-from keystage.engine import rules
+from keystage.engine import rules, words
 from keystage.engine.records import PupilRecord as EnginePupil
 from keystage.submissions import actions
 from keystage.submissions.models import Collection, Finding, PupilChange, PupilRecord, Upload
@@ -44,11 +44,24 @@ NOT_ALLOWED = (
 
 
 class EditRefused(Exception):  # noqa: N818 - a verdict on a request, shown to the person
-    """A change that cannot be made; `message` says why and what to do."""
+    """A change that cannot be made; `message` says why and what to do. `fields`: field name ->
+    what is wrong with the value given for it, so a form can put each message on its field;
+    `pupil`: whose record, when the refusal is about one."""
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, *, fields: dict[str, str] | None = None, pupil=None):
         self.message = message
+        self.fields = dict(fields or {})
+        self.pupil = pupil
         super().__init__(message)
+
+
+class EditsRefused(EditRefused):
+    """A save of several pupils at once in which one or more could not be saved: nothing was
+    saved (one form, one save). `refusals` holds each pupil's refusal."""
+
+    def __init__(self, refusals: list[EditRefused]):
+        self.refusals = refusals
+        super().__init__("; ".join(r.message for r in refusals))
 
 
 class StaleEdit(EditRefused):
@@ -56,9 +69,39 @@ class StaleEdit(EditRefused):
     what they changed since the version the form was made from."""
 
     def __init__(self, pupil: PupilRecord, changes: list[PupilChange], message: str):
-        self.pupil = pupil
         self.changes = changes
-        super().__init__(message)
+        super().__init__(message, pupil=pupil)
+
+
+# Who corrects what, in the words the grid, a pupil's page and the Data Errors report (page and
+# downloads) all use. A school's file or its details can only be put right by the school
+# sending a new file; a pupil's value the LA can correct in the pupil grid (the school may
+# also send a new file); a query is confirmed correct with an explanation, or corrected.
+SCHOOL_TO_CORRECT = "School to correct"
+LA_CAN_CORRECT = "LA can correct here"
+LA_TO_CONFIRM = "LA to confirm or correct"
+WHO_CORRECTS_HINT = {
+    SCHOOL_TO_CORRECT: "the school corrects its system and sends a new file",
+    LA_CAN_CORRECT: "LA staff can correct the value in the pupil grid, or the school sends a "
+    "new file",
+    LA_TO_CONFIRM: "LA staff confirm the value correct with an explanation on the pupil's "
+    "page, or correct it",
+}
+
+
+def who_corrects(severity: str, has_pupil: bool) -> str:
+    """Who puts a finding right: the school (a file, its header or establishment), else the LA
+    here (a pupil's value: an error to correct, a query to confirm or correct)."""
+    if not has_pupil:
+        return SCHOOL_TO_CORRECT
+    return LA_TO_CONFIRM if severity == "query" else LA_CAN_CORRECT
+
+
+def rule_title(rule_id: str) -> str:
+    """A rule's name for people ("Invalid reading code"), or its id if the engine has no such
+    rule."""
+    found = rules.RULES.get(rule_id)
+    return found.title if found else rule_id
 
 
 @dataclass
@@ -271,7 +314,8 @@ def _stale(pupil: PupilRecord, version: int) -> StaleEdit:
                          "no longer current: the school sent a new file or the pupil was "
                          "removed. Open the pupil's current record and make your change there.")  # fmt: skip
     said = "; ".join(
-        f"{describe(c, pupil.collection)} at {timezone.localtime(c.at):%H:%M}" for c in changes
+        f"{describe(c, pupil.collection)} on {words.long_datetime(timezone.localtime(c.at))}"
+        for c in changes
     )
     return StaleEdit(
         pupil, changes,
@@ -289,18 +333,21 @@ def _apply(user, pupil: PupilRecord, version: int, values: dict[str, str], *, re
     if pupil.version != version or not pupil.is_current:
         raise _stale(pupil, version)
     changed: dict[str, tuple[str, str]] = {}
-    problems = []
+    problems: dict[str, str] = {}
     for name, raw in values.items():
         old = value_of(pupil, name)
         try:
             new = clean_value(pupil.collection, name, raw, old)
         except ValueError as e:
-            problems.append(f"{pupil.surname}, {pupil.forename} ({pupil.upn}): {e}")
+            problems[name] = str(e)
             continue
         if new != old:
             changed[name] = (old, new)
     if problems:
-        raise EditRefused(". ".join(problems))
+        who = f"{pupil.surname}, {pupil.forename} ({pupil.upn})"
+        raise EditRefused(
+            ". ".join(f"{who}: {text}" for text in problems.values()), fields=problems, pupil=pupil
+        )
     if not changed:
         return changed
     for name, (_, new) in changed.items():
@@ -333,10 +380,11 @@ def do_edit_pupil(user, pupil_id: int, version: int, values: dict[str, str], *,
 
 
 def do_edit_pupils(user, edits: list[tuple[int, int, dict[str, str]]], *,
-                   reason: str = "") -> tuple[list[EditResult], list[EditRefused]]:  # fmt: skip
+                   reason: str = "") -> list[EditResult]:  # fmt: skip
     """Save several pupils at once (a page of the grid, or one field for selected pupils):
-    (pupil id, version, values) each. A pupil whose save is refused (changed by someone else,
-    a value not allowed) is reported and left as it is; the others are saved."""
+    (pupil id, version, values) each. One form, one save: if any pupil cannot be saved
+    (changed by someone else, a value not allowed), nothing is saved and `EditsRefused` says
+    what is wrong with each of them."""
     _editor(user)
     done: list[EditResult] = []
     refused: list[EditRefused] = []
@@ -345,8 +393,7 @@ def do_edit_pupils(user, edits: list[tuple[int, int, dict[str, str]]], *,
         for pupil_id, version, values in edits:
             try:
                 pupil = _locked_pupil(user, pupil_id)
-                with transaction.atomic():
-                    changed = _apply(user, pupil, version, values, reason=reason.strip(), at=at)
+                changed = _apply(user, pupil, version, values, reason=reason.strip(), at=at)
             except EditRefused as e:
                 refused.append(e)
                 continue
@@ -355,6 +402,8 @@ def do_edit_pupils(user, edits: list[tuple[int, int, dict[str, str]]], *,
                 continue
             if changed:
                 done.append(EditResult(pupil, changed))
+        if refused:
+            raise EditsRefused(refused)  # rolls back the rows already changed
         pupils = [r.pupil for r in done]
         if pupils:
             revalidate(pupils, {r.pupil.pk: set(r.changed) for r in done})
@@ -365,7 +414,7 @@ def do_edit_pupils(user, edits: list[tuple[int, int, dict[str, str]]], *,
                 record("pupil.edited", user=user, la=p.la_id, school=p.school_id, obj=p,
                        upn=p.upn, reason=reason.strip(),
                        changes={k: f"{a} -> {b}" for k, (a, b) in r.changed.items()})  # fmt: skip
-    return done, refused
+    return done
 
 
 # -- queries ------------------------------------------------------------------------------------
@@ -384,7 +433,8 @@ def do_explain_query(user, finding_id: int, explanation: str) -> Finding:
                 f"{finding.rule} is an error: errors cannot be explained, only corrected"
             )
         if not explanation:
-            raise EditRefused("Enter why the value is correct")
+            text = "Enter why the value is correct"
+            raise EditRefused(text, fields={"explanation": text})
         old = finding.explanation
         finding.explanation = explanation[:2000]
         finding.explained_by = user
@@ -469,9 +519,8 @@ def do_remove_pupil(user, pupil_id: int, version: int, *, reason: str) -> PupilR
     _editor(user)
     reason = reason.strip()
     if not reason:
-        raise EditRefused(
-            "Enter why the LA is removing this pupil (the school's file is the record)"
-        )
+        text = "Enter why the LA is removing this pupil (the school's file is the record)"
+        raise EditRefused(text, fields={"remove_reason": text})
     with transaction.atomic():
         pupil = _locked_pupil(user, pupil_id)
         if pupil.version != version or not pupil.is_current:
@@ -487,6 +536,50 @@ def do_remove_pupil(user, pupil_id: int, version: int, *, reason: str) -> PupilR
                                                     PupilChange.Source.REMOVED))  # fmt: skip
         _after_change(pupil.collection, [pupil], cohort=True)
         record("pupil.removed", user=user, la=pupil.la_id, school=pupil.school_id, obj=pupil,
+               upn=pupil.upn, reason=reason)  # fmt: skip
+    return pupil
+
+
+def do_restore_pupil(user, pupil_id: int, version: int, *, reason: str) -> PupilRecord:
+    """Put back a pupil the LA removed: the record is current again, its checks and the
+    duplicate checks across the LA run again, and the change is in the pupil's trail."""
+    _editor(user)
+    reason = reason.strip()
+    if not reason:
+        text = "Enter why the LA is putting this pupil back"
+        raise EditRefused(text, fields={"restore_reason": text})
+    with transaction.atomic():
+        pupil = _locked_pupil(user, pupil_id)
+        who = f"{pupil.surname}, {pupil.forename} ({pupil.upn})"
+        if pupil.is_current or pupil.flag != "removed":
+            raise EditRefused(f"{who} is not a removed pupil: there is nothing to put back")
+        if pupil.version != version:
+            raise _stale(pupil, version)
+        upload = Upload.objects.select_for_update().get(pk=pupil.upload_id)
+        if upload.state != Upload.State.CURRENT:
+            raise EditRefused(
+                f"{who} cannot be put back: {pupil.school.name} has sent a newer file since the "
+                "pupil was removed. If the pupil should be in the collection, ask the school to "
+                "send a file with them, or add the pupil again."
+            )
+        if PupilRecord.objects.filter(school_id=pupil.school_id, upn=pupil.upn,
+                                      is_current=True).exists():  # fmt: skip
+            raise EditRefused(
+                f"{pupil.school.name} already has a current pupil with UPN {pupil.upn}"
+            )
+        was_added = pupil.changes.filter(source=PupilChange.Source.ADDED).exists()
+        pupil.is_current = True
+        pupil.flag = "added" if was_added else ""
+        pupil.version += 1
+        pupil.save(update_fields=["is_current", "flag", "version"])
+        # The findings only the file could raise come back with the pupil; `revalidate` runs
+        # the rest again (explanations of queries that still fire are kept).
+        Finding.objects.filter(pupil=pupil, scope=Finding.Scope.PUPIL).update(is_current=True)
+        PupilChange.objects.create(**_change_kwargs(pupil, "pupil", "", who, user, timezone.now(),
+                                                    reason, PupilChange.Source.RESTORED))  # fmt: skip
+        revalidate([pupil])
+        _after_change(pupil.collection, [pupil], cohort=True)
+        record("pupil.restored", user=user, la=pupil.la_id, school=pupil.school_id, obj=pupil,
                upn=pupil.upn, reason=reason)  # fmt: skip
     return pupil
 

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from django.db.models import Count, Q, QuerySet
 
 from keystage.accounts.scope import scoped
-from keystage.submissions.cleaning import editable_fields, field_label, value_of
+from keystage.submissions.cleaning import editable_fields, field_label, rule_title, value_of
 from keystage.submissions.models import Collection, Finding, PupilChange, PupilRecord
 
 PER_PAGE = 25
 SHOW = {
-    "": "All pupils",
+    "all": "All pupils",
     "errors": "Pupils with errors",
     "queries": "Pupils with queries to explain",
     "conflicts": "Pupils whose school file disagrees with an LA edit",
@@ -43,6 +43,54 @@ def grid_pupils(user, collection: Collection, la, *, school=None, show: str = ""
         qs = qs.filter(pk__in=findings.filter(rule=rule).values("pupil_id"))
     return qs.select_related("school").order_by("school__laestab", "surname", "forename", "upn",
                                                 "id")  # fmt: skip
+
+
+def default_show(user, collection: Collection, la, *, school=None, rule: str = "") -> str:
+    """What the grid shows when the user has not chosen: the pupils with errors when there are
+    any (those are what cleaning is for), else every pupil."""
+    with_errors = grid_pupils(user, collection, la, school=school, show="errors", rule=rule)
+    return "errors" if with_errors.exists() else "all"
+
+
+@dataclass(frozen=True)
+class CellFinding:
+    """A current finding shown on the grid cell of the field it is about."""
+
+    rule: str
+    title: str
+    severity: str
+    message: str
+
+
+def cell_findings(pupil_ids: list[int], fields) -> dict[int, dict[str, list[CellFinding]]]:
+    """pupil id -> field -> the current findings about that field (errors first); findings
+    about something the grid has no column for are filed under "pupil"."""
+    fields = set(fields)
+    out: dict[int, dict[str, list[CellFinding]]] = defaultdict(lambda: defaultdict(list))
+    rows = (
+        Finding.objects.filter(pupil_id__in=pupil_ids, is_current=True)
+        .order_by("severity", "rule", "id")  # "error" before "query"
+        .values_list("pupil_id", "field", "rule", "severity", "message")
+    )
+    for pid, name, rule, severity, message in rows:
+        where = name if name in fields else "pupil"
+        out[pid][where].append(CellFinding(rule, rule_title(rule), severity, message))
+    return out
+
+
+def next_with_error(user, pupil: PupilRecord, *, school=None) -> PupilRecord | None:
+    """The pupil after this one, in the grid's order, that has an error (from the first again
+    after the last); None when no other pupil has one. Within one school when given."""
+    qs = grid_pupils(user, pupil.collection, pupil.la, school=school, show="errors")
+    keys = list(qs.values_list("school__laestab", "surname", "forename", "upn", "id"))
+    ids = [k[4] for k in keys]
+    if pupil.pk in ids:  # the database's order, as the grid shows it
+        at = ids.index(pupil.pk)
+        following = ids[at + 1 :] + ids[:at]
+    else:
+        here = (pupil.school.laestab, pupil.surname, pupil.forename, pupil.upn, pupil.pk)
+        following = [k[4] for k in keys if k > here] + [k[4] for k in keys if k < here]
+    return qs.filter(pk=following[0]).first() if following else None
 
 
 @dataclass

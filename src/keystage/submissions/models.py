@@ -187,6 +187,7 @@ class PupilChange(models.Model):
         EDIT = "edit", "Edit"
         ADDED = "added", "Pupil added"
         REMOVED = "removed", "Pupil removed"
+        RESTORED = "restored", "Pupil put back"
         EXPLAINED = "explained", "Query explained"
         FILE = "file", "School's file"  # a later file disagreeing with an LA edit
 

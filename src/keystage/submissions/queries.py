@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 
 from keystage.accounts.scope import scoped
 from keystage.engine import definition as definitions
+from keystage.submissions.cleaning import rule_title, who_corrects
 from keystage.submissions.models import (
     Collection,
     Finding,
@@ -28,6 +29,21 @@ ERROR_FIELDS = (
     "forename",
     "rule",
     "severity",
+    "field",
+    "value",
+    "message",
+)
+# The Data Errors report's downloads in the web: the rule's title and who corrects it too, in
+# the words of the pupil grid (`cleaning.who_corrects`).
+REPORT_FIELDS = (
+    "laestab",
+    "upn",
+    "surname",
+    "forename",
+    "rule",
+    "rule_title",
+    "severity",
+    "who_corrects",
     "field",
     "value",
     "message",
@@ -84,7 +100,9 @@ def data_errors(
                 "surname": p.surname if p else "",
                 "forename": p.forename if p else "",
                 "rule": f.rule,
+                "rule_title": rule_title(f.rule),
                 "severity": f.severity,
+                "who_corrects": who_corrects(f.severity, p is not None),
                 "field": f.field,
                 "value": f.value,
                 "message": f.message,
@@ -133,7 +151,9 @@ def _open_rejections(collection, la, school, for_user=_EVERYONE) -> Iterator[dic
             "surname": "",
             "forename": "",
             "rule": "KS1-F01",
+            "rule_title": rule_title("KS1-F01"),
             "severity": "error",
+            "who_corrects": who_corrects("error", False),
             "field": "file",
             "value": u.file_name,
             "message": f"File rejected: {u.reason}",

@@ -18,6 +18,9 @@ urlpatterns = [
     ),
     path("la/<str:code>/pupils/<int:pupil_id>/remove", views.pupil_remove, name="la-pupil-remove"),
     path(
+        "la/<str:code>/pupils/<int:pupil_id>/restore", views.pupil_restore, name="la-pupil-restore"
+    ),
+    path(
         "la/<str:code>/pupils/<int:pupil_id>/resolve", views.pupil_resolve, name="la-pupil-resolve"
     ),
 ]

@@ -35,7 +35,7 @@ OUTCOME_COLOURS = {"accepted": "govuk-tag--green", "superseded": "govuk-tag--tur
 
 
 def when(moment) -> str:
-    return long_datetime(localtime(moment))
+    return long_datetime(localtime(moment)) if moment else ""
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -228,6 +228,7 @@ def upload_history(request):
 
 # -- cleaning: the grid of pupil records and a pupil's page ----------------------------------
 
+SAVED_NAMED = 10  # pupils named in the message after a grid save; the rest are counted
 GRID_READERS = (Role.NATIONAL_ADMIN, Role.LA_ADMIN, Role.LA_OFFICER, Role.LA_RESTRICTED,
                 Role.SCHOOL_USER)  # fmt: skip
 
@@ -250,6 +251,10 @@ def _pupil(request, code: str, pupil_id: int) -> PupilRecord:
     )
 
 
+def _who(pupil) -> str:
+    return f"{pupil.surname or '(no surname)'}, {pupil.forename or '(no forename)'} ({pupil.upn})"
+
+
 def _shown(collection, pupil, name: str) -> str:
     """The value a form shows for a field: a code as it counts (trimmed, upper case) when it
     is one of the choices, else exactly as held, so that saving unchanged changes nothing."""
@@ -260,9 +265,14 @@ def _shown(collection, pupil, name: str) -> str:
     return value
 
 
-def _fields(collection, pupil, entered: dict | None = None) -> list[dict]:
-    """Each editable field of a pupil for a form: label, value shown, choices."""
+def _fields(collection, pupil, entered: dict | None = None, errors: dict | None = None,
+            findings: dict | None = None) -> list[dict]:  # fmt: skip
+    """Each editable field of a pupil for a form: label, value shown, choices, the message of
+    a value that could not be saved (`errors`) and the rules the held value breaks
+    (`findings`, from `grid.cell_findings`)."""
     out = []
+    errors = errors or {}
+    findings = findings or {}
     for name in cleaning.editable_fields(collection):
         shown = _shown(collection, pupil, name)
         value = entered.get(name, shown) if entered is not None else shown
@@ -272,12 +282,15 @@ def _fields(collection, pupil, entered: dict | None = None) -> list[dict]:
             items = [{"value": "", "text": "Not entered"}] + [
                 {"value": o, "text": o} for o in options
             ]
-            for v in {shown, value} - {""} - set(options):
+            for v in sorted({shown, value} - {""} - set(options)):
                 items.append({"value": v, "text": f"{v} (not valid)"})
             for item in items:
                 item["selected"] = item["value"] == value
+        found = findings.get(name, [])
         out.append({"name": name, "label": cleaning.field_label(collection, name), "value": value,
-                    "shown": shown, "select_items": items})  # fmt: skip
+                    "shown": shown, "select_items": items, "error": errors.get(name, ""),
+                    "findings": found, "in_error": any(f.severity == "error" for f in found),
+                    "changed": value != shown})  # fmt: skip
     return out
 
 
@@ -285,14 +298,64 @@ def _grid_params(request) -> dict:
     source = request.GET
     params = {k: source.get(k, "").strip() for k in ("school", "show", "rule")}
     if params["show"] not in grid.SHOW:
-        params["show"] = ""
+        params["show"] = ""  # not chosen: the grid decides (pupils with errors, if any)
     return params
+
+
+def _saved_message(done: list) -> str:
+    """What a save of the grid changed, pupil by pupil: "Saved 3 changes to 2 pupils: ADAMS,
+    AVA (English reading, Forename); EVANS, AVA (Sex)." (the first ten pupils named)."""
+    if not done:
+        return "Nothing was saved: no value was different from the one held."
+    collection = done[0].pupil.collection
+    changes = sum(len(r.changed) for r in done)
+    each = [
+        f"{r.pupil.surname or '(no surname)'}, {r.pupil.forename or '(no forename)'} "
+        f"({', '.join(cleaning.field_label(collection, n) for n in r.changed)})"
+        for r in done
+    ]
+    more = len(each) - SAVED_NAMED
+    named = "; ".join(each[:SAVED_NAMED]) + (
+        f"; and {plural(more, 'other pupil')}" if more > 0 else ""
+    )
+    return (
+        f"Saved {plural(changes, 'change')} to {plural(len(done), 'pupil')}: "
+        f"{named}. Their checks have been run again."
+    )
+
+
+def _refusal_problems(refused, edits, names, collection) -> tuple[list[dict], dict]:
+    """The error summary's items for a grid save that was refused, each linking to the cell it
+    is about, and pupil id -> field -> the message to show on that cell."""
+    problems: list[dict] = []
+    cells: dict[int, dict[str, str]] = {}
+    tried = {pid: values for pid, _, values in edits}
+    for r in refused:
+        pupil = r.pupil
+        if pupil is None:
+            problems.append({"text": r.message, "href": "#grid"})
+            continue
+        if r.fields:
+            for name, text in r.fields.items():
+                cells.setdefault(pupil.pk, {})[name] = text
+                problems.append({"text": f"Pupil {_who(pupil)}: {text}",
+                                 "href": f"#{pupil.pk}-{name}"})  # fmt: skip
+            continue
+        # Changed by someone else (or no longer current): the row's changed cells say so.
+        changed = [n for n in names if n in tried.get(pupil.pk, {})] or [names[0]]
+        for name in changed:
+            cells.setdefault(pupil.pk, {})[name] = (
+                "Changed by someone else since you opened the page: check the value and save again"
+            )
+        problems.append({"text": r.message, "href": f"#{pupil.pk}-{changed[0]}"})
+    return problems, cells
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
 def pupils(request, code):
-    """The cleaning grid: a page of pupils, each row editable, saved in one go; or one field
-    set for the selected pupils. Works without JavaScript."""
+    """The cleaning grid: a page of pupils, each row editable, saved in one go (nothing is saved
+    when any row cannot be: every typed value stays on the form and each bad cell is named);
+    or one field set for the selected pupils. Works without JavaScript."""
     la = _la(request, code)
     collection = get_collection(settings.KEYSTAGE_COLLECTION)
     params = _grid_params(request)
@@ -300,53 +363,67 @@ def pupils(request, code):
     school = next((s for s in schools if s.laestab == params["school"]), None)
     if school is None:
         params["school"] = ""
+    chosen = bool(params["show"])
+    if not chosen:
+        params["show"] = grid.default_show(request.user, collection, la, school=school,
+                                           rule=params["rule"])  # fmt: skip
     editor = cleaning.may_edit(request.user)
     names = cleaning.editable_fields(collection)
     entered: dict[int, dict] = {}
     problems: list[dict] = []
+    cell_errors: dict[int, dict[str, str]] = {}
+    bulk_error = ""
     if request.method == "POST":
         if not editor:
             raise PermissionDenied(cleaning.NOT_ALLOWED)
         edits, entered = _grid_edits(request.POST, names)
         reason = request.POST.get("reason", "")
-        if request.POST.get("action") == "bulk":
-            edits, problem = _bulk_edits(request.POST, names)
+        bulk = request.POST.get("action") == "bulk"
+        if bulk:
+            edits, problem, where = _bulk_edits(request.POST, names)
             if problem:
-                problems.append({"text": problem, "href": "#bulk-field"})
+                bulk_error = problem
+                problems.append({"text": problem, "href": where})
             entered = {}
-        done, refused = (
-            cleaning.do_edit_pupils(request.user, edits, reason=reason) if edits else ([], [])
-        )
-        for e in refused:
-            problems.append({"text": e.message, "href": "#grid"})
+        done = []
+        try:
+            done = cleaning.do_edit_pupils(request.user, edits, reason=reason) if edits else []
+        except cleaning.EditsRefused as e:
+            if bulk:
+                texts = sorted({t for r in e.refusals for t in r.fields.values()})
+                bulk_error = " ".join(texts) or "The selected pupils could not be changed"
+                problems += [{"text": f"New value: {t}", "href": "#bulk-value"} for t in texts]
+                problems += [{"text": r.message, "href": "#bulk-value"} for r in e.refusals
+                             if not r.fields]  # fmt: skip
+            else:
+                more, cell_errors = _refusal_problems(e.refusals, edits, names, collection)
+                problems += more
         if not problems:
-            n = len(done)
-            messages.success(
-                request,
-                f"Saved {n} {'pupil' if n == 1 else 'pupils'}. Their checks have been run again."
-                if n
-                else "Nothing was changed.",
-            )
+            messages.success(request, _saved_message(done))
             return redirect(
                 reverse("la-pupils", kwargs={"code": la.code})
                 + link(params, page=request.GET.get("page", ""))
             )
-        # Refused rows keep what the user entered (on top of what is held now, so a second
-        # save applies it); the rows that were saved show what is held now.
-        saved = {r.pupil.pk for r in done}
-        tried = {pid for pid, _, _ in edits}
-        entered = {pid: v for pid, v in entered.items() if pid in tried - saved}
+        if problems and not bulk:
+            problems.insert(0, {"text": "Nothing was saved: correct the values marked below "
+                                "and save again (your values are still on the form)",
+                                "href": problems[0]["href"]})  # fmt: skip
     qs = grid.grid_pupils(request.user, collection, la, school=school, show=params["show"],
                           rule=params["rule"])  # fmt: skip
     page = Paginator(qs, grid.PER_PAGE).get_page(request.GET.get("page"))
     rows = list(page.object_list)
-    counts = grid.counts_for([p.pk for p in rows])
+    ids = [p.pk for p in rows]
+    counts = grid.counts_for(ids)
+    cells = grid.cell_findings(ids, names)
+    rules = grid.rules_in(request.user, collection, la, school)
     table = []
     for p in rows:
-        fields = _fields(collection, p, entered.get(p.pk))
+        fields = _fields(collection, p, entered.get(p.pk), cell_errors.get(p.pk), cells.get(p.pk))
         table.append({
             "pupil": p, "fields": fields, "counts": counts[p.pk],
             "orig": json.dumps({f["name"]: f["shown"] for f in fields}),
+            "other_findings": cells.get(p.pk, {}).get("pupil", []),
+            "changed": any(f["changed"] for f in fields),
         })  # fmt: skip
     return render(
         request,
@@ -355,19 +432,32 @@ def pupils(request, code):
             "la": la,
             "collection": collection,
             "params": params,
+            "chosen": chosen,
             "schools": schools,
             "school": school,
             "show_items": [{"value": k, "text": v} for k, v in grid.SHOW.items()],
-            "rules": grid.rules_in(request.user, collection, la, school),
+            # "12 pupils with errors": the filter's words after "Pupils"
+            "count_words": "" if params["show"] == "all" else grid.SHOW[params["show"]][6:],
+            "rules": rules,
+            "rule_titles": {r: cleaning.rule_title(r) for r in rules},
             "rows": table,
             "total": page.paginator.count,
             "page": page,
             "pagination": pagination(page, params),
             "editor": editor,
+            "la_can_correct": cleaning.LA_CAN_CORRECT,
+            "school_to_correct": cleaning.SCHOOL_TO_CORRECT,
+            "who_hint": cleaning.WHO_CORRECTS_HINT,
             "field_names": [(n, cleaning.field_label(collection, n)) for n in names],
             "bulk_choices": {n: cleaning.choices(collection, n) for n in names},
+            "bulk_error": bulk_error,
+            "bulk_error_on": "field" if bulk_error.startswith("Choose") else "value",
+            "bulk_field": request.POST.get("bulk_field", "") if request.method == "POST" else "",
+            "bulk_value": request.POST.get("bulk_value", "") if request.method == "POST" else "",
             "error_list": problems,
             "reason": request.POST.get("reason", "") if request.method == "POST" else "",
+            "all_url": reverse("la-pupils", kwargs={"code": la.code})
+            + link({**params, "show": "all"}),
             "action_url": reverse("la-pupils", kwargs={"code": la.code})
             + link(params, page=request.GET.get("page", "")),
         },
@@ -394,6 +484,8 @@ def _grid_edits(post, names) -> tuple[list, dict]:
             orig = json.loads(post.get(f"o-{pid}", "{}"))
         except ValueError:
             orig = {}
+        if not isinstance(orig, dict):
+            orig = {}
         values = {n: post.get(f"{pid}-{n}") for n in names if post.get(f"{pid}-{n}") is not None}
         entered[pid] = values
         changed = {n: v for n, v in values.items() if v != orig.get(n)}
@@ -402,25 +494,27 @@ def _grid_edits(post, names) -> tuple[list, dict]:
     return edits, entered
 
 
-def _bulk_edits(post, names) -> tuple[list, str]:
+def _bulk_edits(post, names) -> tuple[list, str, str]:
+    """(pupil id, version, values) for each selected pupil; or a problem and where it is."""
     name = post.get("bulk_field", "")
     ids = [int(x) for x in post.getlist("selected") if x.isdigit()]
     if name not in names:
-        return [], "Choose the field to set for the selected pupils"
+        return [], "Choose the item to set for the selected pupils", "#bulk-field"
+    rows = [x for x in post.getlist("row") if x.isdigit()]
     if not ids:
-        return [], "Select the pupils to change"
+        return [], "Select the pupils to change", f"#select-{rows[0]}" if rows else "#grid"
     value = post.get(f"bulk_value_{name}", post.get("bulk_value", ""))
-    return [(pid, _version(post, pid), {name: value}) for pid in ids], ""
+    return [(pid, _version(post, pid), {name: value}) for pid in ids], "", ""
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
 def pupil(request, code, pupil_id: int):
     """A pupil's page: the record, its errors and queries (explain a query), open conflicts,
-    the trail of changes; LA staff edit it or remove the pupil here."""
+    the trail of changes; LA staff edit it, remove the pupil or put a removed pupil back."""
     record = _pupil(request, code, pupil_id)
     collection = record.collection
     editor = cleaning.may_edit(request.user)
-    entered, problems, stale = None, [], None
+    entered, problems, stale, field_errors = None, [], None, {}
     reason = ""
     if request.method == "POST":
         if not editor:
@@ -432,6 +526,8 @@ def pupil(request, code, pupil_id: int):
             orig = json.loads(request.POST.get("orig", "{}"))
         except ValueError:
             orig = {}
+        if not isinstance(orig, dict):
+            orig = {}
         changed = {n: v for n, v in entered.items() if v != orig.get(n)}
         try:
             result = cleaning.do_edit_pupil(request.user, record.pk, _int(request.POST.get("version")),
@@ -442,18 +538,23 @@ def pupil(request, code, pupil_id: int):
             problems.append({"text": e.message, "href": "#edit"})
         except cleaning.EditRefused as e:
             record.refresh_from_db()
-            problems.append({"text": e.message, "href": "#edit"})
+            field_errors = e.fields
+            problems += [{"text": text, "href": f"#{name}"} for name, text in e.fields.items()]
+            if not e.fields:
+                problems.append({"text": e.message, "href": "#edit"})
         else:
             n = len(result.changed)
             messages.success(
                 request,
-                f"Saved {n} {'change' if n == 1 else 'changes'}. The pupil's checks have been run again."
+                f"Saved {plural(n, 'change')}: "
+                + ", ".join(cleaning.field_label(collection, k) for k in result.changed)
+                + ". The pupil's checks have been run again."
                 if n
-                else "Nothing was changed.",
+                else "Nothing was saved: no value was different from the one held.",
             )
             return redirect("la-pupil", code=code, pupil_id=record.pk)
     return _pupil_page(request, record, editor=editor, entered=entered, problems=problems,
-                       stale=stale, reason=reason)  # fmt: skip
+                       stale=stale, reason=reason, field_errors=field_errors)  # fmt: skip
 
 
 def _int(raw) -> int:
@@ -464,9 +565,12 @@ def _int(raw) -> int:
 
 
 def _pupil_page(request, record, *, editor, entered=None, problems=(), stale=None, reason="",
+                field_errors=None, explain_error=None, restore_error="", restore_reason="",
                 status=None):  # fmt: skip
     collection = record.collection
-    fields = _fields(collection, record, entered)
+    names = cleaning.editable_fields(collection)
+    cells = grid.cell_findings([record.pk], names).get(record.pk, {}) if record.is_current else {}
+    fields = _fields(collection, record, entered, field_errors, cells)
     current = None
     if not record.is_current:
         current = (
@@ -474,6 +578,16 @@ def _pupil_page(request, record, *, editor, entered=None, problems=(), stale=Non
             .filter(school_id=record.school_id, upn=record.upn, is_current=True)
             .first()
         )
+    removal = None
+    if record.flag == "removed" and not record.is_current:
+        removal = record.changes.filter(source="removed").order_by("-at", "-id").first()
+    findings = grid.findings_of(record) if record.is_current else []
+    for f in findings:
+        f.title = cleaning.rule_title(f.rule)
+        f.who = cleaning.who_corrects(f.severity, True)
+    from_school = request.GET.get("school", "") == record.school.laestab
+    following = grid.next_with_error(request.user, record,
+                                     school=record.school if from_school else None)  # fmt: skip
     return render(
         request,
         "submissions/pupil.html",
@@ -483,14 +597,22 @@ def _pupil_page(request, record, *, editor, entered=None, problems=(), stale=Non
             "collection": collection,
             "fields": fields,
             "orig": json.dumps({f["name"]: f["shown"] for f in fields}),
-            "findings": grid.findings_of(record) if record.is_current else [],
+            "findings": findings,
             "conflicts": grid.open_conflicts(record) if record.is_current else [],
             "trail": grid.trail(request.user, record),
             "editor": editor and record.is_current,
+            "may_restore": editor and removal is not None and current is None,
+            "removal": removal,
             "error_list": list(problems),
             "stale": stale,
             "reason": reason,
             "current": current,
+            "next_pupil": following,
+            "next_query": f"?school={record.school.laestab}" if from_school else "",
+            "explain_error": explain_error or {},
+            "restore_error": restore_error,
+            "restore_reason": restore_reason,
+            "who_hint": cleaning.WHO_CORRECTS_HINT,
             "label": lambda name: cleaning.field_label(collection, name),
             "when": when,
         },
@@ -512,33 +634,85 @@ def pupil_explain(request, code, pupil_id: int):
         )
     except cleaning.EditRefused as e:
         return _pupil_page(request, record, editor=True,
+                           explain_error={finding_id: e.fields.get("explanation", e.message)},
                            problems=[{"text": e.message, "href": f"#explanation-{finding_id}"}])  # fmt: skip
     messages.success(
         request,
-        f"{finding.rule} confirmed correct. The explanation goes with the pupil into the return.",
+        f"{finding.rule} {cleaning.rule_title(finding.rule)}: confirmed correct. The explanation "
+        "goes with the pupil into the return.",
     )
     return redirect("la-pupil", code=code, pupil_id=record.pk)
 
 
-@require_http_methods(["POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def pupil_remove(request, code, pupil_id: int):
+    """Remove a pupil from the collection: a confirmation page (the pupil named, a warning,
+    the reason asked), then the removal."""
     record = _pupil(request, code, pupil_id)
     if not cleaning.may_edit(request.user):
         raise PermissionDenied(cleaning.NOT_ALLOWED)
+    reason = request.POST.get("remove_reason", "") if request.method == "POST" else ""
+    problems, error = [], ""
+    status = 200
+    if request.method == "POST":
+        try:
+            cleaning.do_remove_pupil(request.user, record.pk, _int(request.POST.get("version")),
+                                     reason=reason)  # fmt: skip
+        except cleaning.EditRefused as e:
+            record.refresh_from_db()
+            error = e.fields.get("remove_reason", "")
+            problems.append({"text": e.message, "href": "#remove_reason"})
+            status = 400 if error else 409
+        else:
+            messages.success(
+                request,
+                f"{_who(record)} was removed from the collection. You can put the pupil back "
+                "from their page.",
+            )
+            return redirect(
+                reverse("la-pupils", kwargs={"code": code})
+                + link({"school": record.school.laestab})
+            )
+    if not record.is_current and not problems:
+        return redirect("la-pupil", code=code, pupil_id=record.pk)
+    counts = grid.counts_for([record.pk])[record.pk]
+    return render(
+        request,
+        "submissions/pupil_remove.html",
+        {
+            "la": record.la,
+            "pupil": record,
+            "who": _who(record),
+            "counts": counts,
+            "reason": reason,
+            "reason_error": error,
+            "error_list": problems,
+        },
+        status=status,
+    )
+
+
+@require_http_methods(["POST"])
+def pupil_restore(request, code, pupil_id: int):
+    """Put back a pupil the LA removed, with a reason."""
+    record = _pupil(request, code, pupil_id)
+    if not cleaning.may_edit(request.user):
+        raise PermissionDenied(cleaning.NOT_ALLOWED)
+    reason = request.POST.get("restore_reason", "")
     try:
-        cleaning.do_remove_pupil(request.user, record.pk, _int(request.POST.get("version")),
-                                 reason=request.POST.get("remove_reason", ""))  # fmt: skip
+        cleaning.do_restore_pupil(request.user, record.pk, _int(request.POST.get("version")),
+                                  reason=reason)  # fmt: skip
     except cleaning.EditRefused as e:
         record.refresh_from_db()
-        return _pupil_page(request, record, editor=True,
-                           problems=[{"text": e.message, "href": "#remove_reason"}])  # fmt: skip
+        error = e.fields.get("restore_reason", e.message)
+        return _pupil_page(request, record, editor=True, restore_error=error,
+                           restore_reason=reason,
+                           problems=[{"text": e.message, "href": "#restore_reason"}])  # fmt: skip
     messages.success(
         request,
-        f"{record.surname}, {record.forename} ({record.upn}) was removed from the collection.",
+        f"{_who(record)} is back in the collection. Their checks have been run again.",
     )
-    return redirect(
-        reverse("la-pupils", kwargs={"code": code}) + link({"school": record.school.laestab})
-    )
+    return redirect("la-pupil", code=code, pupil_id=record.pk)
 
 
 @require_http_methods(["POST"])

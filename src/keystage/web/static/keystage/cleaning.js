@@ -4,10 +4,16 @@
 const grid = document.querySelector("form#grid");
 
 if (grid) {
-  const changed = new Set();
+  // Rows the server marked changed: a save that was refused keeps the values typed.
+  const changed = new Set(
+    Array.from(grid.querySelectorAll("tr[data-pupil].keystage-changed"), (r) => r.dataset.pupil),
+  );
   const button = grid.querySelector('button[value="save"]');
   const label = button ? button.textContent.trim() : "";
   let submitting = false;
+  if (button && changed.size) {
+    button.textContent = `${label} (${changed.size} changed)`;
+  }
 
   const original = (field) =>
     field.tagName === "SELECT"
@@ -18,9 +24,11 @@ if (grid) {
     const field = event.target;
     const row = field.closest("tr[data-pupil]");
     if (!row || field.type === "checkbox") return;
-    const dirty = Array.from(row.querySelectorAll("input[type=text], select")).some(
-      (f) => f.value !== original(f),
-    );
+    const held = JSON.parse(row.querySelector('input[name^="o-"]')?.value || "{}");
+    const dirty = Array.from(row.querySelectorAll("input[type=text], select")).some((f) => {
+      const name = f.name.slice(f.name.indexOf("-") + 1);
+      return name in held ? f.value !== held[name] : f.value !== original(f);
+    });
     row.classList.toggle("keystage-changed", dirty);
     if (dirty) changed.add(row.dataset.pupil);
     else changed.delete(row.dataset.pupil);
