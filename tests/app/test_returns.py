@@ -310,7 +310,7 @@ def test_national_dashboard_lists_every_la_and_exports_safely(la938, loaded, mem
     page = client.get(reverse("national-dashboard") + "?state=submitted").content.decode()
     assert "LAs submitted (1)" in page and "West Sussex" in page and "Camden" not in page
     page = client.get(reverse("national-dashboard") + "?state=none").content.decode()
-    assert "LAs no data (152)" in page and "West Sussex" not in page
+    assert "LAs no return yet (152)" in page and "West Sussex" not in page
     export = reverse("national-dashboard-export", kwargs={"fmt": "csv"}) + "?state=submitted"
     rows = list(csv.DictReader(io.StringIO(client.get(export).content.decode("utf-8-sig"))))
     assert [r["la"] for r in rows] == ["938"]

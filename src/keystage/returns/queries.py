@@ -16,7 +16,9 @@ from keystage.audit.models import AuditEvent
 from keystage.engine import definition as definitions
 from keystage.engine import rules
 from keystage.engine.return_writer import Explanation, ReturnPupil
+from keystage.engine.words import plural
 from keystage.orgs.models import LocalAuthority, School
+from keystage.reports.models import Fact
 from keystage.returns.models import CollectedFinding, CollectedReturn
 from keystage.submissions.models import Collection, Finding, PupilRecord
 
@@ -113,7 +115,7 @@ def school_explanations(school: School, collection: Collection) -> list[Explanat
 # -- the collector's view -----------------------------------------------------------------------
 
 LA_STATES = {
-    "none": "No data",
+    "none": "No return yet",  # the LA may well have data in Keystage: `LaRow.in_keystage`
     "loaded": "Loaded",
     "returned": "Sent back to the LA",
     "submitted": "Submitted",
@@ -157,10 +159,22 @@ class LaRow:
     queries: int
     unexplained: int
     updated: dt.datetime | None
+    # Pupils of the LA loaded in Keystage (its own uploads, before any return): what the
+    # national report's coverage counts as "loaded".
+    in_keystage: int = 0
 
     @property
     def state_label(self) -> str:
         return LA_STATES[self.state]
+
+    @property
+    def state_detail(self) -> str:
+        """What the state means for an LA without a return: whether Keystage holds its data."""
+        if self.state != "none":
+            return ""
+        if self.in_keystage:
+            return f"{plural(self.in_keystage, 'pupil')} loaded in Keystage"
+        return "nothing loaded in Keystage"
 
 
 def la_state(statuses: dict[str, int]) -> str:
@@ -206,6 +220,11 @@ def la_rows(las, collection: Collection) -> list[LaRow]:
         .annotate(at=Max("updated_at"))
         .values_list("la_id", "at")
     )
+    in_keystage = dict(
+        Fact.objects.filter(collection=collection, level="la", group="all", la__in=las).values_list(
+            "la_id", "pupils"
+        )
+    )
     rows = []
     for la in las.select_related("region").order_by("code"):
         agg = by_la.get(la.pk) or {
@@ -230,6 +249,7 @@ def la_rows(las, collection: Collection) -> list[LaRow]:
                 queries=agg["queries"],
                 unexplained=agg["unexplained"],
                 updated=updated.get(la.pk),
+                in_keystage=in_keystage.get(la.pk, 0),
             )
         )
     return rows
@@ -319,6 +339,12 @@ UNTRAVELLED = {
 def _rule_title(rule: str) -> str:
     known = rules.RULES.get(rule)
     return known.title if known else rule
+
+
+def untravelled_rules_text() -> str:
+    """'KS1-T08 More than one result and KS1-T14 Wrong assessment parameters'."""
+    names = [f"{r} {_rule_title(r)}" for r in UNTRAVELLED]
+    return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
 
 
 def untravelled_errors(items: list[dict]) -> list[dict]:

@@ -40,6 +40,7 @@ NATIONAL_FIELDS = (
     "name",
     "region",
     "state",
+    "pupils_loaded_in_keystage",
     "schools",
     "submitted",
     "authorised",
@@ -434,6 +435,7 @@ def national_export(request, fmt):
             "name": r.name,
             "region": r.region,
             "state": r.state_label,
+            "pupils_loaded_in_keystage": r.in_keystage,
             "schools": r.schools,
             "submitted": r.submitted,
             "authorised": r.authorised,
@@ -453,15 +455,22 @@ def national_export(request, fmt):
 @require_safe
 def collected_la(request, code):
     """The school returns the national collection holds for one LA."""
-    la = _la(request, code, RETURN_READERS)
-    collection = _collection()
+    return _collected_la_page(request, _la(request, code, RETURN_READERS))
+
+
+def _held_of(request, la):
     held = list(
         scoped(request.user, CollectedReturn)
-        .filter(la=la, collection=collection)
+        .filter(la=la, collection=_collection())
         .select_related("school", "current")
     )
     for cr in held:
         cr.when = when(cr.updated_at)
+    return held
+
+
+def _collected_la_page(request, la, *, error_list_=None):
+    held = _held_of(request, la)
     statuses: dict[str, int] = {}
     for cr in held:
         statuses[cr.status] = statuses.get(cr.status, 0) + 1
@@ -477,24 +486,59 @@ def collected_la(request, code):
             "state_tag": queries.STATE_TAGS[state],
             "status_tags": STATUS_TAGS,
             "may_authorise": actions.may_authorise(request.user),
+            "waiting": sum(cr.status != "authorised" for cr in held),
+            "untravelled_rules": queries.untravelled_rules_text(),
             "totals": {
                 k: sum(getattr(cr, k) for cr in held)
                 for k in ("pupils", "errors", "queries", "unexplained")
             },
+            "error_list": error_list_ or [],
         },
     )
 
 
-@require_POST
+def _not_authorised(la, plan) -> list[dict]:
+    """One error summary for the school returns an LA's authorisation left, each linking to
+    the school return."""
+    return [
+        {
+            "text": f"{cr.school.name} ({cr.school.laestab}) was not authorised: {why}",
+            "href": url_for(
+                "collected-return", kwargs={"code": la.code, "laestab": cr.school.laestab}
+            ),
+        }
+        for cr, why in plan.will_not
+    ]
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
 def authorise_la(request, code):
+    """/national/la/<code>/authorise: what authorising the LA will and will not authorise,
+    with a warning (GET); then authorise the school returns that can be (POST) and list the
+    others in one error summary, each linking to its school return."""
     la = _la(request, code, RETURN_READERS)
+    if not actions.may_authorise(request.user):
+        raise PermissionDenied("Only a national admin can authorise a return")
+    if request.method != "POST":
+        plan = actions.authorise_plan(_held_of(request, la))
+        return render(
+            request,
+            "returns/authorise_la.html",
+            {"la": la, "plan": plan, "status_tags": STATUS_TAGS},
+        )
     try:
-        n = actions.do_authorise_la(la, _collection(), user=request.user)
+        plan = actions.do_authorise_la(la, _collection(), user=request.user)
     except actions.ReturnRefused as e:
         _refused(request, e)
-    else:
-        messages.success(request, f"{n} school returns of {la.name} authorised.")
-    return redirect("collected-la", code=la.code)
+        return redirect("collected-la", code=la.code)
+    if plan.will:
+        messages.success(
+            request,
+            f"{plural(len(plan.will), 'school return')} of {la.name} authorised.",
+        )
+    if not plan.will_not:
+        return redirect("collected-la", code=la.code)
+    return _collected_la_page(request, la, error_list_=_not_authorised(la, plan))
 
 
 def _collected(request, code, laestab) -> CollectedReturn:
