@@ -64,8 +64,8 @@ def test_check_your_answers_shows_what_is_sent_and_asks_for_the_declaration(
     }
     assert rows["Schools"] == "2 schools"
     assert rows["Pupils"] == "5 pupils"
-    assert rows["Open errors"] == "0 errors"
-    assert rows["Queries without an explanation"] == "1 query"
+    assert rows["Open errors"] == "0 errors in West Sussex's data when the return was built"
+    assert rows["Queries without an explanation"] == "1 query when the return was built"
     links = html.xpath('//dd[contains(@class, "actions")]//a/@href')
     assert f"{reverse('la-errors', kwargs={'code': '938'})}?severity=query" in links
     button = html.xpath('//form//button[contains(@class, "govuk-button")]')[0]
