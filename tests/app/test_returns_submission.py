@@ -199,3 +199,43 @@ def test_two_posts_of_the_same_form_at_once_make_one_submission(
     assert CollectedReturnVersion.objects.count() == 2
     assert set(CollectedReturn.objects.values_list("status", flat=True)) == {"submitted"}
     assert AuditEvent.objects.filter(action="return.submitted").count() == 2  # 2 schools, once
+
+
+def test_uploaded_returns_are_submitted_through_the_same_check_and_once(
+    la938, loaded, members, signed_in
+):
+    g = _built(la938, loaded, members)
+    files = [(f["name"], actions.generation_path(g, f["name"]).read_bytes()) for f in g.files]
+    actions.do_upload_returns(la938, loaded, files, user=members["officer938"])
+    client = signed_in(members["officer938"])
+    url = _url("la-return-submit-loaded")
+    assert f'href="{url}"' in client.get(_url("la-returns")).content.decode()
+    html = etree.HTML(client.get(url).content)
+    assert "School returns loaded from uploaded files" in "".join(html.xpath("//dl")[0].itertext())
+    token = html.xpath('//form//input[@name="token"]/@value')[0]
+    # not ticked, or ticked with a value that is not the declaration's: refused, nothing sent
+    for declaration in ({}, {"declaration": "yes"}):
+        response = client.post(url, {"token": token, **declaration})
+        assert response.status_code == 400
+    assert set(CollectedReturn.objects.values_list("status", flat=True)) == {"loaded"}
+    form = {"token": token, "declaration": "confirmed"}
+    first = client.post(url, form)
+    submission = ReturnSubmission.objects.get()
+    assert submission.generation is None and submission.schools == 2
+    assert first["Location"] == _url("la-return-submitted", reference=submission.reference)
+    again = client.post(url, form, follow=True).content.decode()
+    assert "already submitted" in again and submission.reference in again
+    assert ReturnSubmission.objects.count() == 1
+    assert set(CollectedReturn.objects.values_list("status", flat=True)) == {"submitted"}
+    # another LA's officer cannot read the confirmation page
+    other = signed_in(members["officer202"])
+    confirmation = _url("la-return-submitted", reference=submission.reference)
+    assert other.get(confirmation).status_code == 404
+    assert (
+        other.get(
+            reverse(
+                "la-return-submitted", kwargs={"code": "202", "reference": submission.reference}
+            )
+        ).status_code
+        == 404
+    )
