@@ -170,11 +170,9 @@ class LaRow:
     @property
     def state_detail(self) -> str:
         """What the state means for an LA without a return: whether Keystage holds its data."""
-        if self.state != "none":
+        if self.state != "none" or not self.in_keystage:
             return ""
-        if self.in_keystage:
-            return f"{plural(self.in_keystage, 'pupil')} loaded in Keystage"
-        return "nothing loaded in Keystage"
+        return f"{plural(self.in_keystage, 'pupil')} loaded in Keystage"
 
 
 def la_state(statuses: dict[str, int]) -> str:
