@@ -74,12 +74,25 @@ def test_build_page_asks_for_confirmation_and_downloads_again(la938, members, si
     client = signed_in(members["officer938"])
     page = client.get(reverse("la-returns", kwargs={"code": "938"}))
     body = page.content.decode()
-    assert "0 errors are still open and 1 query has no explanation" in body
+    assert (
+        "0 errors in West Sussex&#39;s data are still open and 1 query has no explanation" in body
+    )
     # open items counted by rule, each leading to the Data Errors report for that rule
     assert "Open items by rule" in body
     assert f'href="{reverse("la-errors", kwargs={"code": "938"})}?rule=KS1-T13">KS1-T13</a>' in body
-    response = client.post(reverse("la-return-build", kwargs={"code": "938"}), {}, follow=True)
-    assert "The return was not written" in response.content.decode()
+    # Not ticked: the GOV.UK error pattern, a summary linking to the box and a message on it.
+    response = client.post(reverse("la-return-build", kwargs={"code": "938"}), {})
+    assert response.status_code == 400
+    html = etree.HTML(response.content)
+    summary = html.xpath('//div[contains(@class, "govuk-error-summary")]//a')
+    assert [a.get("href") for a in summary] == ["#confirm"]
+    assert "Tick the box to confirm" in summary[0].text
+    assert html.xpath('//input[@id="confirm"]'), "the summary links to the checkbox"
+    group = html.xpath('//input[@id="confirm"]/ancestor::div[contains(@class, "govuk-form-group")]')
+    assert "govuk-form-group--error" in group[0].get("class")
+    message = group[0].xpath('.//p[contains(@class, "govuk-error-message")]')
+    assert "Tick the box to confirm" in "".join(message[0].itertext())
+    assert html.xpath("//title")[0].text.startswith("Error: ")
     assert not ReturnGeneration.objects.exists()
     client.post(reverse("la-return-build", kwargs={"code": "938"}), {"confirm": "on"})
     g = ReturnGeneration.objects.get()
@@ -132,7 +145,7 @@ def test_only_an_approver_submits_and_only_a_national_admin_authorises(la938, lo
     for who in ("officer938", "admin938"):
         with pytest.raises(PermissionDenied):
             actions.do_authorise_return(held["9382001"], user=members[who])
-    assert actions.do_authorise_la(la938, loaded, user=members["national"]) == 2
+    assert len(actions.do_authorise_la(la938, loaded, user=members["national"]).will) == 2
     assert set(CollectedReturn.objects.values_list("status", flat=True)) == {"authorised"}
 
 
@@ -143,13 +156,15 @@ def test_errors_and_unexplained_queries_block_authorisation(la938, loaded, membe
     assert b.unexplained == 1
     with pytest.raises(actions.ReturnRefused, match="without an explanation"):
         actions.do_authorise_return(b, user=members["national"])
-    with pytest.raises(actions.ReturnRefused, match="9382002"):
-        actions.do_authorise_la(la938, loaded, user=members["national"])
-    assert not CollectedReturn.objects.filter(status="authorised").exists()
+    # Authorising the LA authorises the clean school return and leaves the other, saying why.
+    plan = actions.do_authorise_la(la938, loaded, user=members["national"])
+    assert [cr.school.laestab for cr in plan.will] == ["9382001"]
+    assert [(cr.school.laestab, why) for cr, why in plan.will_not] == [
+        ("9382002", "it has 1 query without an explanation")
+    ]
     a = CollectedReturn.objects.get(school__laestab="9382001")
-    actions.do_authorise_return(a, user=members["national"])
-    a.refresh_from_db()
     assert a.status == "authorised"
+    assert CollectedReturn.objects.get(school__laestab="9382002").status == "submitted"
 
 
 def _return_file(la938, loaded, members, laestab="9382001") -> bytes:
@@ -295,7 +310,7 @@ def test_national_dashboard_lists_every_la_and_exports_safely(la938, loaded, mem
     page = client.get(reverse("national-dashboard") + "?state=submitted").content.decode()
     assert "LAs submitted (1)" in page and "West Sussex" in page and "Camden" not in page
     page = client.get(reverse("national-dashboard") + "?state=none").content.decode()
-    assert "LAs no data (152)" in page and "West Sussex" not in page
+    assert "LAs no return yet (152)" in page and "West Sussex" not in page
     export = reverse("national-dashboard-export", kwargs={"fmt": "csv"}) + "?state=submitted"
     rows = list(csv.DictReader(io.StringIO(client.get(export).content.decode("utf-8-sig"))))
     assert [r["la"] for r in rows] == ["938"]

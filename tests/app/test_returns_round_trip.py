@@ -77,7 +77,9 @@ def test_collector_holds_what_the_las_hold(tmp_path, settings, capsys, fast_hash
             )
             actions.do_submit_la(la, collection, user=approver)
         assert len(result.schools) == generation.school_count
-        assert actions.do_authorise_la(la, collection, user=national) == generation.school_count
+        assert len(actions.do_authorise_la(la, collection, user=national).will) == (
+            generation.school_count
+        )
 
     for code in LAS:
         la = LocalAuthority.objects.get(code=code)

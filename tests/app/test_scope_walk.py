@@ -92,6 +92,7 @@ PARAMETERS = {
     "la-return-upload": _la_code,
     "la-return-submit-loaded": _la_code,
     "la-return-submit": lambda t: {"code": t.code, "serial": 1},
+    "la-return-submitted": lambda t: {"code": t.code, "reference": f"KS1-2023-{t.code}-001"},
     "la-return-download": lambda t: {
         "code": t.code,
         "serial": 1,

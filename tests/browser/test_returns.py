@@ -1,8 +1,10 @@
 """The statutory return in a real browser: an LA officer who is not an approver builds the
-return but cannot submit it, the approver submits it, and a national admin authorises the clean
-school return (and cannot authorise one with errors), then sends it back to the LA with a
-reason, which the LA's approver reads on the return page. Pages are scanned by axe and saved to
-docs/screenshots/."""
+return (the confirmation tick uses the GOV.UK error pattern) but cannot submit it; the approver
+submits it through check your answers and the declaration, gets a reference, and a second
+click or a repeat of the form makes no second version; a national admin authorises the LA
+through its confirmation page (the clean school return is authorised, the other is listed in
+one error summary), then sends a return back to the LA with a reason, which the LA's approver
+reads on the return page. Pages are scanned by axe and saved to docs/screenshots/."""
 
 from __future__ import annotations
 
@@ -12,6 +14,12 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import expect
 
 from keystage.engine import upn as upns
+from keystage.returns.models import (
+    CollectedReturn,
+    CollectedReturnVersion,
+    ReturnGeneration,
+    ReturnSubmission,
+)
 from tests.browser.conftest import PASSWORD, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -58,9 +66,13 @@ def test_approver_submits_non_approver_cannot_national_admin_authorises(
     page.get_by_role("link", name="Statutory return to the national collection").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Statutory return")
     main = page.locator("main")
-    expect(main).to_contain_text("errors are still open")
+    expect(main).to_contain_text("errors in West Sussex's data are still open")
     page.get_by_role("button", name="Build the return").click()
-    expect(main).to_contain_text("The return was not written")
+    summary = page.locator(".govuk-error-summary")
+    expect(summary).to_contain_text("Tick the box to confirm")
+    expect(page.locator("#confirm-error")).to_contain_text("Tick the box to confirm")
+    summary.get_by_role("link").click()
+    expect(page.locator("#confirm")).to_be_focused()
     page.get_by_label("Yes, write the return with these errors").check()
     page.get_by_role("button", name="Build the return").click()
     expect(main).to_contain_text("Return 1 written")
@@ -74,8 +86,38 @@ def test_approver_submits_non_approver_cannot_national_admin_authorises(
     sign_in(page, site, "approver938")
     page.goto(f"{site['url']}/la/938/returns")
     page.get_by_role("button", name="Submit return 1 to the national collection").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Check your answers before submitting the return"
+    )
     main = page.locator("main")
-    expect(main).to_contain_text("Return 1 submitted to the national collection")
+    expect(main.locator(".govuk-summary-list")).to_contain_text("3 schools")
+    expect(main.locator(".govuk-summary-list")).to_contain_text("Queries without an explanation")
+    submit = page.get_by_role("button", name="Accept and submit the return")
+    expect(submit).to_have_attribute("data-prevent-double-click", "true")
+    submit.click()  # the declaration is not ticked
+    expect(page.locator(".govuk-error-summary")).to_contain_text("Tick the box to confirm")
+    check_page(page, "returns-check-answers-error")
+    page.get_by_label("I am an approver of West Sussex").check()
+    check_page(page, "returns-check-answers")
+    page.get_by_role("button", name="Accept and submit the return").dblclick()
+    panel = page.locator(".govuk-panel--confirmation")
+    expect(panel).to_contain_text("Return submitted")
+    expect(panel).to_contain_text("KS1-2023-938-001")
+    check_page(page, "returns-submitted")
+    # Back to the form and submit it again: told it was submitted, nothing sent twice.
+    page.go_back()
+    if page.get_by_role("button", name="Accept and submit the return").count():
+        page.get_by_label("I am an approver of West Sussex").check()
+        page.get_by_role("button", name="Accept and submit the return").click()
+    expect(page.locator(".govuk-panel--confirmation")).to_contain_text("KS1-2023-938-001")
+    assert ReturnSubmission.objects.count() == 1
+    schools = ReturnGeneration.objects.get().school_count
+    assert CollectedReturnVersion.objects.count() == schools  # version 1 of each school, once
+    assert set(CollectedReturn.objects.values_list("status", flat=True)) == {"submitted"}
+    page.get_by_role("link", name="Back to the statutory return").click()
+    main = page.locator("main")
+    expect(main).to_contain_text("Return 1 was submitted: reference KS1-2023-938-001")
+    expect(page.get_by_role("button", name="Submit return 1")).to_have_count(0)
     held = page.get_by_role("table", name="School returns the national collection holds")
     expect(held.locator("tr", has_text="9382001")).to_contain_text("Submitted")
     check_page(page, "returns-la")
@@ -91,14 +133,24 @@ def test_approver_submits_non_approver_cannot_national_admin_authorises(
     page.get_by_role("link", name="938", exact=True).click()
     expect(page.locator("main")).to_contain_text("Returns in the national collection")
     check_page(page, "returns-collected-la")
-    page.get_by_role("link", name="9382002").click()
+    # Authorise the LA: a confirmation page first, then what could not be, in one summary.
+    page.get_by_role("button", name="Authorise the school returns of West Sussex").click()
+    main = page.locator("main")
+    expect(main.locator("#will")).to_have_text("1 school return will be authorised")
+    expect(main.locator("#will-not")).to_have_text("2 school returns will not be authorised")
+    expect(main.locator(".govuk-warning-text")).to_contain_text("can be undone only")
+    check_page(page, "returns-authorise-la")
+    page.get_by_role("button", name="Authorise 1 school return").click()
+    summary = page.locator(".govuk-error-summary")
+    expect(summary.get_by_role("link")).to_have_count(2)  # one summary for both
+    expect(summary).to_contain_text("(9382002) was not authorised")
+    expect(page.locator("main")).to_contain_text("1 school return of West Sussex authorised")
+    check_page(page, "returns-authorised-la")
+    summary.get_by_role("link", name="(9382002)").click()
     expect(page.locator("main")).to_contain_text("KS1-")  # the collector's own findings
     expect(page.get_by_role("button", name="Authorise this return")).to_have_count(0)
-    page.go_back()
-    page.get_by_role("link", name="9382001").click()
-    page.get_by_role("button", name="Authorise this return").click()
+    page.goto(f"{site['url']}/national/la/938/9382001")
     main = page.locator("main")
-    expect(main).to_contain_text("is authorised")
     expect(main.locator(".govuk-summary-list")).to_contain_text("Authorised")
     expect(
         page.get_by_role("table", name="Every change of this return, newest first")

@@ -30,6 +30,7 @@ from keystage.returns.models import (
     CollectedReturn,
     CollectedReturnVersion,
     ReturnGeneration,
+    ReturnSubmission,
 )
 from keystage.submissions.models import Finding, ImportBatch, PupilChange, PupilRecord, Upload
 
@@ -69,6 +70,7 @@ OWNED_BY: dict[type[Model], Owner] = {
     ReportPack: Owner(la="la", school=None),
     # The statutory return: an LA's builds, and what the national collection holds for it.
     ReturnGeneration: Owner(la="la", school=None),
+    ReturnSubmission: Owner(la="la", school=None),
     CollectedReturn: Owner(la="la", school="school"),
     CollectedReturnVersion: Owner(la="la", school="school"),
     CollectedPupil: Owner(la="la", school="school"),

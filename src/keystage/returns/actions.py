@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import shutil
+import uuid
 import zipfile
 from collections import defaultdict
 from collections.abc import Iterable
@@ -38,6 +39,7 @@ from keystage.engine.return_writer import (
     school_file_name,
     write_return,
 )
+from keystage.engine.words import long_datetime, plural
 from keystage.orgs.models import LocalAuthority, School
 from keystage.returns import queries
 from keystage.returns.models import (
@@ -46,6 +48,7 @@ from keystage.returns.models import (
     CollectedReturn,
     CollectedReturnVersion,
     ReturnGeneration,
+    ReturnSubmission,
 )
 from keystage.submissions.models import Collection
 
@@ -63,6 +66,18 @@ class ReturnRefused(Exception):  # noqa: N818 - a verdict for a person, not a pr
     def __init__(self, reasons: str | list[str]):
         self.reasons = [reasons] if isinstance(reasons, str) else list(reasons)
         super().__init__("; ".join(self.reasons))
+
+
+class AlreadySubmitted(ReturnRefused):  # noqa: N818
+    """The same submission was made before (a second click, a reload, a second tab): nothing
+    more is done; `submission` is the one already made, with its reference."""
+
+    def __init__(self, submission: ReturnSubmission):
+        self.submission = submission
+        super().__init__(
+            f"This return was already submitted on {long_datetime(timezone.localtime(submission.submitted_at))} "
+            f"by {submission.actor}: reference {submission.reference}. Nothing more was sent."
+        )
 
 
 class OpenItems(ReturnRefused):
@@ -229,6 +244,7 @@ class LoadResult:
     schools: list[str] = field(default_factory=list)  # LAESTABs loaded
     replaced: list[str] = field(default_factory=list)  # of which were already held
     pupils: int = 0
+    submission: ReturnSubmission | None = None  # when the load was a submission
 
 
 def _schools_of(la: LocalAuthority) -> tuple[dict[str, rules.SchoolInfo], dict[str, School]]:
@@ -606,21 +622,122 @@ def _submit(la, collection, *, user, now) -> list[CollectedReturn]:
     return waiting
 
 
+DECLARATION = (
+    "I am an approver of {la}. I confirm that this return is the LA's statutory KS1 return "
+    "for {collection}, that the errors and unexplained queries listed were checked, and that "
+    "the national collection may use it."
+)
+
+
+def declaration_for(la: LocalAuthority, collection: Collection) -> str:
+    """The words an approver confirms before submitting (kept with the submission)."""
+    return DECLARATION.format(la=la.name, collection=collection.name)
+
+
+def new_submission_token() -> str:
+    """A one-time token for one check-your-answers form: the same form posted twice (a double
+    click, a reload, two tabs of one page) makes one submission."""
+    return uuid.uuid4().hex
+
+
+def _valid_token(token: str | None) -> str:
+    token = (token or "").strip()
+    try:
+        return uuid.UUID(hex=token).hex
+    except ValueError:
+        raise ReturnRefused(
+            "The submission form has expired or was changed: go back to the return page and "
+            "start the submission again"
+        ) from None
+
+
+def _earlier(la, collection, token: str, generation=None) -> None:
+    """Refuse a repeat: the same form (token) or the same build submitted before. Called with
+    the LA row locked, so two requests at once are answered one after the other."""
+    earlier = ReturnSubmission.objects.filter(token=token).select_related("la").first()
+    if earlier is None and generation is not None:
+        earlier = ReturnSubmission.objects.filter(generation=generation).first()
+    if earlier is not None:
+        if earlier.la_id != la.pk:  # a token of another LA's form: say nothing about it
+            raise ReturnRefused("The submission form has expired: start the submission again")
+        raise AlreadySubmitted(earlier)
+
+
+def _record_submission(la, collection, submitted, *, user, token, now, generation=None):
+    number = (
+        ReturnSubmission.objects.filter(collection=collection, la=la).aggregate(n=Max("number"))[
+            "n"
+        ]
+        or 0
+    ) + 1
+    _, actor = audit_actor(user)
+    code = collection.code.upper()
+    submission = ReturnSubmission.objects.create(
+        collection=collection,
+        la=la,
+        number=number,
+        reference=f"{code}-{la.code}-{number:03d}",
+        token=token,
+        generation=generation,
+        submitted_by=user if user and user.is_authenticated else None,
+        actor=actor,
+        submitted_at=now,
+        declaration=declaration_for(la, collection),
+        schools=len(submitted),
+        pupils=sum(cr.pupils for cr in submitted),
+        errors=sum(cr.errors for cr in submitted),
+        unexplained=sum(cr.unexplained for cr in submitted),
+    )
+    record(
+        "return.submission_made",
+        user=user,
+        la=la,
+        obj=submission,
+        reference=submission.reference,
+        serial=generation.serial if generation else None,
+        schools=submission.schools,
+        pupils=submission.pupils,
+        errors=submission.errors,
+        unexplained=submission.unexplained,
+        declaration=submission.declaration,
+    )
+    return submission
+
+
+def _lock_la(la: LocalAuthority) -> None:
+    LocalAuthority.objects.select_for_update().filter(pk=la.pk).first()
+
+
 @transaction.atomic
-def do_submit_la(la: LocalAuthority, collection: Collection, *, user, now=None):
-    """Submit every loaded or amended school return of the LA (LA approvers only)."""
+def do_submit_la(
+    la: LocalAuthority, collection: Collection, *, user, token: str | None = None, now=None
+) -> ReturnSubmission:
+    """Submit every loaded or amended school return of the LA (LA approvers only), once per
+    `token` (a repeat raises `AlreadySubmitted`)."""
     if not may_submit(user, la):
         raise PermissionDenied(f"Only an approver of {la.name} can submit its return")
-    return _submit(la, collection, user=user, now=now or timezone.now())
+    token = _valid_token(token) if token is not None else new_submission_token()
+    _lock_la(la)
+    _earlier(la, collection, token)
+    now = now or timezone.now()
+    submitted = _submit(la, collection, user=user, now=now)
+    return _record_submission(la, collection, submitted, user=user, token=token, now=now)
 
 
 @transaction.atomic
-def do_submit_generation(generation: ReturnGeneration, *, user, now=None) -> LoadResult:
+def do_submit_generation(
+    generation: ReturnGeneration, *, user, token: str | None = None, now=None
+) -> LoadResult:
     """Load every school file of a generation into the national collection, validated as any
-    upload is, and submit the LA's return (LA approvers only)."""
+    upload is, and submit the LA's return (LA approvers only). A build is submitted once: a
+    repeat (the same form twice, or the same build again) raises `AlreadySubmitted` and loads
+    nothing. The result's `submission` holds the reference."""
     la, collection = generation.la, generation.collection
     if not may_submit(user, la):
         raise PermissionDenied(f"Only an approver of {la.name} can submit its return")
+    token = _valid_token(token) if token is not None else new_submission_token()
+    _lock_la(la)  # two submissions at once: the second waits here, then finds the first
+    _earlier(la, collection, token, generation)
     latest = ReturnGeneration.objects.filter(la=la, collection=collection).first()
     if latest is None or latest.pk != generation.pk:
         raise ReturnRefused(
@@ -632,7 +749,10 @@ def do_submit_generation(generation: ReturnGeneration, *, user, now=None) -> Loa
     ]
     read = validate_files(la, collection, files, now=now)
     result = _load(la, collection, read, user=user, generation=generation, now=now)
-    _submit(la, collection, user=user, now=now)
+    submitted = _submit(la, collection, user=user, now=now)
+    result.submission = _record_submission(
+        la, collection, submitted, user=user, token=token, now=now, generation=generation
+    )
     return result
 
 
@@ -652,13 +772,36 @@ def _authorise_one(cr: CollectedReturn, *, user, now) -> None:
 
 
 def _why_not(cr: CollectedReturn) -> str | None:
+    """Why a school return cannot be authorised now, in words for the collector, or None."""
     if cr.status != Status.SUBMITTED:
-        return f"{cr.school.laestab} is {cr.get_status_display().lower()}, not submitted"
+        return f"it is {cr.get_status_display().lower()}, not submitted"
     if cr.errors:
-        return f"{cr.school.laestab} has {cr.errors} errors"
+        return f"it has {plural(cr.errors, 'error')}"
     if cr.unexplained:
-        return f"{cr.school.laestab} has {cr.unexplained} queries without an explanation"
+        return f"it has {plural(cr.unexplained, 'query', 'queries')} without an explanation"
     return None
+
+
+@dataclass
+class AuthorisePlan:
+    """What authorising an LA would do now: the returns it authorises and those it cannot,
+    each with why."""
+
+    will: list[CollectedReturn] = field(default_factory=list)
+    will_not: list[tuple[CollectedReturn, str]] = field(default_factory=list)
+    authorised_before: int = 0
+
+
+def authorise_plan(held: Iterable[CollectedReturn]) -> AuthorisePlan:
+    plan = AuthorisePlan()
+    for cr in held:
+        if cr.status == Status.AUTHORISED:
+            plan.authorised_before += 1
+        elif reason := _why_not(cr):
+            plan.will_not.append((cr, reason))
+        else:
+            plan.will.append(cr)
+    return plan
 
 
 @transaction.atomic
@@ -669,15 +812,16 @@ def do_authorise_return(cr: CollectedReturn, *, user, now=None) -> CollectedRetu
         raise PermissionDenied("Only a national admin can authorise a return")
     cr = CollectedReturn.objects.select_for_update().select_related("school", "la").get(pk=cr.pk)
     if reason := _why_not(cr):
-        raise ReturnRefused(f"Cannot authorise: {reason}")
+        raise ReturnRefused(f"Cannot authorise {cr.school.laestab} {cr.school.name}: {reason}")
     _authorise_one(cr, user=user, now=now or timezone.now())
     return cr
 
 
 @transaction.atomic
-def do_authorise_la(la: LocalAuthority, collection: Collection, *, user, now=None) -> int:
-    """Authorise every submitted return of the LA, only when none of its returns has errors,
-    unexplained queries or changes not yet submitted (national admins only)."""
+def do_authorise_la(la: LocalAuthority, collection: Collection, *, user, now=None) -> AuthorisePlan:
+    """Authorise every submitted school return of the LA with no errors and every query
+    explained (national admins only); the others are left as they are and returned in
+    `will_not` with why. Refused only when the LA has nothing waiting for authorisation."""
     if not may_authorise(user):
         raise PermissionDenied("Only a national admin can authorise a return")
     held = list(
@@ -685,16 +829,20 @@ def do_authorise_la(la: LocalAuthority, collection: Collection, *, user, now=Non
         .filter(la=la, collection=collection)
         .select_related("school", "la")
     )
-    waiting = [cr for cr in held if cr.status != Status.AUTHORISED]
-    if not waiting:
+    plan = authorise_plan(held)
+    if not plan.will and not plan.will_not:
         raise ReturnRefused(f"{la.name} has no submitted returns waiting for authorisation")
-    reasons = [r for cr in waiting if (r := _why_not(cr))]
-    if reasons:
-        raise ReturnRefused([f"Cannot authorise {la.name}: {r}" for r in reasons])
     now = now or timezone.now()
-    for cr in waiting:
+    for cr in plan.will:
         _authorise_one(cr, user=user, now=now)
-    return len(waiting)
+    record(
+        "return.la_authorised",
+        user=user,
+        la=la,
+        authorised=[cr.school.laestab for cr in plan.will],
+        not_authorised={cr.school.laestab: why for cr, why in plan.will_not},
+    )
+    return plan
 
 
 @transaction.atomic

@@ -192,3 +192,42 @@ class CollectedFinding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule} {self.severity} {self.field}={self.value!r}"
+
+
+class ReturnSubmission(models.Model):
+    """One submission of an LA's return to the national collection by an approver, after the
+    check-your-answers page and the declaration: what was submitted, by whom, its reference.
+
+    A repeat of the same submission is refused in the database, not only in the browser: the
+    check-answers form carries a one-time `token` (unique), and a build is submitted at most
+    once (`generation` is unique)."""
+
+    collection = models.ForeignKey(Collection, on_delete=models.PROTECT, related_name="+")
+    la = models.ForeignKey(LocalAuthority, on_delete=models.PROTECT, related_name="+")
+    number = models.PositiveIntegerField()  # 1, 2, 3 for this LA and collection
+    reference = models.CharField(max_length=40, unique=True)  # "KS1-2023-938-001"
+    token = models.CharField(max_length=40, unique=True)
+    generation = models.OneToOneField(
+        ReturnGeneration, null=True, blank=True, on_delete=models.PROTECT, related_name="submission"
+    )
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor = models.CharField(max_length=150, blank=True)
+    submitted_at = models.DateTimeField()
+    declaration = models.TextField()  # the words the approver confirmed
+    schools = models.PositiveIntegerField(default=0)
+    pupils = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    unexplained = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["collection", "la", "number"], name="returnsubmission_number_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.reference

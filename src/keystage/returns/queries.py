@@ -5,7 +5,7 @@ of a school return. Pages pass querysets already narrowed by `accounts.scope`.""
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -14,8 +14,11 @@ from django.utils import timezone
 
 from keystage.audit.models import AuditEvent
 from keystage.engine import definition as definitions
+from keystage.engine import rules
 from keystage.engine.return_writer import Explanation, ReturnPupil
+from keystage.engine.words import plural
 from keystage.orgs.models import LocalAuthority, School
+from keystage.reports.models import Fact
 from keystage.returns.models import CollectedFinding, CollectedReturn
 from keystage.submissions.models import Collection, Finding, PupilRecord
 
@@ -112,7 +115,7 @@ def school_explanations(school: School, collection: Collection) -> list[Explanat
 # -- the collector's view -----------------------------------------------------------------------
 
 LA_STATES = {
-    "none": "No data",
+    "none": "No return yet",  # the LA may well have data in Keystage: `LaRow.in_keystage`
     "loaded": "Loaded",
     "returned": "Sent back to the LA",
     "submitted": "Submitted",
@@ -156,10 +159,20 @@ class LaRow:
     queries: int
     unexplained: int
     updated: dt.datetime | None
+    # Pupils of the LA loaded in Keystage (its own uploads, before any return): what the
+    # national report's coverage counts as "loaded".
+    in_keystage: int = 0
 
     @property
     def state_label(self) -> str:
         return LA_STATES[self.state]
+
+    @property
+    def state_detail(self) -> str:
+        """What the state means for an LA without a return: whether Keystage holds its data."""
+        if self.state != "none" or not self.in_keystage:
+            return ""
+        return f"{plural(self.in_keystage, 'pupil')} loaded in Keystage"
 
 
 def la_state(statuses: dict[str, int]) -> str:
@@ -205,6 +218,11 @@ def la_rows(las, collection: Collection) -> list[LaRow]:
         .annotate(at=Max("updated_at"))
         .values_list("la_id", "at")
     )
+    in_keystage = dict(
+        Fact.objects.filter(collection=collection, level="la", group="all", la__in=las).values_list(
+            "la_id", "pupils"
+        )
+    )
     rows = []
     for la in las.select_related("region").order_by("code"):
         agg = by_la.get(la.pk) or {
@@ -229,6 +247,7 @@ def la_rows(las, collection: Collection) -> list[LaRow]:
                 queries=agg["queries"],
                 unexplained=agg["unexplained"],
                 updated=updated.get(la.pk),
+                in_keystage=in_keystage.get(la.pk, 0),
             )
         )
     return rows
@@ -302,3 +321,77 @@ def open_items_by_rule(items: list[dict]) -> list[dict]:
         )  # fmt: skip
         row["count"] += 1
     return sorted(found.values(), key=lambda r: (r["severity"] != "error", -r["count"], r["rule"]))
+
+
+# -- why the LA's count and the collection's count of errors differ ---------------------------
+
+# Errors only a school's own file can show: the return carries one result per subject, of this
+# collection's stage, year and method, so these never reach the national collection as such.
+UNTRAVELLED = {
+    "KS1-T08": "the return carries only the result that was used",
+    "KS1-T14": "the return carries no result of another year or assessment, so the national "
+    "collection counts these as missing results",
+}
+
+
+def _rule_title(rule: str) -> str:
+    known = rules.RULES.get(rule)
+    return known.title if known else rule
+
+
+def untravelled_rules_text() -> str:
+    """'KS1-T08 More than one result and KS1-T14 Wrong assessment parameters'."""
+    names = [f"{r} {_rule_title(r)}" for r in UNTRAVELLED]
+    return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+
+
+def untravelled_errors(items: list[dict]) -> list[dict]:
+    """Of the LA's open items, the errors that cannot travel in the return, counted per rule."""
+    counts: dict[str, int] = defaultdict(int)
+    for i in items:
+        if i["severity"] == "error" and i["rule"] in UNTRAVELLED:
+            counts[i["rule"]] += 1
+    return [
+        {"rule": r, "title": _rule_title(r), "count": n, "why": UNTRAVELLED[r]}
+        for r, n in sorted(counts.items())
+    ]
+
+
+@dataclass
+class ErrorDifference:
+    """Errors in the LA's data now against errors in the school returns the collection holds,
+    with the rules whose counts differ."""
+
+    in_data: int
+    in_return: int
+    rules: list[dict]
+
+
+def error_difference(la: LocalAuthority, collection: Collection) -> ErrorDifference:
+    in_data = Counter(
+        Finding.objects.filter(la=la, collection=collection, is_current=True, severity="error")
+        .values_list("rule", flat=True)
+        .iterator()
+    )
+    in_return = Counter(
+        CollectedFinding.objects.filter(
+            la=la,
+            is_current=True,
+            severity="error",
+            version__collected_return__collection=collection,
+        )
+        .values_list("rule", flat=True)
+        .iterator()
+    )
+    differ = [
+        {
+            "rule": r,
+            "title": _rule_title(r),
+            "in_data": in_data[r],
+            "in_return": in_return[r],
+            "why": UNTRAVELLED.get(r, ""),
+        }
+        for r in sorted(set(in_data) | set(in_return))
+        if in_data[r] != in_return[r]
+    ]
+    return ErrorDifference(sum(in_data.values()), sum(in_return.values()), differ)

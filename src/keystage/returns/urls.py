@@ -15,6 +15,11 @@ urlpatterns = [
         name="la-return-submit",
     ),
     path(
+        "la/<str:code>/returns/submitted/<str:reference>",
+        views.submitted,
+        name="la-return-submitted",
+    ),
+    path(
         "la/<str:code>/returns/<int:serial>/<str:file>", views.download, name="la-return-download"
     ),
     path("national", views.national, name="national-dashboard"),

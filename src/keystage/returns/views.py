@@ -12,15 +12,17 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse as url_for
 from django.utils.timezone import localtime
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from keystage.accounts.models import Role
 from keystage.accounts.scope import las_for, membership_of, scoped
 from keystage.collection import exports
+from keystage.engine.words import long_datetime, plural
 from keystage.returns import actions, queries
 from keystage.returns.forms import BuildForm, ReturnUploadForm, SendBackForm
-from keystage.returns.models import CollectedReturn, ReturnGeneration
+from keystage.returns.models import CollectedReturn, ReturnGeneration, ReturnSubmission
 from keystage.submissions.actions import get_collection
 from keystage.web.govuk import error_list
 
@@ -38,6 +40,7 @@ NATIONAL_FIELDS = (
     "name",
     "region",
     "state",
+    "pupils_loaded_in_keystage",
     "schools",
     "submitted",
     "authorised",
@@ -68,7 +71,7 @@ def _la(request, code: str, roles):
 
 
 def when(moment) -> str:
-    return f"{localtime(moment):%-d %B %Y at %H:%M}" if moment else ""
+    return long_datetime(localtime(moment)) if moment else ""
 
 
 def _refused(request, e: actions.ReturnRefused) -> None:
@@ -85,7 +88,16 @@ def _refused(request, e: actions.ReturnRefused) -> None:
 def la_returns(request, code):
     """/la/<code>/returns: build the return, download earlier ones, submit, see what the
     national collection holds."""
-    la = _la(request, code, RETURN_READERS)
+    return _la_returns_page(request, _la(request, code, RETURN_READERS))
+
+
+CONFIRM_OPEN_ITEMS = (
+    "Tick the box to confirm you want to write the return with errors still open or queries "
+    "without an explanation, or fix them first"
+)
+
+
+def _la_returns_page(request, la, *, build_error: str | None = None):
     collection = _collection()
     generations = list(scoped(request.user, ReturnGeneration).filter(la=la, collection=collection))
     for g in generations:
@@ -99,6 +111,11 @@ def la_returns(request, code):
     for cr in held:
         cr.when = when(cr.updated_at)
     deadline, days = queries.days_to_deadline(collection)
+    latest = generations[0] if generations else None
+    submission = (
+        scoped(request.user, ReturnSubmission).filter(generation=latest).first() if latest else None
+    )
+    error_count = sum(i["severity"] == "error" for i in items)
     return render(
         request,
         "returns/la_returns.html",
@@ -106,11 +123,14 @@ def la_returns(request, code):
             "la": la,
             "collection": collection,
             "generations": generations,
-            "latest": generations[0] if generations else None,
+            "latest": latest,
+            "latest_submission": submission,
             "items": items[: queries.OPEN_ITEMS_SHOWN],
             "by_rule": queries.open_items_by_rule(items),
             "item_count": len(items),
-            "error_count": sum(i["severity"] == "error" for i in items),
+            "error_count": error_count,
+            "untravelled": queries.untravelled_errors(items),
+            "difference": queries.error_difference(la, collection) if held else None,
             "schools_to_return": queries.return_schools(la, collection).count(),
             "held": held,
             "status_tags": STATUS_TAGS,
@@ -119,7 +139,10 @@ def la_returns(request, code):
             "waiting": sum(cr.status in ("loaded", "amended") for cr in held),
             "deadline": deadline,
             "deadline_text": queries.deadline_text(days),
+            "build_error": build_error,
+            "error_list": [{"text": build_error, "href": "#confirm"}] if build_error else [],
         },
+        status=400 if build_error else 200,
     )
 
 
@@ -130,17 +153,12 @@ def build(request, code):
     confirm = form.is_valid() and form.cleaned_data["confirm"]
     try:
         generation = actions.do_build_return(la, _collection(), user=request.user, confirm=confirm)
-    except actions.OpenItems as e:
-        messages.error(
-            request,
-            f"The return was not written: {e.reasons[0]}. Fix the errors or explain the queries, "
-            "or tick the box to confirm you want to write it anyway.",
-        )
-        return redirect("la-returns", code=la.code)
+    except actions.OpenItems:
+        return _la_returns_page(request, la, build_error=CONFIRM_OPEN_ITEMS)
     messages.success(
         request,
-        f"Return {generation.serial} written: {generation.school_count} schools, "
-        f"{generation.pupil_count} pupils.",
+        f"Return {generation.serial} written: {plural(generation.school_count, 'school')}, "
+        f"{plural(generation.pupil_count, 'pupil')}.",
     )
     return redirect("la-returns", code=la.code)
 
@@ -160,35 +178,137 @@ def download(request, code, serial: int, file: str):
     return FileResponse(path.open("rb"), as_attachment=True, filename=file)
 
 
-@require_POST
+DECLARATION_MISSING = "Tick the box to confirm the declaration before you submit the return"
+
+
+def _check_answers(request, la, *, generation=None, error: str | None = None):
+    """Check your answers before submitting: what goes to the national collection, what is
+    still open, and the approver's declaration (with a one-time token, so a repeat of this
+    form is refused on the server)."""
+    collection = _collection()
+    if generation is not None:
+        summary = {
+            "schools": generation.school_count,
+            "pupils": generation.pupil_count,
+            "errors": generation.open_errors,
+            "unexplained": generation.unexplained_queries,
+        }
+        action = url_for("la-return-submit", kwargs={"code": la.code, "serial": generation.serial})
+    else:
+        waiting = list(
+            scoped(request.user, CollectedReturn).filter(
+                la=la, collection=collection, status__in=("loaded", "amended")
+            )
+        )
+        summary = {
+            k: sum(getattr(cr, k) for cr in waiting) for k in ("pupils", "errors", "unexplained")
+        }
+        summary["schools"] = len(waiting)
+        action = url_for("la-return-submit-loaded", kwargs={"code": la.code})
+    deadline, days = queries.days_to_deadline(collection)
+    return render(
+        request,
+        "returns/check_answers.html",
+        {
+            "la": la,
+            "collection": collection,
+            "generation": generation,
+            "generation_when": when(generation.created_at) if generation else "",
+            "summary": summary,
+            "action": action,
+            "token": request.POST.get("token") or actions.new_submission_token(),
+            "declaration": actions.declaration_for(la, collection),
+            "error": error,
+            "error_list": [{"text": error, "href": "#declaration"}] if error else [],
+            "deadline": deadline,
+            "deadline_text": queries.deadline_text(days),
+        },
+        status=400 if error else 200,
+    )
+
+
+def _declared(request) -> bool:
+    return request.POST.get("declaration") == "confirmed"
+
+
+def _already(request, la, e: actions.AlreadySubmitted):
+    messages.warning(request, str(e.reasons[0]))
+    return redirect("la-return-submitted", code=la.code, reference=e.submission.reference)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
 def submit_generation(request, code, serial: int):
+    """/la/<code>/returns/<serial>/submit: check your answers and the declaration (GET), then
+    submit the build (POST), once."""
     la = _la(request, code, LA_BUILDERS)
+    if not actions.may_submit(request.user, la):
+        raise PermissionDenied(f"Only an approver of {la.name} can submit its return")
     generation = get_object_or_404(
         scoped(request.user, ReturnGeneration), la=la, collection=_collection(), serial=serial
     )
+    done = scoped(request.user, ReturnSubmission).filter(generation=generation).first()
+    if request.method != "POST":
+        if done:
+            return redirect("la-return-submitted", code=la.code, reference=done.reference)
+        return _check_answers(request, la, generation=generation)
+    if not _declared(request):
+        if done:  # a repeat without the tick is still a repeat
+            return _already(request, la, actions.AlreadySubmitted(done))
+        return _check_answers(request, la, generation=generation, error=DECLARATION_MISSING)
     try:
-        result = actions.do_submit_generation(generation, user=request.user)
+        result = actions.do_submit_generation(
+            generation, user=request.user, token=request.POST.get("token", "")
+        )
+    except actions.AlreadySubmitted as e:
+        return _already(request, la, e)
     except actions.ReturnRefused as e:
         _refused(request, e)
         return redirect("la-returns", code=la.code)
-    messages.success(
-        request,
-        f"Return {generation.serial} submitted to the national collection: "
-        f"{len(result.schools)} schools, {result.pupils} pupils.",
-    )
-    return redirect("la-returns", code=la.code)
+    return redirect("la-return-submitted", code=la.code, reference=result.submission.reference)
 
 
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 def submit_loaded(request, code):
+    """/la/<code>/returns/submit: check your answers and the declaration, then submit the
+    school returns loaded from uploaded files, once."""
     la = _la(request, code, LA_BUILDERS)
+    if not actions.may_submit(request.user, la):
+        raise PermissionDenied(f"Only an approver of {la.name} can submit its return")
+    if request.method != "POST":
+        return _check_answers(request, la)
+    if not _declared(request):
+        return _check_answers(request, la, error=DECLARATION_MISSING)
     try:
-        done = actions.do_submit_la(la, _collection(), user=request.user)
+        submission = actions.do_submit_la(
+            la, _collection(), user=request.user, token=request.POST.get("token", "")
+        )
+    except actions.AlreadySubmitted as e:
+        return _already(request, la, e)
     except actions.ReturnRefused as e:
         _refused(request, e)
         return redirect("la-returns", code=la.code)
-    messages.success(request, f"{len(done)} school returns submitted to the national collection.")
-    return redirect("la-returns", code=la.code)
+    return redirect("la-return-submitted", code=la.code, reference=submission.reference)
+
+
+@require_safe
+def submitted(request, code, reference):
+    """The confirmation page of a submission, with its reference."""
+    la = _la(request, code, RETURN_READERS)
+    submission = get_object_or_404(
+        scoped(request.user, ReturnSubmission).select_related("generation"),
+        la=la,
+        collection=_collection(),
+        reference=reference,
+    )
+    return render(
+        request,
+        "returns/submitted.html",
+        {
+            "la": la,
+            "submission": submission,
+            "submitted_when": when(submission.submitted_at),
+        },
+    )
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -315,6 +435,7 @@ def national_export(request, fmt):
             "name": r.name,
             "region": r.region,
             "state": r.state_label,
+            "pupils_loaded_in_keystage": r.in_keystage,
             "schools": r.schools,
             "submitted": r.submitted,
             "authorised": r.authorised,
@@ -334,15 +455,22 @@ def national_export(request, fmt):
 @require_safe
 def collected_la(request, code):
     """The school returns the national collection holds for one LA."""
-    la = _la(request, code, RETURN_READERS)
-    collection = _collection()
+    return _collected_la_page(request, _la(request, code, RETURN_READERS))
+
+
+def _held_of(request, la):
     held = list(
         scoped(request.user, CollectedReturn)
-        .filter(la=la, collection=collection)
+        .filter(la=la, collection=_collection())
         .select_related("school", "current")
     )
     for cr in held:
         cr.when = when(cr.updated_at)
+    return held
+
+
+def _collected_la_page(request, la, *, error_list_=None):
+    held = _held_of(request, la)
     statuses: dict[str, int] = {}
     for cr in held:
         statuses[cr.status] = statuses.get(cr.status, 0) + 1
@@ -358,24 +486,59 @@ def collected_la(request, code):
             "state_tag": queries.STATE_TAGS[state],
             "status_tags": STATUS_TAGS,
             "may_authorise": actions.may_authorise(request.user),
+            "waiting": sum(cr.status != "authorised" for cr in held),
+            "untravelled_rules": queries.untravelled_rules_text(),
             "totals": {
                 k: sum(getattr(cr, k) for cr in held)
                 for k in ("pupils", "errors", "queries", "unexplained")
             },
+            "error_list": error_list_ or [],
         },
     )
 
 
-@require_POST
+def _not_authorised(la, plan) -> list[dict]:
+    """One error summary for the school returns an LA's authorisation left, each linking to
+    the school return."""
+    return [
+        {
+            "text": f"{cr.school.name} ({cr.school.laestab}) was not authorised: {why}",
+            "href": url_for(
+                "collected-return", kwargs={"code": la.code, "laestab": cr.school.laestab}
+            ),
+        }
+        for cr, why in plan.will_not
+    ]
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
 def authorise_la(request, code):
+    """/national/la/<code>/authorise: what authorising the LA will and will not authorise,
+    with a warning (GET); then authorise the school returns that can be (POST) and list the
+    others in one error summary, each linking to its school return."""
     la = _la(request, code, RETURN_READERS)
+    if not actions.may_authorise(request.user):
+        raise PermissionDenied("Only a national admin can authorise a return")
+    if request.method != "POST":
+        plan = actions.authorise_plan(_held_of(request, la))
+        return render(
+            request,
+            "returns/authorise_la.html",
+            {"la": la, "plan": plan, "status_tags": STATUS_TAGS},
+        )
     try:
-        n = actions.do_authorise_la(la, _collection(), user=request.user)
+        plan = actions.do_authorise_la(la, _collection(), user=request.user)
     except actions.ReturnRefused as e:
         _refused(request, e)
-    else:
-        messages.success(request, f"{n} school returns of {la.name} authorised.")
-    return redirect("collected-la", code=la.code)
+        return redirect("collected-la", code=la.code)
+    if plan.will:
+        messages.success(
+            request,
+            f"{plural(len(plan.will), 'school return')} of {la.name} authorised.",
+        )
+    if not plan.will_not:
+        return redirect("collected-la", code=la.code)
+    return _collected_la_page(request, la, error_list_=_not_authorised(la, plan))
 
 
 def _collected(request, code, laestab) -> CollectedReturn:
