@@ -38,13 +38,26 @@ def test_release_confirm_and_the_dashboard_shows_checked(browser, page, site, he
     expect(page.locator("main")).to_contain_text("You are signed in as officer938")
     page.get_by_role("link", name="Schools' checks").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Schools' checks")
-    page.get_by_label("9382001 Example Primary School").check()
-    page.get_by_label("Message to the schools (optional)").fill("Please reply by 30 June.")
+    # The filter "clean and not yet released" keeps the one clean school; the release to every
+    # school it shows goes through a confirmation page naming it.
+    page.get_by_label("Check").select_option("clean_not_released")
+    page.get_by_role("button", name="Apply filters").click()
+    expect(page.locator("h2#schools")).to_contain_text("1 school of")
     check_page(page, "checking-la")
-    page.get_by_role("button", name="Release to selected schools").click()
+    page.get_by_role("button", name="Release to all 1 school with data in this filter").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Release checking reports to 1 school?"
+    )
+    expect(page.locator("main")).to_contain_text("9382001 Example Primary School")
+    expect(page.locator(".govuk-warning-text")).to_contain_text("will be e-mailed")
+    assert mail.outbox == []
+    page.get_by_label("Message to the schools (optional)").fill("Please reply by 30 June.")
+    check_page(page, "checking-release-confirm")
+    page.get_by_role("button", name="Release checking reports to 1 school").click()
     expect(page.locator(".govuk-notification-banner")).to_contain_text(
         "Checking reports released to 1 school: Example Primary School"
     )
+    page.get_by_role("link", name="Clear filters").click()
     row = page.locator("tr", has_text="Example Primary School")
     expect(row).to_contain_text("Reports released")
     assert [m.to for m in mail.outbox] == [["head@example.org"]]
