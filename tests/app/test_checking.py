@@ -18,6 +18,7 @@ from keystage.checking import actions, queries
 from keystage.checking.models import Confirmation, Message, Release
 from keystage.checking.queries import CheckState
 from keystage.collection.actions import do_set_school_sees
+from keystage.engine import words
 from keystage.orgs.models import LocalAuthority, School
 from keystage.reports.facts import rebuild_facts
 from keystage.submissions.models import PupilRecord, Upload
@@ -735,3 +736,19 @@ def test_another_las_users_see_none_of_its_checks(schools, members, loaded):
         members["officer202"], loaded, School.objects.filter(la__code="938")
     )
     assert {s.state for s in statuses.values()} == {CheckState.NOT_RELEASED}
+
+
+def test_dates_on_the_checks_pages_are_in_words(schools, members, loaded, signed_in):
+    import datetime as dt
+
+    (made,) = release(members["officer938"], loaded, schools["clean"])
+    at = dt.datetime(2023, 6, 19, 13, 5, tzinfo=dt.UTC)
+    Release.objects.filter(pk=made.pk).update(released_at=at)
+    expected = words.long_datetime(timezone.localtime(at))  # "19 June 2023 at 2:05pm"
+    assert expected.startswith("19 June 2023 at ") and expected.endswith("pm")
+    client = signed_in(members["officer938"])
+    for name, kwargs in (("la-checking", {"code": "938"}),
+                         ("la-checking-school", {"code": "938", "laestab": "9382001"})):  # fmt: skip
+        page = _text(client.get(reverse(name, kwargs=kwargs)))
+        assert expected in page
+        assert "19 Jun 2023" not in page and "2023-06-19" not in page

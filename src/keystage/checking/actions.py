@@ -23,6 +23,7 @@ from keystage.accounts.models import Role
 from keystage.accounts.scope import membership_of, schools_for
 from keystage.audit.models import record
 from keystage.checking.models import Confirmation, Message, Release
+from keystage.engine.words import long_datetime
 from keystage.orgs.models import School
 from keystage.submissions.models import Collection, PupilRecord
 
@@ -182,7 +183,7 @@ def do_confirm(user, collection: Collection, school: School, *, name: str,
     send_after_commit(
         f"{school.name} has confirmed its {collection.name} data",
         f"{name} ({job_title}) confirmed that the data of {school.name} ({school.laestab}) "
-        f"is correct on {timezone.localtime(confirmation.confirmed_at):%-d %B %Y at %H:%M}.\n\n"
+        f"is correct on {long_datetime(timezone.localtime(confirmation.confirmed_at))}.\n\n"
         f"{site_link('la-checking-school', code=school.la.code, laestab=school.laestab)}\n",
         la_recipients(school),
     )

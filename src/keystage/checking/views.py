@@ -37,7 +37,7 @@ from keystage.checking.pdf import render_pdf
 from keystage.collection import actions as collection_actions
 from keystage.collection import queries as collection_queries
 from keystage.collection.visibility import SchoolSees, school_may_see, school_sees
-from keystage.engine.words import plural
+from keystage.engine.words import long_datetime, plural
 from keystage.orgs.models import LocalAuthority, School
 from keystage.submissions.actions import get_collection
 from keystage.web.govuk import error_list
@@ -334,7 +334,7 @@ def _report(request, laestab: str) -> dict:
         summary=queries.summary(collection, school, comparisons=comparisons),
         subject_keys=list(_subject_keys(collection)),
         thread=queries.thread(request.user, collection, school),
-        generated_at=timezone.localtime().strftime("%-d %B %Y at %H:%M"),
+        generated_at=long_datetime(timezone.localtime()),
     )
     return context
 
