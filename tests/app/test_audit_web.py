@@ -203,3 +203,12 @@ def test_every_event_the_code_writes_has_words():
     assert not missing, (
         f"add words for these audit events to keystage/audit/events.py EVENT_WORDS: {missing}"
     )
+
+
+def test_details_name_roles_and_leave_out_empty_values(events, signed_in, members):
+    la938 = LocalAuthority.objects.get(code="938")
+    AuditEvent.objects.create(actor="fourth", la=la938, action="account.created",
+                              detail={"role": "la_officer", "note": "", "username": "ann"})  # fmt: skip
+    page = _words(audit(signed_in(members["admin938"])).content.decode())
+    assert "role: LA officer; username: ann" in page
+    assert "la_officer" not in page and "note:" not in page

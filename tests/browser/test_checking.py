@@ -44,7 +44,7 @@ def test_release_confirm_and_the_dashboard_shows_checked(browser, page, site, he
     page.get_by_role("button", name="Apply filters").click()
     expect(page.locator("h2#schools")).to_contain_text("1 school of")
     check_page(page, "checking-la")
-    page.get_by_role("button", name="Release to all 1 school with data in this filter").click()
+    page.get_by_role("button", name="Release to the 1 school with data in this filter").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(
         "Release checking reports to 1 school?"
     )

@@ -364,10 +364,16 @@ def _detail_value(v) -> str:
 
 
 def _detail_text(detail: dict) -> str:
+    """An event's detail for people: dates in words, roles by name, empty values left out."""
     if not isinstance(detail, dict):
         return str(detail)
+    roles = dict(Role.choices)
     parts = []
     for k, v in sorted(detail.items()):
+        if v in ("", None, [], {}):
+            continue
+        if k == "role" and v in roles:
+            v = roles[v]
         if isinstance(v, dict):
             v = ", ".join(f"{a}={_detail_value(b)}" for a, b in sorted(v.items())) or "none"
         parts.append(f"{k.replace('_', ' ')}: {_detail_value(v)}")
