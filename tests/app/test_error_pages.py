@@ -92,3 +92,13 @@ def test_a_failure_shows_the_service_problem_page(rf, members, monkeypatch):
     response = errors.server_error(request)
     assert response.status_code == 500
     assert response.content.decode().startswith("Sorry, there is a problem with the service")
+
+
+def test_an_old_form_is_refused_in_the_service_layout(members):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(members["officer938"], backend="django.contrib.auth.backends.ModelBackend")
+    response = client.post(reverse("la-checking-release", kwargs={"code": "938"}), {})
+    assert response.status_code == 403
+    assert _h1(response) == "The form could not be sent"
+    assert "reload the page and send the form again" in _text(response)
+    _in_the_service_layout(response)

@@ -29,6 +29,21 @@ def permission_denied(request, exception=None) -> HttpResponse:
     return render(request, "403.html", {"reason": reason}, status=403)
 
 
+def form_refused(request, reason: str = "") -> HttpResponse:
+    """A form without a valid CSRF token: most often one left open past the session, or sent
+    again after signing out and in."""
+    return render(
+        request,
+        "403.html",
+        {
+            "heading": "The form could not be sent",
+            "reason": "The page was open too long, or you signed out and in again since it "
+            "was shown. Go back, reload the page and send the form again",
+        },
+        status=403,
+    )
+
+
 def server_error(request) -> HttpResponse:
     """The service's layout if it can still be drawn, plain words if not (the database may be
     what failed)."""
