@@ -410,7 +410,7 @@ def test_release_to_every_school_in_a_filter_goes_through_a_confirmation_page(
         response = _release_page(
             client,
             {"release": "selected", "confirm": "yes", "state": "clean_not_released",
-             "schools": ["9382001", "9382002", "9382004"]},
+             "from": "filter", "schools": ["9382001", "9382002", "9382004"]},
         )  # fmt: skip
     assert response.status_code == 302 and "state=clean_not_released" in response.url
     current = Release.objects.filter(is_current=True)
@@ -418,6 +418,11 @@ def test_release_to_every_school_in_a_filter_goes_through_a_confirmation_page(
         "9382001", "9382002", "9382004"
     ]  # fmt: skip
     assert AuditEvent.objects.filter(action="checking.released").count() == 4
+    last = AuditEvent.objects.filter(action="checking.released").order_by("-id").first()
+    assert last.detail["schools_released_together"] == 3
+    assert last.detail["chosen_by"] == (
+        "every school with data in the filter: Clean and not yet released"
+    )
     assert "Checking reports released to 3 schools" in _text(client.get(response.url))
 
 

@@ -61,10 +61,17 @@ def schools_with_data(collection: Collection, schools) -> list[School]:
 
 @transaction.atomic
 def do_release(
-    user, collection: Collection, schools: Iterable[School] | None = None, *, note: str = ""
+    user,
+    collection: Collection,
+    schools: Iterable[School] | None = None,
+    *,
+    note: str = "",
+    chosen_by: str = "",
 ) -> list[Release]:
     """Release checking reports to `schools`, or (None) to every school of the user's LA that
-    the user works on and that has sent data. A school's earlier release is superseded."""
+    the user works on and that has sent data. A school's earlier release is superseded. Each
+    school's audit row says how many were released together and, in `chosen_by`, how the user
+    chose them (the schools' checks page's filter)."""
     membership = _membership(user, LA_CHECKERS, "release checking reports")
     mine = schools_for(user).filter(la_id=membership.la_id)
     if schools is None:
@@ -89,7 +96,8 @@ def do_release(
             released_at=now, note=note,
         )  # fmt: skip
         record("checking.released", user=user, la=school.la_id, school=school, obj=release,
-               collection=collection.code, note=note)  # fmt: skip
+               collection=collection.code, note=note, schools_released_together=len(targets),
+               chosen_by=chosen_by[:200])  # fmt: skip
         link = site_link("school-check", laestab=school.laestab)
         send_after_commit(
             f"Check your {collection.name} data: {school.name}",

@@ -175,7 +175,12 @@ def la_checking_release(request, code):
     else:
         targets = [releasable[laestab] for laestab in sorted(set(data["schools"]))]
     if request.POST.get("confirm") == "yes" and form.is_valid():
-        released = actions.do_release(request.user, collection, targets, note=data["note"])
+        check_filter = filters.BY_VALUE[chosen["state"]]
+        how = ("schools ticked" if request.POST.get("from") != "filter"
+               else f"every school with data in the filter: {check_filter.label}"
+               + (f", matching “{chosen['q']}”" if chosen["q"] else ""))  # fmt: skip
+        released = actions.do_release(request.user, collection, targets, note=data["note"],
+                                      chosen_by=how)  # fmt: skip
         names = ", ".join(r.school.name for r in released[:3])
         more = f" and {len(released) - 3} more" if len(released) > 3 else ""
         messages.success(
