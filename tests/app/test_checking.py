@@ -757,3 +757,21 @@ def test_dates_on_the_checks_pages_are_in_words(schools, members, loaded, signed
         page = _text(client.get(reverse(name, kwargs=kwargs)))
         assert expected in page
         assert "19 Jun 2023" not in page and "2023-06-19" not in page
+
+
+def test_release_again_from_a_schools_page_goes_through_the_confirmation(
+    schools, members, loaded, signed_in
+):
+    client = signed_in(members["officer938"])
+    page = client.get(reverse("la-checking-school", kwargs={"code": "938", "laestab": "9382001"}))
+    html = page.content.decode()
+    form = re.search(r'<form method="post" action="([^"]+)"[^>]*>((?:(?!</form>).)*Release the '
+                     r"reports to Example Primary School)", html, re.S)  # fmt: skip
+    assert form, "no release button on the school's page"
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', form.group(2)))
+    fields["release"] = "selected"
+    response = client.post(form.group(1), fields)
+    assert response.status_code == 200
+    assert "Release checking reports to 1 school?" in _text(response)
+    assert "9382001 Example Primary School" in _text(response)
+    assert not Release.objects.exists()
