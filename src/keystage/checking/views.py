@@ -86,7 +86,7 @@ def _checking_rows(request, la, collection):
     return rows, releasable
 
 
-def _checking_page(request, la, collection, rows, releasable, chosen, form, *, status=200):
+def _checking_page(request, la, collection, rows, releasable, chosen, form):
     """The schools' checks page: the filter, the actions on the schools it keeps (at the top),
     and one page of the schools."""
     role = _role(request)
@@ -124,7 +124,6 @@ def _checking_page(request, la, collection, rows, releasable, chosen, form, *, s
             "form": form,
             "error_list": error_list(form),
         },
-        status=status,
     )
 
 
@@ -138,6 +137,12 @@ def _here(links: dict | None, la) -> dict | None:
         if item and "href" in item:
             item["href"] = base + item["href"]
     return links
+
+
+def _checks_url(la, chosen: dict) -> str:
+    """The schools' checks page with the filter the user had."""
+    url = reverse("la-checking", kwargs={"code": la.code})
+    return url + link(chosen) if any(chosen.values()) else url
 
 
 @require_safe
@@ -188,9 +193,9 @@ def la_checking_release(request, code):
             f"Checking reports released to {plural(len(released), 'school')}: {names}{more}. "
             "Their users have been e-mailed.",
         )
-        return redirect(reverse("la-checking", kwargs={"code": la.code}) + link(chosen))
+        return redirect(_checks_url(la, chosen))
     statuses = {r.laestab: r.check for r in rows}
-    again = [s for s in targets if statuses[s.laestab].release is not None]
+    again = [s for s in targets if s.laestab in statuses and statuses[s.laestab].release]
     return render(
         request,
         "checking/release_confirm.html",
@@ -204,7 +209,7 @@ def la_checking_release(request, code):
             "form": form,
             "error_list": error_list(form) if "confirm" in request.POST else [],
             "note": data.get("note", request.POST.get("note", "")),
-            "back": reverse("la-checking", kwargs={"code": la.code}) + link(chosen),
+            "back": _checks_url(la, chosen),
         },
     )
 
