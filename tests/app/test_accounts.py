@@ -3,16 +3,19 @@ admins (with real TOTP codes from the device's key) and none for other roles."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from keystage.audit.models import AuditEvent
+from keystage.engine import words
 from tests.app.conftest import STRONG_PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -138,6 +141,48 @@ def test_the_lock_ends_after_the_cool_off(client, members):
     assert sign_in(client, "officer938").status_code == 429
     AccessAttempt.objects.update(attempt_time=AccessAttempt.objects.get().attempt_time - timedelta(minutes=16))  # fmt: skip
     assert sign_in(client, "officer938")["Location"] == reverse("home")
+
+
+def test_the_lock_says_how_long_is_really_left(client, members):
+    from axes.models import AccessAttempt
+
+    for _ in range(5):
+        sign_in(client, "officer938", "wrong")
+    attempt = AccessAttempt.objects.get()
+    failed_at = attempt.attempt_time
+
+    def page_after(minutes_ago: dt.timedelta) -> str:
+        AccessAttempt.objects.update(attempt_time=failed_at - minutes_ago)
+        response = sign_in(client, "officer938")
+        assert response.status_code == 429
+        return " ".join(response.content.decode().split())
+
+    page = page_after(dt.timedelta(minutes=10))
+    assert "You cannot sign in for 5 minutes" in page and "15 minutes" not in page
+    ends = timezone.localtime(failed_at - dt.timedelta(minutes=10) + dt.timedelta(minutes=15))
+    shown = (ends + dt.timedelta(seconds=59)).replace(second=0, microsecond=0)
+    assert f"you can sign in again from {words.long_datetime(shown)}" in page
+    page = page_after(dt.timedelta(minutes=14, seconds=30))
+    assert "You cannot sign in for 30 seconds" in page and "Wait 30 seconds" in page
+    # Trying while locked does not make the wait longer.
+    assert AccessAttempt.objects.get().failures_since_start == 5
+
+
+def test_a_wrong_code_says_how_long_to_wait(client, members):
+    device = TOTPDevice.objects.create(user=members["admin202"], name="app", confirmed=True)
+    sign_in(client, "admin202")
+    right = code_for(device)
+    wrong = f"{(int(right) + 1) % 1_000_000:06d}"
+    page = client.post(reverse("two-factor-verify"), {"code": wrong}).content.decode()
+    assert "The code is not right. Wait 1 second, then enter the newest code" in page
+    # Five wrong codes, the last 3 seconds ago: django-otp wants 16 seconds, so 13 are left.
+    TOTPDevice.objects.filter(pk=device.pk).update(
+        throttling_failure_count=5,
+        throttling_failure_timestamp=timezone.now() - dt.timedelta(seconds=3),
+    )
+    page = client.post(reverse("two-factor-verify"), {"code": right}).content.decode()
+    assert "too many wrong codes. Wait 13 seconds, then enter the newest code" in page
+    assert "Wait a minute" not in page
 
 
 def test_the_failure_limit_is_a_setting(client, members, settings):

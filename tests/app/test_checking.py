@@ -18,6 +18,7 @@ from keystage.checking import actions, queries
 from keystage.checking.models import Confirmation, Message, Release
 from keystage.checking.queries import CheckState
 from keystage.collection.actions import do_set_school_sees
+from keystage.engine import words
 from keystage.orgs.models import LocalAuthority, School
 from keystage.reports.facts import rebuild_facts
 from keystage.submissions.models import PupilRecord, Upload
@@ -346,33 +347,182 @@ def test_dashboard_shows_each_schools_check(schools, members, loaded, signed_in)
 # -- pages ------------------------------------------------------------------------------------
 
 
-def test_la_releases_through_the_page(
+def _release_page(client, data):
+    return client.post(reverse("la-checking-release", kwargs={"code": "938"}), data)
+
+
+def test_la_releases_to_selected_schools_through_a_confirmation_page(
     schools, members, loaded, signed_in, django_capture_on_commit_callbacks
 ):
     client = signed_in(members["officer938"])
     url = reverse("la-checking", kwargs={"code": "938"})
     page = _text(client.get(url))
     assert "Example Primary School" in page and "Camden" not in page
-    response = client.post(url, {"release": "selected"})
+    response = _release_page(client, {"release": "selected"})
     assert "Select the schools to release checking reports to" in _text(response)
+    assert 'href="#id_schools"' in response.content.decode()
+    assert 'id="id_schools"' in response.content.decode()  # the link reaches a checkbox
+    response = _release_page(client, {"release": "selected", "schools": ["2022003"]})
+    assert "2022003 is not one of your schools" in _text(response)
+    assert not Release.objects.exists()
+
+    response = _release_page(client, {"release": "selected", "schools": ["9382001"]})
+    page = _text(response)
+    assert response.status_code == 200 and not Release.objects.exists()
+    assert "Release checking reports to 1 school?" in page
+    assert "9382001 Example Primary School" in page and "Warning" in page
+    assert "Queries Only Primary" not in page
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(url, {"release": "selected", "schools": ["9382001"], "note": "Hi"})
+        response = _release_page(
+            client,
+            {"release": "selected", "schools": ["9382001"], "note": "Hi", "confirm": "yes"},
+        )
     assert response.status_code == 302
     assert Release.objects.get().school == schools["clean"]
-    assert len(mail.outbox) == 1
-    response = client.post(url, {"release": "selected", "schools": ["2022003"]})
-    assert "2022003 is not one of your schools" in _text(response)
-    client.post(url, {"release": "all"})
-    assert Release.objects.filter(is_current=True).count() == 3
+    assert AuditEvent.objects.get(action="checking.released").school == schools["clean"]
+    assert len(mail.outbox) == 1 and "Hi" in mail.outbox[0].body
+    page = _text(client.get(response.url))
+    assert "Checking reports released to 1 school: Example Primary School" in page
 
 
-@pytest.mark.parametrize("who", ["national", "school938"])
+def test_release_to_every_school_in_a_filter_goes_through_a_confirmation_page(
+    schools, members, loaded, signed_in, django_capture_on_commit_callbacks
+):
+    client = signed_in(members["officer938"])
+    release(members["officer938"], loaded, schools["queries"])
+    # "Clean and not yet released": 9382001 only (9382002 has errors, 9382004 is released).
+    response = _release_page(client, {"release": "filter", "state": "clean_not_released"})
+    page = _text(response)
+    assert "Release checking reports to 1 school?" in page
+    assert "clean schools whose reports are not yet released" in page
+    assert "9382001 Example Primary School" in page and "9382002" not in page
+    assert Release.objects.filter(is_current=True).count() == 1  # nothing released yet
+
+    # Every school with data (no filter): three schools, one of them released before.
+    response = _release_page(client, {"release": "filter"})
+    page = _text(response)
+    assert "Release checking reports to 3 schools?" in page
+    assert "1 school has had reports released before" in page
+    for laestab in ("9382001", "9382002", "9382004"):
+        assert f'name="schools" value="{laestab}"' in response.content.decode()
+    assert "9382006" not in page  # its only file was rejected: nothing to release
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _release_page(
+            client,
+            {"release": "selected", "confirm": "yes", "state": "clean_not_released",
+             "from": "filter", "schools": ["9382001", "9382002", "9382004"]},
+        )  # fmt: skip
+    assert response.status_code == 302 and "state=clean_not_released" in response.url
+    current = Release.objects.filter(is_current=True)
+    assert sorted(current.values_list("school__laestab", flat=True)) == [
+        "9382001", "9382002", "9382004"
+    ]  # fmt: skip
+    assert AuditEvent.objects.filter(action="checking.released").count() == 4
+    last = AuditEvent.objects.filter(action="checking.released").order_by("-id").first()
+    assert last.detail["schools_released_together"] == 3
+    assert last.detail["chosen_by"] == (
+        "every school with data in the filter: Clean and not yet released"
+    )
+    assert "Checking reports released to 3 schools" in _text(client.get(response.url))
+
+
+def test_a_filter_without_schools_to_release_says_so(schools, members, loaded, signed_in):
+    client = signed_in(members["officer938"])
+    response = _release_page(client, {"release": "filter", "state": "confirmed"})
+    assert "No school this filter shows has data to release yet" in _text(response)
+    assert not Release.objects.exists()
+
+
+def test_a_too_long_message_is_refused_on_the_confirmation_page(
+    schools, members, loaded, signed_in
+):
+    client = signed_in(members["officer938"])
+    data = {"release": "selected", "schools": ["9382001"], "confirm": "yes", "note": "x" * 5001}
+    page = _text(_release_page(client, data))
+    assert "Release checking reports to 1 school?" in page
+    assert "The message to schools must be 5000 characters or fewer" in page
+    assert not Release.objects.exists()
+
+
+@pytest.mark.parametrize("who", ["national", "school938", "admin202"])
 def test_who_may_not_release_through_the_page(schools, members, loaded, signed_in, who):
     client = signed_in(members[who])
-    url = reverse("la-checking", kwargs={"code": "938"})
-    response = client.post(url, {"release": "all"})
-    assert response.status_code in (403, 404)
+    for data in ({"release": "filter"}, {"release": "filter", "confirm": "yes"},
+                 {"release": "selected", "schools": ["9382001"], "confirm": "yes"}):  # fmt: skip
+        assert _release_page(client, data).status_code in (403, 404)
     assert not Release.objects.exists()
+
+
+def _rows(page_html: str) -> list[str]:
+    """The LAESTABs of the schools table's rows, in order."""
+    return re.findall(r'<span class="govuk-hint govuk-!-margin-0">(\d{7})</span>', page_html)
+
+
+def test_the_checks_page_filters_by_check_state_and_school_name(
+    schools, members, loaded, signed_in
+):
+    release(members["officer938"], loaded, schools["clean"], schools["queries"], schools["errors"])
+    actions.do_confirm(members["head938"], loaded, schools["clean"], name="Ann Head",
+                       job_title="Headteacher")  # fmt: skip
+    actions.do_send_query(members["school938"], loaded, schools["errors"], body="Wrong")
+    client = signed_in(members["officer938"])
+    url = reverse("la-checking", kwargs={"code": "938"})
+
+    def shown(**params):
+        return _rows(client.get(url, params).content.decode())
+
+    everyone = shown()
+    assert everyone == ["9382001", "9382002", "9382004", "9382005", "9382006"]
+    assert shown(state="confirmed") == ["9382001"]
+    assert shown(state="query") == ["9382002"]
+    assert shown(state="released") == ["9382004"]
+    assert shown(state="no_data") == ["9382005", "9382006"]
+    assert shown(state="clean_not_released") == []
+    assert shown(q="queries only") == ["9382004"]
+    assert shown(q="938200", state="no_data") == ["9382005", "9382006"]
+    page = _text(client.get(url, {"state": "query"}))
+    assert "1 school of 5: schools with a query" in page
+    assert "Query from school (1)" in page and "No data yet (2)" in page
+    # Hostile or unknown filters: every school, the search shown escaped.
+    assert shown(state="'; drop table", q="") == everyone
+    response = client.get(url, {"q": "<script>alert(1)</script>"})
+    assert "<script>alert(1)" not in response.content.decode()
+    assert "No schools match this filter" in _text(response)
+    # The data changed after the confirmation.
+    record("pupil.edited", user=members["officer938"], la=schools["clean"].la_id,
+           school=schools["clean"])  # fmt: skip
+    assert shown(state="changed") == ["9382001"] and shown(state="confirmed") == []
+
+
+def test_the_checks_page_is_paged_with_the_actions_at_the_top(schools, members, loaded, signed_in):
+    la = LocalAuthority.objects.get(code="938")
+    School.objects.bulk_create(
+        School(urn=f"13{n:04d}", la=la, estab=f"{3000 + n}", laestab=f"938{3000 + n}",
+               name=f"Many Primary {n:02d}", expected_ks1=True)
+        for n in range(60)
+    )  # fmt: skip
+    client = signed_in(members["officer938"])
+    url = reverse("la-checking", kwargs={"code": "938"})
+    html = client.get(url, {"state": "no_data"}).content.decode()
+    assert len(_rows(html)) == 50
+    assert "Schools 1 to 50 of 62" in _words(html)
+    assert "/la/938/checking?state=no_data&amp;page=2" in html
+    second = client.get(url, {"state": "no_data", "page": "2"}).content.decode()
+    assert len(_rows(second)) == 12 and "Schools 51 to 62 of 62" in _words(second)
+    assert len(_rows(client.get(url, {"page": "999"}).content.decode())) == 15  # the last page
+    # The release buttons come before the list, with the count of the whole filter, not the
+    # page.
+    everyone = client.get(url).content.decode()
+    assert "Release to all 3 schools with data" in _words(everyone)
+    assert everyone.index("Release to selected schools") < everyone.index("<table")
+    assert everyone.index('id="remind"') < everyone.index("<table")
+    # Releasing to the filter takes schools on every page, not only the one shown.
+    School.objects.filter(laestab="9383059").update(name="Zed Primary")
+    from tests.app.collection_data import _pupil, _upload
+
+    _pupil(_upload(loaded, School.objects.get(laestab="9383059")), 1, surname="ZED")
+    page = _text(_release_page(client, {"release": "filter", "state": "clean_not_released"}))
+    assert "Release checking reports to 2 schools?" in page and "9383059 Zed Primary" in page
 
 
 def test_school_sees_not_released_yet(schools, members, loaded, signed_in):
@@ -591,3 +741,37 @@ def test_another_las_users_see_none_of_its_checks(schools, members, loaded):
         members["officer202"], loaded, School.objects.filter(la__code="938")
     )
     assert {s.state for s in statuses.values()} == {CheckState.NOT_RELEASED}
+
+
+def test_dates_on_the_checks_pages_are_in_words(schools, members, loaded, signed_in):
+    import datetime as dt
+
+    (made,) = release(members["officer938"], loaded, schools["clean"])
+    at = dt.datetime(2023, 6, 19, 13, 5, tzinfo=dt.UTC)
+    Release.objects.filter(pk=made.pk).update(released_at=at)
+    expected = words.long_datetime(timezone.localtime(at))  # "19 June 2023 at 2:05pm"
+    assert expected.startswith("19 June 2023 at ") and expected.endswith("pm")
+    client = signed_in(members["officer938"])
+    for name, kwargs in (("la-checking", {"code": "938"}),
+                         ("la-checking-school", {"code": "938", "laestab": "9382001"})):  # fmt: skip
+        page = _text(client.get(reverse(name, kwargs=kwargs)))
+        assert expected in page
+        assert "19 Jun 2023" not in page and "2023-06-19" not in page
+
+
+def test_release_again_from_a_schools_page_goes_through_the_confirmation(
+    schools, members, loaded, signed_in
+):
+    client = signed_in(members["officer938"])
+    page = client.get(reverse("la-checking-school", kwargs={"code": "938", "laestab": "9382001"}))
+    html = page.content.decode()
+    form = re.search(r'<form method="post" action="([^"]+)"[^>]*>((?:(?!</form>).)*Release the '
+                     r"reports to Example Primary School)", html, re.S)  # fmt: skip
+    assert form, "no release button on the school's page"
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', form.group(2)))
+    fields["release"] = "selected"
+    response = client.post(form.group(1), fields)
+    assert response.status_code == 200
+    assert "Release checking reports to 1 school?" in _text(response)
+    assert "9382001 Example Primary School" in _text(response)
+    assert not Release.objects.exists()

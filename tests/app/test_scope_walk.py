@@ -81,6 +81,7 @@ PARAMETERS = {
     "la-pupil-restore": lambda t: {"code": t.code, "pupil_id": t.pupil_id},
     "la-checking": _la_code,
     "la-checking-remind": _la_code,
+    "la-checking-release": _la_code,
     "la-checking-school": _la_school,
     "la-school-sees": _la_code,
     "school-check": _school,

@@ -38,13 +38,26 @@ def test_release_confirm_and_the_dashboard_shows_checked(browser, page, site, he
     expect(page.locator("main")).to_contain_text("You are signed in as officer938")
     page.get_by_role("link", name="Schools' checks").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Schools' checks")
-    page.get_by_label("9382001 Example Primary School").check()
-    page.get_by_label("Message to the schools (optional)").fill("Please reply by 30 June.")
+    # The filter "clean and not yet released" keeps the one clean school; the release to every
+    # school it shows goes through a confirmation page naming it.
+    page.get_by_label("Check", exact=True).select_option("clean_not_released")
+    page.get_by_role("button", name="Apply filters").click()
+    expect(page.locator("h2#schools")).to_contain_text("1 school of")
     check_page(page, "checking-la")
-    page.get_by_role("button", name="Release to selected schools").click()
+    page.get_by_role("button", name="Release to the 1 school with data in this filter").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Release checking reports to 1 school?"
+    )
+    expect(page.locator("main")).to_contain_text("9382001 Example Primary School")
+    expect(page.locator(".govuk-warning-text")).to_contain_text("will be e-mailed")
+    assert mail.outbox == []
+    page.get_by_label("Message to the schools (optional)").fill("Please reply by 30 June.")
+    check_page(page, "checking-release-confirm")
+    page.get_by_role("button", name="Release checking reports to 1 school").click()
     expect(page.locator(".govuk-notification-banner")).to_contain_text(
         "Checking reports released to 1 school: Example Primary School"
     )
+    page.get_by_role("link", name="Clear filters").click()
     row = page.locator("tr", has_text="Example Primary School")
     expect(row).to_contain_text("Reports released")
     assert [m.to for m in mail.outbox] == [["head@example.org"]]
@@ -137,3 +150,35 @@ def test_school_queries_a_pupil_and_the_la_answers(browser, page, site, head, ch
     la.close()
     page.reload()
     expect(page.locator("main")).to_contain_text("Corrected: please check again.")
+
+
+def test_the_checks_page_works_without_javascript(browser, site):
+    """Filter, tick, release and confirm with JavaScript off: plain forms and links only."""
+    from keystage.checking.models import Release
+
+    context = browser.new_context(viewport=VIEWPORT, java_script_enabled=False)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    sign_in(page, site, "officer938")
+    page.goto(f"{site['url']}/la/938/checking")
+    page.get_by_label("School name or LAESTAB").fill("downs")
+    page.get_by_role("button", name="Apply filters").click()
+    expect(page.locator("h2#schools")).to_contain_text("1 school of")
+    expect(page.locator("tbody tr")).to_have_count(1)
+    page.get_by_role("button", name="Release to selected schools").click()  # nothing ticked
+    expect(page.locator(".govuk-error-summary")).to_contain_text(
+        "Select the schools to release checking reports to"
+    )
+    page.get_by_label("9382002 Downs Infant School").check()
+    page.get_by_role("button", name="Release to selected schools").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Release checking reports to 1 school?"
+    )
+    assert not Release.objects.exists()
+    page.get_by_role("button", name="Release checking reports to 1 school").click()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text(
+        "Checking reports released to 1 school: Downs Infant School"
+    )
+    expect(page.get_by_label("School name or LAESTAB")).to_have_value("downs")  # filter kept
+    assert [r.school.laestab for r in Release.objects.all()] == ["9382002"]
+    context.close()

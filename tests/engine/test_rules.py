@@ -620,6 +620,29 @@ def test_p03_marks_every_record_and_names_the_others():
     assert p03[3].value == "a938200123001 "
 
 
+def test_p03_names_both_pupils_and_the_other_school_by_name():
+    ava = entry(1)._replace(school="Example Primary School")
+    ben = entry(2, laestab="9382002", forename="Ben", surname="Cole")._replace(
+        school="Downs Infant School"
+    )
+    found = {k: f.message for k, f in check_cohort([ava, ben], D) if f.rule == "KS1-P03"}
+    assert found[1].startswith("UPN A938200123001 of Ava Smith is also on the record of Ben Cole")
+    assert "Ben Cole at Downs Infant School (9382002)" in found[1]
+    assert found[2].startswith("UPN A938200123001 of Ben Cole is also on the record of Ava Smith")
+    assert "Ava Smith at Example Primary School (9382001)" in found[2]
+
+
+def test_p14_says_the_date_of_birth_in_words_and_the_other_spelling():
+    found = check_cohort(
+        [entry(1, surname="Núñez", forename="Zoë"),
+         entry(2, upn="P938200123002", surname=" NUNEZ", forename="zoe", laestab="9382002")], D
+    )  # fmt: skip
+    first = found[0][1].message
+    assert first.startswith("Zoë Núñez, born 14 January 2016, UPN A938200123001")
+    assert "UPN P938200123002 at 9382002, named zoe NUNEZ" in first
+    assert "2016-01-14" not in first
+
+
 def test_p03_ignores_missing_upns():
     assert check_cohort([entry(1, upn=""), entry(2, upn=" ", forename="Ben")], D) == []
 

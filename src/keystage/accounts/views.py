@@ -3,6 +3,7 @@ Views parse, check, call an action and respond."""
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 
 from django.conf import settings
@@ -13,11 +14,12 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_otp import login as otp_login
 
-from keystage.accounts import actions, two_factor
+from keystage.accounts import actions, two_factor, waits
 from keystage.accounts.forms import ApproverForm, CodeForm, MemberForm, SignInForm
 from keystage.accounts.models import LA_ROLES, Membership, Role
 from keystage.accounts.scope import membership_of, scoped
@@ -137,24 +139,42 @@ def _check_code(form: CodeForm, device) -> bool:
     wrong code double the wait before the next try, so guessing codes is hopeless."""
     allowed, _ = device.verify_is_allowed()
     if not allowed:
-        form.add_error("code", "You have entered too many wrong codes. Wait a minute, then "
-                       "enter the newest code from your authenticator app")  # fmt: skip
+        left = waits.code_wait(device)
+        wait = f"Wait {waits.in_words(left)}, then enter" if left else "Enter"
+        form.add_error("code", f"You have entered too many wrong codes. {wait} the newest code "
+                       "from your authenticator app")  # fmt: skip
         return False
     if device.verify_token(form.cleaned_data["code"]):
         return True
+    # Each wrong code makes the next one wait longer (1, 2, 4, 8 seconds...): say how long.
+    left = waits.code_wait(device)
+    wait = f"Wait {waits.in_words(left)}, then enter" if left else "Enter"
     form.add_error(
-        "code", "The code is not right. Enter the newest code from your authenticator app"
+        "code", f"The code is not right. {wait} the newest code from your authenticator app"
     )
     return False
 
 
 def locked_out(request, response=None, credentials=None):
     """django-axes calls this when a sign-in is refused because of too many wrong passwords."""
-    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    ends = waits.sign_in_lock_ends(request, credentials)
+    now = timezone.now()
+    left = (ends - now) if ends is not None and ends > now else None
+    if left is None and settings.AXES_COOLOFF_TIME is not None:
+        left = settings.AXES_COOLOFF_TIME  # only just locked: the whole cool-off
+    # The clock time rounded up to the minute, so that trying then always works.
+    until = None
+    if left is not None:
+        at = timezone.localtime(now + left)
+        until = (at + dt.timedelta(seconds=59)).replace(second=0, microsecond=0)
     return render(
         request,
         "accounts/locked_out.html",
-        {"minutes": minutes, "failure_limit": settings.AXES_FAILURE_LIMIT},
+        {
+            "wait": waits.in_words(left) if left is not None else None,
+            "until": until,
+            "failure_limit": settings.AXES_FAILURE_LIMIT,
+        },
         status=429,
     )
 

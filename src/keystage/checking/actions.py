@@ -23,6 +23,7 @@ from keystage.accounts.models import Role
 from keystage.accounts.scope import membership_of, schools_for
 from keystage.audit.models import record
 from keystage.checking.models import Confirmation, Message, Release
+from keystage.engine.words import long_datetime
 from keystage.orgs.models import School
 from keystage.submissions.models import Collection, PupilRecord
 
@@ -60,10 +61,17 @@ def schools_with_data(collection: Collection, schools) -> list[School]:
 
 @transaction.atomic
 def do_release(
-    user, collection: Collection, schools: Iterable[School] | None = None, *, note: str = ""
+    user,
+    collection: Collection,
+    schools: Iterable[School] | None = None,
+    *,
+    note: str = "",
+    chosen_by: str = "",
 ) -> list[Release]:
     """Release checking reports to `schools`, or (None) to every school of the user's LA that
-    the user works on and that has sent data. A school's earlier release is superseded."""
+    the user works on and that has sent data. A school's earlier release is superseded. Each
+    school's audit row says how many were released together and, in `chosen_by`, how the user
+    chose them (the schools' checks page's filter)."""
     membership = _membership(user, LA_CHECKERS, "release checking reports")
     mine = schools_for(user).filter(la_id=membership.la_id)
     if schools is None:
@@ -88,7 +96,8 @@ def do_release(
             released_at=now, note=note,
         )  # fmt: skip
         record("checking.released", user=user, la=school.la_id, school=school, obj=release,
-               collection=collection.code, note=note)  # fmt: skip
+               collection=collection.code, note=note, schools_released_together=len(targets),
+               chosen_by=chosen_by[:200])  # fmt: skip
         link = site_link("school-check", laestab=school.laestab)
         send_after_commit(
             f"Check your {collection.name} data: {school.name}",
@@ -182,7 +191,7 @@ def do_confirm(user, collection: Collection, school: School, *, name: str,
     send_after_commit(
         f"{school.name} has confirmed its {collection.name} data",
         f"{name} ({job_title}) confirmed that the data of {school.name} ({school.laestab}) "
-        f"is correct on {timezone.localtime(confirmation.confirmed_at):%-d %B %Y at %H:%M}.\n\n"
+        f"is correct on {long_datetime(timezone.localtime(confirmation.confirmed_at))}.\n\n"
         f"{site_link('la-checking-school', code=school.la.code, laestab=school.laestab)}\n",
         la_recipients(school),
     )

@@ -11,11 +11,19 @@ MAX_BODY = 5000
 
 
 class ReleaseForm(forms.Form):
-    """Release to the schools ticked, or (`release=all`) to every school with data."""
+    """Release to the schools ticked, or (`release=filter`) to every school with data that the
+    page's filter keeps (the view applies the filter)."""
 
     schools = forms.MultipleChoiceField(required=False)
     note = forms.CharField(required=False, max_length=MAX_BODY)
-    release = forms.ChoiceField(choices=[("selected", "selected"), ("all", "all")])
+    release = forms.ChoiceField(
+        choices=[("selected", "selected"), ("filter", "filter")],
+        error_messages={
+            "required": "Choose to release to the schools you selected or to every school shown",
+            "invalid_choice": "Choose to release to the schools you selected or to every school "
+            "shown",
+        },
+    )
 
     def __init__(self, *args, schools=(), **kwargs):
         super().__init__(*args, **kwargs)

@@ -21,6 +21,7 @@ from keystage.audit.models import AuditEvent
 from keystage.checking.models import Confirmation, Message, Release
 from keystage.engine import definition as definitions
 from keystage.engine.measures import UNKNOWN, count_pupils, measures, rounded
+from keystage.engine.words import long_datetime
 from keystage.orgs.models import School
 from keystage.reports import queries as report_queries
 from keystage.reports.disclosure import SUPPRESSED, Viewer
@@ -92,9 +93,10 @@ class CheckStatus:
 
 
 def when(at: dt.datetime) -> str:
+    """ "19 June 2011 at 2:05pm", in local time."""
     from django.utils.timezone import localtime
 
-    return localtime(at).strftime("%-d %b %Y %H:%M")
+    return long_datetime(localtime(at))
 
 
 def data_changed_at(collection: Collection, school_ids) -> dict[int, dt.datetime]:

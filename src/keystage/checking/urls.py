@@ -6,6 +6,7 @@ from keystage.checking import views
 
 urlpatterns = [
     path("la/<str:code>/checking", views.la_checking, name="la-checking"),
+    path("la/<str:code>/checking/release", views.la_checking_release, name="la-checking-release"),
     path("la/<str:code>/checking/remind", views.la_checking_remind, name="la-checking-remind"),
     path(
         "la/<str:code>/checking/<str:laestab>", views.la_checking_school, name="la-checking-school"

@@ -14,16 +14,18 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods, require_safe
 
 from keystage.accounts.models import Role
 from keystage.accounts.scope import las_for, membership_of, schools_for, scoped
-from keystage.checking import actions, queries
+from keystage.checking import actions, filters, queries
 from keystage.checking.forms import (
     ConfirmForm,
     QueryForm,
@@ -35,9 +37,11 @@ from keystage.checking.pdf import render_pdf
 from keystage.collection import actions as collection_actions
 from keystage.collection import queries as collection_queries
 from keystage.collection.visibility import SchoolSees, school_may_see, school_sees
+from keystage.engine.words import long_datetime, plural
 from keystage.orgs.models import LocalAuthority, School
 from keystage.submissions.actions import get_collection
 from keystage.web.govuk import error_list
+from keystage.web.paging import link, pagination
 
 LA_READERS = (Role.NATIONAL_ADMIN, Role.LA_ADMIN, Role.LA_OFFICER, Role.LA_RESTRICTED)
 LA_CHECKERS = actions.LA_CHECKERS
@@ -70,53 +74,142 @@ def _school(request, laestab: str, *, la: LocalAuthority | None = None) -> Schoo
 # -- LA side ----------------------------------------------------------------------------------
 
 
-@require_http_methods(["GET", "HEAD", "POST"])
-def la_checking(request, code):
-    la = _la(request, code, LA_READERS)
-    collection = _collection()
-    role = _role(request)
+PER_PAGE = 50
+
+
+def _checking_rows(request, la, collection):
+    """Every school of the LA the user may see, with its check, and those with data to
+    release."""
     rows = collection_queries.school_rows(request.user, la, collection)
-    statuses = queries.check_statuses(request.user, collection, [r.school_id for r in rows])
     mine = scoped(request.user, School).filter(la=la)
-    releasable = actions.schools_with_data(collection, mine)
-    may_release = role in LA_CHECKERS
-    form = ReleaseForm(request.POST if request.method == "POST" else None, schools=releasable)
-    if request.method == "POST":
-        if not may_release:
-            raise PermissionDenied("Your role cannot release checking reports")
-        if form.is_valid():
-            data = form.cleaned_data
-            chosen = None
-            if data["release"] == "selected":
-                chosen = [s for s in releasable if s.laestab in data["schools"]]
-            released = actions.do_release(request.user, collection, chosen, note=data["note"])
-            if released:
-                names = ", ".join(r.school.name for r in released[:3])
-                more = f" and {len(released) - 3} more" if len(released) > 3 else ""
-                messages.success(
-                    request,
-                    f"Checking reports released to {len(released)} "
-                    f"school{'s' if len(released) != 1 else ''}: {names}{more}. "
-                    "Their users have been e-mailed.",
-                )
-            else:
-                messages.info(request, "No school has data to release yet")
-            return redirect("la-checking", code=la.code)
+    releasable = {s.laestab: s for s in actions.schools_with_data(collection, mine)}
+    return rows, releasable
+
+
+def _checking_page(request, la, collection, rows, releasable, chosen, form):
+    """The schools' checks page: the filter, the actions on the schools it keeps (at the top),
+    and one page of the schools."""
+    role = _role(request)
+    shown = filters.apply(rows, chosen)
+    page = Paginator(shown, PER_PAGE).get_page(request.GET.get("page"))
+    counts = filters.counts(rows)
+    in_filter = [r for r in shown if r.laestab in releasable]
+    picked = set(form.data.getlist("schools")) if form.is_bound else set()
     return render(
         request,
         "checking/la_checking.html",
         {
             "la": la,
             "collection": collection,
-            "rows": [(r, statuses[r.school_id]) for r in rows],
-            "releasable": {s.laestab for s in releasable},
-            "may_release": may_release,
+            "params": chosen,
+            "filtered": bool(chosen["state"] or chosen["q"]),
+            "filter": filters.BY_VALUE[chosen["state"]],
+            "filter_items": [
+                {"value": f.value, "text": f"{f.label} ({counts[f.value]})"}
+                for f in filters.FILTERS
+            ],
+            "total": len(rows),
+            "shown": len(shown),
+            "page": page,
+            "pagination": _here(pagination(page, chosen), la),
+            "releasable": set(releasable),
+            "releasable_in_filter": len(in_filter),
+            "picked": picked,
+            "may_release": role in LA_CHECKERS,
             "may_set_school_sees": role in SETTERS,
-            "to_remind": actions.schools_to_remind(request.user, collection) if may_release else [],
+            "to_remind": actions.schools_to_remind(request.user, collection)
+            if role in LA_CHECKERS
+            else [],
             "school_sees": dict(SchoolSees.choices)[school_sees(collection, la)],
             "form": form,
             "error_list": error_list(form),
-            "values": form.data if form.is_bound else {},
+        },
+    )
+
+
+def _here(links: dict | None, la) -> dict | None:
+    """Pagination links to the checks page itself, also when a release form is shown again
+    with its errors at the release address."""
+    if links is None:
+        return None
+    base = reverse("la-checking", kwargs={"code": la.code})
+    for item in [links.get("previous"), links.get("next"), *links["items"]]:
+        if item and "href" in item:
+            item["href"] = base + item["href"]
+    return links
+
+
+def _checks_url(la, chosen: dict) -> str:
+    """The schools' checks page with the filter the user had."""
+    url = reverse("la-checking", kwargs={"code": la.code})
+    return url + link(chosen) if any(chosen.values()) else url
+
+
+@require_safe
+def la_checking(request, code):
+    la = _la(request, code, LA_READERS)
+    collection = _collection()
+    rows, releasable = _checking_rows(request, la, collection)
+    form = ReleaseForm(schools=releasable.values())
+    return _checking_page(request, la, collection, rows, releasable, filters.params(request.GET),
+                          form)  # fmt: skip
+
+
+@require_http_methods(["POST"])
+def la_checking_release(request, code):
+    """Release checking reports to the schools ticked on the page, or to every school with data
+    that the page's filter keeps: first a confirmation page (how many schools, which), then,
+    once confirmed, the release of exactly the schools the confirmation page named."""
+    la = _la(request, code, LA_READERS)
+    if _role(request) not in LA_CHECKERS:
+        raise PermissionDenied("Your role cannot release checking reports")
+    collection = _collection()
+    rows, releasable = _checking_rows(request, la, collection)
+    chosen = filters.params(request.POST)
+    form = ReleaseForm(request.POST, schools=releasable.values())
+    form.is_valid()
+    if form.has_error("schools") or form.has_error("release"):
+        return _checking_page(request, la, collection, rows, releasable, chosen, form)
+    data = form.cleaned_data
+    if data["release"] == "filter":
+        targets = [releasable[r.laestab] for r in filters.apply(rows, chosen)
+                   if r.laestab in releasable]  # fmt: skip
+        if not targets:
+            form.add_error("schools", "No school this filter shows has data to release yet")
+            return _checking_page(request, la, collection, rows, releasable, chosen, form)
+    else:
+        targets = [releasable[laestab] for laestab in sorted(set(data["schools"]))]
+    if request.POST.get("confirm") == "yes" and form.is_valid():
+        check_filter = filters.BY_VALUE[chosen["state"]]
+        how = ("schools ticked" if request.POST.get("from") != "filter"
+               else f"every school with data in the filter: {check_filter.label}"
+               + (f", matching “{chosen['q']}”" if chosen["q"] else ""))  # fmt: skip
+        released = actions.do_release(request.user, collection, targets, note=data["note"],
+                                      chosen_by=how)  # fmt: skip
+        names = ", ".join(r.school.name for r in released[:3])
+        more = f" and {len(released) - 3} more" if len(released) > 3 else ""
+        messages.success(
+            request,
+            f"Checking reports released to {plural(len(released), 'school')}: {names}{more}. "
+            "Their users have been e-mailed.",
+        )
+        return redirect(_checks_url(la, chosen))
+    statuses = {r.laestab: r.check for r in rows}
+    again = [s for s in targets if s.laestab in statuses and statuses[s.laestab].release]
+    return render(
+        request,
+        "checking/release_confirm.html",
+        {
+            "la": la,
+            "collection": collection,
+            "schools": targets,
+            "again": again,
+            "params": chosen,
+            "filter": filters.BY_VALUE[chosen["state"]] if data["release"] == "filter" else None,
+            "form": form,
+            "error_list": error_list(form) if "confirm" in request.POST else [],
+            "note": data.get("note", request.POST.get("note", "")),
+            "back": _checks_url(la, chosen),
         },
     )
 
@@ -251,7 +344,7 @@ def _report(request, laestab: str) -> dict:
         summary=queries.summary(collection, school, comparisons=comparisons),
         subject_keys=list(_subject_keys(collection)),
         thread=queries.thread(request.user, collection, school),
-        generated_at=timezone.localtime().strftime("%-d %B %Y at %H:%M"),
+        generated_at=long_datetime(timezone.localtime()),
     )
     return context
 

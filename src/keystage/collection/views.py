@@ -6,6 +6,8 @@ not see a page of its own LA gets 403."""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections import Counter, defaultdict
 
 from django.conf import settings
@@ -20,9 +22,11 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from keystage.accounts.models import Role
 from keystage.accounts.scope import las_for, membership_of, scoped
+from keystage.audit.events import in_words
 from keystage.audit.models import AuditEvent
 from keystage.collection import actions, exports, queries
 from keystage.collection.forms import ExpectedCohortForm, SchoolDeadlineForm
+from keystage.engine.words import long_date, long_datetime
 from keystage.orgs.models import LocalAuthority, School
 from keystage.submissions import cleaning
 from keystage.submissions.actions import get_collection
@@ -360,41 +364,87 @@ def _school_name(pupils) -> str:
 # -- audit log --------------------------------------------------------------------------------
 
 
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _detail_value(v) -> str:
+    if isinstance(v, str) and _ISO_DATE.match(v):
+        try:
+            return long_date(dt.date.fromisoformat(v))
+        except ValueError:
+            return v
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    return str(v)
+
+
 def _detail_text(detail: dict) -> str:
+    """An event's detail for people: dates in words, roles by name, empty values left out."""
     if not isinstance(detail, dict):
         return str(detail)
+    roles = dict(Role.choices)
     parts = []
     for k, v in sorted(detail.items()):
+        if v in ("", None, [], {}):
+            continue
+        if k == "role" and v in roles:
+            v = roles[v]
         if isinstance(v, dict):
-            v = ", ".join(f"{a}={b}" for a, b in sorted(v.items())) or "none"
-        parts.append(f"{k.replace('_', ' ')}: {v}")
+            v = ", ".join(f"{a}={_detail_value(b)}" for a, b in sorted(v.items())) or "none"
+        parts.append(f"{k.replace('_', ' ')}: {_detail_value(v)}")
     return "; ".join(parts)
+
+
+AUDIT_FIELDS = ("when", "who", "event", "event_name", "laestab", "school", "detail")
+
+
+def _audit_row(e) -> dict:
+    return {
+        "when": long_datetime(localtime(e.at)),
+        "who": e.actor,
+        "event": in_words(e.action),
+        "event_name": e.action,
+        "laestab": e.school.laestab if e.school else "",
+        "school": e.school.name if e.school else "",
+        "detail": _detail_text(e.detail),
+    }
 
 
 @require_safe
 def audit_log(request, code):
+    """The LA's audit log, newest first, events in words; filtered by event and paged, or
+    (`format=csv` or `xlsx`) every event the filter keeps as a download."""
     la = _la(request, code, LA_ADMINS)
     events = scoped(request.user, AuditEvent).filter(la=la)
-    action_names = sorted(set(events.values_list("action", flat=True).distinct()))
+    action_names = sorted(
+        set(events.values_list("action", flat=True).distinct()), key=lambda a: in_words(a)
+    )
     params = {"action": request.GET.get("action", "")}
     if params["action"] not in action_names:
         params["action"] = ""
     if params["action"]:
         events = events.filter(action=params["action"])
-    page = _page(request, events.select_related("school").order_by("-at", "-id"), AUDIT_PER_PAGE)
+    events = events.select_related("school").order_by("-at", "-id")
+    fmt = request.GET.get("format", "")
+    if fmt:
+        if fmt not in exports.FORMATS:
+            raise Http404("Choose csv or xlsx")
+        return exports.download(
+            fmt, f"audit-log-{la.code}", AUDIT_FIELDS, map(_audit_row, events.iterator())
+        )
+    page = _page(request, events, AUDIT_PER_PAGE)
     return render(
         request,
         "collection/audit.html",
         {
             "la": la,
             "params": params,
-            "action_names": action_names,
-            "events": [
-                (e, localtime(e.at).strftime("%-d %b %Y %H:%M:%S"), _detail_text(e.detail))
-                for e in page.object_list
-            ],
+            "actions": [(name, in_words(name)) for name in action_names],
+            "events": [_audit_row(e) for e in page.object_list],
             "page": page,
             "pagination": pagination(page, params),
+            "export_csv": link(params, format="csv"),
+            "export_xlsx": link(params, format="xlsx"),
             "dashboard_url": reverse("la-dashboard", kwargs={"code": la.code}),
         },
     )

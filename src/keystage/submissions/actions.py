@@ -424,7 +424,11 @@ def do_refresh_cohort_checks(la_ids: Iterable[int], *, collection: Collection) -
     table = PupilRecord._meta.db_table
     written = 0
     for la_id in sorted(set(la_ids)):
-        laestabs = dict(School.objects.filter(la_id=la_id).values_list("pk", "laestab"))
+        laestabs, names = {}, {}
+        for pk, laestab, name in School.objects.filter(la_id=la_id).values_list(
+            "pk", "laestab", "name"
+        ):
+            laestabs[pk], names[pk] = laestab, name
         cohort = Finding.objects.filter(
             collection=collection, la_id=la_id, scope=Finding.Scope.COHORT
         )
@@ -448,7 +452,9 @@ def do_refresh_cohort_checks(la_ids: Iterable[int], *, collection: Collection) -
             for pid, upload_id, school_id, upn, surname, forename, dob in cursor.fetchall():
                 where[pid] = (upload_id, school_id)
                 entries.append(
-                    rules.CohortEntry(pid, laestabs[school_id], upn, surname, forename, dob)
+                    rules.CohortEntry(
+                        pid, laestabs[school_id], upn, surname, forename, dob, names[school_id]
+                    )  # fmt: skip
                 )
         found = rules.check_cohort(entries, definition)
         rows = []

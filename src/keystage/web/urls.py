@@ -13,3 +13,8 @@ urlpatterns = [
     path("", include("keystage.returns.urls")),
     path("", include("keystage.reports.urls")),
 ]
+
+# Not found, no permission and failures in the service's layout (keystage.web.errors).
+handler403 = "keystage.web.errors.permission_denied"
+handler404 = "keystage.web.errors.page_not_found"
+handler500 = "keystage.web.errors.server_error"

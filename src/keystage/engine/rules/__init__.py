@@ -112,6 +112,9 @@ class CohortEntry(NamedTuple):
     surname: str
     forename: str
     dob: str
+    # The school's name, so that a message about another record says where it is in words
+    # ("Downs Infant School (9382002)"); "" names the school by its LAESTAB only.
+    school: str = ""
 
 
 RULES: dict[str, Rule] = {}

@@ -3,12 +3,14 @@ one UPN on several records (KS1-P03) and one child under several UPNs (KS1-P14).
 
 from __future__ import annotations
 
+import datetime as dt
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Hashable
 from itertools import islice
 
 from keystage.engine.rules import CohortEntry, Hit, RuleContext, cohort_rule
+from keystage.engine.words import long_date
 
 _NAMED_AT_MOST = 3  # a message lists this many other records, then "and N more"
 
@@ -42,7 +44,19 @@ def _who(entry: CohortEntry) -> str:
 
 
 def _where(other: CohortEntry, entry: CohortEntry) -> str:
-    return "at the same school" if other.laestab == entry.laestab else f"at {other.laestab}"
+    if other.laestab == entry.laestab:
+        return "at the same school"
+    name = other.school.strip()
+    return f"at {name} ({other.laestab})" if name else f"at {other.laestab}"
+
+
+def _born(dob) -> str:
+    """A date of birth in words ("14 January 2016"); as written when it is not a date."""
+    text = str(dob).strip()
+    try:
+        return long_date(dt.date.fromisoformat(text))
+    except ValueError:
+        return text
 
 
 def _listed(named: list[str], total: int) -> str:
@@ -85,8 +99,9 @@ def upn_repeated(entries: list[CohortEntry], ctx: RuleContext) -> list[Hit]:
                 Hit(
                     "upn",
                     entry.upn,
-                    f"UPN {entry.upn.strip()} is also on the record of {others}: check which "
-                    "record is right and correct the other, as a UPN belongs to one pupil only.",
+                    f"UPN {entry.upn.strip()} of {_who(entry)} is also on the record of "
+                    f"{others}: check which record is right and correct the other, as a UPN "
+                    "belongs to one pupil only.",
                     key=entry.key,
                 )
             )
@@ -113,9 +128,11 @@ def _same_child_keys(entries: list[CohortEntry]) -> list[tuple[str, str, str] | 
 )
 def pupil_repeated(entries: list[CohortEntry], ctx: RuleContext) -> list[Hit]:
     def describe(other: CohortEntry, entry: CohortEntry) -> str:
+        # The names match as compared (case, accents, spaces), not always as written.
+        named = "" if _who(other) == _who(entry) else f", named {_who(other)}"
         if not other.upn.strip():
-            return f"a record with no UPN {_where(other, entry)}"
-        return f"UPN {other.upn.strip()} {_where(other, entry)}"
+            return f"a record with no UPN {_where(other, entry)}{named}"
+        return f"UPN {other.upn.strip()} {_where(other, entry)}{named}"
 
     hits: list[Hit] = []
     for group in _groups(entries, _same_child_keys(entries)):
@@ -133,7 +150,7 @@ def pupil_repeated(entries: list[CohortEntry], ctx: RuleContext) -> list[Hit]:
                 Hit(
                     "upn",
                     entry.upn,
-                    f"{_who(entry)}, born {str(entry.dob).strip()}, UPN {own}, also appears "
+                    f"{_who(entry)}, born {_born(entry.dob)}, UPN {own}, also appears "
                     f"under {others}: "
                     "if this is the same child, keep one record with the right UPN; if not, "
                     "confirm they are different pupils.",
