@@ -50,6 +50,8 @@ EVENT_WORDS: dict[str, str] = {
     "return.loaded": "Return loaded",
     "return.submitted": "Return submitted",
     "return.authorised": "Return authorised",
+    "return.la_authorised": "LA's school returns authorised",
+    "return.submission_made": "Return submitted, declaration made",
     "return.sent_back": "Return sent back to the LA",
 }
 
