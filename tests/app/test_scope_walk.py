@@ -298,22 +298,23 @@ class WalkFailed(AssertionError):
 def _models():
     from django.apps import apps
 
-    return [m for m in apps.get_models()
+    return [m for m in apps.get_models(include_auto_created=True)  # with many-to-many tables
             if not m._meta.label_lower.startswith(NOT_SNAPSHOT)]  # fmt: skip
 
 
 def snapshot() -> dict[str, dict]:
-    """Every model's rows: {model label: {pk: hash of the row's values}} (plain SQL: the walk
-    takes one before and after every request)."""
+    """Every model's rows: {model label: {pk: {column: value}}} (plain SQL: the walk takes one
+    before and after every request)."""
     from django.db import connection
 
     out = {}
     with connection.cursor() as cursor:
         for model in _models():
             meta = model._meta
-            pk = connection.ops.quote_name(meta.pk.column)
-            cursor.execute(f"SELECT {pk}, * FROM {connection.ops.quote_name(meta.db_table)}")  # noqa: S608
-            out[meta.label] = {row[0]: hash(row) for row in cursor.fetchall()}
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(meta.db_table)}")  # noqa: S608
+            columns = [c[0] for c in cursor.description]
+            rows = (dict(zip(columns, row, strict=True)) for row in cursor.fetchall())
+            out[meta.label] = {row[meta.pk.column]: row for row in rows}
     return out
 
 
@@ -344,10 +345,12 @@ def changed_rows(before: dict, after: dict) -> dict[str, set]:
 
 
 def foreign_changes(user, before, after, seen_before) -> dict[str, set]:
-    """The changed rows the user may not see (before or after the change). The only rows
-    outside the scope rules a user may change are their own user row and the audit rows of
-    their own requests in their own LA (what they looked at, signing out)."""
-    from django.db.models import Q
+    """The changed rows the user may not see (before or after the change), and those that point
+    at a row the user may not see (their new user's school in another LA, say). A row of a
+    model no LA or school owns may change only when it is the user's own (their user row, their
+    two-factor device), or joins rows the user may see. Audit rows of the user's own requests
+    in their own LA (what they looked at, signing out) are theirs."""
+    from django.apps import apps
 
     from keystage.accounts.scope import membership_of
     from keystage.audit.models import AuditEvent
@@ -356,22 +359,42 @@ def foreign_changes(user, before, after, seen_before) -> dict[str, set]:
     if not changes:
         return {}
     seen_after = visible(user)  # rows the user made are theirs
-    user_label = user.__class__._meta.label if user is not None else None
-    out = {}
+    user_id = getattr(user, "pk", None)
+    user_model = apps.get_model(settings_user_model())
+    own_la = getattr(membership_of(user), "la_id", None)
+
+    def may_see(label, pk):
+        return pk in seen_before[label] or pk in seen_after[label]
+
+    out: dict[str, set] = {}
     for label, pks in changes.items():
-        if label in seen_before:
-            pks = pks - seen_before[label] - seen_after[label]
-        if label == user_label:
-            pks = pks - {user.pk}
-        if label == AuditEvent._meta.label and user is not None:
-            own_la = getattr(membership_of(user), "la_id", None)
-            pks = pks - set(
-                AuditEvent.objects.filter(pk__in=pks, user=user)
-                .filter(Q(la=None) | Q(la_id=own_la)).values_list("pk", flat=True)
-            )  # fmt: skip
-        if pks:
-            out[label] = pks
+        model = apps.get_model(label)
+        owned = label in seen_before
+        for pk in pks:
+            row = after[label].get(pk) or before[label][pk]
+            if label == AuditEvent._meta.label and user_id is not None:
+                if row["user_id"] == user_id and row["la_id"] in (None, own_la):
+                    continue
+            refs = [(f.related_model, row[f.column]) for f in model._meta.concrete_fields
+                    if f.is_relation and f.many_to_one and row[f.column] is not None]  # fmt: skip
+            owned_refs = [(m._meta.label, v) for m, v in refs if m._meta.label in seen_before]
+            users = [v for m, v in refs if m is user_model]
+            if owned:
+                fine = may_see(label, pk)
+            elif model is user_model:
+                fine = pk == user_id
+            else:
+                fine = bool(owned_refs) or (user_id is not None and user_id in users)
+            fine = fine and all(may_see(rel, v) for rel, v in owned_refs)
+            if not fine:
+                out.setdefault(label, set()).add(pk)
     return out
+
+
+def settings_user_model() -> str:
+    from django.conf import settings
+
+    return settings.AUTH_USER_MODEL
 
 
 class RowsRead:
