@@ -659,3 +659,19 @@ def test_marks_alone_did_not_notice_the_unscoped_page(
     signed_in(members["officer938"])
     walk(client, members, tenants, "officer938", "202", False, names=["la-school-sees"],
          look=("marks",))  # fmt: skip
+
+
+def test_a_row_made_to_point_at_another_tenants_row_is_a_foreign_change(members):
+    """A change the scope rules alone would call the user's own (a membership of their LA) but
+    that names another LA's school fails the walk too."""
+    from keystage.orgs.models import School
+
+    admin = members["admin938"]
+    seen, before = visible(admin), snapshot()
+    membership = members["school938"].membership
+    membership.school = School.objects.get(laestab="2022003")
+    membership.save()
+    assert foreign_changes(admin, before, snapshot(), seen) == {
+        "accounts.Membership": {membership.pk}
+    }
+    assert foreign_changes(admin, before, before, seen) == {}
