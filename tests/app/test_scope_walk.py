@@ -1,5 +1,9 @@
 """Every URL of the site, as every role, with path parameters naming ANOTHER tenant's real
-rows: no page fails, and no page shows another tenant's data to someone who may not see it.
+rows: no page fails, and no page shows, reads or changes another tenant's data for someone who
+may not see it. Each URL is fetched, then posted empty and with every real form the tenant's
+own users see there (filled with plausible values, so the forms carry the tenant's ids); each
+request must load no model instance outside the user's scope (`scoped()` is the judge) and
+change no row outside it (every model's rows are compared before and after).
 
 A new URL must be added to `PARAMETERS` (how to fill its path parameters) or to `EXEMPT`;
 otherwise this test fails, so no page escapes the walk."""
@@ -277,31 +281,405 @@ WALKS = [
     ("school938", "938", False),
 ]
 
+# The users whose pages give the forms the walk posts: each tenant's own users, so the forms
+# carry that tenant's ids (its pupils, schools, members) as a hostile user would copy them.
+FORM_OWNERS = {"202": ("officer202", "admin202", "school202"),
+               "938": ("officer938", "admin938", "school938")}  # fmt: skip
+
+# URLs that answer a file, not a page with forms.
+DOWNLOADS = ("-export", "-pdf", "-download", "-chart", "-chase-list")
+
+# Rows a request may change whoever makes it: sessions and django-axes' sign-in records.
+NOT_SNAPSHOT = ("sessions.", "axes.", "django_tasks_database.")
+
+
+class WalkFailed(AssertionError):
+    """A page showed, read or changed data of a tenant the user may not see."""
+
+
+# -- what the walk looks at ---------------------------------------------------------------------
+
+
+def _models():
+    from django.apps import apps
+
+    return [m for m in apps.get_models(include_auto_created=True)  # with many-to-many tables
+            if not m._meta.label_lower.startswith(NOT_SNAPSHOT)]  # fmt: skip
+
+
+def snapshot() -> dict[str, dict]:
+    """Every model's rows: {model label: {pk: {column: value}}} (plain SQL: the walk takes one
+    before and after every request)."""
+    from django.db import connection
+
+    out = {}
+    with connection.cursor() as cursor:
+        for model in _models():
+            meta = model._meta
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(meta.db_table)}")  # noqa: S608
+            columns = [c[0] for c in cursor.description]
+            rows = (dict(zip(columns, row, strict=True)) for row in cursor.fetchall())
+            out[meta.label] = {row[meta.pk.column]: row for row in rows}
+    return out
+
+
+def visible(user) -> dict[str, set]:
+    """{model label: pks the user may see} for every model that belongs to an LA or school."""
+    from keystage.accounts.models import Membership
+    from keystage.accounts.scope import OWNED_BY, membership_of, scoped
+    from keystage.submissions.models import ImportBatch
+    from keystage.submissions.queries import batches_for
+
+    seen = {m._meta.label: set(scoped(user, m).values_list("pk", flat=True)) for m in OWNED_BY}
+    own = membership_of(user)
+    if own is not None:  # a restricted officer's own membership names no school of theirs
+        seen[Membership._meta.label].add(own.pk)
+    # and their own upload batches name no school either: the uploads pages add them back
+    seen[ImportBatch._meta.label] |= set(batches_for(user).values_list("pk", flat=True))
+    return seen
+
+
+def changed_rows(before: dict, after: dict) -> dict[str, set]:
+    out = {}
+    for label in before.keys() | after.keys():
+        old, new = before.get(label, {}), after.get(label, {})
+        pks = {pk for pk in old.keys() | new.keys() if old.get(pk) != new.get(pk)}
+        if pks:
+            out[label] = pks
+    return out
+
+
+def foreign_changes(user, before, after, seen_before) -> dict[str, set]:
+    """The changed rows the user may not see (before or after the change), and those that point
+    at a row the user may not see (their new user's school in another LA, say). A row of a
+    model no LA or school owns may change only when it is the user's own (their user row, their
+    two-factor device), or joins rows the user may see. Audit rows of the user's own requests
+    in their own LA (what they looked at, signing out) are theirs."""
+    from django.apps import apps
+
+    from keystage.accounts.scope import membership_of
+    from keystage.audit.models import AuditEvent
+
+    changes = changed_rows(before, after)
+    if not changes:
+        return {}
+    seen_after = visible(user)  # rows the user made are theirs
+    user_id = getattr(user, "pk", None)
+    user_model = apps.get_model(settings_user_model())
+    own_la = getattr(membership_of(user), "la_id", None)
+
+    def may_see(label, pk):
+        return pk in seen_before[label] or pk in seen_after[label]
+
+    out: dict[str, set] = {}
+    for label, pks in changes.items():
+        model = apps.get_model(label)
+        owned = label in seen_before
+        for pk in pks:
+            row = after[label].get(pk) or before[label][pk]
+            if label == AuditEvent._meta.label and user_id is not None:
+                if row["user_id"] == user_id and row["la_id"] in (None, own_la):
+                    continue
+            refs = [(f.related_model, row[f.column]) for f in model._meta.concrete_fields
+                    if f.is_relation and f.many_to_one and row[f.column] is not None]  # fmt: skip
+            owned_refs = [(m._meta.label, v) for m, v in refs if m._meta.label in seen_before]
+            users = [v for m, v in refs if m is user_model]
+            if owned:
+                fine = may_see(label, pk)
+            elif model is user_model:
+                fine = pk == user_id
+            else:
+                fine = bool(owned_refs) or (user_id is not None and user_id in users)
+            fine = fine and all(may_see(rel, v) for rel, v in owned_refs)
+            if not fine:
+                out.setdefault(label, set()).add(pk)
+    return out
+
+
+def settings_user_model() -> str:
+    from django.conf import settings
+
+    return settings.AUTH_USER_MODEL
+
+
+class RowsRead:
+    """Every model instance loaded while the block runs (views read rows as instances)."""
+
+    def __enter__(self):
+        from django.db.models.signals import post_init
+
+        self.rows: set[tuple[str, object]] = set()
+        post_init.connect(self._seen, dispatch_uid="scope-walk")
+        return self
+
+    def _seen(self, sender, instance, **kwargs):
+        if instance.pk is not None:
+            self.rows.add((sender._meta.label, instance.pk))
+
+    def __exit__(self, *exc):
+        from django.db.models.signals import post_init
+
+        post_init.disconnect(dispatch_uid="scope-walk")
+
+    def foreign(self, seen: dict[str, set]) -> list[tuple[str, object]]:
+        return sorted(
+            ((label, pk) for label, pk in self.rows if label in seen and pk not in seen[label]),
+            key=repr,
+        )  # fmt: skip
+
+
+# -- the forms the walk posts -------------------------------------------------------------------
+
+
+def _plausible(name: str, kind: str) -> str:
+    """A value a user could type into a field of this name and type."""
+    name = name.lower()
+    if name.endswith("day"):
+        return "1"
+    if name.endswith("month"):
+        return "6"
+    if name.endswith("year"):
+        return "2023"
+    if kind == "date":
+        return "2023-06-01"
+    if kind == "email" or "email" in name:
+        return "walk@example.com"
+    if kind == "number" or name in ("pupils", "expected", "cohort", "count"):
+        return "12"
+    if kind == "password" or "password" in name:
+        return "Correct-Horse-Battery-9"
+    if "upn" in name:
+        return "A938200112001"
+    if name in ("dob", "date_of_birth"):
+        return "2016-01-14"
+    return "ZZ walk: plausible text"
+
+
+def forms_on(html: str, page_url: str, files: dict) -> list[tuple[str, dict]]:
+    """(action URL, data) for each POST form of the page, every field filled plausibly: the
+    value the page gave, the first choice of a select or radio group, every checkbox ticked,
+    `files` for a file field."""
+    import lxml.html
+
+    try:
+        doc = lxml.html.fromstring(html)
+    except Exception:  # noqa: BLE001 - not HTML (a download)
+        return []
+    out = []
+    for form in doc.forms:
+        if (form.get("method") or "get").lower() != "post":
+            continue
+        data: dict = {}
+        buttons: list[tuple[str, str]] = []
+        for field in form.xpath(".//input|.//select|.//textarea|.//button"):
+            name = field.get("name")
+            if not name:
+                continue
+            tag, kind = field.tag, (field.get("type") or "text").lower()
+            if tag == "button" or kind in ("submit", "button"):
+                if field.get("value") is not None:
+                    buttons.append((name, field.get("value")))
+            elif tag == "select":
+                values = [o.get("value", o.text or "") for o in field.xpath(".//option")]
+                chosen = [o.get("value", o.text or "") for o in field.xpath(".//option[@selected]")]
+                data[name] = ([v for v in chosen + values if v] or [""])[0]
+            elif tag == "textarea":
+                data[name] = (field.text or "").strip() or _plausible(name, "text")
+            elif kind == "checkbox":
+                data.setdefault(name, []).append(field.get("value", "on"))
+            elif kind == "radio":
+                if name not in data or field.get("checked") is not None:
+                    data[name] = field.get("value", "on")
+            elif kind == "file":
+                data[name] = files[name] if name in files else files["*"]()
+            elif kind == "hidden":
+                data[name] = field.get("value", "")
+            else:
+                data[name] = field.get("value") or _plausible(name, kind)
+        action = form.get("action") or page_url
+        # One post per submit button that says what to do (save, or change the selected).
+        for button in dict.fromkeys(buttons) or [None]:
+            out.append((action, {**data, **dict([button])} if button else data))
+    return out
+
+
+def _client_for(user):
+    from django.test import Client
+
+    from keystage.accounts.two_factor import needs_two_factor
+    from tests.app.conftest import verify_two_factor
+
+    c = Client()
+    c.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    if needs_two_factor(user):
+        verify_two_factor(c, user)
+    return c
+
+
+def tenant_forms(members, tenant, urls: dict[str, str]) -> dict[str, list[dict]]:
+    """{URL: [form data]} of the forms each URL's pages show the tenant's own users."""
+
+    def a_file():
+        body = ctf([pupil(n, la=tenant.code, estab=TENANT_SCHOOLS[tenant.code][3:],
+                          surname=tenant.marks[1]) for n in range(1, 3)],
+                   tenant.code, TENANT_SCHOOLS[tenant.code][3:])  # fmt: skip
+        # Named without the tenant's marks: a user who posts another LA's file sees its name
+        # (and that it is refused as that LA's) among their own uploads, which is no leak.
+        return SimpleUploadedFile(f"walk-{tenant.code}.xml", body.encode(), "text/xml")
+
+    pages = [url for name, url in urls.items() if not name.endswith(DOWNLOADS)]
+    found: dict[str, list[dict]] = {}
+    keys: set[str] = set()
+    for owner in FORM_OWNERS[tenant.code]:
+        client = _client_for(members[owner])
+        for url in pages:
+            response = client.get(url)
+            if response.status_code != 200 or getattr(response, "streaming", False):
+                continue
+            if "html" not in response.get("Content-Type", ""):
+                continue
+            for action, data in forms_on(response.content.decode(), url, {"*": a_file}):
+                path = action.split("?")[0]
+                key = repr(sorted((k, getattr(v, "name", v)) for k, v in data.items()))
+                if path in urls.values() and key not in keys:
+                    keys.add(key)
+                    found.setdefault(path, []).append(data)
+    return found
+
+
+def _fresh(data: dict) -> dict:
+    # A file is read once per post: give each post its own copy.
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, SimpleUploadedFile):
+            value.seek(0)
+            value = SimpleUploadedFile(value.name, value.read(), value.content_type)
+        out[key] = value
+    return out
+
+
+# -- the walk -----------------------------------------------------------------------------------
+
+
+LOOKS = ("marks", "reads", "changes")
+
+
+def walk(client, members, tenants, who, whose, may_see, names=None, sign_in=None,
+         look=LOOKS) -> int:  # fmt: skip
+    """Every URL (or those `names`) as `who`, filled with `whose` ids: GET it, then POST an
+    empty form and each real form the tenant's own users see there. Raises WalkFailed when a
+    page (or an e-mail) shows the tenant's marks, a request loads a row `who` may not see, or
+    changes one (`look` chooses which of these to look for). Returns the requests made."""
+    from django.core import mail
+
+    tenant = tenants[whose]
+    user = members[who] if who else None
+    names = names or sorted({n for n, _ in _patterns(get_resolver().url_patterns)} - set(EXEMPT))
+    assert names, "no URLs found"
+    urls = {}
+    for name in names:
+        assert name in PARAMETERS, f"add {name} to PARAMETERS in tests/app/test_scope_walk.py"
+        fill = PARAMETERS[name]
+        urls[name] = reverse(name, kwargs=fill(tenant) if fill else None)
+    forms = tenant_forms(members, tenant, urls)
+    seen = visible(user)
+    after = snapshot() if not may_see else None
+    requests = 0
+    for name, url in urls.items():
+        posts = [{}, *forms.get(url, [])]
+        for method, data in [("get", {}), *(("post", d) for d in posts)]:
+            before = after  # nothing else changes rows between two requests
+            sent = len(mail.outbox)
+            with RowsRead() as read:
+                response = getattr(client, method)(url, _fresh(data))
+                body = _body(response)
+            requests += 1
+            status = response.status_code
+            where = f"{who} {method.upper()} {url} {sorted(data)}"
+            assert status < 500, (where, status)
+            if not may_see:
+                shown = [mark for mark in tenant.marks if mark in body]
+                if "marks" in look and shown and status == 200:
+                    raise WalkFailed(f"{where}: shows {shown} of LA {whose}")
+                foreign = read.foreign(seen)
+                if "reads" in look and foreign:
+                    raise WalkFailed(f"{where}: read rows {who} may not see: {foreign[:5]}")
+                after = snapshot()
+                changes = foreign_changes(user, before, after, seen)
+                if "changes" in look and changes:
+                    raise WalkFailed(f"{where}: changed rows {who} may not see: {changes}")
+                for message in mail.outbox[sent:]:
+                    text = message.subject + message.body
+                    if "marks" in look and any(mark in text for mark in tenant.marks):
+                        raise WalkFailed(f"{where}: e-mailed {message.to} about LA {whose}")
+                if changed_rows(before, after):
+                    seen = visible(user)  # the user's own rows changed
+            if who and "_auth_user_id" not in client.session:
+                (sign_in or (lambda: None))()  # the walk posted to sign-out
+    return requests
+
 
 @pytest.mark.parametrize("who, whose, may_see", WALKS)
 def test_walk_every_url_with_another_tenants_ids(
     members, tenants, client, signed_in, who, whose, may_see
 ):
-    tenant = tenants[whose]
     sign_in = (lambda: signed_in(members[who])) if who else client.logout
     sign_in()
-    names = sorted({name for name, _ in _patterns(get_resolver().url_patterns)} - set(EXEMPT))
-    assert names, "no URLs found"
-    for name in names:
-        assert name in PARAMETERS, f"add {name} to PARAMETERS in tests/app/test_scope_walk.py"
-        fill = PARAMETERS[name]
-        url = reverse(name, kwargs=fill(tenant) if fill else None)
-        for method in ("get", "post"):
-            response = getattr(client, method)(url, {})
-            status = response.status_code
-            assert status < 500, (who, method, url, status)
-            if status == 200 and not may_see:
-                body = _body(response)
-                shown = [mark for mark in tenant.marks if mark in body]
-                assert not shown, f"{who} sees {shown} of LA {whose} at {method.upper()} {url}"
-            if who and "_auth_user_id" not in client.session:
-                sign_in()  # the walk posted to sign-out
+    walk(client, members, tenants, who, whose, may_see, sign_in=sign_in)
     if may_see:
         # The national admin really reaches the other tenant's data through these URLs.
-        body = _body(client.get(reverse("la-errors", kwargs={"code": tenant.code})))
+        body = _body(client.get(reverse("la-errors", kwargs={"code": tenants[whose].code})))
         assert "ZZ-OTHER-TENANT" in body or "OTHERTENANT" in body
+
+
+# -- the walk notices a page that forgets its scope ---------------------------------------------
+
+
+@pytest.fixture
+def unscoped_school_sees(monkeypatch):
+    """`la_school_sees` (and the other checking pages) looking their LA up without `scoped()`:
+    the mistake the walk must catch."""
+    from keystage.checking import views
+    from keystage.orgs.models import LocalAuthority
+
+    monkeypatch.setattr(views, "las_for", lambda user: LocalAuthority.objects.all())
+
+
+@pytest.mark.parametrize(
+    "look, found",
+    [(("reads",), "read rows officer938 may not see"),
+     (("changes",), "changed rows officer938 may not see")],
+)  # fmt: skip
+def test_the_walk_fails_on_a_page_that_forgets_its_scope(
+    members, tenants, signed_in, client, unscoped_school_sees, look, found
+):
+    signed_in(members["officer938"])
+    with pytest.raises(WalkFailed, match=found) as failed:
+        walk(client, members, tenants, "officer938", "202", False, names=["la-school-sees"],
+             look=look)  # fmt: skip
+    assert "/la/202/school-sees" in str(failed.value)
+
+
+def test_marks_alone_did_not_notice_the_unscoped_page(
+    members, tenants, signed_in, client, unscoped_school_sees
+):
+    """Why the walk reads rows and compares the database: the page shows no marked string."""
+    signed_in(members["officer938"])
+    walk(client, members, tenants, "officer938", "202", False, names=["la-school-sees"],
+         look=("marks",))  # fmt: skip
+
+
+def test_a_row_made_to_point_at_another_tenants_row_is_a_foreign_change(members):
+    """A change the scope rules alone would call the user's own (a membership of their LA) but
+    that names another LA's school fails the walk too."""
+    from keystage.orgs.models import School
+
+    admin = members["admin938"]
+    seen, before = visible(admin), snapshot()
+    membership = members["school938"].membership
+    membership.school = School.objects.get(laestab="2022003")
+    membership.save()
+    assert foreign_changes(admin, before, snapshot(), seen) == {
+        "accounts.Membership": {membership.pk}
+    }
+    assert foreign_changes(admin, before, before, seen) == {}
