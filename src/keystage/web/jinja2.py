@@ -42,13 +42,18 @@ def environment(**options) -> Environment:
 
 
 def page_context(request) -> dict:
-    """What the base layout needs on every page. Reading `csp_nonce` is what makes django-csp
-    put the nonce in this response's Content-Security-Policy header."""
+    """What the base layout needs on every page: the CSP nonce, the user's membership and the
+    service navigation. Reading `csp_nonce` is what makes django-csp put the nonce in this
+    response's Content-Security-Policy header."""
     from keystage.accounts.scope import membership_of
+    from keystage.web.navigation import service_navigation
 
     nonce = getattr(request, "csp_nonce", None)
     return {
         # str(): the nonce is lazy, and a lazy one is false in an `if` until it is read.
         "cspNonce": str(nonce) if nonce is not None else "",
         "membership": membership_of(getattr(request, "user", None)),
+        # The main sections for the user's role, the page's own marked (web/navigation.py);
+        # a function, so that a page without the layout (a PDF) does not work them out.
+        "service_navigation": lambda: service_navigation(request),
     }
