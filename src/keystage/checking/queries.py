@@ -20,6 +20,7 @@ from keystage.accounts.scope import scoped
 from keystage.audit.models import AuditEvent
 from keystage.checking.models import Confirmation, Message, Release
 from keystage.engine import definition as definitions
+from keystage.engine import words
 from keystage.engine.measures import UNKNOWN, count_pupils, measures, rounded
 from keystage.orgs.models import School
 from keystage.reports import queries as report_queries
@@ -94,7 +95,7 @@ class CheckStatus:
 def when(at: dt.datetime) -> str:
     from django.utils.timezone import localtime
 
-    return localtime(at).strftime("%-d %b %Y %H:%M")
+    return words.long_datetime(localtime(at))
 
 
 def data_changed_at(collection: Collection, school_ids) -> dict[int, dt.datetime]:

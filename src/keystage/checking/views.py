@@ -35,6 +35,7 @@ from keystage.checking.pdf import render_pdf
 from keystage.collection import actions as collection_actions
 from keystage.collection import queries as collection_queries
 from keystage.collection.visibility import SchoolSees, school_may_see, school_sees
+from keystage.engine import words
 from keystage.orgs.models import LocalAuthority, School
 from keystage.submissions.actions import get_collection
 from keystage.web.govuk import error_list
@@ -251,7 +252,7 @@ def _report(request, laestab: str) -> dict:
         summary=queries.summary(collection, school, comparisons=comparisons),
         subject_keys=list(_subject_keys(collection)),
         thread=queries.thread(request.user, collection, school),
-        generated_at=timezone.localtime().strftime("%-d %B %Y at %H:%M"),
+        generated_at=words.long_datetime(timezone.localtime()),
     )
     return context
 

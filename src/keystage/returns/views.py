@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from keystage.accounts.models import Role
 from keystage.accounts.scope import las_for, membership_of, scoped
 from keystage.collection import exports
+from keystage.engine import words
 from keystage.returns import actions, queries
 from keystage.returns.forms import BuildForm, ReturnUploadForm, SendBackForm
 from keystage.returns.models import CollectedReturn, ReturnGeneration
@@ -68,7 +69,7 @@ def _la(request, code: str, roles):
 
 
 def when(moment) -> str:
-    return f"{localtime(moment):%-d %B %Y at %H:%M}" if moment else ""
+    return words.long_datetime(localtime(moment)) if moment else ""
 
 
 def _refused(request, e: actions.ReturnRefused) -> None:

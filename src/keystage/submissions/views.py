@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from keystage.accounts.models import Role
 from keystage.accounts.scope import las_for, membership_of, schools_for, scoped
+from keystage.engine import words
 from keystage.orgs.models import LocalAuthority
 from keystage.submissions import batches, cleaning, grid
 from keystage.submissions.actions import get_collection
@@ -34,7 +35,7 @@ OUTCOME_COLOURS = {"accepted": "govuk-tag--green", "superseded": "govuk-tag--tur
 
 
 def when(moment) -> str:
-    return f"{localtime(moment):%-d %B %Y at %H:%M}"
+    return words.long_datetime(localtime(moment))
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

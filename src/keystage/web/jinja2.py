@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib.messages import get_messages
 from django.templatetags.static import static
 from django.urls import reverse
@@ -10,6 +12,17 @@ from jinja2 import ChoiceLoader, Environment, PackageLoader, PrefixLoader
 
 from keystage.engine import words
 from keystage.web import govuk
+
+
+def long_date(d, empty: str = "") -> str:
+    """`words.long_date`, also for a date kept as ISO text (a date of birth as stored); text
+    that is not a date (a wrong date of birth as sent) is shown as it is."""
+    if isinstance(d, str):
+        try:
+            d = dt.date.fromisoformat(d)
+        except ValueError:
+            return d
+    return words.long_date(d, empty)
 
 
 def url(name: str, *args, **kwargs) -> str:
@@ -27,7 +40,7 @@ def environment(**options) -> Environment:
     env = Environment(**options)  # noqa: S701 - autoescape is on, the line above
     # Dates and counts in words on every page: {{ d|long_date }}, {{ t|long_datetime }} (a
     # local time), {{ plural(n, "error") }}.
-    env.filters.update({"long_date": words.long_date, "long_datetime": words.long_datetime})
+    env.filters.update({"long_date": long_date, "long_datetime": words.long_datetime})
     env.globals.update(
         {
             "static": static,

@@ -1,0 +1,60 @@
+"""Dates on the pages in words, the GOV.UK way ("14 January 2016", "2 December 2026 at 2:05pm"),
+never ISO dates or a 24-hour clock; exports keep ISO dates for spreadsheets."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from html import unescape
+
+import pytest
+from django.utils import timezone
+
+from keystage.checking import actions as checking
+from keystage.orgs.models import School
+from keystage.submissions.actions import get_collection
+
+pytestmark = pytest.mark.django_db
+
+ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+CLOCK_24 = re.compile(r"\b\d{1,2}:\d{2}\b(?!\s*[ap]m)")
+
+
+def main_text(response) -> str:
+    assert response.status_code == 200, response.status_code
+    page = response.content.decode()
+    main = page[page.index("<main") : page.index("</main>")]
+    return unescape(re.sub(r"<[^>]+>", " ", main))
+
+
+def test_dates_of_birth_are_in_words_on_the_pupil_list_and_the_check(signed_in, members, la938):
+    client = signed_in(members["officer938"])
+    for path in ("/reports/school/9382001/pupils", "/schools/9382001/check"):
+        text = main_text(client.get(path))
+        assert "14 January 2016" in text, path  # tests/builders.py's date of birth
+        assert not ISO_DATE.search(text), (path, ISO_DATE.findall(text))
+    # The spreadsheet keeps the date a spreadsheet reads.
+    export = client.get("/reports/school/9382001/pupils.csv").content.decode()
+    assert "2016-01-14" in export
+
+
+def test_release_and_confirmation_times_are_in_words(signed_in, members, la938):
+    officer = members["officer938"]
+    school = School.objects.get(laestab="9382001")
+    checking.do_release(officer, get_collection(), [school])
+    client = signed_in(officer)
+    text = main_text(client.get("/la/938/checking/9382001"))
+    now = timezone.localtime()
+    hour = f"{now.hour % 12 or 12}:"
+    assert re.search(rf"{now.day} {now:%B} {now.year} at {hour}\d\d[ap]m", text), text
+    assert not CLOCK_24.search(text), CLOCK_24.findall(text)
+
+
+def test_long_date_filter_reads_iso_text_and_leaves_other_text_alone():
+    from keystage.web.jinja2 import long_date
+
+    assert long_date("2016-01-14") == "14 January 2016"
+    assert long_date(dt.date(2011, 6, 19)) == "19 June 2011"
+    assert long_date("14/01/2016") == "14/01/2016"  # a date of birth as the school sent it
+    assert long_date("") == ""
+    assert long_date(None, "Not set") == "Not set"
