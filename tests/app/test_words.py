@@ -58,3 +58,38 @@ def test_long_date_filter_reads_iso_text_and_leaves_other_text_alone():
     assert long_date("14/01/2016") == "14/01/2016"  # a date of birth as the school sent it
     assert long_date("") == ""
     assert long_date(None, "Not set") == "Not set"
+
+
+def test_one_of_a_thing_is_singular(signed_in, members, la938):
+    # A restricted officer of one school with data releases to "1 school", not "1 schools".
+    text = main_text(signed_in(members["restricted938"]).get("/la/938/checking"))
+    assert "Release to all 1 school with data" in text
+    assert "1 schools" not in text
+
+
+def test_a_school_with_one_pupil_is_told_so_in_words():
+    from tests.engine.test_rules import of, on_school
+
+    (f,) = of("KS1-E04", on_school(count=1, expected=30)())
+    assert f.message.startswith("Only 1 pupil was received for ")
+    (f,) = of("KS1-E04", on_school(count=2, expected=30)())
+    assert f.message.startswith("Only 2 pupils were received for ")
+
+
+def test_la_stays_in_capitals_mid_sentence(signed_in, members, la938):
+    # The national page filtered to one state names it mid-sentence: "the LA", not "the la".
+    client = signed_in(members["national"])
+    page = client.get("/national?state=returned").content.decode()
+    assert "LAs sent back to the LA (0)" in page
+    assert "the la" not in page
+    page = client.get("/national").content.decode()
+    assert "sent back to the LA: show only these" in page  # the link's hidden words
+    assert "the la" not in page
+
+
+def test_mid_sentence_lowers_only_a_first_word_in_words():
+    from keystage.engine.words import mid_sentence
+
+    assert mid_sentence("Sent back to the LA") == "sent back to the LA"
+    assert mid_sentence("LA edit") == "LA edit"
+    assert mid_sentence("") == ""

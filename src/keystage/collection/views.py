@@ -23,6 +23,7 @@ from keystage.accounts.scope import las_for, membership_of, scoped
 from keystage.audit.models import AuditEvent
 from keystage.collection import actions, exports, queries
 from keystage.collection.forms import ExpectedCohortForm, SchoolDeadlineForm
+from keystage.engine import words
 from keystage.orgs.models import LocalAuthority, School
 from keystage.submissions.actions import get_collection
 from keystage.submissions.queries import ERROR_FIELDS, data_errors
@@ -229,7 +230,7 @@ def expected_cohorts(request, code):
             user=request.user,
             file_name=request.FILES["file"].name,
         )
-        messages.success(request, f"Expected pupils stored for {n} schools")
+        messages.success(request, f"Expected pupils stored for {words.plural(n, 'school')}")
         return redirect("la-dashboard", code=la.code)
     return render(
         request,

@@ -27,7 +27,7 @@ from keystage.accounts.models import Role
 from keystage.accounts.scope import membership_of
 from keystage.audit.models import audit_actor, record
 from keystage.engine import definition as definitions
-from keystage.engine import rules
+from keystage.engine import rules, words
 from keystage.engine.readers.archive import iter_zip
 from keystage.engine.records import RejectedFile
 from keystage.engine.return_reader import ReadEstablishment, ReturnFile, read_return
@@ -653,11 +653,14 @@ def _authorise_one(cr: CollectedReturn, *, user, now) -> None:
 
 def _why_not(cr: CollectedReturn) -> str | None:
     if cr.status != Status.SUBMITTED:
-        return f"{cr.school.laestab} is {cr.get_status_display().lower()}, not submitted"
+        return (
+            f"{cr.school.laestab} is {words.mid_sentence(cr.get_status_display())}, not submitted"
+        )
     if cr.errors:
-        return f"{cr.school.laestab} has {cr.errors} errors"
+        return f"{cr.school.laestab} has {words.plural(cr.errors, 'error')}"
     if cr.unexplained:
-        return f"{cr.school.laestab} has {cr.unexplained} queries without an explanation"
+        unexplained = words.plural(cr.unexplained, "query", "queries")
+        return f"{cr.school.laestab} has {unexplained} without an explanation"
     return None
 
 

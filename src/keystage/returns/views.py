@@ -140,8 +140,8 @@ def build(request, code):
         return redirect("la-returns", code=la.code)
     messages.success(
         request,
-        f"Return {generation.serial} written: {generation.school_count} schools, "
-        f"{generation.pupil_count} pupils.",
+        f"Return {generation.serial} written: {words.plural(generation.school_count, 'school')}, "
+        f"{words.plural(generation.pupil_count, 'pupil')}.",
     )
     return redirect("la-returns", code=la.code)
 
@@ -213,7 +213,8 @@ def upload(request, code):
             )
             messages.success(
                 request,
-                f"{len(result.schools)} school returns loaded ({result.pupils} pupils){replaced}. "
+                f"{words.plural(len(result.schools), 'school return')} loaded "
+                f"({words.plural(result.pupils, 'pupil')}){replaced}. "
                 "Check their errors and queries, then submit.",
             )
             return redirect("la-returns", code=la.code)

@@ -40,7 +40,13 @@ def environment(**options) -> Environment:
     env = Environment(**options)  # noqa: S701 - autoescape is on, the line above
     # Dates and counts in words on every page: {{ d|long_date }}, {{ t|long_datetime }} (a
     # local time), {{ plural(n, "error") }}.
-    env.filters.update({"long_date": long_date, "long_datetime": words.long_datetime})
+    env.filters.update(
+        {
+            "long_date": long_date,
+            "mid_sentence": words.mid_sentence,
+            "long_datetime": words.long_datetime,
+        }
+    )
     env.globals.update(
         {
             "static": static,
