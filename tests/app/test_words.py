@@ -93,3 +93,26 @@ def test_mid_sentence_lowers_only_a_first_word_in_words():
     assert mid_sentence("Sent back to the LA") == "sent back to the LA"
     assert mid_sentence("LA edit") == "LA edit"
     assert mid_sentence("") == ""
+
+
+def test_the_same_file_again_says_when_it_was_imported_in_words(loaded, tmp_path):
+    from keystage.submissions.importing import import_paths
+    from tests.builders import ctf, pupil
+
+    sent = tmp_path / "a.xml"
+    sent.write_text(ctf([pupil(1)]), encoding="utf-8")
+    assert import_paths([str(sent)], jobs=1)[0].outcome == "accepted"
+    (again,) = import_paths([str(sent)], jobs=1)
+    assert again.outcome == "unchanged"
+    now = timezone.localtime()
+    assert re.search(
+        rf"imported {now.day} {now:%B} {now.year} at \d{{1,2}}:\d\d[ap]m", again.reason
+    )
+    assert "/" not in again.reason.split("imported", 1)[1]  # no dd/mm/yyyy
+
+
+def test_the_audit_log_says_when_in_words(signed_in, members, la938):
+    text = main_text(signed_in(members["admin938"]).get("/la/938/audit"))
+    now = timezone.localtime()
+    assert re.search(rf"{now.day} {now:%B} {now.year} at \d{{1,2}}:\d\d[ap]m", text), text[:2000]
+    assert not CLOCK_24.search(text), CLOCK_24.findall(text)

@@ -376,7 +376,7 @@ def audit_log(request, code):
             "params": params,
             "action_names": action_names,
             "events": [
-                (e, localtime(e.at).strftime("%-d %b %Y %H:%M:%S"), _detail_text(e.detail))
+                (e, words.long_datetime(localtime(e.at)), _detail_text(e.detail))
                 for e in page.object_list
             ],
             "page": page,
