@@ -122,3 +122,18 @@ def test_an_la_code_in_the_url_never_names_another_la_for_an_officer(signed_in, 
 def test_signed_out_pages_offer_sign_in(client, members):
     assert marked(navigation(client, "/sign-in")) == [("Sign in", "page")]
     assert texts(navigation(client, "/sign-in")) == ["Sign in"]
+
+
+def test_the_uploads_item_follows_the_history_page_once_it_is_named(
+    signed_in, members, la938, monkeypatch
+):
+    from keystage.web import navigation as nav
+
+    client = signed_in(members["officer938"])
+    # Until the uploads history page lands, "Uploads" opens the upload page.
+    assert ("Uploads", "/uploads/", "") in navigation(client, "/")
+    # Naming its URL (one taking the LA's code; here the pupils page's) is all it takes;
+    # the batch pages under /uploads/ stay in the section.
+    monkeypatch.setattr(nav, "UPLOADS_HISTORY_URL_NAME", "la-pupils")
+    items = navigation(client, "/uploads/")
+    assert ("Uploads", "/la/938/pupils", "true") in items

@@ -116,3 +116,15 @@ def test_the_audit_log_says_when_in_words(signed_in, members, la938):
     now = timezone.localtime()
     assert re.search(rf"{now.day} {now:%B} {now.year} at \d{{1,2}}:\d\d[ap]m", text), text[:2000]
     assert not CLOCK_24.search(text), CLOCK_24.findall(text)
+
+
+def test_the_command_line_says_1_file_and_1_pupil(loaded, tmp_path, settings, capsys):
+    from keystage.cli import main
+    from tests.builders import ctf, pupil
+
+    settings.DATA_DIR = tmp_path / "data"
+    sent = tmp_path / "a.xml"
+    sent.write_text(ctf([pupil(1)]), encoding="utf-8")
+    assert main(["import", str(sent)]) == 0
+    out = capsys.readouterr().out
+    assert "1 file in " in out and "1 pupil stored" in out, out
