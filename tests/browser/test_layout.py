@@ -120,7 +120,8 @@ def test_national_admin_pages_reflow_at_320px(
     page.goto(f"{site['url']}/la/938/dashboard")
     la_sections = [s for s in navigation_links(page) if s not in sections]
     assert "/la/938/errors" in la_sections
-    extras = ["/dashboard", "/national/la/938", "/reports/national", "/reports/official", "/users/"]
+    extras = ["/dashboard", "/national/la/938", "/reports/national",
+              "/reports/official", "/users/", "/la/938/audit", "/la/938/deadline"]  # fmt: skip
     walk(page, site, ["/", *sections, *la_sections, *extras], axe_scan, shots, "national")
 
 
