@@ -128,3 +128,18 @@ def test_the_command_line_says_1_file_and_1_pupil(loaded, tmp_path, settings, ca
     assert main(["import", str(sent)]) == 0
     out = capsys.readouterr().out
     assert "1 file in " in out and "1 pupil stored" in out, out
+
+
+def test_the_national_table_says_when_an_la_last_changed_in_words(
+    la938, loaded, members, signed_in
+):
+    from keystage.returns import actions as returns
+    from tests.app.returns_data import explain_everything
+
+    explain_everything(la938)
+    generation = returns.do_build_return(la938, loaded, user=members["officer938"])
+    returns.do_submit_generation(generation, user=members["officer938"])
+    text = main_text(signed_in(members["national"]).get("/national?state=submitted"))
+    now = timezone.localtime()
+    assert re.search(rf"{now.day} {now:%B} {now.year} at \d{{1,2}}:\d\d[ap]m", text), text[-800:]
+    assert not CLOCK_24.search(text), CLOCK_24.findall(text)

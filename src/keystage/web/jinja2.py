@@ -8,6 +8,7 @@ import datetime as dt
 from django.contrib.messages import get_messages
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils import timezone
 from jinja2 import ChoiceLoader, Environment, PackageLoader, PrefixLoader
 
 from keystage.engine import words
@@ -25,6 +26,13 @@ def long_date(d, empty: str = "") -> str:
     return words.long_date(d, empty)
 
 
+def long_datetime(moment, empty: str = "") -> str:
+    """`words.long_datetime` in the service's time zone (a stored time is in UTC)."""
+    if moment is not None and timezone.is_aware(moment):
+        moment = timezone.localtime(moment)
+    return words.long_datetime(moment, empty)
+
+
 def url(name: str, *args, **kwargs) -> str:
     return reverse(name, args=args or None, kwargs=kwargs or None)
 
@@ -39,12 +47,12 @@ def environment(**options) -> Environment:
     options["autoescape"] = True
     env = Environment(**options)  # noqa: S701 - autoescape is on, the line above
     # Dates and counts in words on every page: {{ d|long_date }}, {{ t|long_datetime }} (a
-    # local time), {{ plural(n, "error") }}.
+    # stored time is shown in the service's time zone), {{ plural(n, "error") }}.
     env.filters.update(
         {
             "long_date": long_date,
             "mid_sentence": words.mid_sentence,
-            "long_datetime": words.long_datetime,
+            "long_datetime": long_datetime,
         }
     )
     env.globals.update(
