@@ -215,7 +215,7 @@ def cmd_schools(args) -> int:
         summary,
         f"Schools register loaded from {path.name}: {result.created} added, "
         f"{result.updated} updated, {result.unchanged} unchanged, "
-        f"{len(result.skipped)} rows skipped.",
+        f"{_count(len(result.skipped), 'row')} skipped.",
     )
     return EXIT_OK
 
@@ -323,9 +323,9 @@ def cmd_import(args) -> int:
         }
         pupils = sum(r.pupils for r in results if r.outcome in ("accepted", "superseded"))
         print(
-            f"{len(results)} files in {elapsed:.1f}s: {tally['accepted']} accepted, "
+            f"{_count(len(results), 'file')} in {elapsed:.1f}s: {tally['accepted']} accepted, "
             f"{tally['superseded']} superseded an earlier file, {tally['unchanged']} unchanged, "
-            f"{tally['rejected']} rejected; {pupils:,} pupils stored."
+            f"{tally['rejected']} rejected; {_count(pupils, 'pupil')} stored."
         )
     else:
         fields = (
@@ -447,7 +447,9 @@ def _print_errors_text(rows: list[dict]) -> None:
 
 
 def _count(n: int, one: str, many: str | None = None) -> str:
-    return f"{n} {one if n == 1 else (many or one + 's')}"
+    from keystage.engine import words
+
+    return words.plural(n, one, many)
 
 
 def cmd_pupils(args) -> int:
@@ -583,8 +585,9 @@ def cmd_return(args) -> int:
     _print_summary(
         args.format,
         summary,
-        f"Return {generation.serial} for {la.code} {la.name}: {generation.school_count} schools, "
-        f"{generation.pupil_count} pupils, written to {args.out} ({generation.bundle_name}).",
+        f"Return {generation.serial} for {la.code} {la.name}: "
+        f"{_count(generation.school_count, 'school')}, {_count(generation.pupil_count, 'pupil')}, "
+        f"written to {args.out} ({generation.bundle_name}).",
     )
     return EXIT_OK
 

@@ -146,7 +146,7 @@ def test_a_web_upload_and_its_fact_rebuild_run_on_the_real_worker(tmp_path):
     ], worker_log[-3000:]
 
     seen = json.loads(_run(["-c", LOOK, answer["batch_page"]], env).strip().splitlines()[-1])
-    page = " ".join(seen["page"].split())
+    page = " ".join(seen["page"].replace("<wbr>", "").split())  # file names may break at a dot
     assert "example-primary.xml" in page and "Example Primary School" in page
     assert "4 pupils, 0 errors" in page and "Accepted" in page, page
     reading = next(r for r in seen["rows"] if r["level"] == "la" and r["subject"] == "reading")

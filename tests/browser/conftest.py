@@ -141,3 +141,59 @@ def sign_in(page, site, username: str, check_page=None) -> None:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+
+
+@pytest.fixture
+def national_admin(site):
+    """A national admin ("national") beside the site's users."""
+    from keystage.accounts.actions import do_create_member
+    from keystage.accounts.models import Role
+
+    return do_create_member("national", password=PASSWORD, role=Role.NATIONAL_ADMIN).user
+
+
+@pytest.fixture
+def signed_in_as(site):
+    """signed_in_as(page, username): the page's browser signed in as the user (past two-factor
+    sign-in for an admin) without walking the sign-in pages, for tests about other pages."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from keystage.accounts.two_factor import needs_two_factor
+    from tests.app.conftest import verify_two_factor
+
+    def sign_in_as(page, username: str) -> None:
+        user = get_user_model().objects.get(username=username)
+        client = Client()
+        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+        if needs_two_factor(user):
+            verify_two_factor(client, user)
+        cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+        page.context.add_cookies(
+            [{"name": settings.SESSION_COOKIE_NAME, "value": cookie.value, "url": site["url"]}]
+        )
+
+    return sign_in_as
+
+
+@pytest.fixture
+def axe_scan(axe_source):
+    """axe_scan(page, name): check_page's axe-core scan (moderate, serious or critical
+    violations fail) without a screenshot, for tests that look at many pages."""
+
+    def scan(page, name: str) -> None:
+        page.wait_for_load_state("load")
+        if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+            page.evaluate(axe_source)
+        result = page.evaluate("() => axe.run()")
+        assert result["passes"], "axe-core did not run"
+        for v in result["violations"]:
+            targets = [n["target"] for n in v["nodes"]][:5]
+            print(f"axe {name}: {v['impact']} {v['id']}: {v['help']} at {targets}")
+        bad = [
+            v for v in result["violations"] if v["impact"] in ("moderate", "serious", "critical")
+        ]
+        assert not bad, f"{name}: axe found {[v['id'] for v in bad]} on {page.url}"
+
+    return scan

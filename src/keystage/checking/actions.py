@@ -23,6 +23,7 @@ from keystage.accounts.models import Role
 from keystage.accounts.scope import membership_of, schools_for
 from keystage.audit.models import record
 from keystage.checking.models import Confirmation, Message, Release
+from keystage.engine import words
 from keystage.engine.words import long_datetime
 from keystage.orgs.models import School
 from keystage.submissions.models import Collection, PupilRecord
@@ -246,7 +247,7 @@ def do_send_query(user, collection: Collection, school: School, *, body: str,
     send_after_commit(
         f"Query from {school.name} about its {collection.name} data",
         f"{school.name} ({school.laestab}) sent a query"
-        + (f" about {len(pupils)} pupils ({', '.join(pupils)})" if pupils else "")
+        + (f" about {words.plural(len(pupils), 'pupil')} ({', '.join(pupils)})" if pupils else "")
         + f":\n\n{body}\n\nAnswer it here:\n"
         f"{site_link('la-checking-school', code=school.la.code, laestab=school.laestab)}\n",
         la_recipients(school),

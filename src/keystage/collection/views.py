@@ -26,6 +26,7 @@ from keystage.audit.events import in_words
 from keystage.audit.models import AuditEvent
 from keystage.collection import actions, exports, queries
 from keystage.collection.forms import ExpectedCohortForm, SchoolDeadlineForm
+from keystage.engine import words
 from keystage.engine.words import long_date, long_datetime
 from keystage.orgs.models import LocalAuthority, School
 from keystage.submissions import cleaning
@@ -237,7 +238,7 @@ def expected_cohorts(request, code):
             user=request.user,
             file_name=request.FILES["file"].name,
         )
-        messages.success(request, f"Expected pupils stored for {n} schools")
+        messages.success(request, f"Expected pupils stored for {words.plural(n, 'school')}")
         return redirect("la-dashboard", code=la.code)
     return render(
         request,

@@ -26,6 +26,16 @@ def long_datetime(moment: dt.datetime | None, empty: str = "") -> str:
     return f"{long_date(moment)} at {hour}:{moment.minute:02d}{half}"
 
 
+def mid_sentence(text: str) -> str:
+    """`text` as it reads inside a sentence: 'Sent back to the LA' -> 'sent back to the LA'.
+    Only the first letter is lowered, and not at all when the first word is an abbreviation
+    ('LA edit'), so "LA" stays in capitals (str.lower() would make it 'la')."""
+    first = text.split(" ", 1)[0]
+    if not text or (len(first) > 1 and first.isupper()):
+        return text
+    return text[0].lower() + text[1:]
+
+
 def plural(count: int, word: str, many: str | None = None) -> str:
     """'1 error', '2 errors', '0 errors'; `many` for words that do not take an s."""
     return f"{count:,} {word if count == 1 else (many or word + 's')}"

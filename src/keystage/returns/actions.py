@@ -39,7 +39,7 @@ from keystage.engine.return_writer import (
     school_file_name,
     write_return,
 )
-from keystage.engine.words import long_datetime, plural
+from keystage.engine.words import long_datetime, mid_sentence, plural
 from keystage.orgs.models import LocalAuthority, School
 from keystage.returns import queries
 from keystage.returns.models import (
@@ -774,7 +774,7 @@ def _authorise_one(cr: CollectedReturn, *, user, now) -> None:
 def _why_not(cr: CollectedReturn) -> str | None:
     """Why a school return cannot be authorised now, in words for the collector, or None."""
     if cr.status != Status.SUBMITTED:
-        return f"it is {cr.get_status_display().lower()}, not submitted"
+        return f"it is {mid_sentence(cr.get_status_display())}, not submitted"
     if cr.errors:
         return f"it has {plural(cr.errors, 'error')}"
     if cr.unexplained:
@@ -863,7 +863,7 @@ def do_send_back(cr: CollectedReturn, *, reason: str, user, now=None) -> Collect
     cr = CollectedReturn.objects.select_for_update().select_related("school", "la").get(pk=cr.pk)
     if not cr.may_be_sent_back:
         raise ReturnRefused(
-            f"Cannot send {cr.school.laestab} back: it is {cr.get_status_display().lower()}; "
+            f"Cannot send {cr.school.laestab} back: it is {mid_sentence(cr.get_status_display())}; "
             "only a submitted or authorised return goes back to the LA"
         )
     now = now or timezone.now()

@@ -19,7 +19,8 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from keystage.accounts.models import Role
 from keystage.accounts.scope import las_for, membership_of, scoped
 from keystage.collection import exports
-from keystage.engine.words import long_datetime, plural
+from keystage.engine import words
+from keystage.engine.words import long_datetime, mid_sentence, plural
 from keystage.returns import actions, queries
 from keystage.returns.forms import BuildForm, ReturnUploadForm, SendBackForm
 from keystage.returns.models import CollectedReturn, ReturnGeneration, ReturnSubmission
@@ -332,7 +333,8 @@ def upload(request, code):
             )
             messages.success(
                 request,
-                f"{len(result.schools)} school returns loaded ({result.pupils} pupils){replaced}. "
+                f"{words.plural(len(result.schools), 'school return')} loaded "
+                f"({words.plural(result.pupils, 'pupil')}){replaced}. "
                 "Check their errors and queries, then submit.",
             )
             return redirect("la-returns", code=la.code)
@@ -594,7 +596,7 @@ def _summary(event) -> str:
         status = dict(CollectedReturn.Status.choices).get(d.get("status"), d.get("status", ""))
         return (
             f"Version {d.get('version')} loaded from {d.get('file_name', '')} (serial "
-            f"{d.get('serial')}, {d.get('pupils')} pupils): {status.lower()}"
+            f"{d.get('serial')}, {d.get('pupils')} pupils): {mid_sentence(status)}"
         )
     if event.action == "return.submitted":
         return (

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Q, QuerySet
 
 from keystage.accounts.scope import scoped
+from keystage.engine import words
 from keystage.submissions.cleaning import editable_fields, field_label, rule_title, value_of
 from keystage.submissions.models import Collection, Finding, PupilChange, PupilRecord
 
@@ -233,7 +234,7 @@ def trail(user, pupil: PupilRecord) -> list[TrailEntry]:
             else field_label(collection, c.field)
         )
         if c.source == PupilChange.Source.FILE:
-            source = f"Conflict: the school's file disagrees with an LA edit ({c.get_conflict_display().lower()})"
+            source = f"Conflict: the school's file disagrees with an LA edit ({words.mid_sentence(c.get_conflict_display())})"
             entries.append(TrailEntry(c.at, c.actor or "file import", source, label,
                                       f"LA edit: {c.old}", f"school's file: {c.new}", c.reason))  # fmt: skip
             continue

@@ -25,9 +25,9 @@ from django.utils import timezone
 
 from keystage.accounts.scope import scoped
 from keystage.engine import definition as definitions
+from keystage.engine import words
 from keystage.engine.readers.archive import iter_zip
 from keystage.engine.records import RejectedFile
-from keystage.engine.words import long_datetime
 from keystage.orgs.models import LocalAuthority
 from keystage.submissions import actions
 from keystage.submissions.kept import Keeper
@@ -154,6 +154,10 @@ def _seen_row(prepared: PreparedFile, upload_id: int | None) -> dict:
     }  # fmt: skip
 
 
+def _when(moment) -> str:
+    return words.long_datetime(timezone.localtime(moment))
+
+
 def _repeat(name: str, seen: dict) -> actions.ImportResult:
     """The result for bytes already imported: nothing is stored again."""
     if seen["state"] == "rejected":
@@ -164,8 +168,7 @@ def _repeat(name: str, seen: dict) -> actions.ImportResult:
         name, "unchanged", laestab=seen["school__laestab"] or "",
         school_name=seen["school__name"] or "", pupils=seen["pupil_count"],
         errors=seen["error_count"], queries=seen["query_count"], upload_id=seen["id"],
-        reason=f"same bytes as {seen['file_name']}, imported "
-        f"{long_datetime(timezone.localtime(seen['uploaded_at']))}",
+        reason=f"same bytes as {seen['file_name']}, imported {_when(seen['uploaded_at'])}",
     )  # fmt: skip
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from keystage.engine import words
 from keystage.engine.rules import Hit, RuleContext, SchoolCase, SchoolInfo, return_rule, school_rule
 
 
@@ -100,7 +101,8 @@ def too_few_pupils(case: SchoolCase, ctx: RuleContext) -> Hit | None:
         return Hit(
             "laestab",
             str(count),
-            f"Only {count} pupils were received for {named}, against about {expected} expected: "
+            f"Only {words.plural(count, 'pupil')} {'was' if count == 1 else 'were'} received for "
+            f"{named}, against about {expected} expected: "
             "check the school has sent every year 2 pupil, or explain the difference.",
         )
     return None
