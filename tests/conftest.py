@@ -7,6 +7,29 @@ import pytest
 from tests.builders import write_register
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database, with the 9 regions and 153 LAs shipped with Keystage loaded once and
+    committed: each test's transaction starts with them and rolls back to them, so `loaded`
+    need not load them again (about 0.1 s a test). A transactional test (live server, browser)
+    empties every table when it ends; pytest-django runs those after all the others, and
+    `loaded` loads the reference data again when it finds it missing."""
+    from keystage.orgs.actions import do_load_reference
+
+    with django_db_blocker.unblock():
+        do_load_reference()
+
+
+def _load_reference_unless_there() -> None:
+    from keystage import reference
+    from keystage.orgs.actions import do_load_reference
+    from keystage.orgs.models import LocalAuthority, Region
+
+    want = (len(reference.REGION_CODES), len(reference.local_authorities()))
+    if (Region.objects.count(), LocalAuthority.objects.count()) != want:
+        do_load_reference()
+
+
 @pytest.fixture
 def register_file(tmp_path):
     return write_register(tmp_path / "schools.csv")
@@ -15,10 +38,10 @@ def register_file(tmp_path):
 @pytest.fixture
 def loaded(db, register_file, settings, tmp_path):
     """Reference data and four schools loaded; uploads kept under tmp_path."""
-    from keystage.orgs.actions import do_load_reference, do_load_register
+    from keystage.orgs.actions import do_load_register
     from keystage.submissions.actions import get_collection
 
     settings.UPLOAD_STORE = tmp_path / "store"
-    do_load_reference()
+    _load_reference_unless_there()
     do_load_register(register_file)
     return get_collection()

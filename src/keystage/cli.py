@@ -106,12 +106,24 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--la", action="append", metavar="LLL", help="LA code (repeatable; default 938 202 826)"
     )
+    demo.add_argument(
+        "--host", default="127.0.0.1", help="address of the web service (links printed, e-mailed)"
+    )
+    demo.add_argument("--port", type=int, default=8000, help="port of the web service")
+    demo.add_argument(
+        "--serve", action="store_true", help="then run the web service there, as `serve` does"
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        _check_collection(args.collection)
+    except UsageError as e:
+        print(f"keystage: {e}", file=sys.stderr)
+        return EXIT_USAGE
     handler = {
         "init": cmd_init,
         "schools": cmd_schools,
@@ -157,6 +169,23 @@ class UsageError(Exception):
     pass
 
 
+def _check_collection(chosen: str | None) -> None:
+    """A usage error, naming the known collections, when --collection (or KEYSTAGE_COLLECTION,
+    when no --collection is given) names no collection definition Keystage has."""
+    from keystage.engine import definition
+
+    if chosen is None:
+        chosen, where = os.environ.get("KEYSTAGE_COLLECTION") or None, "KEYSTAGE_COLLECTION"
+    else:
+        where = "--collection"
+    known = definition.available()
+    if chosen is not None and chosen not in known:
+        raise UsageError(
+            f"{where} {chosen!r} is not a collection Keystage knows; "
+            f"known collections: {', '.join(known)}"
+        )
+
+
 # -- commands ------------------------------------------------------------------------------
 
 
@@ -200,9 +229,10 @@ def cmd_schools(args) -> int:
     try:
         result = do_load_register(path, collection_id=args.collection)
     except RegisterError as e:
-        print(f"keystage schools load: {args.file}: {e}", file=sys.stderr)
+        # The reason names the file already.
+        print(f"keystage schools load: {e}", file=sys.stderr)
         return EXIT_REJECTED
-    for line, reason in result.skipped:
+    for line, reason in sorted(result.skipped):
         print(f"{args.file}: line {line}: skipped: {reason}", file=sys.stderr)
     summary = {
         "created": result.created,
@@ -217,7 +247,9 @@ def cmd_schools(args) -> int:
         f"{result.updated} updated, {result.unchanged} unchanged, "
         f"{_count(len(result.skipped), 'row')} skipped.",
     )
-    return EXIT_OK
+    # Like an import with a rejected file: the rows that could be used are loaded, and the
+    # exit status says that some were not.
+    return EXIT_REJECTED if result.skipped else EXIT_OK
 
 
 def _print_summary(fmt: str, summary: dict, text: str) -> None:
@@ -510,23 +542,61 @@ def cmd_generate(args) -> int:
     return EXIT_OK
 
 
+def _site_url(host: str, port: int) -> str:
+    """The address people reach the service at, for the links it prints and e-mails:
+    KEYSTAGE_SITE_URL when it is set (e.g. behind a proxy), else the address it listens on."""
+    if not 0 < port < 65536:
+        raise UsageError(f"--port {port}: give a port number from 1 to 65535, e.g. 8000")
+    chosen = os.environ.get("KEYSTAGE_SITE_URL", "").strip()
+    if chosen:
+        return chosen.rstrip("/")
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """A usage error when the address cannot be listened on (Django's server would end the
+    process at once, leaving the task worker behind)."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((host, port))
+    except OSError as e:
+        raise UsageError(f"cannot listen on {host} port {port} ({e.strerror}): "
+                         "give another --port, or stop what uses it") from None  # fmt: skip
+
+
+def _use_site_url(url: str) -> None:
+    from django.conf import settings
+
+    settings.KEYSTAGE_SITE_URL = url
+
+
 def cmd_serve(args) -> int:
     import signal
     import subprocess
 
+    site = _site_url(args.host, args.port)
     _django()
     from django.core.management import call_command
 
+    _use_site_url(site)
     call_command("migrate", verbosity=0, interactive=False)
+    _check_port_free(args.host, args.port)
     worker = None
     if not args.no_worker:
-        # django-tasks-db's worker runs the queued tasks (web uploads) in a process of its own.
+        # django-tasks-db's worker runs the queued tasks (web uploads) in a process of its own;
+        # its e-mails link to the same address as the server's.
         worker = subprocess.Popen(
-            [sys.executable, "-m", "keystage.manage", "db_worker", "--no-startup-delay"]
+            [sys.executable, "-m", "keystage.manage", "db_worker", "--no-startup-delay"],
+            env={**os.environ, "KEYSTAGE_SITE_URL": site},
         )
     # A plain `kill` stops the server like Ctrl-C does, so the worker is stopped with it.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    print(f"Keystage is running at http://{args.host}:{args.port}/ (Ctrl-C stops it).", flush=True)
+    listening = f"http://{f'[{args.host}]' if ':' in args.host else args.host}:{args.port}/"
+    where = listening if site + "/" == listening else f"{listening} (links say {site}/)"
+    print(f"Keystage is running at {where} (Ctrl-C stops it).", flush=True)
     try:
         # Django's own server, threaded and without the reloader: enough for a demo or a
         # tester's machine, and nothing more to install. A deployment runs the WSGI app
@@ -593,6 +663,7 @@ def cmd_return(args) -> int:
 
 
 def cmd_demo(args) -> int:
+    site = _site_url(args.host, args.port)
     _django()
     from django.conf import settings
 
@@ -603,10 +674,22 @@ def cmd_demo(args) -> int:
     bad = [c for c in las if c not in known]
     if bad:
         raise UsageError(f"not an English LA code of 2023: {', '.join(bad)}")
-    made = demo.seed(Path(settings.DATA_DIR), las, collection_id=args.collection)
+    # The check loop's e-mails (printed by the console backend) link to the address printed
+    # below, where `--serve` (or `keystage serve` with the same --host and --port) listens.
+    _use_site_url(site)
+    try:
+        made = demo.seed(Path(settings.DATA_DIR), las, collection_id=args.collection)
+    except demo.DemoError as e:
+        raise UsageError(str(e)) from None
+    print()
+    print("Batches uploaded (one a day, as the LA officer):")
+    if not made["uploads"]:
+        print("  none this time: the uploads of the first run are kept (see /uploads/)")
     for day, tally in made["uploads"].items():
         counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(tally.items()))
-        print(f"  {day} June 2023: {counts}")
+        files = sum(tally.values())
+        print(f"  {day} June 2023: {_count(files, 'file')}: {counts}")
+    print()
     print("Demo users (also in demo-users.txt in the data directory):")
     for user in made["users"]:
         print(f"  {user.username:<22} password {user.password}   {user.label}")
@@ -614,7 +697,22 @@ def cmd_demo(args) -> int:
             print(f"  {'':<22} authenticator key {user.secret_for_people}")
     print("Admins sign in with a code: add the authenticator key to an app (Google "
           "Authenticator, Microsoft Authenticator, 1Password) as a time-based key.")  # fmt: skip
-    return EXIT_OK
+    print()
+    print("Pages to open, per user:")
+    for username, links in made["pages"].items():
+        print(f"  {username}")
+        for label, path in links:
+            print(f"    {label:<26} {site}{path}")
+    print()
+    print(f"Sign in at {site}/ with a user above; upload files at {site}/uploads/.")
+    if not os.environ.get("DATABASE_URL"):
+        print(f"The CLI works on the same data: KEYSTAGE_DATA_DIR={settings.DATA_DIR} "
+              f"keystage errors --la {las[0]}")  # fmt: skip
+    if not args.serve:
+        print(f"Start the web service with: keystage serve --host {args.host} --port {args.port}")
+        return EXIT_OK
+    sys.stdout.flush()
+    return cmd_serve(argparse.Namespace(host=args.host, port=args.port, no_worker=False))
 
 
 if __name__ == "__main__":

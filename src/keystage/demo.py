@@ -16,6 +16,10 @@ DEFAULT_LAS = ("938", "202", "826")
 UPLOAD_DAYS = (5, 12, 19, 26)
 
 
+class DemoError(Exception):
+    """The demo cannot be made with the LAs asked for; the message says what to give instead."""
+
+
 @dataclass
 class DemoUser:
     username: str
@@ -68,11 +72,6 @@ def seed(data_dir: Path, las: list[str], *, collection_id: str | None = None, ou
     returns = _seed_returns(las, users, collection_id=collection_id, out=out)
     facts = _seed_facts(collection_id=collection_id, out=out)
     pages = pages_to_open(users, las)
-    out("Pages to open, per user:")
-    for username, links in pages.items():
-        out(f"  {username}")
-        for label, path in links:
-            out(f"    {label:<26} {path}")
     return {"users": users, "uploads": uploads, "files": files, "released": released,
             "school_sees": sees, "returns": returns, "facts": facts, "pages": pages}  # fmt: skip
 
@@ -106,6 +105,12 @@ def _seed_users(data_dir: Path, las: list[str]) -> list[DemoUser]:
             la=main_la, urn__in=_schools_with_files(data_dir, main_la.code)
         ).order_by("estab")[:3]
     )
+    if len(schools) < 3:
+        raise DemoError(
+            f"LA {main_la.code} {main_la.name} has {len(schools)} schools whose demo files have "
+            "no mistakes; the first LA of the demo needs 3 (for the restricted officer and the "
+            "school user): put a larger LA first, e.g. --la 938"
+        )
     first = f"la{main_la.code}"
     plan = [
         (DemoUser("national", Role.NATIONAL_ADMIN, "National admin"), {}),

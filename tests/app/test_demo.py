@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.db.models import Count
@@ -18,13 +20,29 @@ from keystage.submissions.models import Upload
 pytestmark = pytest.mark.django_db
 
 
-def test_demo_seeds_users_of_every_role_and_days_of_uploads(settings, tmp_path, capsys, client):
+def test_demo_seeds_users_of_every_role_and_days_of_uploads(
+    settings, tmp_path, capsys, client, mailoutbox, monkeypatch, django_capture_on_commit_callbacks
+):
     settings.DATA_DIR = tmp_path / "data"
     settings.UPLOAD_STORE = tmp_path / "data" / "uploads"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    monkeypatch.delenv("KEYSTAGE_SITE_URL", raising=False)
     # Two small LAs keep this quick; the demo's own default is 938, 202 and 826.
-    assert main(["demo", "--la", "202", "--la", "201"]) == 0
+    with django_capture_on_commit_callbacks(execute=True):  # e-mails go after their commit
+        assert main(["demo", "--la", "202", "--la", "201", "--port", "8123"]) == 0
     out = capsys.readouterr().out
+
+    # The batches are listed under a heading, each day with its files' outcomes.
+    batches = out.split("Batches uploaded (one a day, as the LA officer):\n")[1].split("\n\n")[0]
+    assert batches.splitlines()[0].startswith("  5 June 2023: ")
+    assert len(batches.splitlines()) == 4 and "1 rejected" in batches.splitlines()[-1]
+    # Every page printed, and every link in the e-mails it sent, is at the address it prints.
+    assert "Sign in at http://127.0.0.1:8123/ with a user above" in out
+    printed = re.findall(r"https?://\S+", out)
+    assert printed and all(u.startswith("http://127.0.0.1:8123/") for u in printed)
+    assert mailoutbox, "the demo's release and send-back send e-mails"
+    mailed = [u for m in mailoutbox for u in re.findall(r"https?://\S+", m.body)]
+    assert mailed and all(u.startswith("http://127.0.0.1:8123/") for u in mailed), mailed
 
     roles = set(Membership.objects.values_list("role", flat=True))
     assert roles == {r.value for r in Role}
@@ -79,8 +97,22 @@ def test_demo_seeds_users_of_every_role_and_days_of_uploads(settings, tmp_path, 
 
     counts = [M.objects.count() for M in (Upload, ReturnGeneration, CollectedReturn, Fact)]
     statuses_before = list(CollectedReturn.objects.values_list("status", flat=True))
-    assert main(["demo", "--la", "202", "--la", "201"]) == 0  # again: reuses everything
+    # Again, with --serve on another address: reuses everything, then serves there.
+    served = []
+    monkeypatch.setattr("keystage.cli.cmd_serve", lambda args: served.append(args) or 0)
+    assert main(["demo", "--la", "202", "--la", "201", "--port", "9001", "--serve"]) == 0
     again = capsys.readouterr().out
     assert [M.objects.count() for M in (Upload, ReturnGeneration, CollectedReturn, Fact)] == counts
     assert list(CollectedReturn.objects.values_list("status", flat=True)) == statuses_before
     assert all(p in again for p in passwords.values())
+    assert "uploads of the first run are kept" in again
+    assert "http://127.0.0.1:9001/la/202/returns" in again and "8123" not in again
+    assert [(a.host, a.port) for a in served] == [("127.0.0.1", 9001)]
+
+
+def test_demo_with_a_first_la_too_small_is_a_usage_error(settings, tmp_path, capsys):
+    settings.DATA_DIR = tmp_path / "data"
+    settings.UPLOAD_STORE = tmp_path / "data" / "uploads"
+    assert main(["demo", "--la", "201"]) == 2  # City of London: one school
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "201" in err[0] and "--la 938" in err[0]
