@@ -514,13 +514,22 @@ def _change_kwargs(pupil, name, old, new, user, at, reason, source) -> dict:
     }  # fmt: skip
 
 
+def _required_reason(reason: str, field: str, ask: str) -> str:
+    """The reason typed, trimmed; none refuses the change with `ask` on the form's field."""
+    reason = reason.strip()
+    if not reason:
+        raise EditRefused(ask, fields={field: ask})
+    return reason
+
+
 def do_remove_pupil(user, pupil_id: int, version: int, *, reason: str) -> PupilRecord:
     """Take a pupil out of the collection (exceptional): the record is kept, not current."""
     _editor(user)
-    reason = reason.strip()
-    if not reason:
-        text = "Enter why the LA is removing this pupil (the school's file is the record)"
-        raise EditRefused(text, fields={"remove_reason": text})
+    reason = _required_reason(
+        reason,
+        "remove_reason",
+        "Enter why the LA is removing this pupil (the school's file is the record)",
+    )
     with transaction.atomic():
         pupil = _locked_pupil(user, pupil_id)
         if pupil.version != version or not pupil.is_current:
@@ -544,10 +553,9 @@ def do_restore_pupil(user, pupil_id: int, version: int, *, reason: str) -> Pupil
     """Put back a pupil the LA removed: the record is current again, its checks and the
     duplicate checks across the LA run again, and the change is in the pupil's trail."""
     _editor(user)
-    reason = reason.strip()
-    if not reason:
-        text = "Enter why the LA is putting this pupil back"
-        raise EditRefused(text, fields={"restore_reason": text})
+    reason = _required_reason(
+        reason, "restore_reason", "Enter why the LA is putting this pupil back"
+    )
     with transaction.atomic():
         pupil = _locked_pupil(user, pupil_id)
         who = f"{pupil.surname}, {pupil.forename} ({pupil.upn})"
