@@ -21,13 +21,13 @@ from keystage.audit.models import AuditEvent
 from keystage.checking.models import Confirmation, Message, Release
 from keystage.engine import definition as definitions
 from keystage.engine.measures import UNKNOWN, count_pupils, measures, rounded
-from keystage.engine.words import long_datetime
 from keystage.orgs.models import School
 from keystage.reports import queries as report_queries
 from keystage.reports.disclosure import SUPPRESSED, Viewer
 from keystage.reports.disclosure import threshold as disclosure_threshold
 from keystage.submissions.models import Collection, PupilRecord, Upload
 from keystage.submissions.queries import pupil_list
+from keystage.web.jinja2 import long_datetime as local_long_datetime
 
 # Audit actions that change a school's pupil records other than by a new file (the cleaning
 # grid's "pupil.edited", "pupil.added", "pupil.removed", "pupil.conflict_resolved"): a
@@ -92,11 +92,8 @@ class CheckStatus:
         return text
 
 
-def when(at: dt.datetime) -> str:
-    """ "19 June 2011 at 2:05pm", in local time."""
-    from django.utils.timezone import localtime
-
-    return long_datetime(localtime(at))
+# "19 June 2011 at 2:05pm", in the service's time zone: the pages' own filter.
+when = local_long_datetime
 
 
 def data_changed_at(collection: Collection, school_ids) -> dict[int, dt.datetime]:

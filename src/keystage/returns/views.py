@@ -20,12 +20,13 @@ from keystage.accounts.models import Role
 from keystage.accounts.scope import las_for, membership_of, scoped
 from keystage.collection import exports
 from keystage.engine import words
-from keystage.engine.words import long_datetime, mid_sentence, plural
+from keystage.engine.words import mid_sentence, plural
 from keystage.returns import actions, queries
 from keystage.returns.forms import BuildForm, ReturnUploadForm, SendBackForm
 from keystage.returns.models import CollectedReturn, ReturnGeneration, ReturnSubmission
 from keystage.submissions.actions import get_collection
 from keystage.web.govuk import error_list
+from keystage.web.jinja2 import long_datetime as local_long_datetime
 
 RETURN_READERS = (Role.NATIONAL_ADMIN, Role.LA_ADMIN, Role.LA_OFFICER)
 LA_BUILDERS = (Role.LA_ADMIN, Role.LA_OFFICER)
@@ -71,8 +72,8 @@ def _la(request, code: str, roles):
     return la
 
 
-def when(moment) -> str:
-    return long_datetime(localtime(moment)) if moment else ""
+# A stored moment in words, in the service's time zone ("" for none): the pages' own filter.
+when = local_long_datetime
 
 
 def _refused(request, e: actions.ReturnRefused) -> None:

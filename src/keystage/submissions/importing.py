@@ -25,7 +25,6 @@ from django.utils import timezone
 
 from keystage.accounts.scope import scoped
 from keystage.engine import definition as definitions
-from keystage.engine import words
 from keystage.engine.readers.archive import iter_zip
 from keystage.engine.records import RejectedFile
 from keystage.orgs.models import LocalAuthority
@@ -33,6 +32,7 @@ from keystage.submissions import actions
 from keystage.submissions.kept import Keeper
 from keystage.submissions.models import Upload
 from keystage.submissions.preparing import PreparedFile, prepare_file
+from keystage.web.jinja2 import long_datetime as local_long_datetime
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +154,7 @@ def _seen_row(prepared: PreparedFile, upload_id: int | None) -> dict:
     }  # fmt: skip
 
 
-def _when(moment) -> str:
-    return words.long_datetime(timezone.localtime(moment))
+_when = local_long_datetime
 
 
 def _repeat(name: str, seen: dict) -> actions.ImportResult:

@@ -12,12 +12,11 @@ from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.timezone import localtime
 from django.views.decorators.http import require_http_methods, require_safe
 
 from keystage.accounts.models import Role
 from keystage.accounts.scope import las_for, membership_of, schools_for, scoped
-from keystage.engine.words import long_datetime, plural
+from keystage.engine.words import plural
 from keystage.orgs.models import LocalAuthority
 from keystage.submissions import batches, cleaning, grid
 from keystage.submissions.actions import get_collection
@@ -25,6 +24,7 @@ from keystage.submissions.forms import UploadForm
 from keystage.submissions.models import PupilRecord
 from keystage.submissions.queries import batches_for
 from keystage.web.govuk import error_list
+from keystage.web.jinja2 import long_datetime as local_long_datetime
 from keystage.web.paging import link, pagination
 
 # GOV.UK tag colours for a batch's state and a file's outcome.
@@ -34,8 +34,8 @@ OUTCOME_COLOURS = {"accepted": "govuk-tag--green", "superseded": "govuk-tag--tur
                    "unchanged": "govuk-tag--grey", "rejected": "govuk-tag--red"}  # fmt: skip
 
 
-def when(moment) -> str:
-    return long_datetime(localtime(moment)) if moment else ""
+# A stored moment in words, in the service's time zone ("" for none): the pages' own filter.
+when = local_long_datetime
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
