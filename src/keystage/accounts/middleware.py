@@ -39,11 +39,16 @@ SIGNED_OUT_BECAUSE = "keystage_signed_out_because"
 LAST_SEEN_RESOLUTION = 60
 
 
+def now() -> int:
+    """Seconds since 1970: the sessions' clock (tests move it)."""
+    return int(time.time())
+
+
 def start_session_clock(sender, request, user, **kwargs) -> None:
     """`user_logged_in` receiver: the session's sign-in time and first activity."""
-    now = int(time.time())
-    request.session[SIGNED_IN_AT] = now
-    request.session[LAST_SEEN] = now
+    now_ = now()
+    request.session[SIGNED_IN_AT] = now_
+    request.session[LAST_SEEN] = now_
 
 
 def _next_to(name: str, request) -> object:
@@ -80,7 +85,7 @@ class SessionTimeoutMiddleware:
         user = request.user
         if user.is_authenticated:
             request._was_signed_in = True
-            reason = self._ended(request.session, int(time.time()))
+            reason = self._ended(request.session, now())
             if reason:
                 from keystage.accounts.actions import do_record_session_end
 
