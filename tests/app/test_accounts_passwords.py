@@ -147,9 +147,7 @@ def test_an_invited_user_must_choose_their_own_password_first(client, members):
     # Every page sends them to the password page, and back to where they were going.
     response = client.get(response["Location"])
     assert response.status_code == 302
-    assert response["Location"] == (
-        f"{reverse('password-change')}?next=%2Fla%2F938%2Fdashboard"
-    )
+    assert response["Location"] == (f"{reverse('password-change')}?next=%2Fla%2F938%2Fdashboard")
     for url in (reverse("home"), reverse("la-errors", kwargs={"code": "938"}), reverse("upload")):
         assert client.get(url)["Location"].startswith(reverse("password-change")), url
     page = client.get(response["Location"]).content.decode()
@@ -242,7 +240,9 @@ def test_resets_follow_the_user_management_scope(signed_in, members, client):
     # A national admin resets LA admins, and not the officers LA admins manage.
     officer = reverse("user-reset-password", args=[members["officer938"].membership.pk])
     assert national.post(officer).status_code == 404
-    response = national.post(reverse("user-reset-password", args=[members["admin202"].membership.pk]))
+    response = national.post(
+        reverse("user-reset-password", args=[members["admin202"].membership.pk])
+    )
     assert can_sign_in("admin202", one_time_password(response))
     client.logout()
     for who in ("officer938", "school938"):

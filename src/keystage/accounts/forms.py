@@ -189,7 +189,9 @@ class NewPasswordForm(forms.Form):
 
         password = self.cleaned_data["new_password"]
         if self.user.check_password(password):
-            raise forms.ValidationError("Your new password must be different from the one you have now")
+            raise forms.ValidationError(
+                "Your new password must be different from the one you have now"
+            )
         validate_password(password, self.user)
         return password
 
@@ -197,7 +199,10 @@ class NewPasswordForm(forms.Form):
         cleaned = super().clean()
         new, again = cleaned.get("new_password"), cleaned.get("new_password_again")
         if new and again and new != again:
-            self.add_error("new_password_again", "The two new passwords are different: type the same password twice")
+            self.add_error(
+                "new_password_again",
+                "The two new passwords are different: type the same password twice",
+            )
         return cleaned
 
 

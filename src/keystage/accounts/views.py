@@ -296,9 +296,7 @@ def user_reset_password(request, membership_id: int):
     except ValidationError as problem:
         messages.error(request, problem.messages[0])
         return redirect("user-detail", membership_id=member.pk)
-    return render(
-        request, "accounts/password_reset.html", {"member": member, "password": password}
-    )
+    return render(request, "accounts/password_reset.html", {"member": member, "password": password})
 
 
 @require_POST

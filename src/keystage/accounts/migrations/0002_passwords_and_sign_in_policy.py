@@ -5,25 +5,47 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('orgs', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("orgs", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='membership',
-            name='must_change_password',
+            model_name="membership",
+            name="must_change_password",
             field=models.BooleanField(default=False),
         ),
         migrations.CreateModel(
-            name='LaSignInPolicy',
+            name="LaSignInPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('two_factor_for', models.CharField(choices=[('admins', 'LA admins only'), ('la_staff', 'Everyone at the LA'), ('everyone', 'Everyone at the LA and its schools')], default='admins', max_length=10)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('la', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='sign_in_policy', to='orgs.localauthority')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "two_factor_for",
+                    models.CharField(
+                        choices=[
+                            ("admins", "LA admins only"),
+                            ("la_staff", "Everyone at the LA"),
+                            ("everyone", "Everyone at the LA and its schools"),
+                        ],
+                        default="admins",
+                        max_length=10,
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "la",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sign_in_policy",
+                        to="orgs.localauthority",
+                    ),
+                ),
             ],
         ),
     ]
