@@ -337,7 +337,7 @@ def test_signed_in_pages_and_exports_are_not_stored(signed_in, members, client):
         reverse("la-errors", kwargs={"code": "202"}),  # refused, still not stored
     ):
         response = user.get(url)
-        assert "no-store" in response["Cache-Control"], (url, response.status_code)
+        assert response["Cache-Control"] == "no-store", (url, response.status_code)
     # Static files stay cacheable: they hold nothing personal.
     static = client.get("/static/keystage/init.js")
     assert static.status_code == 200 and "no-store" not in static.get("Cache-Control", "")
@@ -374,7 +374,9 @@ def test_la_admin_requires_two_factor_of_every_la_user(signed_in, members, clien
     response = sign_in(officer, "officer938")
     assert response["Location"].startswith(reverse("two-factor-setup"))
     assert officer.get(reverse("home"))["Location"].startswith(reverse("two-factor-setup"))
-    assert "Set up two-factor sign-in" in officer.get(reverse("two-factor-setup")).content.decode()
+    setup = officer.get(reverse("two-factor-setup")).content.decode()
+    assert "Set up two-factor sign-in" in setup
+    assert "Your local authority asks that you sign in with" in setup
     device = TOTPDevice.objects.get(user__username="officer938", confirmed=False)
     officer.post(reverse("two-factor-setup"), {"code": code_for(device)})
     assert officer.get(reverse("home")).status_code == 200

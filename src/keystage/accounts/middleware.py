@@ -18,7 +18,6 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib.auth import logout
 from django.shortcuts import redirect
-from django.utils.cache import add_never_cache_headers
 from django.utils.deprecation import MiddlewareMixin
 
 from keystage.accounts.scope import membership_of
@@ -59,8 +58,9 @@ def _next_to(name: str, request) -> object:
 
 
 class NoStoreMiddleware:
-    """`Cache-Control: no-store` (with Django's other never-cache headers) on every response to
-    a signed-in user: pages, downloads and redirects alike."""
+    """`Cache-Control: no-store` on every response to a signed-in user: pages, downloads and
+    redirects alike. It replaces what a view set (a chart's short private caching), as a
+    browser may keep nothing of a signed-in user's."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -69,7 +69,7 @@ class NoStoreMiddleware:
         response = self.get_response(request)
         user = getattr(request, "user", None)
         if getattr(user, "is_authenticated", False) or getattr(request, "_was_signed_in", False):
-            add_never_cache_headers(response)
+            response["Cache-Control"] = "no-store"
         return response
 
 

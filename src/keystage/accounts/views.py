@@ -131,6 +131,7 @@ def two_factor_setup(request):
             "error_list": error_list(form),
             "next": next_url,
             "qr_code": two_factor.qr_code_svg(device),
+            "is_admin": _is_admin(user),
             "secret": two_factor.secret_for_people(device),
         },
     )
@@ -153,6 +154,16 @@ def two_factor_verify(request):
         request,
         "accounts/two_factor_verify.html",
         {"form": form, "error_list": error_list(form), "next": next_url},
+    )
+
+
+def _is_admin(user) -> bool:
+    """Asked for a code as an admin (or staff), not because their LA asks it of everyone."""
+    membership = membership_of(user)
+    return (
+        user.is_staff
+        or user.is_superuser
+        or (membership is not None and membership.role in (Role.NATIONAL_ADMIN, Role.LA_ADMIN))
     )
 
 
