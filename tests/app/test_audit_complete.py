@@ -132,6 +132,34 @@ def _deactivate(w):
     return "account.deactivated", _user(w, "admin938")
 
 
+def _change_password(w):
+    from keystage.accounts.actions import do_change_password
+
+    do_change_password(_user(w, "school938"), "Purple-Kettle-Orbit-42")
+    return "account.password_changed", _user(w, "school938")
+
+
+def _reset_password(w):
+    from keystage.accounts.actions import do_reset_password
+
+    do_reset_password(_user(w, "officer938").membership, by=_user(w, "admin938"))
+    return "account.password_reset", _user(w, "admin938")
+
+
+def _session_end(w):
+    from keystage.accounts.actions import do_record_session_end
+
+    do_record_session_end(_user(w, "school938"), "idle")
+    return "account.session_ended", _user(w, "school938")
+
+
+def _two_factor_for(w):
+    from keystage.accounts.actions import do_set_two_factor_for
+
+    do_set_two_factor_for(w.la, "la_staff", by=_user(w, "admin938"))
+    return "account.two_factor_policy_set", _user(w, "admin938")
+
+
 def _release(w):
     w.released()
     return "checking.released", _user(w, "officer938")
@@ -401,6 +429,10 @@ SCENARIOS = {
     "accounts.actions.do_confirm_two_factor": _two_factor,
     "accounts.actions.do_set_approver": _set_approver,
     "accounts.actions.do_deactivate_member": _deactivate,
+    "accounts.actions.do_change_password": _change_password,
+    "accounts.actions.do_reset_password": _reset_password,
+    "accounts.actions.do_record_session_end": _session_end,
+    "accounts.actions.do_set_two_factor_for": _two_factor_for,
     "checking.actions.do_release": _release,
     "checking.actions.do_remind": _remind,
     "checking.actions.do_confirm": _confirm,

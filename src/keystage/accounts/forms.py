@@ -145,3 +145,76 @@ class ApproverForm(forms.Form):
         coerce=lambda v: v == "yes",
         error_messages={"required": "Choose whether this user approves the LA's return"},
     )
+
+
+class NewPasswordForm(forms.Form):
+    """A new password, typed twice, checked by Django's validators (AUTH_PASSWORD_VALIDATORS)
+    and refused when it is the password the user has now. `current` asks for that password
+    first (changing it by choice); a user replacing a one-time password has just typed it."""
+
+    current_password = forms.CharField(
+        label="Current password",
+        strip=False,
+        error_messages={"required": "Enter your current password"},
+    )
+    new_password = forms.CharField(
+        label="New password",
+        strip=False,
+        help_text="At least 12 characters. Not a common password, not only numbers, and not "
+        "like your username or email address.",
+        error_messages={"required": "Enter a new password"},
+    )
+    new_password_again = forms.CharField(
+        label="Confirm new password",
+        strip=False,
+        error_messages={"required": "Enter the new password again"},
+    )
+
+    def __init__(self, user, *args, current: bool = True, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+        if not current:
+            del self.fields["current_password"]
+
+    def clean_current_password(self) -> str:
+        password = self.cleaned_data["current_password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError(
+                "Your current password is not right. Enter the password you signed in with"
+            )
+        return password
+
+    def clean_new_password(self) -> str:
+        from django.contrib.auth.password_validation import validate_password
+
+        password = self.cleaned_data["new_password"]
+        if self.user.check_password(password):
+            raise forms.ValidationError(
+                "Your new password must be different from the one you have now"
+            )
+        validate_password(password, self.user)
+        return password
+
+    def clean(self):
+        cleaned = super().clean()
+        new, again = cleaned.get("new_password"), cleaned.get("new_password_again")
+        if new and again and new != again:
+            self.add_error(
+                "new_password_again",
+                "The two new passwords are different: type the same password twice",
+            )
+        return cleaned
+
+
+class TwoFactorForForm(forms.Form):
+    def __init__(self, *args, **kwargs):
+        from keystage.accounts.models import TwoFactorFor
+
+        super().__init__(*args, **kwargs)
+        self.fields["two_factor_for"] = forms.ChoiceField(
+            choices=TwoFactorFor.choices,
+            error_messages={
+                "required": "Choose who must use two-factor sign-in",
+                "invalid_choice": "Choose who must use two-factor sign-in",
+            },
+        )

@@ -42,6 +42,9 @@ class Membership(models.Model):
     is_approver = models.BooleanField(default=False)
     # The only schools an LA restricted officer works on (all in their LA).
     schools = models.ManyToManyField(School, blank=True, related_name="restricted_memberships")
+    # Signed in with a password someone else chose (an invitation or an admin's reset): every
+    # page sends the user to make their own until they have.
+    must_change_password = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -74,7 +77,18 @@ class Membership(models.Model):
 
     @property
     def needs_two_factor(self) -> bool:
-        return self.role in ADMIN_ROLES
+        """Admins always; other users when their LA asks it of them (`LaSignInPolicy`)."""
+        if self.role in ADMIN_ROLES:
+            return True
+        if self.la_id is None:
+            return False
+        if not hasattr(self, "_two_factor_for"):  # asked on every page: once per request
+            self._two_factor_for = (
+                LaSignInPolicy.objects.filter(la_id=self.la_id)
+                .values_list("two_factor_for", flat=True)
+                .first()
+            )
+        return two_factor_covers(self._two_factor_for, self.role)
 
     def clean(self) -> None:
         errors: dict[str, str] = {}
@@ -97,3 +111,36 @@ class Membership(models.Model):
             errors["is_approver"] = "Only LA users can approve the LA's return"
         if errors:
             raise ValidationError(errors)
+
+
+class TwoFactorFor(models.TextChoices):
+    ADMINS = "admins", "LA admins only"
+    LA_STAFF = "la_staff", "Everyone at the LA"
+    EVERYONE = "everyone", "Everyone at the LA and its schools"
+
+
+def two_factor_covers(two_factor_for: str | None, role: str) -> bool:
+    """Whether an LA's choice asks users of this role for a code (admins are always asked)."""
+    if role in ADMIN_ROLES:
+        return True
+    if two_factor_for == TwoFactorFor.EVERYONE:
+        return role in (*LA_ROLES, Role.SCHOOL_USER)
+    if two_factor_for == TwoFactorFor.LA_STAFF:
+        return role in LA_ROLES
+    return False
+
+
+class LaSignInPolicy(models.Model):
+    """How an LA's users sign in, as its LA admin (or a national admin) chose. An LA without a
+    row asks only its admins for a two-factor code."""
+
+    la = models.OneToOneField(
+        LocalAuthority, on_delete=models.CASCADE, related_name="sign_in_policy"
+    )
+    two_factor_for = models.CharField(
+        max_length=10, choices=TwoFactorFor.choices, default=TwoFactorFor.ADMINS
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.la}: two-factor sign-in for {self.get_two_factor_for_display()}"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from django.db.models import Model, Q, QuerySet
 
-from keystage.accounts.models import Membership, Role
+from keystage.accounts.models import LaSignInPolicy, Membership, Role
 from keystage.audit.models import AuditEvent
 from keystage.checking.models import Confirmation, Message, Release
 from keystage.collection.models import ExpectedCohort, LaCollectionSettings
@@ -55,6 +55,8 @@ OWNED_BY: dict[type[Model], Owner] = {
     PupilChange: Owner(la="la", school="school"),
     AuditEvent: Owner(la="la", school="school"),
     Membership: Owner(la="la", school="school"),
+    # How the LA's users sign in (two-factor for everyone or admins only).
+    LaSignInPolicy: Owner(la="la", school=None),
     # The LA's own collection settings (its deadline for schools), and expected pupils.
     LaCollectionSettings: Owner(la="la", school=None),
     ExpectedCohort: Owner(la="la", school="school"),

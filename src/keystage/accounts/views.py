@@ -4,25 +4,42 @@ Views parse, check, call an action and respond."""
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Exists, OuterRef
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_otp import login as otp_login
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from keystage.accounts import actions, two_factor, waits
-from keystage.accounts.forms import ApproverForm, CodeForm, MemberForm, SignInForm
-from keystage.accounts.models import LA_ROLES, Membership, Role
-from keystage.accounts.scope import membership_of, scoped
+from keystage.accounts.forms import (
+    ApproverForm,
+    CodeForm,
+    MemberForm,
+    NewPasswordForm,
+    SignInForm,
+    TwoFactorForForm,
+)
+from keystage.accounts.middleware import SIGNED_OUT_BECAUSE
+from keystage.accounts.models import (
+    LA_ROLES,
+    LaSignInPolicy,
+    Membership,
+    Role,
+    TwoFactorFor,
+    two_factor_covers,
+)
+from keystage.accounts.scope import las_for, membership_of, scoped
 from keystage.web.govuk import error_list
 
 
@@ -57,10 +74,21 @@ def sign_in(request):
             )
             return redirect(_with_next(step, next_url))
         return redirect(next_url)
+    # Why Keystage signed this browser out, said once (the session ended, not the user).
+    signed_out_because = None
+    if request.method in ("GET", "HEAD"):
+        signed_out_because = request.session.pop(SIGNED_OUT_BECAUSE, None)
     return render(
         request,
         "accounts/sign_in.html",
-        {"form": form, "error_list": error_list(form), "next": next_url},
+        {
+            "form": form,
+            "error_list": error_list(form),
+            "next": next_url,
+            "signed_out_because": signed_out_because,
+            "idle_minutes": settings.KEYSTAGE_SESSION_IDLE_MINUTES,
+            "limit_hours": settings.SESSION_COOKIE_AGE // 3600,
+        },
     )
 
 
@@ -103,6 +131,7 @@ def two_factor_setup(request):
             "error_list": error_list(form),
             "next": next_url,
             "qr_code": two_factor.qr_code_svg(device),
+            "is_admin": _is_admin(user),
             "secret": two_factor.secret_for_people(device),
         },
     )
@@ -125,6 +154,16 @@ def two_factor_verify(request):
         request,
         "accounts/two_factor_verify.html",
         {"form": form, "error_list": error_list(form), "next": next_url},
+    )
+
+
+def _is_admin(user) -> bool:
+    """Asked for a code as an admin (or staff), not because their LA asks it of everyone."""
+    membership = membership_of(user)
+    return (
+        user.is_staff
+        or user.is_superuser
+        or (membership is not None and membership.role in (Role.NATIONAL_ADMIN, Role.LA_ADMIN))
     )
 
 
@@ -216,13 +255,14 @@ def user_create(request):
     form = MemberForm(request.user, request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        # Shown once on the next page and never stored in clear: the user should change it.
-        password = secrets.token_urlsafe(12)
+        # Shown once on the next page and never stored in clear: the user must change it at
+        # their first sign-in.
+        password = actions.one_time_password()
         try:
             created = actions.do_create_member(
                 data["username"], role=data["role"], la=data["la"], school=data["school"],
                 is_approver=data["is_approver"], schools=data["schools"], email=data["email"],
-                password=password, by=request.user,
+                password=password, must_change_password=True, by=request.user,
             )  # fmt: skip
         except ValidationError as problem:
             for field, problems in problem.message_dict.items():
@@ -252,8 +292,22 @@ def user_detail(request, membership_id: int):
             "may_approve": member.role in LA_ROLES,
             "is_self": member.user_id == request.user.pk,
             "schools": list(member.schools.order_by("laestab")),
+            "two_factor": member.needs_two_factor,
+            "has_device": two_factor.has_confirmed_device(member.user),
         },
     )
+
+
+@require_POST
+def user_reset_password(request, membership_id: int):
+    """A new one-time password for the user, shown once on the page this answers."""
+    _, member = _member(request, membership_id)
+    try:
+        password = actions.do_reset_password(member, by=request.user)
+    except ValidationError as problem:
+        messages.error(request, problem.messages[0])
+        return redirect("user-detail", membership_id=member.pk)
+    return render(request, "accounts/password_reset.html", {"member": member, "password": password})
 
 
 @require_POST
@@ -282,3 +336,71 @@ def user_deactivate(request, membership_id: int):
         return redirect("user-detail", membership_id=member.pk)
     messages.success(request, f"{member.user.get_username()} can no longer sign in.")
     return redirect("users")
+
+
+# --- Passwords and the LA's two-factor rule --------------------------------------------------
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def password_change(request):
+    """Change your password. A user with a one-time password is sent here by the middleware
+    until they have chosen their own; they have just typed the one-time password, so only the
+    new one is asked for."""
+    user = request.user
+    membership = membership_of(user)
+    forced = membership is not None and membership.must_change_password
+    next_url = _next_url(request)
+    form = NewPasswordForm(
+        user, request.POST if request.method == "POST" else None, current=not forced
+    )
+    if request.method == "POST" and form.is_valid():
+        actions.do_change_password(user, form.cleaned_data["new_password"])
+        update_session_auth_hash(request, user)  # this session goes on; the others end
+        return render(
+            request, "accounts/password_changed.html", {"next": next_url, "forced": forced}
+        )
+    return render(
+        request,
+        "accounts/password_change.html",
+        {"form": form, "error_list": error_list(form), "next": next_url, "forced": forced},
+    )
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def la_two_factor(request, code: str):
+    """Which of an LA's users must use two-factor sign-in: its LA admins or a national admin
+    choose (admins always must). 404 for an LA the user cannot see, 403 for other roles."""
+    la = get_object_or_404(las_for(request.user), code=code)
+    admin = membership_of(request.user)
+    if admin is None or admin.role not in (Role.NATIONAL_ADMIN, Role.LA_ADMIN):
+        raise PermissionDenied("Only LA admins and national admins choose this")
+    policy = scoped(request.user, LaSignInPolicy).filter(la=la).first()
+    current = policy.two_factor_for if policy is not None else TwoFactorFor.ADMINS
+    form = TwoFactorForForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        chosen = form.cleaned_data["two_factor_for"]
+        actions.do_set_two_factor_for(la, chosen, by=request.user)
+        messages.success(
+            request, f"Two-factor sign-in is now required of: {TwoFactorFor(chosen).label}."
+        )
+        return redirect("la-two-factor", code=la.code)
+    members = scoped(request.user, Membership).filter(la=la, user__is_active=True)
+    covered = [r for r in Role.values if two_factor_covers(current, r)]
+    without_device = (
+        members.filter(role__in=covered)
+        .exclude(Exists(TOTPDevice.objects.filter(user=OuterRef("user"), confirmed=True)))
+        .count()
+    )
+    return render(
+        request,
+        "accounts/la_two_factor.html",
+        {
+            "la": la,
+            "form": form,
+            "error_list": error_list(form),
+            "current": current,
+            "choices": TwoFactorFor.choices,
+            "without_device": without_device,
+            "national": admin.role == Role.NATIONAL_ADMIN,
+        },
+    )

@@ -13,6 +13,10 @@ EVENT_WORDS: dict[str, str] = {
     "account.signed_in": "Signed in",
     "account.signed_out": "Signed out",
     "account.two_factor_set_up": "Two-factor sign-in set up",
+    "account.password_changed": "Password changed",
+    "account.password_reset": "Password reset by an admin",
+    "account.session_ended": "Signed out by Keystage (unused for too long, or 8 hours)",
+    "account.two_factor_policy_set": "Who must use two-factor sign-in changed",
     # files
     "batch.created": "Upload started",
     "upload.accepted": "File accepted",

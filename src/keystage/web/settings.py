@@ -68,14 +68,20 @@ MIDDLEWARE = [
     # Static files are answered here, before sessions and sign-in are looked at.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Every response to a signed-in user (pages, exports, redirects) is sent no-store.
+    "keystage.accounts.middleware.NoStoreMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    # A session unused for KEYSTAGE_SESSION_IDLE_MINUTES, or older than SESSION_COOKIE_AGE, ends.
+    "keystage.accounts.middleware.SessionTimeoutMiddleware",
     # Every page needs a signed-in user unless its view says otherwise (`login_not_required`),
-    # and admins must finish two-factor sign-in before any page: new pages are covered unasked.
+    # admins (and the users their LA asks it of) must finish two-factor sign-in before any page,
+    # and a one-time password must be replaced first: new pages are covered unasked.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "keystage.accounts.middleware.TwoFactorRequiredMiddleware",
+    "keystage.accounts.middleware.PasswordChangeRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -187,7 +193,12 @@ AXES_VERBOSE = False
 # django-otp: TOTP (authenticator app) codes; the issuer is the name the app shows.
 OTP_TOTP_ISSUER = "Keystage"
 
-SESSION_COOKIE_AGE = 8 * 60 * 60  # a working day; sign in again after that
+# A session ends 8 hours after signing in (a working day) whatever happens, and sooner when it
+# is not used for KEYSTAGE_SESSION_IDLE_MINUTES (keystage.accounts.middleware).
+SESSION_COOKIE_AGE = 8 * 60 * 60
+KEYSTAGE_SESSION_IDLE_MINUTES = int(os.environ.get("KEYSTAGE_SESSION_IDLE_MINUTES", "30"))
+if KEYSTAGE_SESSION_IDLE_MINUTES < 1:
+    raise ValueError("KEYSTAGE_SESSION_IDLE_MINUTES must be 1 or more (minutes)")
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
