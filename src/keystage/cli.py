@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         metavar="N",
-        help="web processes (gunicorn; default: twice the cores plus one)",
+        help="web processes (gunicorn; default: twice the cores plus one; 0: task workers only)",
     )
     serve.add_argument(
         "--task-workers",
@@ -603,13 +603,16 @@ def _serve_counts(args) -> tuple[int, int]:
         raise UsageError("--dev runs Django's development server, one process: leave out "
                          "--workers, or leave out --dev for gunicorn")  # fmt: skip
     workers = args.workers if args.workers is not None else 2 * (os.cpu_count() or 1) + 1
-    if workers < 1:
-        raise UsageError(f"--workers {workers}: give 1 or more web processes, e.g. --workers 4")
+    if workers < 0:
+        raise UsageError(f"--workers {workers}: give 1 or more web processes (0 for none)")
     if args.task_workers < 0:
         raise UsageError(f"--task-workers {args.task_workers}: give 0 or more, e.g. 2")
     if args.no_worker and args.task_workers not in (0, 1):
         raise UsageError("--no-worker means --task-workers 0: give one of them")
-    return workers, 0 if args.no_worker else args.task_workers
+    task_workers = 0 if args.no_worker else args.task_workers
+    if workers == 0 and task_workers == 0:
+        raise UsageError("--workers 0 with no task worker runs nothing: give --task-workers M")
+    return workers, task_workers
 
 
 def _check_migrated() -> None:
@@ -638,6 +641,8 @@ def cmd_serve(args) -> int:
     from django.core.management import call_command
     from django.db import connections
 
+    if args.dev or workers:
+        _check_port_free(args.host, args.port)  # before the migrations: told at once
     if args.no_migrate:
         _check_migrated()
     else:
@@ -645,11 +650,12 @@ def cmd_serve(args) -> int:
     connections.close_all()  # the supervisor itself holds no database connection
     # Every child links to the same address in its e-mails and pages.
     env = {**os.environ, "KEYSTAGE_SITE_URL": site}
+    sock = None
     if args.dev:
-        _check_port_free(args.host, args.port)
-        sock = None
         web = server.runserver_argv(args.host, args.port)
         kind = "Django's development server"
+    elif workers == 0:  # a machine of task workers only (docs/deploy.md)
+        web, kind = None, "no web process"
     else:
         # The socket is opened here and handed to gunicorn: an address in use is found before
         # anything starts, and the address answers as soon as this says it is running.
@@ -665,13 +671,14 @@ def cmd_serve(args) -> int:
     )
     listening = f"http://{f'[{args.host}]' if ':' in args.host else args.host}:{args.port}/"
     where = listening if site + "/" == listening else f"{listening} (links say {site}/)"
+    tasks = _count(task_workers, "task worker")
+    if web is None:
+        running = f"Keystage's task workers are running ({tasks}; Ctrl-C stops them)."
+    else:
+        running = f"Keystage is running at {where} ({kind}, {tasks}; Ctrl-C stops it)."
     try:
-        supervisor.start()
-        tasks = _count(task_workers, "task worker")
-        print(f"Keystage is running at {where} ({kind}, {tasks}; Ctrl-C stops it).", flush=True)
-        status = supervisor.run()
+        status = supervisor.run(started=lambda: print(running, flush=True))
     finally:
-        supervisor.stop()
         if sock is not None:
             sock.close()
     return EXIT_OK if status == 0 else EXIT_FAILED

@@ -113,7 +113,8 @@ def say(message: str) -> None:
 
 
 class Supervisor:
-    """One web server process and `task_workers` task workers, until asked to stop."""
+    """One web server process (none when `web_argv` is None: a machine of task workers) and
+    `task_workers` task workers, until asked to stop."""
 
     def __init__(self, web_argv, task_workers: int, env: dict, pass_fds=()):
         self.web_argv = web_argv
@@ -131,9 +132,9 @@ class Supervisor:
             argv, env=self.env, pass_fds=pass_fds, process_group=0, preexec_fn=_in_child
         )
 
-    def start(self) -> None:
-        """Start the web server and the task workers (before `run`)."""
-        self.web = self._spawn(self.web_argv, self.pass_fds)
+    def _start(self) -> None:
+        if self.web_argv is not None:
+            self.web = self._spawn(self.web_argv, self.pass_fds)
         for slot in range(len(self.tasks)):
             self._start_task(slot)
 
@@ -144,17 +145,18 @@ class Supervisor:
     def _on_signal(self, signum, frame) -> None:
         self.signals += 1
 
-    def run(self) -> int:
-        """Watch the children until a stop signal (0) or the web server's end (3), then stop
-        them all."""
+    def run(self, started=None) -> int:
+        """Start the children, call `started()`, and watch them until a stop signal (0) or the
+        web server's end (3); then stop them all."""
         handled = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
         before = {s: signal.signal(s, self._on_signal) for s in handled}
         status = 0
         try:
-            if self.web is None:
-                self.start()
+            self._start()
+            if started is not None:
+                started()
             while not self.signals:
-                code = self.web.poll()
+                code = None if self.web is None else self.web.poll()
                 if code is not None:
                     say(f"the web server stopped ({describe(code)}); stopping the task workers")
                     status = 3

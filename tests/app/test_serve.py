@@ -170,8 +170,8 @@ class Serve:
 
     def wait_running(self) -> str:
         line = wait_for(
-            lambda: next((ln for ln in self.out.read_text().splitlines() if "is running at" in ln), ""),
-            "'is running at' line", self.proc, self.err,
+            lambda: next((ln for ln in self.out.read_text().splitlines() if " running " in ln), ""),
+            "'running' line", self.proc, self.err,
         )  # fmt: skip
         self.seen |= descendants(self.proc.pid)
         return line
@@ -281,6 +281,28 @@ def test_serve_killed_outright_leaves_no_process_behind(serve, own_database):
     wait_for(lambda: not any(running(p) for p in everything), "every child stopped")
 
 
+def test_a_machine_of_task_workers_runs_no_web_process(serve, own_database):
+    """`--workers 0`: the task workers of a deployment on several machines (docs/deploy.md),
+    where `--no-migrate` refuses a database that `keystage init` has not migrated yet."""
+    env = production(own_database)
+    done = subprocess.run([*KEYSTAGE, "serve", "--workers", "0", "--no-migrate"], env=env,
+                          capture_output=True, text=True, timeout=WAIT)  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.startswith(
+        "keystage serve: the database needs migrating: run `keystage init`"
+    )
+    server = serve("--workers", "0", "--task-workers", "2", env=env)
+    assert (
+        server.wait_running()
+        == "Keystage's task workers are running (2 task workers; Ctrl-C stops them)."
+    )
+    workers = wait_for(lambda: len(t := children(server.proc.pid)) == 2 and t, "2 task workers")
+    assert all("db_worker" in processes()[p][2] for p in workers)
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(timeout=WAIT) == 0
+    wait_for(lambda: not any(running(p) for p in workers), "every child stopped")
+
+
 def _try_get(port):
     try:
         return get(port, https_proxy=False)
@@ -331,3 +353,16 @@ def test_keystage_serve_refuses_the_development_settings_without_dev_or_debug(tm
     assert done.returncode == 2
     assert done.stderr.startswith("keystage serve: the production server needs")
     assert "--dev" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_keystage_serve_refuses_an_address_in_use(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run([*KEYSTAGE, "serve", "--port", str(port)],
+                              env=production(_dev_env(tmp_path)), cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"keystage serve: cannot listen on 127.0.0.1 port {port}")
+    assert "Traceback" not in done.stderr
