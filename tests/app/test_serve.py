@@ -281,6 +281,19 @@ def test_serve_killed_outright_leaves_no_process_behind(serve, own_database):
     wait_for(lambda: not any(running(p) for p in everything), "every child stopped")
 
 
+def test_gunicorn_ending_stops_serve_with_status_3_for_systemd_to_restart(serve, own_database):
+    server = serve("--workers", "1", "--task-workers", "1", env=production(own_database))
+    server.wait_running()
+    (master,) = wait_for(lambda: children(server.proc.pid, "gunicorn"), "gunicorn", server.proc)
+    wait_for(lambda: children(master), "a web process")
+    everything = descendants(server.proc.pid)
+    os.kill(master, signal.SIGKILL)
+    assert server.proc.wait(timeout=WAIT) == 3
+    assert ("keystage serve: the web server stopped (killed by SIGKILL); stopping the task "
+            "workers") in server.err.read_text()  # fmt: skip
+    wait_for(lambda: not any(running(p) for p in everything), "every child stopped")
+
+
 def test_a_machine_of_task_workers_runs_no_web_process(serve, own_database):
     """`--workers 0`: the task workers of a deployment on several machines (docs/deploy.md),
     where `--no-migrate` refuses a database that `keystage init` has not migrated yet."""
