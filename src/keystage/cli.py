@@ -83,11 +83,35 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=0)
     _fmt_arg(gen)
 
-    serve = sub.add_parser("serve", help="run the web service (and its background worker)")
+    serve = sub.add_parser("serve", help="run the web service and its background task workers")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on")
     serve.add_argument(
-        "--no-worker", action="store_true", help="do not start the background task worker"
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="web processes (gunicorn; default: twice the cores plus one; 0: task workers only)",
+    )
+    serve.add_argument(
+        "--task-workers",
+        type=int,
+        default=1,
+        metavar="M",
+        help="background task worker processes (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--no-worker", action="store_true", help="no background task worker (--task-workers 0)"
+    )
+    serve.add_argument(
+        "--dev",
+        action="store_true",
+        help="Django's development server instead of gunicorn (a demo or a tester's machine)",
+    )
+    serve.add_argument(
+        "--no-migrate",
+        action="store_true",
+        help="do not migrate the database (one machine of several: `keystage init` did it)",
     )
 
     ret = sub.add_parser("return", help="the LA's statutory return to the national collection")
@@ -573,46 +597,91 @@ def _use_site_url(url: str) -> None:
     settings.KEYSTAGE_SITE_URL = url
 
 
+def _serve_counts(args) -> tuple[int, int]:
+    """The web and task worker processes asked for, checked."""
+    if args.dev and args.workers is not None:
+        raise UsageError("--dev runs Django's development server, one process: leave out "
+                         "--workers, or leave out --dev for gunicorn")  # fmt: skip
+    workers = args.workers if args.workers is not None else 2 * (os.cpu_count() or 1) + 1
+    if workers < 0:
+        raise UsageError(f"--workers {workers}: give 1 or more web processes (0 for none)")
+    if args.task_workers < 0:
+        raise UsageError(f"--task-workers {args.task_workers}: give 0 or more, e.g. 2")
+    if args.no_worker and args.task_workers not in (0, 1):
+        raise UsageError("--no-worker means --task-workers 0: give one of them")
+    task_workers = 0 if args.no_worker else args.task_workers
+    if workers == 0 and task_workers == 0:
+        raise UsageError("--workers 0 with no task worker runs nothing: give --task-workers M")
+    return workers, task_workers
+
+
+def _check_migrated() -> None:
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+        raise UsageError("the database needs migrating: run `keystage init` once (from one "
+                         "machine), then start `keystage serve --no-migrate` again")  # fmt: skip
+
+
 def cmd_serve(args) -> int:
-    import signal
-    import subprocess
+    from django.core.exceptions import ImproperlyConfigured
+
+    from keystage import server
 
     site = _site_url(args.host, args.port)
-    _django()
+    workers, task_workers = _serve_counts(args)
+    try:
+        _django()
+    except ImproperlyConfigured as e:  # the production settings without their secret or hosts
+        raise UsageError(str(e)) from None
+    if not args.dev and (why := server.refusal()):
+        raise UsageError(f"{why}; or run `keystage serve --dev` for Django's development server")
     from django.core.management import call_command
+    from django.db import connections
 
-    _use_site_url(site)
-    call_command("migrate", verbosity=0, interactive=False)
-    _check_port_free(args.host, args.port)
-    worker = None
-    if not args.no_worker:
-        # django-tasks-db's worker runs the queued tasks (web uploads) in a process of its own;
-        # its e-mails link to the same address as the server's.
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "keystage.manage", "db_worker", "--no-startup-delay"],
-            env={**os.environ, "KEYSTAGE_SITE_URL": site},
-        )
-    # A plain `kill` stops the server like Ctrl-C does, so the worker is stopped with it.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    if args.dev or workers:
+        _check_port_free(args.host, args.port)  # before the migrations: told at once
+    if args.no_migrate:
+        _check_migrated()
+    else:
+        call_command("migrate", verbosity=0, interactive=False)
+    connections.close_all()  # the supervisor itself holds no database connection
+    # Every child links to the same address in its e-mails and pages.
+    env = {**os.environ, "KEYSTAGE_SITE_URL": site}
+    sock = None
+    if args.dev:
+        web = server.runserver_argv(args.host, args.port)
+        kind = "Django's development server"
+    elif workers == 0:  # a machine of task workers only (docs/deploy.md)
+        web, kind = None, "no web process"
+    else:
+        # The socket is opened here and handed to gunicorn: an address in use is found before
+        # anything starts, and the address answers as soon as this says it is running.
+        try:
+            sock = server.listen(args.host, args.port)
+        except OSError as e:
+            raise UsageError(f"cannot listen on {args.host} port {args.port} ({e.strerror}): "
+                             "give another --port, or stop what uses it") from None  # fmt: skip
+        web = server.gunicorn_argv(sock.fileno(), workers)
+        kind = f"gunicorn, {_count(workers, 'web process', 'web processes')}"
+    supervisor = server.Supervisor(
+        web, task_workers, env, pass_fds=() if sock is None else (sock.fileno(),)
+    )
     listening = f"http://{f'[{args.host}]' if ':' in args.host else args.host}:{args.port}/"
     where = listening if site + "/" == listening else f"{listening} (links say {site}/)"
-    print(f"Keystage is running at {where} (Ctrl-C stops it).", flush=True)
+    tasks = _count(task_workers, "task worker")
+    if web is None:
+        running = f"Keystage's task workers are running ({tasks}; Ctrl-C stops them)."
+    else:
+        running = f"Keystage is running at {where} ({kind}, {tasks}; Ctrl-C stops it)."
     try:
-        # Django's own server, threaded and without the reloader: enough for a demo or a
-        # tester's machine, and nothing more to install. A deployment runs the WSGI app
-        # (keystage.web.wsgi) under gunicorn or uWSGI behind a TLS proxy instead.
-        call_command(
-            "runserver", f"{args.host}:{args.port}", use_reloader=False, use_threading=True
-        )
+        status = supervisor.run(started=lambda: print(running, flush=True))
     finally:
-        if worker is not None:
-            worker.terminate()
-            try:
-                worker.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
-    return EXIT_OK
+        if sock is not None:
+            sock.close()
+    return EXIT_OK if status == 0 else EXIT_FAILED
 
 
 def cmd_return(args) -> int:
@@ -712,7 +781,11 @@ def cmd_demo(args) -> int:
         print(f"Start the web service with: keystage serve --host {args.host} --port {args.port}")
         return EXIT_OK
     sys.stdout.flush()
-    return cmd_serve(argparse.Namespace(host=args.host, port=args.port, no_worker=False))
+    # The demo runs Django's development server: no secret, host list or HTTPS to set up, and
+    # the service's own pages, not debug pages (docs/adr/0008-production-server.md).
+    return cmd_serve(
+        build_parser().parse_args(["serve", "--dev", "--host", args.host, "--port", str(args.port)])
+    )
 
 
 if __name__ == "__main__":

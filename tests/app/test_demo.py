@@ -108,6 +108,8 @@ def test_demo_seeds_users_of_every_role_and_days_of_uploads(
     assert "uploads of the first run are kept" in again
     assert "http://127.0.0.1:9001/la/202/returns" in again and "8123" not in again
     assert [(a.host, a.port) for a in served] == [("127.0.0.1", 9001)]
+    # Django's development server and one task worker (docs/adr/0008-production-server.md).
+    assert served[0].dev and served[0].task_workers == 1 and not served[0].no_worker
 
 
 def test_demo_with_a_first_la_too_small_is_a_usage_error(settings, tmp_path, capsys):

@@ -90,7 +90,9 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "keystage.web.urls"
-WSGI_APPLICATION = "keystage.web.wsgi.application"
+# keystage.web.wsgi (for gunicorn) refuses these development settings unless KEYSTAGE_DEBUG=1;
+# Django's development server (`keystage serve --dev`) uses Django's own handler instead.
+WSGI_APPLICATION = None
 
 TEMPLATES = [
     {

@@ -15,6 +15,10 @@ from keystage.web.settings import *  # noqa: E402, F403
 from keystage.web.settings import CONTENT_SECURITY_POLICY  # noqa: E402
 
 DEBUG = False
+# What keystage.web.wsgi looks for before it starts (keystage.server.refusal): settings that
+# build on these may serve children's data.
+KEYSTAGE_PRODUCTION = True
+WSGI_APPLICATION = "keystage.web.wsgi.application"
 SECRET_KEY = os.environ["KEYSTAGE_SECRET_KEY"]
 ALLOWED_HOSTS = [h.strip() for h in os.environ["KEYSTAGE_ALLOWED_HOSTS"].split(",") if h.strip()]
 
