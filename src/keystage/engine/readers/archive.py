@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
 from keystage.engine.records import RejectedFile
+from keystage.engine.words import amount
 
 _CHUNK = 1024 * 1024
 # Below this size a member's compression ratio is not judged: a small CSV of empty rows can
@@ -128,8 +129,8 @@ class ZipMembers:
         declared = sum(i.file_size for i in infos)
         if declared > self.max_total_bytes:
             raise self._reject(
-                f"the zip would unpack to {_amount(declared)}, more than the "
-                f"{_amount(self.max_total_bytes)} allowed; send the files in smaller zips"
+                f"the zip would unpack to {amount(declared)}, more than the "
+                f"{amount(self.max_total_bytes)} allowed; send the files in smaller zips"
             )
         for i in infos:
             if i.file_size > self.max_member_bytes:
@@ -150,14 +151,14 @@ class ZipMembers:
 
     def _too_big(self, member: str) -> RejectedFile:
         return self._reject(
-            f"{member[:200]} unpacks to more than {_amount(self.max_member_bytes)}, the most one "
+            f"{member[:200]} unpacks to more than {amount(self.max_member_bytes)}, the most one "
             "file in a zip may hold, so the zip was refused: check that it holds only the "
             "schools' CTF or KS1 CSV files, and send any larger file on its own"
         )
 
     def _too_much(self, member: str) -> RejectedFile:
         return self._reject(
-            f"the zip unpacks to more than {_amount(self.max_total_bytes)}, the most one upload "
+            f"the zip unpacks to more than {amount(self.max_total_bytes)}, the most one upload "
             f"may hold (counted up to {member[:200]}), so it was refused: send the files in "
             "several smaller zips"
         )
@@ -270,16 +271,6 @@ def extract_zip(
         max_ratio=max_ratio,
         into=into,
     )
-
-
-def _amount(size: int) -> str:
-    mib = 1024 * 1024
-    if size >= mib and size % mib == 0:  # a limit set in megabytes
-        return f"{size // mib:,} MB"
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
-        if size >= scale:
-            return f"{size / scale:.1f} {unit}"
-    return f"{size} bytes"
 
 
 def _is_system_file(member: str) -> bool:
