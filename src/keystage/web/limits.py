@@ -62,13 +62,9 @@ class RequestSizeLimitMiddleware:
         except ValueError:
             length = 0  # Django reads a body of unreadable length as empty
         if length > body_limit():
-            response = render(
-                request,
-                "413.html",
-                {"max_mb": settings.KEYSTAGE_MAX_UPLOAD_MB},
-                status=413,
+            # The body is never read. (A WSGI application may not say "Connection: close":
+            # the server closes a connection whose body was left unread; Django's does.)
+            return render(
+                request, "413.html", {"max_mb": settings.KEYSTAGE_MAX_UPLOAD_MB}, status=413
             )
-            # The body was not read: the connection cannot carry another request after it.
-            response["Connection"] = "close"
-            return response
         return self.get_response(request)
