@@ -13,7 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
-from django.shortcuts import render
+from django.core.handlers.wsgi import LimitedStream
+from django.http import StreamingHttpResponse
+from django.template.loader import render_to_string
 
 MB = 1024 * 1024
 # What a form adds to the files it carries (multipart boundaries, headers, the CSRF token):
@@ -47,6 +49,18 @@ def scratch_dir() -> Path:
     return folder
 
 
+def _leave_unread(request) -> None:
+    """Django's own server (`keystage serve`, the tests' live server) reads whatever is left
+    of a body into memory once the answer is sent, to keep the connection for another
+    request: gigabytes, for a client that goes on sending. Its stream is marked read to the
+    end instead, so the answer goes out and the connection is closed (the answer has no
+    length, which makes that server close it). A WSGI application may not send
+    "Connection: close" itself."""
+    stream = request.environ.get("wsgi.input")
+    if isinstance(stream, LimitedStream) and isinstance(getattr(stream, "_pos", None), int):
+        stream._pos = stream.limit
+
+
 class RequestSizeLimitMiddleware:
     """Answers 413 with the service's page to a request whose Content-Length is over the
     upload limit, before anything reads its body (a body without a length is read by Django
@@ -62,9 +76,13 @@ class RequestSizeLimitMiddleware:
         except ValueError:
             length = 0  # Django reads a body of unreadable length as empty
         if length > body_limit():
-            # The body is never read. (A WSGI application may not say "Connection: close":
-            # the server closes a connection whose body was left unread; Django's does.)
-            return render(
-                request, "413.html", {"max_mb": settings.KEYSTAGE_MAX_UPLOAD_MB}, status=413
+            _leave_unread(request)
+            page = render_to_string(
+                "413.html", {"max_mb": settings.KEYSTAGE_MAX_UPLOAD_MB}, request=request
+            )
+            # Sent as a stream, so that no length is added: a server then closes the
+            # connection after the answer rather than keep it for a body never read.
+            return StreamingHttpResponse(
+                [page.encode()], status=413, content_type="text/html; charset=utf-8"
             )
         return self.get_response(request)
