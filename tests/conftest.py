@@ -37,11 +37,13 @@ def register_file(tmp_path):
 
 @pytest.fixture
 def loaded(db, register_file, settings, tmp_path):
-    """Reference data and four schools loaded; uploads kept under tmp_path."""
+    """Reference data and four schools loaded; uploads kept under tmp_path, and the data
+    directory (where zips are unpacked) there too."""
     from keystage.orgs.actions import do_load_register
     from keystage.submissions.actions import get_collection
 
     settings.UPLOAD_STORE = tmp_path / "store"
+    settings.DATA_DIR = tmp_path / "data"
     _load_reference_unless_there()
     do_load_register(register_file)
     return get_collection()

@@ -4,6 +4,7 @@ bomb is refused whether its headers tell the truth or not."""
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zipfile
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 from keystage.engine.definition import load
 from keystage.engine.readers import open_school_file
-from keystage.engine.readers.archive import ZipMembers, iter_zip
+from keystage.engine.readers.archive import ZipMembers, extract_zip, iter_zip
 from keystage.engine.records import RejectedFile
 
 CTF = (
@@ -192,3 +193,147 @@ def test_a_file_object_works_too(tmp_path):
     path = make_zip(tmp_path / "batch.zip", {"KS1_2001_23.csv": CSV})
     with path.open("rb") as f:
         assert list(iter_zip(f, name="upload.zip")) == [("KS1_2001_23.csv", CSV)]
+
+
+# -- limits on what a zip unpacks to, counted on the bytes as they are read -----------------
+
+
+def zeros_zip(path: Path, member: str, size: int) -> Path:
+    """A zip whose one member is `size` zero bytes, written a megabyte at a time: a zip bomb
+    of any size that stays a few hundred kilobytes on disk and is never held in memory."""
+    chunk = bytes(1 << 20)
+    info = zipfile.ZipInfo(member)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    with zipfile.ZipFile(path, "w") as z:
+        with z.open(info, "w", force_zip64=True) as out:
+            for _ in range(size // len(chunk)):
+                out.write(chunk)
+    return path
+
+
+def test_a_member_over_the_member_limit_is_refused_from_its_header(tmp_path):
+    path = make_zip(tmp_path / "batch.zip", {"KS1_2001_23.csv": CSV, "big.xml": b"x" * 3000})
+    with pytest.raises(RejectedFile) as e:
+        list(extract_zip(path, tmp_path / "out", max_member_bytes=2000, name="batch.zip"))
+    assert e.value.reason == (
+        "batch.zip: big.xml unpacks to more than 2.0 KB, the most one file in a zip may hold, so "
+        "the zip was refused: check that it holds only the schools' CTF or KS1 CSV files, and "
+        "send any larger file on its own"
+    )
+
+
+def test_members_are_unpacked_to_files_of_their_own(tmp_path):
+    path = make_zip(tmp_path / "batch.zip", {"june/9382001_CTF_938LLLL_001.xml": CTF,
+                                             "june/KS1_2001_23.csv": CSV, ".DS_Store": b"x"})  # fmt: skip
+    out = tmp_path / "out"
+    out.mkdir()
+    members = list(extract_zip(path, out))
+    assert [name for name, _ in members] == [
+        "june/9382001_CTF_938LLLL_001.xml",
+        "june/KS1_2001_23.csv",
+    ]
+    assert [p.read_bytes() for _, p in members] == [CTF, CSV]
+    assert all(p.parent == out for _, p in members)
+    assert sorted(out.iterdir()) == sorted(p for _, p in members)
+
+
+def test_two_zips_unpacked_into_one_folder_do_not_collide(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    a = list(extract_zip(make_zip(tmp_path / "a.zip", {"x.csv": CSV}), out))
+    b = list(extract_zip(make_zip(tmp_path / "b.zip", {"x.csv": CSV + CSV}), out))
+    assert a[0][1] != b[0][1] and a[0][1].read_bytes() == CSV and b[0][1].read_bytes() == CSV * 2
+
+
+def test_the_member_limit_holds_while_unpacking_and_leaves_no_file(tmp_path, monkeypatch):
+    """Should the declared sizes pass (a header that lies, or a check that misses), the count
+    made while decompressing stops the member at its limit, and its part-written file goes."""
+    path = zeros_zip(tmp_path / "bomb.zip", "KS1_2001_23.csv", 8 << 20)
+    monkeypatch.setattr(ZipMembers, "_check_declared", lambda self, infos: None)
+    out = tmp_path / "out"
+    out.mkdir()
+    members = extract_zip(path, out, max_member_bytes=3 << 20, max_ratio=10**9, name="bomb.zip")
+    with pytest.raises(RejectedFile) as e:
+        list(members)
+    assert e.value.reason.startswith(
+        "bomb.zip: KS1_2001_23.csv unpacks to more than 3 MB, the most one file in a zip may hold"
+    )
+    assert list(out.iterdir()) == []
+    with pytest.raises(RejectedFile):  # the bytes form holds the same limit
+        list(iter_zip(path, max_member_bytes=3 << 20, max_ratio=10**9))
+
+
+def test_the_limit_per_zip_counts_every_member_as_it_is_unpacked(tmp_path, monkeypatch):
+    path = make_zip(
+        tmp_path / "batch.zip", {f"KS1_200{i}_23.csv": os.urandom(40_000) for i in range(3)}
+    )
+    monkeypatch.setattr(ZipMembers, "_check_declared", lambda self, infos: None)
+    with pytest.raises(RejectedFile) as e:
+        list(extract_zip(path, tmp_path, max_total_bytes=100_000, name="batch.zip"))
+    assert e.value.reason == (
+        "batch.zip: the zip unpacks to more than 100.0 KB, the most one upload may hold (counted "
+        "up to KS1_2002_23.csv), so it was refused: send the files in several smaller zips"
+    )
+
+
+MEASURE = """
+import sys
+from pathlib import Path
+from keystage.engine.readers.archive import ZipMembers, extract_zip
+from keystage.engine.records import RejectedFile
+
+def peak_kb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+
+zip_path, out, limit, trust = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+if trust == "no":  # the sizes the zip declares are not looked at: only the running count
+    ZipMembers._check_declared = lambda self, infos: None
+before = peak_kb()
+try:
+    sizes = [p.stat().st_size for _, p in extract_zip(zip_path, out, max_member_bytes=limit,
+                                                       max_ratio=10**9)]
+    outcome = f"unpacked {sizes}"
+except RejectedFile as e:
+    outcome = "refused: " + e.reason
+print(peak_kb() - before)
+print(outcome)
+"""
+
+
+def _peak_growth(tmp_path, zip_path, limit, trust="yes"):
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    out.mkdir(exist_ok=True)
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(zip_path), str(out), str(limit), trust],
+        capture_output=True, text=True, check=True, timeout=300,
+    )  # fmt: skip
+    growth_kb, outcome = done.stdout.splitlines()
+    return int(growth_kb) * 1024, outcome, out
+
+
+@pytest.mark.parametrize("trust", ["yes", "no"])
+def test_a_zip_bomb_member_is_refused_with_memory_bounded(tmp_path, trust):
+    """A 300 MB member from a zip of a few hundred KB, with the ratio check out of the way (as
+    for a member under the ratio limit): refused at the 64 MB member limit, from its header or
+    (header checks off) while unpacking, with the process's peak memory growing by far less
+    than the member limit, and no file left behind."""
+    path = zeros_zip(tmp_path / "bomb.zip", "KS1_2001_23.csv", 300 << 20)
+    assert path.stat().st_size < 1_000_000
+    growth, outcome, out = _peak_growth(tmp_path, path, 64 << 20, trust)
+    assert outcome.startswith("refused: ") and "unpacks to more than 64 MB" in outcome
+    assert growth < 16 << 20, f"peak memory grew by {growth / 2**20:.0f} MB"
+    assert list(out.iterdir()) == []
+
+
+def test_a_large_member_within_its_limit_goes_to_disk_not_memory(tmp_path):
+    path = zeros_zip(tmp_path / "big.zip", "KS1_2001_23.csv", 96 << 20)
+    growth, outcome, out = _peak_growth(tmp_path, path, 128 << 20)
+    assert outcome == f"unpacked [{96 << 20}]"
+    assert growth < 16 << 20, f"peak memory grew by {growth / 2**20:.0f} MB"
+    [member] = out.iterdir()
+    assert member.stat().st_size == 96 << 20

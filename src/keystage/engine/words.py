@@ -1,5 +1,5 @@
-"""The words pages and messages use for dates and counts ("19 June 2011", "1 error",
-"2 errors"), in one place so every page says them the same way (GOV.UK style)."""
+"""The words pages and messages use for dates, counts and sizes ("19 June 2011", "1 error",
+"2 errors", "1.4 GB"), in one place so every page says them the same way (GOV.UK style)."""
 
 from __future__ import annotations
 
@@ -39,3 +39,15 @@ def mid_sentence(text: str) -> str:
 def plural(count: int, word: str, many: str | None = None) -> str:
     """'1 error', '2 errors', '0 errors'; `many` for words that do not take an s."""
     return f"{count:,} {word if count == 1 else (many or word + 's')}"
+
+
+def amount(size: int) -> str:
+    """A number of bytes in words: '1.4 GB', '12.0 KB', '800 bytes'; a limit set in megabytes
+    (a multiple of 1,048,576 bytes) as that many MB: '100 MB'."""
+    mib = 1024 * 1024
+    if size >= mib and size % mib == 0:
+        return f"{size // mib:,} MB"
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return plural(size, "byte")

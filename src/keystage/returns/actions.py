@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import shutil
+import tempfile
 import uuid
 import zipfile
 from collections import defaultdict
@@ -29,7 +30,7 @@ from keystage.accounts.scope import membership_of
 from keystage.audit.models import audit_actor, record
 from keystage.engine import definition as definitions
 from keystage.engine import rules
-from keystage.engine.readers.archive import iter_zip
+from keystage.engine.readers.archive import extract_zip
 from keystage.engine.records import RejectedFile
 from keystage.engine.return_reader import ReadEstablishment, ReturnFile, read_return
 from keystage.engine.return_writer import (
@@ -51,6 +52,7 @@ from keystage.returns.models import (
     ReturnSubmission,
 )
 from keystage.submissions.models import Collection
+from keystage.web.limits import scratch_dir, zip_limits
 
 Status = CollectedReturn.Status
 SUBMITTED_ONCE = (Status.SUBMITTED, Status.AMENDED, Status.AUTHORISED, Status.RETURNED)
@@ -267,18 +269,20 @@ def _schools_of(la: LocalAuthority) -> tuple[dict[str, rules.SchoolInfo], dict[s
 
 
 def _expand(files: Iterable[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
-    """Zips opened safely (engine/readers/archive.py); any member that cannot be used safely
-    refuses the whole upload, so nothing is loaded from half a zip."""
+    """Zips opened safely (engine/readers/archive.py): each member is unpacked to a file in
+    the data directory as it is read, within the limits per member and per zip, then read
+    (each at most `KEYSTAGE_MAX_MEMBER_MB`). Any member that cannot be used safely refuses
+    the whole upload, so nothing is loaded from half a zip."""
     out: list[tuple[str, bytes]] = []
     for name, content in files:
         if content[:4] == b"PK\x03\x04" or name.lower().endswith(".zip"):
-            members = iter_zip(
-                io.BytesIO(content),
-                name=name,
-                max_members=MAX_MEMBERS,
-                max_total_bytes=MAX_UNPACKED_BYTES,
-            )
-            inner = [(f"{name}:{member}", data) for member, data in members]
+            limits = zip_limits()
+            limits["max_total_bytes"] = min(limits["max_total_bytes"], MAX_UNPACKED_BYTES)
+            with tempfile.TemporaryDirectory(prefix="keystage-return-", dir=scratch_dir()) as tmp:
+                members = extract_zip(
+                    io.BytesIO(content), tmp, name=name, max_members=MAX_MEMBERS, **limits
+                )
+                inner = [(f"{name}:{member}", path.read_bytes()) for member, path in members]
             if members.skipped:
                 raise ReturnRefused(members.skipped)
             if not inner:

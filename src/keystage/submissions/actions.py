@@ -19,6 +19,7 @@ from keystage.engine import definition as definitions
 from keystage.engine import rules
 from keystage.orgs.models import LocalAuthority, School
 from keystage.submissions import bulk
+from keystage.submissions.kept import kept_length
 from keystage.submissions.models import Collection, Finding, PupilChange, PupilRecord, Upload
 from keystage.submissions.preparing import KnownSchool, PreparedFile, stored_name
 
@@ -71,6 +72,11 @@ class ImportResult:
     upload_id: int | None = None
     changes: dict = field(default_factory=dict)
     ignored: dict = field(default_factory=dict)
+    # Of a rejected file: its size and SHA-256 (of the whole file) and how much of it is kept
+    # (None: not known, or nothing new kept); less than `size` means the copy is partial.
+    size: int = 0
+    sha256: str = ""
+    kept_bytes: int | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -86,6 +92,11 @@ class ImportResult:
             "added": len(self.changes.get("added", [])),
             "removed": len(self.changes.get("removed", [])),
             "changed": len(self.changes.get("changed", [])),
+            **(
+                {"size": self.size, "sha256": self.sha256, "kept_bytes": self.kept_bytes}
+                if self.sha256
+                else {}
+            ),
         }
 
 
@@ -241,10 +252,13 @@ def do_store_files(
             if p.rejected:
                 row["state"] = Upload.State.REJECTED
                 uploads.append(row)
+                kept = kept_length(p.stored_path)
                 events.append(audit_row(stamp, actor, "upload.rejected", la_id, row["school_id"],
-                                        ("Upload", upload_id), file=name, reason=p.rejected))  # fmt: skip
+                                        ("Upload", upload_id), file=name, reason=p.rejected,
+                                        sha256=p.sha256, size=p.size, kept_bytes=kept))  # fmt: skip
                 results.append(ImportResult(p.name, "rejected", reason=p.rejected,
-                                            laestab=f"{p.la}{p.estab}", upload_id=upload_id))  # fmt: skip
+                                            laestab=f"{p.la}{p.estab}", upload_id=upload_id,
+                                            size=p.size, sha256=p.sha256, kept_bytes=kept))  # fmt: skip
                 continue
             prev = previous.get(school.school_id)
             row.update(state=Upload.State.CURRENT, supersedes_id=prev)

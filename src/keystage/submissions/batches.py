@@ -25,6 +25,7 @@ from keystage.engine.readers import open_school_file
 from keystage.submissions import actions, importing
 from keystage.submissions.models import ImportBatch
 from keystage.submissions.preparing import resolve_school
+from keystage.web.limits import scratch_dir
 
 UPLOAD_ROLES = (*LA_ROLES, Role.SCHOOL_USER)
 # Roles that may import any school of their LA; the others only their own schools' files.
@@ -139,7 +140,7 @@ def run_batch(batch_id: int) -> None:
     ImportBatch.objects.filter(pk=batch.pk).update(state=ImportBatch.State.RUNNING)
     results: list[dict] = []
     try:
-        with tempfile.TemporaryDirectory(prefix="keystage-batch-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="keystage-batch-", dir=scratch_dir()) as tmp:
             sources = _sources(folder)
             refused: list[actions.ImportResult] = []
             membership = membership_of(user)

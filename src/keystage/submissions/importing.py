@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from keystage.accounts.scope import scoped
 from keystage.engine import definition as definitions
-from keystage.engine.readers.archive import iter_zip
+from keystage.engine.readers.archive import extract_zip
 from keystage.engine.records import RejectedFile
 from keystage.orgs.models import LocalAuthority
 from keystage.submissions import actions
@@ -33,6 +33,7 @@ from keystage.submissions.kept import Keeper
 from keystage.submissions.models import Upload
 from keystage.submissions.preparing import PreparedFile, prepare_file
 from keystage.web.jinja2 import long_datetime as local_long_datetime
+from keystage.web.limits import keep_rejected_bytes, scratch_dir, zip_limits
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,9 @@ log = logging.getLogger(__name__)
 class Source:
     name: str  # what messages call it: the path given, or "batch.zip:member.xml"
     path: Path
+    # Why the file was refused before it could be read (a zip over its limits): it is then
+    # only hashed and kept in part, and recorded as rejected with this reason.
+    refused: str = ""
 
 
 class UsageError(Exception):
@@ -55,8 +59,10 @@ def expand(
     paths: list[str], workdir: Path, names: dict[str, str] | None = None
 ) -> tuple[list[Source], list[actions.ImportResult]]:
     """Files, folders (recursively, in name order) and zip files, as one list of sources.
-    A zip that cannot be opened safely becomes a rejected result of its own. `names`: what
-    messages call a file given (the name it was uploaded under); by default, its path."""
+    A zip's files are unpacked into `workdir` as they are read, within the limits of
+    `KEYSTAGE_MAX_MEMBER_MB` and `KEYSTAGE_MAX_UNPACKED_MB`. A zip that cannot be opened
+    safely is a source of its own, refused with the reason. `names`: what messages call a
+    file given (the name it was uploaded under); by default, its path."""
     names = names or {}
     sources: list[Source] = []
     problems: list[actions.ImportResult] = []
@@ -75,18 +81,18 @@ def expand(
                 # A zip found unsafe half-way (a zip bomb) is refused whole: none of it counts.
                 members: list[Source] = []
                 try:
-                    unpacked = iter_zip(f, name=shown)
-                    for i, (member, content) in enumerate(unpacked):
-                        target = workdir / f"{len(sources):06d}-{i}"
-                        target.write_bytes(content)
+                    unpacked = extract_zip(f, workdir, name=shown, **zip_limits())
+                    for member, target in unpacked:
                         members.append(Source(f"{shown}:{member}", target))
                 except RejectedFile as e:
                     reason = e.reason if e.reason.startswith(shown) else f"{shown}: {e.reason}"
-                    problems.append(actions.ImportResult(shown, "rejected", reason=reason))
+                    _discard(members)
+                    sources.append(Source(shown, f, refused=reason))
                     continue
                 except Exception:  # a fault of ours on this zip: it alone is refused
                     log.exception("unpacking %s failed", shown)
-                    problems.append(actions.ImportResult(shown, "rejected", reason=(
+                    _discard(members)
+                    sources.append(Source(shown, f, refused=(
                         f"{shown}: the zip file could not be unpacked; make the zip again and "
                         "send it (the collection team has been told of the problem)"
                     )))  # fmt: skip
@@ -98,6 +104,12 @@ def expand(
             else:
                 sources.append(Source(shown, f))
     return sources, problems
+
+
+def _discard(members: list[Source]) -> None:
+    """The files unpacked from a zip refused half-way: none of them is imported."""
+    for m in members:
+        m.path.unlink(missing_ok=True)
 
 
 _worker: dict = {}
@@ -121,22 +133,34 @@ def _few_collections() -> Iterator[None]:
 
 
 def _init_worker(
-    collection_code: str, schools: dict, only_la: str | None, store: str, known: set[str]
+    collection_code: str,
+    schools: dict,
+    only_la: str | None,
+    store: str,
+    known: set[str],
+    rejected_limit: int,
 ) -> None:
     # A worker process lives for one import: tuned for its whole life (see _few_collections).
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
+    keeper = Keeper(Path(store), known, rejected_limit=rejected_limit)
     _worker.update(definition=definitions.load(collection_code), schools=schools,
-                   only_la=only_la, keeper=Keeper(Path(store), known))  # fmt: skip
+                   only_la=only_la, keeper=keeper)  # fmt: skip
 
 
-def _prepare_batch(batch: list[tuple[str, str]]) -> list[PreparedFile]:
+def _prepare_batch(batch: list[tuple[str, str, str]]) -> list[PreparedFile]:
     w = _worker
     return [
         prepare_file(
-            path, name, w["definition"], w["schools"], only_la=w["only_la"], keeper=w["keeper"]
+            path,
+            name,
+            w["definition"],
+            w["schools"],
+            only_la=w["only_la"],
+            keeper=w["keeper"],
+            refused=refused,
         )  # fmt: skip
-        for name, path in batch
+        for name, path, refused in batch
     ]
 
 
@@ -205,7 +229,10 @@ def import_paths(
     """Import files, folders and zips. `names` maps a path given to what results, stored
     uploads and their messages call it (the web: the name the file was uploaded under)."""
     collection = actions.get_collection(collection_code)
-    with _few_collections(), tempfile.TemporaryDirectory(prefix="keystage-import-") as tmp:
+    with (
+        _few_collections(),
+        tempfile.TemporaryDirectory(prefix="keystage-import-", dir=scratch_dir()) as tmp,
+    ):
         sources, problems = expand(paths, Path(tmp), names)
         total = len(sources) + len(problems)
         results: list[actions.ImportResult] = []
@@ -222,7 +249,7 @@ def import_paths(
         seen = actions.imported_files(collection, among=_history(collection, only_la, user))
         # LAs whose pupils changed since their checks across schools last ran (see `stored`).
         touched_las: set[int] = set()
-        todo = [(s.name, str(s.path)) for s in sources]
+        todo = [(s.name, str(s.path), s.refused) for s in sources]
         schools = register()
         group = GroupStore(collection=collection, user=user, source=source)
 
@@ -335,11 +362,12 @@ def _prepared(todo, collection_code, schools, only_la, jobs, known) -> Iterator[
     definition = definitions.load(collection_code)
     # Inside an outer transaction (a test, or a caller's atomic block) closing connections
     # would lose it, so such callers prepare in this process.
+    rejected_limit = keep_rejected_bytes()
     if jobs <= 1 or len(todo) <= BATCH or connection.in_atomic_block:
-        with closing(Keeper(store, known)) as keeper:
-            for name, path in todo:
+        with closing(Keeper(store, known, rejected_limit=rejected_limit)) as keeper:
+            for name, path, refused in todo:
                 yield prepare_file(path, name, definition, schools, only_la=only_la,
-                                   keeper=keeper)  # fmt: skip
+                                   keeper=keeper, refused=refused)  # fmt: skip
         return
     # Workers only read files and run rules; the database stays in this process. Close our
     # connections first so that forked children never share a database socket.
@@ -347,7 +375,7 @@ def _prepared(todo, collection_code, schools, only_la, jobs, known) -> Iterator[
     batches = [todo[i : i + BATCH] for i in range(0, len(todo), BATCH)]
     pool = ProcessPoolExecutor(
         max_workers=jobs, mp_context=get_context("fork"), initializer=_init_worker,
-        initargs=(collection_code, schools, only_la, str(store), known),
+        initargs=(collection_code, schools, only_la, str(store), known, rejected_limit),
     )  # fmt: skip
     try:
         pending: deque = deque()

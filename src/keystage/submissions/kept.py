@@ -7,6 +7,11 @@ are: "packs/NAME.pack@OFFSET+LENGTH". A national import reads 16,500 files, and 
 in the store for each of them (a directory entry, an inode, a journal write) took about a sixth
 of the import's time on a 2-core machine; appending to one open file costs a write each.
 Uploads stored before packs name a file of their own ("ab/abcdef..."): `read_kept` reads both.
+
+A rejected file is kept only up to a bound (`KEYSTAGE_KEEP_REJECTED_BYTES`, its first bytes):
+a zip bomb or a disk image sent by mistake must not fill the store for good. The upload's
+`size` and `sha256` are those of the whole file, so `kept_length` < `size` says the copy is
+partial.
 """
 
 from __future__ import annotations
@@ -27,8 +32,16 @@ class Keeper:
     system before `keep` returns, so a stored upload never points at bytes a crash could lose
     with the process. Not for sharing between processes: each has its own pack."""
 
-    def __init__(self, store: Path, already: set[str] | frozenset[str] = frozenset()):
+    def __init__(
+        self,
+        store: Path,
+        already: set[str] | frozenset[str] = frozenset(),
+        *,
+        rejected_limit: int | None = None,
+    ):
         self.store = Path(store)
+        # How much of a rejected file is kept (None: all of it).
+        self.rejected_limit = rejected_limit
         # Hashes of files imported before (their copies are kept already, and the import
         # stores nothing for the same bytes again) and of files kept by this keeper.
         self._already = already
@@ -37,9 +50,13 @@ class Keeper:
         self._name = ""
         self._offset = 0
 
-    def keep(self, sha256: str, content: bytes | None, path: str | Path) -> str:
+    def keep(
+        self, sha256: str, content: bytes | None, path: str | Path, *, rejected: bool = False
+    ) -> str:
         """Keep the file (`content`, or the file at `path` when it was too large to read into
-        memory); returns where, relative to the store. "" for bytes imported before."""
+        memory); of a `rejected` file only its first `rejected_limit` bytes. Returns where,
+        relative to the store; "" for bytes imported before."""
+        limit = self.rejected_limit if rejected else None
         if sha256 in self._already:
             return ""
         if sha256 in self._kept:
@@ -47,10 +64,16 @@ class Keeper:
         pack = self._open()
         offset = self._offset
         if content is not None:
-            pack.write(content)
+            pack.write(content if limit is None else content[:limit])
         else:
             with open(path, "rb") as f:
-                shutil.copyfileobj(f, pack, 1 << 20)
+                if limit is None:
+                    shutil.copyfileobj(f, pack, 1 << 20)
+                else:
+                    left = limit
+                    while left > 0 and (chunk := f.read(min(left, 1 << 20))):
+                        pack.write(chunk)
+                        left -= len(chunk)
         pack.flush()
         self._offset = pack.tell()
         where = f"{self._name}@{offset}+{self._offset - offset}"
@@ -72,6 +95,13 @@ class Keeper:
         if self._pack is not None:
             self._pack.close()
             self._pack = None
+
+
+def kept_length(stored_path: str) -> int | None:
+    """How many bytes of an upload are kept, from where they are; None when that cannot be
+    told from the place alone (a file of its own, or nothing kept)."""
+    m = _IN_PACK.fullmatch(stored_path or "")
+    return int(m["length"]) if m else None
 
 
 def read_kept(store: Path, stored_path: str) -> bytes:

@@ -203,14 +203,22 @@ def prepare_file(
     *,
     only_la: str | None = None,
     keeper: Keeper | None = None,
+    refused: str = "",
 ) -> PreparedFile:
-    """Hash the file, keep a copy of it (`keeper`), read it, find its school, run the pupil
-    and school rules. Never raises for a bad file: a rejection is a PreparedFile too, also
-    when reading fails unforeseen, so that one file never stops the files after it."""
+    """Hash the file, read it, find its school, run the pupil and school rules, and keep a
+    copy of it (`keeper`: all of an imported file, the first bytes of a rejected one). Never
+    raises for a bad file: a rejection is a PreparedFile too, also when reading fails
+    unforeseen, so that one file never stops the files after it. `refused`: the reason a file
+    was refused before it could be read (a zip over its limits): it is hashed and kept only."""
+    content: bytes | None = None
     try:
-        return _prepare(path, name, definition, schools, only_la=only_la, keeper=keeper)
-    except KeepFailed:
-        raise  # the store, not the file: the import stops rather than refuse every file
+        if refused:
+            sha256, size = file_digest(path)
+            prepared = PreparedFile(name=name, path=str(path), sha256=sha256, size=size,
+                                    la=only_la or "")  # fmt: skip
+            reject(prepared, refused)
+        else:
+            prepared, content = _prepare(path, name, definition, schools, only_la=only_la)
     except Exception:
         log.exception("preparing %s failed", name)
         try:
@@ -219,7 +227,16 @@ def prepare_file(
             sha256, size = "", 0  # unreadable: never taken for a repeat of anything
         prepared = PreparedFile(name=name, path=str(path), sha256=sha256, size=size,
                                 la=only_la or "")  # fmt: skip
-        return reject(prepared, f"{name}: {UNREADABLE}")
+        reject(prepared, f"{name}: {UNREADABLE}")
+    if keeper is not None and prepared.sha256:
+        try:
+            prepared.stored_path = keeper.keep(
+                prepared.sha256, content, path, rejected=bool(prepared.rejected)
+            )
+        except Exception as e:
+            # The store, not the file: the import stops rather than refuse every file.
+            raise KeepFailed(name) from e
+    return prepared
 
 
 def _prepare(
@@ -229,8 +246,8 @@ def _prepare(
     schools: dict,
     *,
     only_la: str | None,
-    keeper: Keeper | None,
-) -> PreparedFile:
+) -> tuple[PreparedFile, bytes | None]:
+    """The file prepared, and its bytes when they were small enough to read at once."""
     content: bytes | None = None
     if os.path.getsize(path) <= IN_MEMORY_LIMIT:
         with open(path, "rb") as f:
@@ -239,11 +256,6 @@ def _prepare(
     else:
         sha256, size = file_digest(path)
     prepared = PreparedFile(name=name, path=str(path), sha256=sha256, size=size)
-    if keeper is not None:
-        try:
-            prepared.stored_path = keeper.keep(sha256, content, path)
-        except Exception as e:
-            raise KeepFailed(name) from e
     source = io.BytesIO(content) if content is not None else path
     try:
         with open_school_file(source, definition, name=name) as reader:
@@ -300,16 +312,17 @@ def _prepare(
             if prepared.la != only_la:
                 prepared.estab = ""
             prepared.la = only_la
-        return prepared
+        return prepared, content
     if not prepared.pupils:
         ignored = sum(prepared.ignored["assessments"].values())
-        return reject(
+        reject(
             prepared,
             f"{name}: no pupil with a {definition.stage} teacher assessment for "
             f"{definition.year} was found ({ignored} other assessment rows ignored): check "
             "that the school exported its KS1 teacher assessments, not another key stage",
         )
+        return prepared, content
     prepared.school_findings = rules.check_school(
         header, prepared.school.info, len(prepared.pupils), definition
     )
-    return prepared
+    return prepared, content

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from keystage.accounts.models import Role
 from keystage.accounts.scope import las_for, membership_of, schools_for, scoped
-from keystage.engine.words import plural
+from keystage.engine.words import amount, plural
 from keystage.orgs.models import LocalAuthority
 from keystage.submissions import batches, cleaning, grid
 from keystage.submissions.actions import get_collection
@@ -140,6 +140,22 @@ def _next_steps(request, found) -> list[dict]:
     return steps
 
 
+def kept_note(row: dict) -> str:
+    """What the result page says of a rejected file kept only in part (see `kept.Keeper`):
+    "" for a file kept whole, or one whose copy was made by an earlier upload."""
+    size, kept = row.get("size") or 0, row.get("kept_bytes")
+    if row.get("outcome") != "rejected" or kept is None or kept >= size:
+        return ""
+    if kept == 0:
+        return f"No copy of this {amount(size)} file is kept."
+    return f"Only the first {amount(kept)} of this {amount(size)} file is kept."
+
+
+def partly_kept(rows: list[dict]) -> int:
+    """How many of a batch's rejected files are kept only in part."""
+    return sum(bool(kept_note(r)) for r in rows)
+
+
 def found_school(found, laestab: str) -> str:
     for r in found.results or []:
         if r.get("laestab") == laestab and r.get("school"):
@@ -150,7 +166,7 @@ def found_school(found, laestab: str) -> str:
 @require_safe
 def batch(request, batch_id: int):
     found = _batch(request, batch_id)
-    rows = found.results or []
+    rows = [r | {"kept_note": kept_note(r)} for r in found.results or []]
     running = found.state in ("queued", "running")
     return render(
         request,
@@ -206,6 +222,8 @@ def upload_history(request):
     for b in items:
         b.when = when(b.created_at)
         b.outcomes = outcomes_text(b.results or [])
+        partial = partly_kept(b.results or [])
+        b.partly_kept = f"{plural(partial, 'rejected file')} kept only in part" if partial else ""
         names = b.file_names or []
         b.files_text = ", ".join(names[:3]) + (
             f" and {plural(len(names) - 3, 'other file')}" if len(names) > 3 else ""

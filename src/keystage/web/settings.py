@@ -76,6 +76,9 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     # A session unused for KEYSTAGE_SESSION_IDLE_MINUTES, or older than SESSION_COOKIE_AGE, ends.
     "keystage.accounts.middleware.SessionTimeoutMiddleware",
+    # A body over the upload limit is answered 413 before anything (the CSRF check, a form)
+    # reads it; after the user is known, so that the page is drawn in the service's layout.
+    "keystage.web.limits.RequestSizeLimitMiddleware",
     # Every page needs a signed-in user unless its view says otherwise (`login_not_required`),
     # admins (and the users their LA asks it of) must finish two-factor sign-in before any page,
     # and a one-time password must be replaced first: new pages are covered unasked.
@@ -240,6 +243,19 @@ KEYSTAGE_REPORT_MIN_PUPILS = int(os.environ.get("KEYSTAGE_REPORT_MIN_PUPILS", "6
 KEYSTAGE_COLLECTION = os.environ.get("KEYSTAGE_COLLECTION", "ks1-2023")
 # The most a web upload may hold, all files together (a whole LA's files fit in a zip of this).
 KEYSTAGE_MAX_UPLOAD_MB = int(os.environ.get("KEYSTAGE_MAX_UPLOAD_MB", "50"))
+# The most one file in a zip, and all the files of a zip together, may unpack to: counted on
+# the bytes as they are unpacked, whatever the zip declares (docs/limits.md).
+KEYSTAGE_MAX_MEMBER_MB = int(os.environ.get("KEYSTAGE_MAX_MEMBER_MB", "100"))
+KEYSTAGE_MAX_UNPACKED_MB = int(os.environ.get("KEYSTAGE_MAX_UNPACKED_MB", "2000"))
+# How much of a rejected file is kept (its first bytes; its size, SHA-256 and the reason are
+# always recorded). An accepted file is always kept whole.
+KEYSTAGE_KEEP_REJECTED_BYTES = int(os.environ.get("KEYSTAGE_KEEP_REJECTED_BYTES", "1048576"))
+# Django's own limits on a request (web/limits.py refuses a longer body before these apply):
+# form fields other than files may hold this much; an uploaded file larger than the memory
+# size is written to a temporary file while it arrives; at most this many files a request.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+DATA_UPLOAD_MAX_NUMBER_FILES = int(os.environ.get("KEYSTAGE_MAX_UPLOAD_FILES", "100"))
 
 # E-mail (the check loop tells schools and LA officers what happened). The console backend
 # prints messages instead of sending them: the demo's default. For real mail set
