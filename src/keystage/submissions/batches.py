@@ -192,7 +192,7 @@ def run_batch(batch_id: int) -> None:
                     user=user, source="web", only_la=batch.la.code, jobs=1, progress=progress,
                     names=shown, on_stored=on_stored, stored_before=stored_before,
                 )  # fmt: skip
-        faults.point("batch.stored")
+            faults.point("batch.stored")
         ImportBatch.objects.filter(pk=batch.pk).update(
             state=ImportBatch.State.DONE, done_files=len(results), total_files=len(results),
             results=results, finished_at=timezone.now(),
