@@ -317,3 +317,111 @@ def test_a_killed_import_leaves_no_worker_process_running(own_env, tmp_path):
         for c in [c for c in locals().get("children", []) if _alive(c)]:
             os.kill(c, signal.SIGKILL)  # the import's own worker processes, should they be left
     assert left == [], f"worker processes {left} outlived the killed import"
+
+
+# -- recovery's decisions, in this process --------------------------------------------------
+
+
+@pytest.fixture
+def batch_of(loaded, members, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from keystage.submissions.batches import do_create_batch
+    from tests.builders import ctf, pupil
+
+    settings.DATA_DIR = tmp_path / "data"
+
+    def make():
+        files = [SimpleUploadedFile("a.xml", ctf([pupil(1)]).encode(), "text/xml")]
+        return do_create_batch(members["officer938"], files)
+
+    return make
+
+
+def test_a_batch_page_with_no_worker_running_says_so_and_stops_reloading(
+    batch_of, members, signed_in
+):
+    from django.urls import reverse
+
+    from keystage.worker.recovery import beat
+
+    batch = batch_of()
+    client = signed_in(members["officer938"])
+    page = html.unescape(client.get(reverse("upload-batch", args=[batch.pk])).content.decode())
+    assert "because the service's task worker is not running" in page
+    assert "you do not need to upload the files again" in page
+    assert "refresh" not in page and "data-batch-status" not in page
+    status = client.get(reverse("upload-batch-status", args=[batch.pk])).json()
+    assert status["finished"] is True and "not running" in status["message"]
+
+    beat("a-worker")  # once a worker runs, the page follows the import again
+    page = client.get(reverse("upload-batch", args=[batch.pk])).content.decode()
+    assert "data-batch-status" in page and "waiting to be imported" in page
+
+
+def test_a_batch_whose_worker_died_on_every_run_is_failed_with_the_reason(batch_of, members):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    from keystage.audit.models import AuditEvent
+    from keystage.submissions.models import ImportBatch
+    from keystage.submissions.tasks import import_batch
+    from keystage.worker.models import WorkerBeat
+    from keystage.worker.recovery import recover
+
+    batch = batch_of()
+    long_ago = timezone.now() - timedelta(hours=1)
+    task = DBTaskResult.objects.get(pk=import_batch.enqueue(batch.pk).id)
+    task.status, task.worker_ids, task.started_at = "RUNNING", ["w1", "w2", "w3"], long_ago
+    task.save()
+    WorkerBeat.objects.create(worker_id="w3", host="elsewhere", pid=1, started_at=long_ago,
+                              beat_at=long_ago)  # fmt: skip
+    ImportBatch.objects.filter(pk=batch.pk).update(state="running", interruptions=[
+        {"stopped_at": long_ago.isoformat(), "restarted_at": long_ago.isoformat(), "stored": 0}
+    ] * 2)  # fmt: skip
+
+    done = recover("me")
+    task.refresh_from_db()
+    assert task.status == "FAILED" and task.exception_class_path.endswith("WorkerDied")
+    assert "stopped 3 times while running it" in task.traceback
+    batch.refresh_from_db()
+    assert batch.state == "failed" and done["batches"] == [batch.pk]
+    assert batch.failure.startswith("The import stopped 3 times because the service's task "
+                                    "worker stopped while running it")  # fmt: skip
+    assert AuditEvent.objects.filter(action="batch.failed").count() == 1
+    assert not WorkerBeat.objects.filter(worker_id="w3").exists()
+    # Nothing left to do: recovering again changes nothing.
+    assert recover("me")["batches"] == []
+
+
+def test_a_batch_never_queued_is_queued_by_recovery(batch_of):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    from keystage.submissions.models import ImportBatch
+    from keystage.worker.recovery import recover
+
+    batch = batch_of()  # committed, but the web process died before queueing its task
+    recover("me")
+    assert not DBTaskResult.objects.exists()  # just uploaded: its request may queue it yet
+    ImportBatch.objects.filter(pk=batch.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+    recover("me")
+    assert [t.args_kwargs["args"] for t in DBTaskResult.objects.ready()] == [[batch.pk]]
+    assert len(ImportBatch.objects.get(pk=batch.pk).interruptions) == 1
+
+
+def test_a_recount_removes_only_the_facts_due_it_counted(loaded):
+    from keystage.orgs.models import School
+    from keystage.reports.due import clear_due, mark_due, read_due
+    from keystage.reports.models import FactsDue
+
+    a, b = School.objects.order_by("pk")[:2]
+    mark_due(loaded.pk, [a.pk, b.pk])
+    read = read_due(loaded.pk, None)  # a rebuild starts with both
+    mark_due(loaded.pk, [b.pk])  # b's data changes again while it runs
+    clear_due(read)
+    assert list(FactsDue.objects.values_list("school_id", flat=True)) == [b.pk]
