@@ -87,11 +87,13 @@ def test_running_batch_page_announces_its_progress(loaded, members, signed_in):
     """Where JavaScript runs, a script polls the batch's status and puts it in an aria-live
     status; the page reloading itself every 2 seconds is left for browsers without it."""
     from keystage.submissions.batches import do_create_batch, run_batch
+    from keystage.worker.recovery import beat
 
     client = signed_in(members["officer938"])
     batch = do_create_batch(
         members["officer938"], [school_file("a.xml"), school_file("b.xml", "2002")]
     )
+    beat("a-worker")  # a task worker is running (tests/app/test_faults.py: when none is)
     page = (
         client.get(reverse("upload-batch", args=[batch.pk])).content.decode().replace("<wbr>", "")
     )

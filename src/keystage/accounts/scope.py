@@ -23,7 +23,7 @@ from keystage.audit.models import AuditEvent
 from keystage.checking.models import Confirmation, Message, Release
 from keystage.collection.models import ExpectedCohort, LaCollectionSettings
 from keystage.orgs.models import LocalAuthority, School
-from keystage.reports.models import Fact, ReportPack
+from keystage.reports.models import Fact, FactsDue, ReportPack
 from keystage.returns.models import (
     CollectedFinding,
     CollectedPupil,
@@ -70,6 +70,8 @@ OWNED_BY: dict[type[Model], Owner] = {
     # PDFs of an LA's reports (every school's figures); the report views also require an LA
     # admin's or officer's role.
     ReportPack: Owner(la="la", school=None),
+    # Schools whose facts wait for a recount (read by the task worker, shown on no page).
+    FactsDue: Owner(la="school__la", school="school"),
     # The statutory return: an LA's builds, and what the national collection holds for it.
     ReturnGeneration: Owner(la="la", school=None),
     ReturnSubmission: Owner(la="la", school=None),

@@ -19,6 +19,8 @@ EVENT_WORDS: dict[str, str] = {
     "account.two_factor_policy_set": "Who must use two-factor sign-in changed",
     # files
     "batch.created": "Upload started",
+    "batch.restarted": "Upload's import restarted after the service stopped",
+    "batch.failed": "Upload's import given up after the service stopped",
     "upload.accepted": "File accepted",
     "upload.superseded": "File accepted, replacing the school's earlier file",
     "upload.rejected": "File rejected",

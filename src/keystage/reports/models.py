@@ -72,3 +72,24 @@ class ReportPack(models.Model):
 
     def __str__(self) -> str:
         return f"report pack {self.pk} of LA {self.la_id}: {self.state}"
+
+
+class FactsDue(models.Model):
+    """A school whose facts must be counted again: written in the same transaction as the
+    pupil data that changed (an outbox), so that no stored file's recount is ever lost, and
+    removed by the rebuild that counted it (`due.clear_due`). The worker queues a rebuild
+    for rows nobody queued one for (`keystage.worker.recovery`)."""
+
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="+")
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="+")
+    due_at = models.DateTimeField()
+    # A new token at every change: a rebuild removes only the rows it read, unchanged since.
+    token = models.CharField(max_length=32)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["collection", "school"], name="factsdue_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"facts due for school {self.school_id} since {self.due_at}"

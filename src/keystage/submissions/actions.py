@@ -317,6 +317,10 @@ def do_store_files(
             Finding.objects.filter(upload_id__in=old).update(is_current=False)
             _carry_over(superseded, user=user, now=now)
         insert_events(events)
+        # The recount of these schools' facts, in the same transaction (see reports.due).
+        from keystage.reports.due import mark_due
+
+        mark_due(collection.pk, schools)
     return results
 
 

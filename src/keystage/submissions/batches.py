@@ -11,19 +11,21 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from keystage import faults
 from keystage.accounts.models import LA_ROLES, Role
 from keystage.accounts.scope import membership_of, schools_for
 from keystage.audit.models import record
 from keystage.engine import definition as definitions
 from keystage.engine.readers import open_school_file
 from keystage.submissions import actions, importing
-from keystage.submissions.models import ImportBatch
+from keystage.submissions.models import ImportBatch, Upload
 from keystage.submissions.preparing import resolve_school
 from keystage.web.limits import scratch_dir
 
@@ -131,40 +133,69 @@ def _screen(batch: ImportBatch, user, sources, workdir: Path):
 
 
 def run_batch(batch_id: int) -> None:
-    """The background task's work: import the batch's files, recording progress and results."""
+    """The background task's work: import the batch's files, recording progress and results.
+
+    A batch found `running` was interrupted (its worker died, and `keystage.worker.recovery`
+    queued it again): the files it stored are those of `upload_ids`, recorded in the same
+    transaction as their data, so it goes on with the files not yet stored and keeps the
+    results of the others."""
     batch = ImportBatch.objects.select_related("la", "collection", "uploaded_by").get(pk=batch_id)
-    if batch.state != ImportBatch.State.QUEUED:
-        return  # already run (a task retried after a worker restart)
+    if batch.state not in (ImportBatch.State.QUEUED, ImportBatch.State.RUNNING):
+        return  # already run (a task retried after it finished)
     user = batch.uploaded_by
     folder = Path(batch.folder)
-    ImportBatch.objects.filter(pk=batch.pk).update(state=ImportBatch.State.RUNNING)
+    upload_ids: list[int] = []
     results: list[dict] = []
+    stored_before: Counter = Counter()
+    if batch.state == ImportBatch.State.RUNNING:
+        upload_ids = list(batch.upload_ids or [])
+        ours = set(upload_ids)
+        results = [r for r in batch.results or [] if r.get("upload_id") in ours]
+        sha = dict(Upload.objects.filter(pk__in=ours).values_list("pk", "sha256"))
+        stored_before = Counter(sha[r["upload_id"]] for r in results)
+    ImportBatch.objects.filter(pk=batch.pk).update(state=ImportBatch.State.RUNNING)
     try:
-        with tempfile.TemporaryDirectory(prefix="keystage-batch-", dir=scratch_dir()) as tmp:
+        if not folder.is_dir():  # removed by hand, or lost with a disk
+            raise FileNotFoundError("the uploaded files are no longer on the server")
+        with tempfile.TemporaryDirectory(
+            prefix=importing.temp_prefix("batch"), dir=scratch_dir()
+        ) as tmp:
             sources = _sources(folder)
             refused: list[actions.ImportResult] = []
             membership = membership_of(user)
             if membership is None or membership.role not in WHOLE_LA_ROLES:
                 sources, refused = _screen(batch, user, sources, Path(tmp))
             shown = {str(p): name for p, name in sources}
-            total = len(sources) + len(refused)
+            before = len(results)
+            total = [before + len(sources) + len(refused)]
             results += [r.as_dict() for r in refused]
             last = [0.0]
 
             def progress(result, done, _total):
                 results.append(result.as_dict())
+                total[0] = before + len(refused) + _total
                 now = time.monotonic()
                 if now - last[0] >= 0.5 or done == _total:  # a row write at most twice a second
                     last[0] = now
-                    _save(batch, len(results), total, results)
+                    _save(batch, len(results), total[0], results)
 
-            _save(batch, len(results), total, results)
+            def on_stored(stored: list[actions.ImportResult]) -> None:
+                # In the group's transaction: the batch's record of what it stored can never
+                # disagree with what is stored.
+                upload_ids.extend(r.upload_id for r in stored if r.upload_id is not None)
+                ImportBatch.objects.filter(pk=batch.pk).update(
+                    upload_ids=upload_ids, results=results + [r.as_dict() for r in stored],
+                    done_files=len(results) + len(stored),
+                )  # fmt: skip
+
+            _save(batch, len(results), total[0], results)
             if sources:
                 importing.import_paths(
                     [str(p) for p, _ in sources], collection_code=batch.collection.code,
                     user=user, source="web", only_la=batch.la.code, jobs=1, progress=progress,
-                    names=shown,
+                    names=shown, on_stored=on_stored, stored_before=stored_before,
                 )  # fmt: skip
+            faults.point("batch.stored")
         ImportBatch.objects.filter(pk=batch.pk).update(
             state=ImportBatch.State.DONE, done_files=len(results), total_files=len(results),
             results=results, finished_at=timezone.now(),
@@ -175,9 +206,11 @@ def run_batch(batch_id: int) -> None:
             failure="The import stopped because of a problem on our side "
             f"({type(e).__name__}). Files stored before it are kept: upload the rest again.",
         )  # fmt: skip
-        raise
-    finally:
         shutil.rmtree(folder, ignore_errors=True)
+        raise
+    # Not when the worker was told to stop half-way (SystemExit): the batch is resumed from
+    # its files (`keystage.worker.recovery`).
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _save(batch: ImportBatch, done: int, total: int, results: list[dict]) -> None:

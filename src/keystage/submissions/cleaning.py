@@ -278,6 +278,9 @@ def _after_change(collection: Collection, pupils: list[PupilRecord], cohort: boo
         actions.do_refresh_cohort_checks({p.la_id for p in pupils}, collection=collection)
     recount({p.upload_id for p in pupils})
     school_ids = sorted({p.school_id for p in pupils})
+    from keystage.reports.due import mark_due
+
+    mark_due(collection.pk, school_ids)  # kept should the queued rebuild below be lost
 
     def rebuild() -> None:
         from keystage.reports.tasks import rebuild_facts_task

@@ -3,13 +3,15 @@ store each in its own transaction, then refresh the checks that span an LA's sch
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import logging
 import os
+import signal
 import sys
 import tempfile
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing, contextmanager
@@ -19,10 +21,11 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from keystage import faults
 from keystage.accounts.scope import scoped
 from keystage.engine import definition as definitions
 from keystage.engine.readers.archive import extract_zip
@@ -31,7 +34,7 @@ from keystage.orgs.models import LocalAuthority
 from keystage.submissions import actions
 from keystage.submissions.kept import Keeper
 from keystage.submissions.models import Upload
-from keystage.submissions.preparing import PreparedFile, prepare_file
+from keystage.submissions.preparing import PreparedFile, file_digest, prepare_file
 from keystage.web.jinja2 import long_datetime as local_long_datetime
 from keystage.web.limits import keep_rejected_bytes, scratch_dir, zip_limits
 
@@ -132,6 +135,20 @@ def _few_collections() -> Iterator[None]:
         gc.unfreeze()
 
 
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def die_with_parent(parent: int) -> None:
+    """Ask Linux to kill this process when its parent dies, however it dies (SIGKILL too),
+    so that a killed `keystage import` leaves no worker process running. Should the parent
+    have died before the request was made, exit now."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def _init_worker(
     collection_code: str,
     schools: dict,
@@ -139,7 +156,9 @@ def _init_worker(
     store: str,
     known: set[str],
     rejected_limit: int,
+    parent: int,
 ) -> None:
+    die_with_parent(parent)
     # A worker process lives for one import: tuned for its whole life (see _few_collections).
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
@@ -225,15 +244,22 @@ def import_paths(
     jobs: int | None = None,
     progress: Callable[[actions.ImportResult, int, int], None] | None = None,
     names: dict[str, str] | None = None,
+    on_stored: Callable[[list[actions.ImportResult]], None] | None = None,
+    stored_before: Counter | None = None,
 ) -> list[actions.ImportResult]:
     """Import files, folders and zips. `names` maps a path given to what results, stored
-    uploads and their messages call it (the web: the name the file was uploaded under)."""
+    uploads and their messages call it (the web: the name the file was uploaded under).
+    `on_stored` is called with the results of each group stored, inside the group's
+    transaction. `stored_before`: hashes of files an earlier, interrupted run stored (with how
+    many of each), which are left out with no result (a resumed web batch keeps theirs)."""
     collection = actions.get_collection(collection_code)
     with (
         _few_collections(),
-        tempfile.TemporaryDirectory(prefix="keystage-import-", dir=scratch_dir()) as tmp,
+        tempfile.TemporaryDirectory(prefix=temp_prefix("import"), dir=scratch_dir()) as tmp,
     ):
         sources, problems = expand(paths, Path(tmp), names)
+        if stored_before:
+            sources = _not_stored_before(sources, Counter(stored_before))
         total = len(sources) + len(problems)
         results: list[actions.ImportResult] = []
 
@@ -252,6 +278,7 @@ def import_paths(
         todo = [(s.name, str(s.path), s.refused) for s in sources]
         schools = register()
         group = GroupStore(collection=collection, user=user, source=source)
+        group.on_stored = on_stored
 
         def stored(results_: list[actions.ImportResult], files: list[PreparedFile]) -> None:
             in_group = set()
@@ -302,6 +329,28 @@ def import_paths(
     return results
 
 
+def temp_prefix(kind: str) -> str:
+    """Temporary folders are named after the process that made them ("keystage-import-4711-"),
+    so that recovery removes only those of processes that have died (`recovery.reclaim`)."""
+    return f"keystage-{kind}-{os.getpid()}-"
+
+
+def _not_stored_before(sources: list[Source], stored: Counter) -> list[Source]:
+    """The sources whose bytes an interrupted run did not store (hashing is cheap next to
+    preparing a file again)."""
+    left = []
+    for s in sources:
+        try:
+            sha256 = file_digest(s.path)[0]
+        except OSError:
+            sha256 = ""
+        if stored[sha256] > 0:
+            stored[sha256] -= 1
+        else:
+            left.append(s)
+    return left
+
+
 class GroupStore:
     """Collects prepared files and stores them a group at a time (`actions.do_store_files`):
     one transaction and a handful of statements per group rather than per file. A killed
@@ -313,6 +362,7 @@ class GroupStore:
 
     def __init__(self, **store_options) -> None:
         self.options = store_options
+        self.on_stored: Callable[[list[actions.ImportResult]], None] | None = None
         self.files: list[PreparedFile] = []
         self.schools: set[int] = set()
         self.pupils = 0
@@ -345,7 +395,15 @@ class GroupStore:
 
     def flush(self) -> tuple[list, list]:
         files, self.files, self.schools, self.pupils = self.files, [], set(), 0
-        return actions.do_store_files(files, **self.options), files
+        if not files:
+            return [], []
+        faults.point("store.before")
+        with transaction.atomic():
+            results = actions.do_store_files(files, **self.options)
+            if self.on_stored is not None:
+                self.on_stored(results)
+        faults.point("store.after")
+        return results, files
 
 
 # Files are handed to workers in small batches, and only a few batches are ever in flight, so
@@ -375,7 +433,9 @@ def _prepared(todo, collection_code, schools, only_la, jobs, known) -> Iterator[
     batches = [todo[i : i + BATCH] for i in range(0, len(todo), BATCH)]
     pool = ProcessPoolExecutor(
         max_workers=jobs, mp_context=get_context("fork"), initializer=_init_worker,
-        initargs=(collection_code, schools, only_la, str(store), known, rejected_limit),
+        initargs=(
+            collection_code, schools, only_la, str(store), known, rejected_limit, os.getpid()
+        ),
     )  # fmt: skip
     try:
         pending: deque = deque()
@@ -384,6 +444,7 @@ def _prepared(todo, collection_code, schools, only_la, jobs, known) -> Iterator[
             pending.append(pool.submit(_prepare_batch, batch))
         while pending:
             finished = pending.popleft().result()
+            faults.point("import.prepared")
             nxt = next(queue, None)
             if nxt is not None:
                 pending.append(pool.submit(_prepare_batch, nxt))

@@ -16,6 +16,7 @@ partial.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import secrets
@@ -87,6 +88,9 @@ class Keeper:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             name = f"{stamp}-{os.getpid()}-{secrets.token_hex(4)}.pack"
             self._pack = open(folder / name, "xb")  # noqa: SIM115 (open for the keeper's life)
+            # Held while the pack is open (the system drops it when the process dies): a pack
+            # nobody holds is one that recovery may reclaim unstored bytes from.
+            fcntl.flock(self._pack.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             self._name = f"{PACKS}/{name}"
             self._offset = 0
         return self._pack

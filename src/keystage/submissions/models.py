@@ -261,6 +261,12 @@ class ImportBatch(models.Model):
     results = models.JSONField(default=list, blank=True)  # ImportResult.as_dict() per file
     failure = models.TextField(blank=True)  # why the task failed, for people
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The uploads the batch stored, written in each group's own transaction: a batch whose
+    # worker died is resumed from the files not among them (`batches.run_batch`).
+    upload_ids = models.JSONField(default=list, blank=True)
+    # Each time its worker died: {"stopped_at", "restarted_at" (ISO, UTC), "stored": files},
+    # for the batch page (`keystage.worker.recovery`).
+    interruptions = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -4,6 +4,7 @@ call an action and respond; what a user may see comes from `keystage.accounts.sc
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib import messages
@@ -93,10 +94,39 @@ def outcomes_text(rows: list[dict]) -> str:
     return ", ".join(f"{tally[k]:,} {OUTCOME_WORDS[k]}" for k in OUTCOMES if tally[k])
 
 
-def progress_text(batch) -> str:
+def _live(batch) -> bool:
+    """Whether the batch's import is under way, or waiting for a worker that is running. A
+    batch waiting with no task worker running would never change: its page says so and stops
+    updating itself."""
+    from keystage.worker.recovery import worker_running
+
+    return batch.state in ("queued", "running") and worker_running()
+
+
+def restarts_text(batch) -> list[str]:
+    """One sentence for each time the batch's worker died and the batch was started again."""
+    out = []
+    for i in batch.interruptions or []:
+        stored = f"{i.get('stored', 0):,} of {plural(batch.total_files, 'file')}"
+        out.append(
+            f"The import stopped on {when(datetime.fromisoformat(i['stopped_at']))} when the "
+            f"service's task worker stopped, with {stored} stored. It "
+            f"was restarted on {when(datetime.fromisoformat(i['restarted_at']))} and went on "
+            "with the files not yet stored: nothing was stored twice."
+        )
+    return out
+
+
+def progress_text(batch, live: bool = True) -> str:
     """What the batch page's status says, in words; read out by screen readers as it changes."""
     files = plural(batch.total_files, "file")
     done = outcomes_text(batch.results or [])
+    if batch.state in ("queued", "running") and not live:
+        return (
+            f"The import has stopped with {batch.done_files:,} of {files} done, because the "
+            "service's task worker is not running. It goes on from where it stopped when the "
+            "worker starts again: you do not need to upload the files again."
+        )
     if batch.state == "queued":
         return f"{files} {'is' if batch.total_files == 1 else 'are'} waiting to be imported."
     if batch.state == "running":
@@ -167,7 +197,7 @@ def found_school(found, laestab: str) -> str:
 def batch(request, batch_id: int):
     found = _batch(request, batch_id)
     rows = [r | {"kept_note": kept_note(r)} for r in found.results or []]
-    running = found.state in ("queued", "running")
+    running = _live(found)
     return render(
         request,
         "submissions/batch.html",
@@ -176,7 +206,9 @@ def batch(request, batch_id: int):
             "rows": rows,
             "tally": tally_of(rows),
             "running": running,
-            "progress": progress_text(found),
+            "progress": progress_text(found, running),
+            "restarts": restarts_text(found),
+            "stalled": found.state in ("queued", "running") and not running,
             "next_steps": [] if running else _next_steps(request, found),
             "when": when(found.created_at),
             "state_colours": STATE_COLOURS,
@@ -190,15 +222,16 @@ def batch_status(request, batch_id: int):
     """The batch's progress as JSON, for the page's script to announce without reloading."""
     found = _batch(request, batch_id)
     tally = tally_of(found.results or [])
+    live = _live(found)
     response = JsonResponse({
         "state": found.state,
         "state_label": found.get_state_display(),
-        "finished": found.state not in ("queued", "running"),
+        "finished": not live,
         "done": found.done_files,
         "total": found.total_files,
         "files_imported": f"{found.done_files:,} of {found.total_files:,}",
         "results": results_text(tally),
-        "message": progress_text(found),
+        "message": progress_text(found, live),
     })  # fmt: skip
     response["Cache-Control"] = "no-store"
     return response

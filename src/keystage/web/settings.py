@@ -52,6 +52,8 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "django_tasks",
+    # Before django_tasks_db: its `db_worker` command is keystage.worker's (heartbeat, recovery).
+    "keystage.worker",
     "django_tasks_db",
     "keystage.audit",
     "keystage.orgs",
@@ -256,6 +258,16 @@ KEYSTAGE_KEEP_REJECTED_BYTES = int(os.environ.get("KEYSTAGE_KEEP_REJECTED_BYTES"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_NUMBER_FILES = int(os.environ.get("KEYSTAGE_MAX_UPLOAD_FILES", "100"))
+
+# The task worker (keystage.worker; docs/architecture.md, "When a worker dies"): it beats
+# every few seconds; a task whose worker has not beaten for the lease (or whose process is gone)
+# is run again, at most this many times in all; bytes and folders no stored row needs are
+# reclaimed once untouched for this long; a recount nobody queued is queued after this long.
+KEYSTAGE_WORKER_BEAT_SECONDS = float(os.environ.get("KEYSTAGE_WORKER_BEAT_SECONDS", "5"))
+KEYSTAGE_WORKER_LEASE_SECONDS = float(os.environ.get("KEYSTAGE_WORKER_LEASE_SECONDS", "30"))
+KEYSTAGE_TASK_ATTEMPTS = int(os.environ.get("KEYSTAGE_TASK_ATTEMPTS", "3"))
+KEYSTAGE_RECLAIM_AFTER_SECONDS = float(os.environ.get("KEYSTAGE_RECLAIM_AFTER_SECONDS", "600"))
+KEYSTAGE_FACTS_DUE_AFTER_SECONDS = float(os.environ.get("KEYSTAGE_FACTS_DUE_AFTER_SECONDS", "300"))
 
 # E-mail (the check loop tells schools and LA officers what happened). The console backend
 # prints messages instead of sending them: the demo's default. For real mail set
