@@ -40,7 +40,7 @@ from keystage.submissions.models import (
     Upload,
 )
 
-EVENT = "retention.deleted"
+EVENT = "retention.deleted"  # written by `_delete` (as a literal, for the words test)
 
 # Audit rows about a pupil, a finding, an edit, a file or a message keep who did what and when;
 # these details name or describe a pupil and go with the pupil's data.
@@ -349,7 +349,7 @@ def _delete(collection: Collection, p: CollectionPlan, as_of: dt.date, user) -> 
     _delete_rows(Upload.objects.filter(collection=c))
     ImportBatch.objects.filter(collection=c).delete()
     for items in p.las:
-        record(EVENT, user=user, la=_la_pk(items.la), obj=c, collection=c.code,
+        record("retention.deleted", user=user, la=_la_pk(items.la), obj=c, collection=c.code,
                as_of=as_of.isoformat(), closes=p.closes.isoformat(), years=p.years,
                delete_from=p.delete_from.isoformat(), **items.counts())  # fmt: skip
 
