@@ -310,3 +310,29 @@ def test_the_data_directory_and_everything_in_it_is_readable_by_its_owner_only(t
     assert {"keystage.sqlite3", "secret_key", "uploads", "returns"} <= made
     assert any(data.glob("uploads/packs/*.pack"))
     assert _loose(data) == []
+
+
+def test_a_pack_shared_with_kept_files_loses_only_the_deleted_bytes(held, settings):
+    """A pack holding files of both collections stays, with the deleted files' bytes zeroed."""
+    from keystage.operations.retention import do_apply_retention
+    from keystage.submissions.kept import kept_span, read_kept
+    from keystage.submissions.models import Upload
+
+    store = Path(settings.UPLOAD_STORE)
+    deleted = Upload.objects.filter(collection=held["past"], state="current").first()
+    pack, offset, length = kept_span(deleted.stored_path)
+    school_file = read_kept(store, deleted.stored_path)
+    kept = Upload.objects.filter(collection=held["within"]).exclude(stored_path="").first()
+    wanted = read_kept(store, kept.stored_path)
+    with open(store / pack, "ab") as f:  # as if one process had kept both in its pack
+        at = f.tell()
+        f.write(wanted)
+    kept.stored_path = f"{pack}@{at}+{len(wanted)}"
+    kept.save()
+
+    result = do_apply_retention(AS_OF)
+
+    assert result.file_errors == []
+    assert read_kept(store, kept.stored_path) == wanted
+    assert read_kept(store, f"{pack}@{offset}+{length}") == bytes(length) != school_file
+    assert school_file not in (store / pack).read_bytes()
