@@ -336,3 +336,25 @@ def test_a_pack_shared_with_kept_files_loses_only_the_deleted_bytes(held, settin
     assert read_kept(store, kept.stored_path) == wanted
     assert read_kept(store, f"{pack}@{offset}+{length}") == bytes(length) != school_file
     assert school_file not in (store / pack).read_bytes()
+
+
+def test_web_uploads_waiting_for_the_worker_are_for_the_owner_only(la938, members, settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from keystage.submissions.batches import do_create_batch
+
+    batch = do_create_batch(members["officer938"],
+                            [SimpleUploadedFile("a.xml", ctf([pupil(1)]).encode())])  # fmt: skip
+    folder = Path(batch.folder)
+    assert any(p.is_file() for p in folder.rglob("*"))
+    assert folder.is_relative_to(Path(settings.DATA_DIR))
+    assert _loose(folder) == []
+
+
+def test_a_collection_without_a_definition_is_left_as_it_is(held, capsys):
+    from keystage.submissions.models import Collection
+
+    Collection.objects.create(code="ks9-1999", name="An old collection", year=1999)
+    status, out, _ = _run(capsys, "retention", "--dry-run", "--as-of", "2029-01-01")
+    assert status == 0
+    assert "An old collection (ks9-1999): Keystage has no definition for it: left as it is." in out
