@@ -358,3 +358,23 @@ def test_a_collection_without_a_definition_is_left_as_it_is(held, capsys):
     status, out, _ = _run(capsys, "retention", "--dry-run", "--as-of", "2029-01-01")
     assert status == 0
     assert "An old collection (ks9-1999): Keystage has no definition for it: left as it is." in out
+
+
+def test_a_failure_part_way_deletes_nothing_of_that_collection(held, settings, capsys,
+                                                               monkeypatch):  # fmt: skip
+    from django.db import DatabaseError
+
+    from keystage.operations import retention
+
+    before = _held_rows(held["past"])
+    packs = _kept_packs(held["past"], settings)
+
+    def fail(*args, **kwargs):  # the audit row is written last, after every delete
+        raise DatabaseError("disk I/O error")
+
+    monkeypatch.setattr(retention, "record", fail)
+    status, _, err = _run(capsys, "retention", "--as-of", "2029-01-01", "--yes")
+    assert status == 3 and "the database failed (disk I/O error)" in err
+    assert _held_rows(held["past"]) == before
+    assert packs and all(p.is_file() for p in packs)
+    assert not retention.pupil_data_deleted(held["past"])
