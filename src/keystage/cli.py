@@ -126,6 +126,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _fmt_arg(build)
 
+    keep = sub.add_parser(
+        "retention", help="delete pupil-level data past its retention (figures are kept)"
+    )
+    keep.add_argument(
+        "--dry-run", action="store_true", help="list what would be deleted; delete nothing"
+    )
+    keep.add_argument(
+        "--as-of", metavar="YYYY-MM-DD", help="the day to judge retention on (default: today)"
+    )
+    keep.add_argument("--yes", action="store_true", help="delete with an --as-of later than today")
+    _fmt_arg(keep)
+
     demo = sub.add_parser("demo", help="seed the database with demo LAs, users and uploads")
     demo.add_argument(
         "--la", action="append", metavar="LLL", help="LA code (repeatable; default 938 202 826)"
@@ -159,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         "serve": cmd_serve,
         "return": cmd_return,
         "demo": cmd_demo,
+        "retention": cmd_retention,
     }[args.command]
     try:
         return handler(args)
@@ -729,6 +742,106 @@ def cmd_return(args) -> int:
         f"written to {args.out} ({generation.bundle_name}).",
     )
     return EXIT_OK
+
+
+def cmd_retention(args) -> int:
+    import datetime as dt
+
+    _django()
+    _require_db()
+    from django.utils import timezone
+
+    from keystage.operations import retention
+
+    today = timezone.localdate()
+    if args.as_of is None:
+        as_of = today
+    else:
+        try:
+            as_of = dt.date.fromisoformat(args.as_of)
+        except ValueError:
+            raise UsageError(f"--as-of {args.as_of!r}: give a date as YYYY-MM-DD, "
+                             "e.g. 2028-10-12") from None  # fmt: skip
+    if as_of > today and not args.dry_run and not args.yes:
+        raise UsageError(f"--as-of {as_of.isoformat()} is later than today: that would delete "
+                         "data before its retention ends; add --dry-run to plan, or --yes "
+                         "to delete anyway")  # fmt: skip
+    only = args.collection
+    try:
+        if args.dry_run:
+            result = retention.RetentionResult(retention.plan(as_of, only=only))
+        else:
+            result = retention.do_apply_retention(as_of, only=only)
+    except retention.RetentionSettingError as e:
+        raise UsageError(str(e)) from None
+    if args.format == "text":
+        _print_retention(result.plans, as_of, args.dry_run)
+    else:
+        from keystage.output import write_table
+
+        rows = [row for p in result.plans for row in p.rows()]
+        write_table(sys.stdout, retention.FIELDS, rows, args.format)
+    for path, why in result.file_errors:
+        print(f"keystage retention: {path}: not removed ({why}); the database no longer "
+              "points at it: remove it by hand", file=sys.stderr)  # fmt: skip
+    return EXIT_FAILED if result.file_errors else EXIT_OK
+
+
+def _print_retention(plans, as_of, dry_run: bool) -> None:
+    from keystage.engine.words import long_date
+
+    print(f"Retention on {long_date(as_of)}: pupil-level data goes once a collection is past "
+          "its retention; figures are kept.")  # fmt: skip
+    if not plans:
+        print("No collections in the database.")
+    due = False
+    for p in plans:
+        if p.status == "no definition":
+            print(f"{p.name} ({p.code}): Keystage has no definition for it: left as it is.")
+            continue
+        head = (f"{p.name} ({p.code}): closed {long_date(p.closes)}, kept "
+                f"{_count(p.years, 'year')}")  # fmt: skip
+        if p.status == "within":
+            print(f"{head}: within its retention until {long_date(p.delete_from)}: untouched.")
+            continue
+        if p.status == "clear":
+            print(f"{head}: past its retention since {long_date(p.delete_from)}: "
+                  "no pupil-level data left.")  # fmt: skip
+            continue
+        due = True
+        print(f"{head}: past its retention since {long_date(p.delete_from)}: "
+              f"{'would delete' if dry_run else 'deleted'}:")  # fmt: skip
+        for items in p.las:
+            print(f"  {items.la or '(no LA)'} {items.la_name}: {_retention_counts(items)}")
+    if due and dry_run:
+        print("Nothing was deleted (--dry-run). Run `keystage retention` to delete it.")
+
+
+def _retention_counts(items) -> str:
+    from keystage.engine.words import plural
+
+    parts = [
+        plural(items.pupils, "pupil"),
+        plural(items.findings, "finding"),
+        plural(items.edits, "edit"),
+        plural(items.uploads, "upload"),
+        f"{plural(items.kept_files, 'kept file')} ({_size(items.kept_bytes)})",
+        f"{plural(items.return_files, 'return file')} ({_size(items.return_bytes)})",
+        plural(items.batches, "web upload batch", "web upload batches"),
+        plural(items.collected_pupils, "collected pupil"),
+        plural(items.collected_findings, "collected finding"),
+        plural(items.messages, "message"),
+        plural(items.audit_details, "audit row", "audit rows") + " cleared of pupil details",
+    ]
+    return ", ".join(parts)
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"  # pragma: no cover
 
 
 def cmd_demo(args) -> int:

@@ -42,6 +42,14 @@ def discovered_actions() -> dict[str, object]:
             for name, fn in inspect.getmembers(module, inspect.isfunction):
                 if name.startswith("do_") and fn.__module__ == module.__name__:
                     found[f"{app}.{info.name}.{name}"] = fn
+    # Operations (retention, backup) are run by an operator, not a Django app of their own.
+    import keystage.operations as operations
+
+    for info in pkgutil.iter_modules(operations.__path__):
+        module = importlib.import_module(f"keystage.operations.{info.name}")
+        for name, fn in inspect.getmembers(module, inspect.isfunction):
+            if name.startswith("do_") and fn.__module__ == module.__name__:
+                found[f"operations.{info.name}.{name}"] = fn
     return found
 
 
@@ -420,6 +428,17 @@ def _start_batch(w):
     return "batch.created", _user(w, "officer938")
 
 
+def _apply_retention(w):
+    from django.test import override_settings
+    from django.utils import timezone
+
+    from keystage.operations.retention import do_apply_retention
+
+    with override_settings(KEYSTAGE_RETENTION_YEARS="0"):  # past its retention today
+        do_apply_retention(timezone.localdate())
+    return "retention.deleted", None
+
+
 # Every action found -> how to run it. Add a new action here (it must write its audit row).
 SCENARIOS = {
     "accounts.actions.do_create_member": _create_member,
@@ -461,6 +480,7 @@ SCENARIOS = {
     "submissions.cleaning.do_resolve_conflict": _resolve_conflict,
     "submissions.batches.do_create_batch": _create_batch,
     "submissions.batches.do_start_batch": _start_batch,
+    "operations.retention.do_apply_retention": _apply_retention,
 }
 
 # Actions that write no audit row of their own, each with the reason.

@@ -76,6 +76,12 @@ CASES = [
     ("demo", 0, "fresh", ["demo", "--la", "202"]),
     ("demo", 2, "fresh", ["demo", "--la", "999"]),
     ("demo", 3, "broken", ["demo", "--la", "202"]),
+    ("retention", 0, "ready", ["retention", "--dry-run", "--as-of", "2029-01-01"]),
+    ("retention", 0, "ready", ["retention"]),
+    ("retention", 2, "ready", ["retention", "--as-of", "2029-01-01"]),
+    ("retention", 2, "ready", ["retention", "--dry-run", "--as-of", "12/10/2028"]),
+    ("retention", 2, "empty", ["retention", "--dry-run"]),
+    ("retention", 3, "broken", ["retention", "--dry-run", "--as-of", "2029-01-01"]),
 ]
 
 
@@ -293,6 +299,7 @@ def test_exit_status(command, status, where, args, places, tmp_path):
         ["serve"],
         ["return", "build", "--la", "938", "--out", "x"],
         ["demo"],
+        ["retention", "--dry-run"],
     ],
     ids=lambda a: "-".join(a[:2]),
 )

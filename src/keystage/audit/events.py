@@ -59,6 +59,8 @@ EVENT_WORDS: dict[str, str] = {
     "return.la_authorised": "LA's school returns authorised",
     "return.submission_made": "Return submitted, declaration made",
     "return.sent_back": "Return sent back to the LA",
+    # the data's life
+    "retention.deleted": "Pupil-level data deleted at the end of its retention",
 }
 
 

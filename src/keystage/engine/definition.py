@@ -46,6 +46,24 @@ class CtfMapping:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """How long the collection's pupil-level data is kept: `pupil_data_years` after the
+    collection closes (`dates.closes`). Figures are kept for good."""
+
+    closes: dt.date
+    pupil_data_years: int
+
+    def delete_from(self, years: int | None = None) -> dt.date:
+        """The first day the pupil-level data is past its retention (`years` overrides the
+        definition's). 29 February closes count from 28 February in a year without it."""
+        years = self.pupil_data_years if years is None else years
+        try:
+            return self.closes.replace(year=self.closes.year + years)
+        except ValueError:
+            return self.closes.replace(year=self.closes.year + years, day=28)
+
+
+@dataclass(frozen=True)
 class Definition:
     id: str
     name: str
@@ -79,6 +97,7 @@ class Definition:
     establishments: dict[str, frozenset[str]]
     rules: dict[str, dict[str, Any]]
     return_layout: dict[str, Any]
+    retention: Retention
     source: str = ""
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -154,6 +173,20 @@ def _date(s: str) -> dt.date:
     return dt.date.fromisoformat(s)
 
 
+def _retention(raw: dict[str, Any], source: str) -> Retention:
+    where = source or raw["collection"]["id"]
+    closes = raw["dates"].get("closes")
+    years = raw.get("retention", {}).get("pupil_data_years")
+    if closes is None or years is None:
+        raise ValueError(
+            f"{where}: a collection definition needs dates.closes and "
+            "retention.pupil_data_years (how long pupil-level data is kept after it closes)"
+        )
+    if not isinstance(years, int) or isinstance(years, bool) or years < 0:
+        raise ValueError(f"{where}: retention.pupil_data_years is a whole number of years, e.g. 5")
+    return Retention(closes=_date(closes), pupil_data_years=years)
+
+
 def parse_definition(raw: dict[str, Any], source: str = "") -> Definition:
     c = raw["collection"]
     subjects = tuple(
@@ -215,6 +248,7 @@ def parse_definition(raw: dict[str, Any], source: str = "") -> Definition:
         establishments={k: frozenset(v) for k, v in raw["establishments"].items()},
         rules={k: dict(v) for k, v in raw.get("rules", {}).items()},
         return_layout=dict(raw["return"]),
+        retention=_retention(raw, source),
         source=source,
         raw=raw,
     )

@@ -319,7 +319,12 @@ def _truncated(collection) -> bool:
 def rebuild_facts(collection: Collection, *, schools: Iterable[int] | None = None) -> int:
     """Recount the school facts of `schools` (ids; every school when None) from their current
     pupil records, then re-add the LA, region and national facts above them, in one
-    transaction. Returns the number of fact rows written."""
+    transaction. Returns the number of fact rows written. Nothing is recounted once
+    retention has deleted the collection's pupil records: its figures are final."""
+    from keystage.operations.retention import pupil_data_deleted
+
+    if pupil_data_deleted(collection):
+        return 0
     with transaction.atomic():
         # One rebuild of a collection at a time (PostgreSQL; SQLite writes one at a time
         # anyway): two at once could count before each other's writes, or clash on LA rows.

@@ -120,3 +120,12 @@ def read_kept(store: Path, stored_path: str) -> bytes:
     if len(data) != int(m["length"]):
         raise OSError(f"{stored_path}: the pack file is shorter than the upload it holds")
     return data
+
+
+def kept_span(stored_path: str) -> tuple[str, int, int]:
+    """(file relative to the store, offset, length) of a kept file's bytes: a span of a pack,
+    or a whole file of its own (the older layout, length -1: the file's size)."""
+    m = _IN_PACK.fullmatch(stored_path)
+    if m is None:
+        return stored_path, 0, -1
+    return m["pack"], int(m["offset"]), int(m["length"])

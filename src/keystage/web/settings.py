@@ -19,6 +19,14 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("KEYSTAGE_DATA_DIR", Path.cwd() / "var")).resolve()
 UPLOAD_STORE = DATA_DIR / "uploads"
 
+# Children's personal data: every file and folder Keystage makes (kept files, the SQLite
+# database and its journal, return files, web uploads waiting for the worker) is its own
+# user's alone, 0600 and 0700 (docs/retention.md). The data directory itself too, when it is
+# ours.
+os.umask(0o077)
+if DATA_DIR.is_dir() and DATA_DIR.stat().st_uid == os.getuid():
+    DATA_DIR.chmod(0o700)
+
 
 def _secret_key() -> str:
     if key := os.environ.get("KEYSTAGE_SECRET_KEY"):
@@ -240,6 +248,10 @@ KEYSTAGE_COHORT_SHORTFALL_SHARE = float(os.environ.get("KEYSTAGE_COHORT_SHORTFAL
 # Report figures shown outside their school or LA rest on at least this many pupils
 # (disclosure control, docs/measures.md).
 KEYSTAGE_REPORT_MIN_PUPILS = int(os.environ.get("KEYSTAGE_REPORT_MIN_PUPILS", "6"))
+
+# Years a collection's pupil-level data is kept after the collection closes, for every
+# collection: unset, each collection definition's own `[retention]` applies (docs/retention.md).
+KEYSTAGE_RETENTION_YEARS = os.environ.get("KEYSTAGE_RETENTION_YEARS", "")
 
 # The collection the product works on unless told otherwise.
 KEYSTAGE_COLLECTION = os.environ.get("KEYSTAGE_COLLECTION", "ks1-2023")

@@ -1,0 +1,1 @@
+"""Jobs an operator runs on a Keystage installation's data (retention, backup)."""
