@@ -53,6 +53,9 @@ EVENT_WORDS: dict[str, str] = {
     "return.la_authorised": "LA's school returns authorised",
     "return.submission_made": "Return submitted, declaration made",
     "return.sent_back": "Return sent back to the LA",
+    # operating the service
+    "operations.backup_made": "Backup made",
+    "operations.restored": "Restored from a backup",
 }
 
 
