@@ -73,6 +73,16 @@ CASES = [
     ("demo", 0, "fresh", ["demo", "--la", "202"]),
     ("demo", 2, "fresh", ["demo", "--la", "999"]),
     ("demo", 3, "broken", ["demo", "--la", "202"]),
+    ("backup", 0, "ready", ["backup", "--out", "{tmp}/keystage.backup"]),
+    ("backup", 2, "ready", ["backup", "--out", "{clean_file}"]),
+    ("backup", 2, "ready", ["backup", "--out", "{tmp}/no-such-folder/keystage.backup"]),
+    ("backup", 2, "empty", ["backup", "--out", "{tmp}/keystage.backup"]),
+    ("backup", 3, "unreachable", ["backup", "--out", "{tmp}/keystage.backup"]),
+    ("restore", 0, "fresh", ["restore", "{backup}"]),
+    ("restore", 1, "fresh", ["restore", "{clean_file}"]),
+    ("restore", 2, "ready", ["restore", "{backup}"]),
+    ("restore", 2, "fresh", ["restore", "{tmp}/missing.backup"]),
+    ("restore", 3, "unreachable", ["restore", "{backup}"]),
 ]
 
 
@@ -183,7 +193,15 @@ class Places:
             write_register(path)
         return path
 
-    def values(self, tmp: Path) -> dict[str, str]:
+    def backup(self) -> Path:
+        """A backup of the ready database, made once."""
+        path = self.base / "ready.backup"
+        if not path.exists():
+            done = run(self.env("ready"), ["backup", "--out", str(path)])
+            assert done.returncode == 0, done.stderr
+        return path
+
+    def values(self, tmp: Path, backup: bool = False) -> dict[str, str]:
         files = self.base / "inputs"
         if not files.exists():
             files.mkdir()
@@ -207,6 +225,7 @@ class Places:
             "clean_file": str(files / "clean.xml"),
             "broken_file": str(files / "broken.xml"),
             "free_port": str(port),
+            "backup": str(self.backup()) if backup else "",
         }
 
     def drop(self) -> None:
@@ -256,7 +275,7 @@ def _serve_until_running(env, args) -> subprocess.CompletedProcess:
 )
 def test_exit_status(command, status, where, args, places, tmp_path):
     env = places.env(where) if where else {**os.environ, "KEYSTAGE_DATA_DIR": str(tmp_path)}
-    values = places.values(tmp_path)
+    values = places.values(tmp_path, backup=any("{backup}" in a for a in args))
     argv = [a.format(**values) for a in args]
     if command == "serve" and status == 0:
         done = _serve_until_running(env, argv)
@@ -290,6 +309,8 @@ def test_exit_status(command, status, where, args, places, tmp_path):
         ["serve"],
         ["return", "build", "--la", "938", "--out", "x"],
         ["demo"],
+        ["backup", "--out", "x"],
+        ["restore", "x"],
     ],
     ids=lambda a: "-".join(a[:2]),
 )
