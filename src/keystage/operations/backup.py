@@ -32,6 +32,7 @@ import sqlite3
 import subprocess
 import tarfile
 import tempfile
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -117,7 +118,6 @@ def make_backup(out: Path, place: Place | None = None, connection=None) -> dict:
     exist. `connection` is the Django connection to the same database (for SQLite's online
     backup). Returns the manifest, with the backup file's own size and SHA-256 added."""
     from django.db import connection as default_connection
-    from django.db.utils import Error as DatabaseError
 
     place = place or Place.from_settings()
     connection = connection or default_connection
@@ -126,6 +126,16 @@ def make_backup(out: Path, place: Place | None = None, connection=None) -> dict:
         raise Refused(f"{out} already exists: give the name of a new file")
     if not out.parent.is_dir():
         raise Refused(f"{out.parent} is not a folder: make it first, or give another --out")
+    try:
+        return _write_backup(out, place, connection)
+    except OSError as e:  # the disk is full, the folder not writable...
+        raise Failed(f"cannot write {e.filename or out} ({e.strerror or e}); "
+                     "no backup was written") from e  # fmt: skip
+
+
+def _write_backup(out: Path, place: Place, connection) -> dict:
+    from django.db.utils import Error as DatabaseError
+
     vendor = place.vendor
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".keystage-backup-") as tmp:
         dump = Path(tmp) / ("database.sqlite3" if vendor == "sqlite" else "database.pgdump")
@@ -330,7 +340,7 @@ def read_manifest(archive: Path) -> dict:
                 while chunk := f.read(CHUNK):
                     sha.update(chunk)
                 seen[info.name] = {"bytes": info.size, "sha256": sha.hexdigest()}
-    except (tarfile.TarError, EOFError, OSError, UnicodeError) as e:
+    except (tarfile.TarError, EOFError, OSError, UnicodeError, zlib.error) as e:
         raise Damaged(f"{archive}: not a Keystage backup, or damaged ({_first_line(e)}); "
                       "use another copy of the backup") from e  # fmt: skip
     if manifest is None:
@@ -362,8 +372,26 @@ def _parse_manifest(archive: Path, body: bytes) -> dict:
         manifest.get("members"), dict
     ):
         raise Damaged(f"{archive}: its {MANIFEST} is incomplete: not a Keystage backup")
+    roots = manifest.get("roots")
+    well_formed = (
+        isinstance(roots, list)
+        and "data" in roots
+        and isinstance(database.get("tables"), dict)
+        and all(isinstance(n, int) for n in database["tables"].values())
+        and isinstance(database.get("migrations"), list)
+        and all(isinstance(m, list) and len(m) == 2 for m in database["migrations"])
+        and database.get("vendor") in ("sqlite", "postgresql")
+        and all(
+            isinstance(m, dict)
+            and isinstance(m.get("sha256"), str)
+            and isinstance(m.get("bytes"), int)
+            for m in manifest["members"].values()
+        )
+    )
+    if not well_formed:
+        raise Damaged(f"{archive}: its {MANIFEST} is incomplete: not a Keystage backup")
     for name in manifest["members"]:
-        _member_path(archive, name, manifest.get("roots", []))
+        _member_path(archive, name, roots)
     return manifest
 
 
@@ -416,6 +444,15 @@ def restore_backup(archive: Path, place: Place | None = None) -> dict:
     _check_empty_database(place)
 
     made: list[Path] = [r for r in roots.values() if not r.exists()]
+    try:
+        return _write_restore(archive, manifest, place, roots, made, backed_up, known)
+    except OSError as e:
+        raise Failed(f"cannot write {e.filename or place.data_dir} ({e.strerror or e}); "
+                     "the target is left empty") from e  # fmt: skip
+
+
+def _write_restore(archive, manifest, place, roots, made, backed_up, known) -> dict:
+    vendor = manifest["database"]["vendor"]
     try:
         for root in roots.values():
             root.mkdir(mode=0o700, parents=True, exist_ok=True)
