@@ -15,6 +15,7 @@ import stat
 import subprocess
 import sys
 import tarfile
+import time
 import uuid
 from pathlib import Path
 
@@ -267,6 +268,66 @@ def test_the_commands_round_trip_and_the_restored_service_says_the_same(tmp_path
         assert again.returncode == 2
         assert "is not empty" in again.stderr and len(again.stderr.splitlines()) == 1
     finally:
+        if made:
+            import psycopg
+
+            url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres"
+            with psycopg.connect(url, autocommit=True) as c:
+                for db in made:
+                    c.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+
+
+WRITER = r"""
+import sys, time
+from pathlib import Path
+url, stop, started = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+if url.startswith("postgres"):
+    import psycopg
+    db, mark = psycopg.connect(url, autocommit=True), "%s"
+else:
+    import sqlite3
+    db, mark = sqlite3.connect(url, timeout=30, isolation_level=None), "?"
+n = 0
+while not stop.exists() and n < 100000:
+    db.execute("INSERT INTO audit_auditevent (at, actor, action, object_type, object_id, detail)"
+               f" VALUES ({', '.join([mark] * 6)})",
+               ("2026-01-01 00:00:00+00:00", "writer", "view.data_errors", "", str(n), "{}"))
+    n += 1
+    started.touch()
+"""
+
+
+@pytest.mark.django_db(transaction=False)
+def test_a_backup_taken_while_the_database_is_written_restores_to_one_moment(tmp_path):
+    """Another process writes audit rows, one a transaction, all through the backup: the
+    restore's check of every table's count against the manifest (counted in the backup's own
+    snapshot) must hold, and the backup must not fail on the writer's locks."""
+    made: list[str] = []
+    writer = None
+    try:
+        first, second = _env(tmp_path, "first", made), _env(tmp_path, "second", made)
+        assert _run(first, "init").returncode == 0
+        url = first.get("DATABASE_URL") or str(tmp_path / "first" / "keystage.sqlite3")
+        stop, started = tmp_path / "stop", tmp_path / "started"
+        writer = subprocess.Popen([sys.executable, "-c", WRITER, url, str(stop), str(started)])
+        for _ in range(600):  # until its first row is in (a bounded wait, not a timing)
+            if started.exists() or writer.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert started.exists(), "the writer did not start"
+        out = tmp_path / "busy.backup"
+        done = _run(first, "backup", "--out", str(out), "--format", "json")
+        stop.touch()
+        assert writer.wait(timeout=60) == 0
+        assert done.returncode == 0, done.stderr
+        manifest = backup.read_manifest(out)
+        assert manifest["database"]["tables"]["audit_auditevent"] > 0
+        done = _run(second, "restore", str(out))
+        assert done.returncode == 0, done.stderr  # every table's count checked
+    finally:
+        if writer is not None and writer.poll() is None:
+            writer.kill()
+            writer.wait()
         if made:
             import psycopg
 
