@@ -149,6 +149,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--serve", action="store_true", help="then run the web service there, as `serve` does"
     )
+
+    backup = sub.add_parser("backup", help="write a backup: the database and the kept files")
+    backup.add_argument("--out", required=True, type=Path, help="the backup file to write (new)")
+    _fmt_arg(backup)
+    restore = sub.add_parser(
+        "restore", help="restore a backup into an empty data directory and database"
+    )
+    restore.add_argument("file", type=Path, help="a file `keystage backup` wrote")
+    _fmt_arg(restore)
     return parser
 
 
@@ -172,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         "return": cmd_return,
         "demo": cmd_demo,
         "retention": cmd_retention,
+        "backup": cmd_backup,
+        "restore": cmd_restore,
     }[args.command]
     try:
         return handler(args)
@@ -899,6 +910,95 @@ def cmd_demo(args) -> int:
     return cmd_serve(
         build_parser().parse_args(["serve", "--dev", "--host", args.host, "--port", str(args.port)])
     )
+
+
+def cmd_backup(args) -> int:
+    _django()
+    from keystage.audit.models import record
+    from keystage.operations import backup
+
+    try:
+        manifest = backup.make_backup(args.out)
+    except backup.Refused as e:
+        raise UsageError(str(e)) from None
+    except backup.Failed as e:
+        print(f"keystage backup: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    db, tables = manifest["database"], manifest["database"]["tables"]
+    files = [m for m in manifest["members"] if m.startswith("files/")]
+    summary = {
+        "file": str(args.out),
+        "bytes": manifest["file"]["bytes"],
+        "sha256": manifest["file"]["sha256"],
+        "made_at": manifest["made_at"],
+        "vendor": db["vendor"],
+        "tables": len(tables),
+        "rows": sum(tables.values()),
+        "files": len(files),
+    }
+    # After the snapshot, so the backup does not hold its own row.
+    record("operations.backup_made", **{k: summary[k] for k in ("file", "bytes", "sha256")})
+    _print_summary(
+        args.format,
+        summary,
+        f"Backup written to {args.out} ({summary['bytes'] / 1e6:.1f} MB, sha256 "
+        f"{summary['sha256']}): the {db['vendor']} database ({_count(len(tables), 'table')}, "
+        f"{_count(summary['rows'], 'row')}) and {_count(len(files), 'kept file')}.",
+    )
+    return EXIT_OK
+
+
+def cmd_restore(args) -> int:
+    # The restore process needs no secret key; without one set, the settings would make one in
+    # the data directory, which must be empty. The backup brings back the installation's own.
+    os.environ.setdefault("KEYSTAGE_SECRET_KEY", "restore-" + os.urandom(16).hex())
+    _django()
+    from django.conf import settings
+
+    from keystage.audit.models import record
+    from keystage.operations import backup
+
+    try:
+        manifest = backup.restore_backup(args.file)
+    except backup.Refused as e:
+        raise UsageError(str(e)) from None
+    except backup.Damaged as e:
+        print(f"keystage restore: {e}", file=sys.stderr)
+        return EXIT_REJECTED
+    except backup.Failed as e:
+        print(f"keystage restore: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    db, tables = manifest["database"], manifest["database"]["tables"]
+    files = [m for m in manifest["members"] if m.startswith("files/")]
+    pending = manifest["pending_migrations"]
+    if not pending:  # an older schema may lack today's audit table; `init` migrates first
+        record("operations.restored", file=str(args.file), made_at=manifest["made_at"])
+    summary = {
+        "file": str(args.file),
+        "made_at": manifest["made_at"],
+        "keystage_version": manifest["keystage_version"],
+        "vendor": db["vendor"],
+        "tables": len(tables),
+        "rows": sum(tables.values()),
+        "files": len(files),
+        "data_dir": str(settings.DATA_DIR),
+        "pending_migrations": len(pending),
+    }
+    then = (
+        f" This version has {_count(len(pending), 'migration')} the backup has not: run "
+        "`keystage init` before starting the service."
+        if pending
+        else ""
+    )
+    _print_summary(
+        args.format,
+        summary,
+        f"Restored {args.file} (made {manifest['made_at']} by Keystage "
+        f"{manifest['keystage_version']}): the {db['vendor']} database "
+        f"({_count(len(tables), 'table')}, {_count(summary['rows'], 'row')}, every table's count "
+        f"checked) and {_count(len(files), 'kept file')} into {settings.DATA_DIR}.{then}",
+    )
+    return EXIT_OK
 
 
 if __name__ == "__main__":

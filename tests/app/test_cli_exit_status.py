@@ -82,6 +82,16 @@ CASES = [
     ("retention", 2, "ready", ["retention", "--dry-run", "--as-of", "12/10/2028"]),
     ("retention", 2, "empty", ["retention", "--dry-run"]),
     ("retention", 3, "broken", ["retention", "--dry-run", "--as-of", "2029-01-01"]),
+    ("backup", 0, "ready", ["backup", "--out", "{tmp}/keystage.backup"]),
+    ("backup", 2, "ready", ["backup", "--out", "{clean_file}"]),
+    ("backup", 2, "ready", ["backup", "--out", "{tmp}/no-such-folder/keystage.backup"]),
+    ("backup", 2, "empty", ["backup", "--out", "{tmp}/keystage.backup"]),
+    ("backup", 3, "unreachable", ["backup", "--out", "{tmp}/keystage.backup"]),
+    ("restore", 0, "fresh", ["restore", "{backup}"]),
+    ("restore", 1, "fresh", ["restore", "{clean_file}"]),
+    ("restore", 2, "ready", ["restore", "{backup}"]),
+    ("restore", 2, "fresh", ["restore", "{tmp}/missing.backup"]),
+    ("restore", 3, "unreachable", ["restore", "{backup}"]),
 ]
 
 
@@ -192,7 +202,15 @@ class Places:
             write_register(path)
         return path
 
-    def values(self, tmp: Path) -> dict[str, str]:
+    def backup(self) -> Path:
+        """A backup of the ready database, made once."""
+        path = self.base / "ready.backup"
+        if not path.exists():
+            done = run(self.env("ready"), ["backup", "--out", str(path)])
+            assert done.returncode == 0, done.stderr
+        return path
+
+    def values(self, tmp: Path, backup: bool = False) -> dict[str, str]:
         files = self.base / "inputs"
         if not files.exists():
             files.mkdir()
@@ -216,6 +234,7 @@ class Places:
             "clean_file": str(files / "clean.xml"),
             "broken_file": str(files / "broken.xml"),
             "free_port": str(port),
+            "backup": str(self.backup()) if backup else "",
         }
 
     def drop(self) -> None:
@@ -265,7 +284,7 @@ def _serve_until_running(env, args) -> subprocess.CompletedProcess:
 )
 def test_exit_status(command, status, where, args, places, tmp_path):
     env = places.env(where) if where else {**os.environ, "KEYSTAGE_DATA_DIR": str(tmp_path)}
-    values = places.values(tmp_path)
+    values = places.values(tmp_path, backup=any("{backup}" in a for a in args))
     argv = [a.format(**values) for a in args]
     if command == "serve" and status == 0:
         done = _serve_until_running(env, argv)
@@ -300,6 +319,8 @@ def test_exit_status(command, status, where, args, places, tmp_path):
         ["return", "build", "--la", "938", "--out", "x"],
         ["demo"],
         ["retention", "--dry-run"],
+        ["backup", "--out", "x"],
+        ["restore", "x"],
     ],
     ids=lambda a: "-".join(a[:2]),
 )

@@ -61,6 +61,9 @@ EVENT_WORDS: dict[str, str] = {
     "return.sent_back": "Return sent back to the LA",
     # the data's life
     "retention.deleted": "Pupil-level data deleted at the end of its retention",
+    # operating the service
+    "operations.backup_made": "Backup made",
+    "operations.restored": "Restored from a backup",
 }
 
 

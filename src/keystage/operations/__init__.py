@@ -1,1 +1,2 @@
-"""Jobs an operator runs on a Keystage installation's data (retention, backup)."""
+"""Operating a Keystage installation: what an operator runs beside the service (backups and
+restores, retention). Django-side code, not the engine."""
