@@ -132,9 +132,9 @@ def make_users() -> list[dict]:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "keystage.web.settings")
     django.setup()
+    from axes.utils import reset
     from django.contrib.auth import get_user_model
     from django.db.models import Count
-    from axes.utils import reset
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     from keystage.accounts.actions import do_create_member
@@ -200,7 +200,7 @@ def make_users() -> list[dict]:
     for n, p in enumerate(x for x in people if x["role"] == Role.NATIONAL_ADMIN):
         p["la"] = las[n % len(las)].code
     print(json.dumps({"people": people, "largest": [
-        {"code": la.code, "name": la.name, "pupils": n} for la, (_, n) in zip(las, by_size)
+        {"code": la.code, "name": la.name, "pupils": n} for la, (_, n) in zip(las, by_size, strict=False)
     ]}))  # fmt: skip
     return people
 
@@ -250,8 +250,9 @@ def start_server(env: dict, port: int) -> list[subprocess.Popen]:
     web = subprocess.Popen([sys.executable, "-m", "gunicorn", "keystage.web.wsgi:application",
                             "-w", "2", "-b", f"127.0.0.1:{port}", "--timeout", "60"], **kw)  # fmt: skip
     workers = [
-        subprocess.Popen([sys.executable, "-m", "keystage.manage", "db_worker",
-                          "--no-startup-delay"], **kw)  # fmt: skip
+        subprocess.Popen(
+            [sys.executable, "-m", "keystage.manage", "db_worker", "--no-startup-delay"], **kw
+        )  # fmt: skip
         for _ in range(2)
     ]
     return [web, *workers]
@@ -402,7 +403,7 @@ def warm_up(visitors: list[Visitor]) -> None:
     """Every distinct page once, and each page kind checked to answer 200, before timing."""
     seen = set()
     for v in visitors:
-        for name, path in v.pages:
+        for _name, path in v.pages:
             if (v.label, path) in seen:
                 continue
             seen.add((v.label, path))
