@@ -10,7 +10,7 @@ import datetime as dt
 import re
 import tomllib
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -102,17 +102,20 @@ class Definition:
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     # -- lookups -------------------------------------------------------------------------
-    @property
+    # Worked out once per definition (`load` keeps one per collection): pages ask for them for
+    # every cell of a grid. `cached_property` writes past the frozen dataclass's __setattr__.
+    @cached_property
     def subject_keys(self) -> tuple[str, ...]:
         return tuple(s.key for s in self.subjects)
 
-    def subject(self, key: str) -> Subject:
-        for s in self.subjects:
-            if s.key == key:
-                return s
-        raise KeyError(key)
+    @cached_property
+    def _subjects_by_key(self) -> dict[str, Subject]:
+        return {s.key: s for s in self.subjects}
 
-    @property
+    def subject(self, key: str) -> Subject:
+        return self._subjects_by_key[key]
+
+    @cached_property
     def fields(self) -> tuple[str, ...]:
         """Every field a finding can name, in report order."""
         return (

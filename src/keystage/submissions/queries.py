@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 
 from keystage.accounts.scope import scoped
 from keystage.engine import definition as definitions
@@ -89,6 +89,12 @@ def data_errors(
         la,
         school,
     ).select_related("school", "pupil")
+    # Only what the rows show: a pupil's outcomes and characteristics are not decoded for it.
+    findings = findings.only(
+        "rule", "severity", "field", "value", "message", "explanation", "school", "pupil",
+        "school__laestab", "school__name",
+        "pupil__upn", "pupil__surname", "pupil__forename", "pupil__line",
+    )  # fmt: skip
     if severity:
         findings = findings.filter(severity=severity)
     for f in findings.iterator(chunk_size=5000):
@@ -136,12 +142,18 @@ def _open_rejections(collection, la, school, for_user=_EVERYONE) -> Iterator[dic
         la,
         school,
     ).select_related("school")
-    latest_ok = {
-        sid: at
-        for sid, at in Upload.objects.filter(collection=collection)
+    rejected = list(rejected)
+    # The latest file not rejected of each school with a rejected file: only those schools
+    # (reading every upload of the country cost most of an LA's report).
+    latest_ok = dict(
+        Upload.objects.filter(
+            collection=collection, school_id__in={u.school_id for u in rejected if u.school_id}
+        )
         .exclude(state=Upload.State.REJECTED)
-        .values_list("school_id", "uploaded_at")
-    }
+        .values("school_id")
+        .annotate(at=Max("uploaded_at"))
+        .values_list("school_id", "at")
+    )
     for u in rejected:
         if u.school_id and u.school_id in latest_ok and latest_ok[u.school_id] > u.uploaded_at:
             continue
