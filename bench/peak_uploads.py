@@ -114,20 +114,62 @@ def make_zip(folder: Path, target: Path) -> dict:
 # -- database, users, server --------------------------------------------------------------------
 
 
-def fresh_database() -> str:
+BASE = NAME + "_base"
+BASE_MARK = ROOT / "bench" / "out" / "peak-base.json"
+
+
+def _admin(sql: str, *params) -> list:
     import psycopg
 
     with psycopg.connect(PG_ADMIN, autocommit=True) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{NAME}" WITH (FORCE)')
-        c.execute(f'CREATE DATABASE "{NAME}"')
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + NAME
+        cur = c.execute(sql, params or None)
+        return cur.fetchall() if cur.description else []
+
+
+def _url(name: str) -> str:
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+
+
+def base_database(env: dict, out: Path, las: list[str], preload: bool, fresh: bool) -> dict:
+    """The database every run starts from: `keystage init`, the schools register and (with
+    `preload`) every LA but the uploading ones imported by `keystage import`, facts rebuilt.
+    Made once and kept (`keystage_bench_peak_base`); --fresh makes it again."""
+    want = {"las": las, "preload": preload, "data": str(out)}
+    have = json.loads(BASE_MARK.read_text()) if BASE_MARK.exists() else None
+    exists = _admin("SELECT 1 FROM pg_database WHERE datname = %s", BASE)
+    if exists and not fresh and have and {k: have.get(k) for k in want} == want:
+        return have
+    _admin(f'DROP DATABASE IF EXISTS "{BASE}" WITH (FORCE)')
+    _admin(f'CREATE DATABASE "{BASE}"')
+    env = {**env, "DATABASE_URL": _url(BASE)}
+    run([*KEYSTAGE, "init"], env)
+    run([*KEYSTAGE, "schools", "load", str(out / "schools.csv")], env, ok=(0, 1))
+    made = {**want, "preload_s": None, "preload_summary": ""}
+    if preload:
+        others = sorted(str(p) for p in out.iterdir() if p.is_dir() and p.name not in las)
+        started = time.monotonic()
+        done = run([*KEYSTAGE, "import", "--quiet", *others], env, ok=(0, 1))
+        made["preload_s"] = round(time.monotonic() - started, 1)
+        made["preload_summary"] = done.stdout.strip().splitlines()[-1]
+        made["preloaded_las"] = len(others)
+        print(f"preloaded {len(others)} other LAs in {made['preload_s']:.0f}s: "
+              f"{made['preload_summary']}", flush=True)  # fmt: skip
+        # The queued national rebuild is run now, so the timed part starts with no backlog.
+        run([sys.executable, "-m", "keystage.manage", "db_worker", "--batch", "--no-reload",
+             "--no-startup-delay"], env)  # fmt: skip
+    BASE_MARK.write_text(json.dumps(made))
+    return made
+
+
+def fresh_database() -> str:
+    """This run's database: a copy of the base one."""
+    _admin(f'DROP DATABASE IF EXISTS "{NAME}" WITH (FORCE)')
+    _admin(f'CREATE DATABASE "{NAME}" TEMPLATE "{BASE}"')
+    return _url(NAME)
 
 
 def drop_database() -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN, autocommit=True) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{NAME}" WITH (FORCE)')
+    _admin(f'DROP DATABASE IF EXISTS "{NAME}" WITH (FORCE)')
 
 
 def run(cmd: list[str], env: dict, ok=(0,)) -> subprocess.CompletedProcess:
@@ -190,8 +232,6 @@ def start_server(env: dict, port: int, web: int, task: int, log: Path) -> tuple[
                 f"127.0.0.1:{port}",
                 "--workers",
                 str(web),
-                "--timeout",
-                "120",
                 "--access-logfile",
                 "-",
             ],
@@ -200,8 +240,8 @@ def start_server(env: dict, port: int, web: int, task: int, log: Path) -> tuple[
     ]
     for _ in range(task):
         procs.append(subprocess.Popen(
-            [sys.executable, "-m", "keystage.manage", "db_worker", "--no-reload",
-             "--interval", "0.5"], **kw))  # fmt: skip
+            [sys.executable, "-m", "keystage.manage", "db_worker", "--no-startup-delay",
+             "--no-reload"], **kw))  # fmt: skip
     return (
         procs,
         "gunicorn --workers {web} (sync) and {task} × `python -m keystage.manage db_worker`",
@@ -276,6 +316,8 @@ class MemorySampler(threading.Thread):
         super().__init__(daemon=True)
         self.roots = roots
         self.peak: dict[int, tuple[str, int]] = {}
+        self.cpu: dict[int, float] = {}
+        self.nice: dict[int, int] = {}
         self.halt = threading.Event()
 
     def run(self) -> None:
@@ -287,6 +329,12 @@ class MemorySampler(threading.Thread):
                 rss = _tree_rss(pid) if kind == "task" else _rss(pid)
                 old = self.peak.get(pid, (kind, 0))[1]
                 self.peak[pid] = (kind, max(old, rss))
+                try:
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    self.cpu[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+                    self.nice[pid] = int(fields[16])
+                except (OSError, IndexError, ValueError):
+                    pass
             self.halt.wait(0.2)
 
     def summary(self) -> dict:
@@ -294,7 +342,13 @@ class MemorySampler(threading.Thread):
         for kind in ("task", "web"):
             values = [v for k, v in self.peak.values() if k == kind]
             out[kind] = sorted((round(v / 2**20) for v in values), reverse=True)
+            pids = [p for p, (k, _) in self.peak.items() if k == kind]
+            out[f"{kind}_cpu_s"] = round(sum(self.cpu.get(p, 0.0) for p in pids), 1)
+            out[f"{kind}_nice"] = sorted({self.nice[p] for p in pids if p in self.nice})
         return out
+
+    def mark_cpu(self) -> dict[int, float]:
+        return dict(self.cpu)
 
 
 def _rss(pid: int) -> int:
@@ -448,13 +502,9 @@ def check_data(las: list[str], zips: dict[str, dict], batches: dict[str, int]) -
         }  # fmt: skip
 
     def snapshot():
-        return {
-            (f.level, f.area_code, f.school_id, f.group): (
-                f.pupils,
-                json.dumps(f.counts, sort_keys=True),
-            )
-            for f in Fact.objects.all()
-        }
+        rows = Fact.objects.values_list("level", "area_code", "school_id", "group", "pupils",
+                                        "counts")  # fmt: skip
+        return {r[:4]: (r[4], json.dumps(r[5], sort_keys=True)) for r in rows}
 
     before = snapshot()
     from keystage.submissions.actions import get_collection
@@ -499,6 +549,14 @@ def main() -> int:
     ap.add_argument("--port", type=int, default=8441)
     ap.add_argument("--no-preload", action="store_true", help="leave the other LAs empty")
     ap.add_argument("--keep-db", action="store_true", help="do not drop the database at the end")
+    ap.add_argument("--fresh", action="store_true", help="make the base database again")
+    ap.add_argument(
+        "--task-nice",
+        type=int,
+        default=None,
+        help="renice the task workers to this niceness after they start (an "
+        "experiment: the product's own setting is left as it is by default)",
+    )
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args()
     if not 8441 <= args.port <= 8459:
@@ -515,31 +573,21 @@ def main() -> int:
     print(f"zips: {sum(z['bytes'] for z in zips.values()) / 1e6:.0f} MB for "
           f"{sum(len(z['members']) for z in zips.values())} files", flush=True)  # fmt: skip
 
-    url = fresh_database()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
     env.update({
-        "DATABASE_URL": url, "KEYSTAGE_DATA_DIR": str(tmp / "data"),
+        "KEYSTAGE_DATA_DIR": str(tmp / "data"),
         "DJANGO_SETTINGS_MODULE": "keystage.web.settings_production",
         "KEYSTAGE_SECRET_KEY": secrets.token_urlsafe(40), "KEYSTAGE_ALLOWED_HOSTS": "127.0.0.1",
         "KEYSTAGE_TLS_PROXY": "1", "KEYSTAGE_SITE_URL": f"http://127.0.0.1:{args.port}",
     })  # fmt: skip
     env.pop("KEYSTAGE_DEBUG", None)
+    base = base_database(env, args.out, las, not args.no_preload, args.fresh)
+    preload_s = base.get("preload_s")
+    url = fresh_database()
+    env["DATABASE_URL"] = url
     procs: list = []
     result: dict = {}
     try:
-        run([*KEYSTAGE, "init"], env)
-        run([*KEYSTAGE, "schools", "load", str(args.out / "schools.csv")], env, ok=(0, 1))
-        preload_s = None
-        if not args.no_preload:
-            others = sorted(str(p) for p in args.out.iterdir() if p.is_dir() and p.name not in las)
-            started = time.monotonic()
-            done = run([*KEYSTAGE, "import", "--quiet", *others], env, ok=(0, 1))
-            preload_s = time.monotonic() - started
-            print(f"preloaded {len(others)} other LAs in {preload_s:.0f}s: "
-                  f"{done.stdout.strip().splitlines()[-1]}", flush=True)  # fmt: skip
-            # The queued national rebuild is run now, so the timed part starts with no backlog.
-            run([sys.executable, "-m", "keystage.manage", "db_worker", "--batch", "--no-reload",
-                 "--no-startup-delay"], env)  # fmt: skip
         os.environ.update(env)
         users = make_users(las, readers)
 
@@ -550,6 +598,11 @@ def main() -> int:
         wait_until_up(base)
         sampler = MemorySampler([p.pid for p in procs])
         sampler.start()
+        if args.task_nice is not None:
+            time.sleep(1)
+            for pid in _descendants([p.pid for p in procs]):
+                if _kind(pid) == "task":
+                    os.setpriority(os.PRIO_PROCESS, pid, args.task_nice)
 
         uploaders = {}
         for code in las:
@@ -597,6 +650,7 @@ def main() -> int:
             w.start()
         phase[0] = "uploads"
         t0[0] = time.monotonic()
+        cpu0 = sampler.mark_cpu()
         barrier.wait()
         for w in workers:
             w.join(timeout=args.timeout + 60)
@@ -612,6 +666,11 @@ def main() -> int:
                 break
             time.sleep(0.5)
         phase[0] = "after"
+        cpu1 = sampler.mark_cpu()
+        cpu_during = {}
+        for pid, seconds in cpu1.items():
+            kind = sampler.peak.get(pid, ("?", 0))[0]
+            cpu_during[kind] = round(cpu_during.get(kind, 0.0) + seconds - cpu0.get(pid, 0.0), 1)
         uptime_during = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
         time.sleep(min(args.quiet_seconds, 10))
         halt.set()
@@ -642,13 +701,16 @@ def main() -> int:
             "last_result_s": last_result, "drained_s": drained_s, "queue_after": queue,
             "dashboard": {k: v.summary() for k, v in stats.items()},
             "memory_mb": sampler.summary(), "uptime_before": uptime_before,
-            "uptime_during": uptime_during, "checks": checks, "think": args.think,
+            "uptime_during": uptime_during, "cpu_during_s": cpu_during,
+            "task_nice": args.task_nice, "checks": checks, "think": args.think,
         }  # fmt: skip
     finally:
         if procs:
             stop_server(procs)
         if not args.keep_db:
             drop_database()
+        if (tmp / "server.log").exists():  # kept for reading after the run (bench/out is ignored)
+            shutil.copy(tmp / "server.log", ROOT / "bench" / "out" / "peak-server.log")
         shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(result, indent=1, default=str))
     if args.write_docs:
