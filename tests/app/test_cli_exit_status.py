@@ -87,11 +87,11 @@ CASES = [
     ("backup", 2, "ready", ["backup", "--out", "{tmp}/no-such-folder/keystage.backup"]),
     ("backup", 2, "empty", ["backup", "--out", "{tmp}/keystage.backup"]),
     ("backup", 3, "unreachable", ["backup", "--out", "{tmp}/keystage.backup"]),
-    ("restore", 0, "fresh", ["restore", "{backup}"]),
-    ("restore", 1, "fresh", ["restore", "{clean_file}"]),
+    ("restore", 0, "blank", ["restore", "{backup}"]),
+    ("restore", 1, "blank", ["restore", "{clean_file}"]),
     ("restore", 2, "ready", ["restore", "{backup}"]),
-    ("restore", 2, "fresh", ["restore", "{tmp}/missing.backup"]),
-    ("restore", 3, "unreachable", ["restore", "{backup}"]),
+    ("restore", 2, "blank", ["restore", "{tmp}/missing.backup"]),
+    ("restore", 3, "blank_unreachable", ["restore", "{backup}"]),
 ]
 
 
@@ -125,6 +125,8 @@ class Places:
         self.busy.listen()
 
     def env(self, name: str) -> dict:
+        if name.startswith("blank"):  # a restore's target: new and empty for every case
+            return getattr(self, f"_make_{name}")()
         if name not in self.envs:
             self.envs[name] = getattr(self, f"_make_{name}")()
         return self.envs[name]
@@ -152,6 +154,12 @@ class Places:
 
     def _make_fresh(self) -> dict:
         return self._new(f"fresh-{uuid.uuid4().hex[:6]}")
+
+    def _make_blank(self) -> dict:
+        return self._new(f"blank-{uuid.uuid4().hex[:6]}")
+
+    def _make_blank_unreachable(self) -> dict:
+        return self._unreachable(f"blank-unreachable-{uuid.uuid4().hex[:6]}")
 
     def _make_ready(self) -> dict:
         env = self._new("ready")
@@ -186,12 +194,15 @@ class Places:
         return env
 
     def _make_unreachable(self) -> dict:
-        env = self._new("unreachable")
+        return self._unreachable("unreachable")
+
+    def _unreachable(self, name: str) -> dict:
+        env = self._new(name)
         if self.url.startswith("postgres"):
             env["DATABASE_URL"] = "postgresql://postgres@127.0.0.1:1/nowhere"
         else:
             # A database file whose folder is a file: SQLite cannot open it.
-            blocker = self.base / "not-a-folder"
+            blocker = self.base / f"not-a-folder-{name}"
             blocker.write_text("", encoding="utf-8")
             env["DATABASE_URL"] = f"sqlite:///{blocker}/keystage.sqlite3"
         return env

@@ -188,7 +188,10 @@ def _finished(seen: dict) -> bool:
 
 
 def _temp_folders_of(env, pid: int) -> list[str]:
-    return [p.name for p in Path(env["TMPDIR"]).iterdir() if f"-{pid}-" in p.name]
+    """The process's temporary folders: in the data directory's scratch folder (files
+    unpacked from zips) or the system's temporary folder."""
+    places = [Path(env["TMPDIR"]), Path(env["KEYSTAGE_DATA_DIR"]) / "tmp"]
+    return [p.name for d in places if d.is_dir() for p in d.iterdir() if f"-{pid}-" in p.name]
 
 
 @pytest.mark.parametrize(
