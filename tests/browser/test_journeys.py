@@ -85,7 +85,9 @@ def test_upload_progress_is_announced_without_reloading_the_page(page, site, bro
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from keystage.submissions.batches import do_create_batch, run_batch
+    from keystage.worker.recovery import beat
 
+    beat("browser-worker")  # a task worker is running (the page says so when none is)
     officer = get_user_model().objects.get(username="officer938")
     files = [
         SimpleUploadedFile("silent.xml", ctf([pupil(1, estab="2005")], "938", "2005").encode())
