@@ -31,6 +31,11 @@ from pathlib import Path
 from lxml import etree
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.figures import write_block  # noqa: E402
+
 KEYSTAGE = [sys.executable, "-m", "keystage.cli"]
 PG_ADMIN = os.environ.get(
     "KEYSTAGE_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -242,13 +247,9 @@ def main() -> int:
 
 
 def write_docs(summary, parses, parsed, size, results) -> None:
-    path = ROOT / "docs" / "performance.md"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Performance\n"
-    start, end = "<!-- import_national:start -->", "<!-- import_national:end -->"
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     each = ", ".join(f"{x:.1f}" for x in parses)
     lines = [
-        start,
         f"Measured {dt.date.today():%Y-%m-%d} on {machine} by `bench/import_national.py`.",
         "",
         f"Data: {summary.get('las')} LAs, {summary.get('schools')} schools, "
@@ -272,14 +273,8 @@ def write_docs(summary, parses, parsed, size, results) -> None:
     lines += [
         "",
         "Import summary lines: " + "; ".join(f"{r['db']}: {r['summary']}" for r in results),
-        end,
     ]
-    block = "\n".join(lines)
-    if start in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
-    else:
-        text = text.rstrip() + "\n\n## National import (issue 2)\n\n" + block + "\n"
-    path.write_text(text, encoding="utf-8")
+    write_block("import_national", "National import (issue 2)", lines)
 
 
 if __name__ == "__main__":

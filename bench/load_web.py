@@ -44,6 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.figures import write_block  # noqa: E402
 from bench.webclient import Session, Visitor, run_sessions, summarise  # noqa: E402
 
 KEYSTAGE = [sys.executable, "-m", "keystage.cli"]
@@ -51,8 +52,6 @@ PG_ADMIN = os.environ.get(
     "KEYSTAGE_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 NAME = "keystage_bench_load"
-DOCS = ROOT / "docs" / "performance.md"
-START, END = "<!-- load_web:start -->", "<!-- load_web:end -->"
 PORTS = range(8421, 8440)
 PASSWORD = "Quiet-violet-harbour-4821"
 # LAs left out of the loaded year: the concurrent import brings them in (about a quarter of
@@ -549,7 +548,6 @@ def write_docs(results: list[dict], data: dict, largest: list[dict], people: lis
     for p in people:
         roles[p["role"]] = roles.get(p["role"], 0) + 1
     lines = [
-        START,
         f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, PostgreSQL, by "
         "`bench/load_web.py --write-docs`.",
@@ -583,15 +581,7 @@ def write_docs(results: list[dict], data: dict, largest: list[dict], people: lis
                          f"{p['p95_ms']} | {p['max_ms']} | < {TARGET_MS.get(name, '')} | "
                          f"{p['mean_bytes']:,} |")  # fmt: skip
         lines.append("")
-    lines.append(END)
-    text = DOCS.read_text(encoding="utf-8")
-    block = "\n".join(lines)
-    if START in text:
-        before, rest = text.split(START, 1)
-        text = before + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n## Web load (issue 15)\n\n" + block + "\n"
-    DOCS.write_text(text, encoding="utf-8")
+    write_block("load_web", "Web load (issue 15)", lines)
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.figures import write_block  # noqa: E402
 from bench.import_national import _tree_rss, generate  # noqa: E402
 from bench.webclient import PageStats, Session  # noqa: E402
 
@@ -59,8 +60,6 @@ PG_ADMIN = os.environ.get(
     "KEYSTAGE_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 NAME = "keystage_bench_peak"
-DOCS = ROOT / "docs" / "performance.md"
-START, END = "<!-- peak_uploads:start -->", "<!-- peak_uploads:end -->"
 PASSWORD = "Peak-Time-Uploads-2023"
 DASHBOARD_TARGET_MS = 500
 # What the product says when a file was refused because of a fault of ours, not the file's.
@@ -739,7 +738,6 @@ def write_docs(r: dict) -> None:
     met = during.get("p95_ms", 1e9) <= DASHBOARD_TARGET_MS and not during.get("errors")
     task_mb, web_mb = r["memory_mb"]["task"], r["memory_mb"]["web"]
     lines = [
-        START,
         f"Measured {r['date']} on {r['machine']}, PostgreSQL, by `bench/peak_uploads.py`; "
         f"load before the uploads: `{r['uptime_before']}`; as the last fact rebuild ended: "
         f"`{r['uptime_during']}`.",
@@ -787,16 +785,8 @@ def write_docs(r: dict) -> None:
         "Batches finished at (s after the moment): "
         + ", ".join(f"{x:.0f}" for x in finishes)
         + ".",
-        END,
     ]
-    text = DOCS.read_text(encoding="utf-8")
-    block = "\n".join(lines)
-    if START in text:
-        before, rest = text.split(START, 1)
-        text = before + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n## Peak-time uploads (issue 15)\n\n" + block + "\n"
-    DOCS.write_text(text, encoding="utf-8")
+    write_block("peak_uploads", "Peak-time uploads (issue 15)", lines)
 
 
 if __name__ == "__main__":

@@ -25,13 +25,16 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.figures import write_block  # noqa: E402
+
 KEYSTAGE = [sys.executable, "-m", "keystage.cli"]
 PG_ADMIN = os.environ.get(
     "KEYSTAGE_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 NAME = "keystage_bench_reports"
-DOCS = ROOT / "docs" / "performance.md"
-START, END = "<!-- reports_national:start -->", "<!-- reports_national:end -->"
 
 
 def _database(fresh: bool) -> tuple[str, bool]:
@@ -184,7 +187,6 @@ def write_docs(r: dict, load_s: float | None) -> None:
 
     loaded = f" (loaded by `keystage import` in {load_s:.0f} s)" if load_s else ""
     lines = [
-        START,
         f"Measured {dt.date.today().isoformat()} on {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, PostgreSQL, by `bench/reports_national.py`.",
         "",
@@ -203,16 +205,8 @@ def write_docs(r: dict, load_s: float | None) -> None:
         f"| LA gap analysis page, as the national admin | {ms(('gap', 'national_admin'))} ms | ≤ 100 ms |",
         "",
         *NOTES,
-        END,
     ]
-    text = DOCS.read_text(encoding="utf-8")
-    block = "\n".join(lines)
-    if START in text:
-        before, rest = text.split(START, 1)
-        text = before + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n## Reports (issue 6)\n\n" + block + "\n"
-    DOCS.write_text(text, encoding="utf-8")
+    write_block("reports_national", "Reports (issue 6)", lines)
 
 
 def main() -> int:
