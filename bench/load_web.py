@@ -33,7 +33,6 @@ import datetime as dt
 import json
 import os
 import platform
-import signal
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.figures import write_block  # noqa: E402
+from bench.server import descendants, start_server, stop_server, wait_until_up  # noqa: E402
+from bench.server import kind as process_kind  # noqa: E402
 from bench.webclient import Session, Visitor, run_sessions, summarise  # noqa: E402
 
 KEYSTAGE = [sys.executable, "-m", "keystage.cli"]
@@ -232,55 +233,6 @@ def pages_for(p: dict) -> list[tuple[str, str]]:
 # -- the server -------------------------------------------------------------------------------
 
 
-def _serve_has_workers(env: dict) -> bool:
-    r = subprocess.run([*KEYSTAGE, "serve", "--help"], env=env, capture_output=True, text=True)
-    return "--workers" in r.stdout and "--task-workers" in r.stdout
-
-
-def start_server(env: dict, port: int) -> list[subprocess.Popen]:
-    """The production server on 127.0.0.1:`port`, 2 web workers and 2 task workers. Each in
-    a process group of its own, so that stopping it stops all its children."""
-    kw = {"env": env, "start_new_session": True, "stdout": subprocess.DEVNULL,
-          "stderr": open(Path(env["KEYSTAGE_DATA_DIR"]) / "server.log", "ab")}  # fmt: skip
-    if _serve_has_workers(env):
-        cmd = [*KEYSTAGE, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
-               "--task-workers", "2"]  # fmt: skip
-        return [subprocess.Popen(cmd, **kw)]
-    web = subprocess.Popen([sys.executable, "-m", "gunicorn", "keystage.web.wsgi:application",
-                            "-w", "2", "-b", f"127.0.0.1:{port}", "--timeout", "60"], **kw)  # fmt: skip
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "keystage.manage", "db_worker", "--no-startup-delay"], **kw
-        )  # fmt: skip
-        for _ in range(2)
-    ]
-    return [web, *workers]
-
-
-def stop_server(procs: list[subprocess.Popen]) -> None:
-    for p in procs:
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGTERM)
-    for p in procs:
-        try:
-            p.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
-
-
-def wait_ready(base: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if Session(base, https_proxy=True).get("/sign-in").status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"the server did not answer at {base} within {seconds:.0f} s")
-
-
 # -- CPU of the server's processes ------------------------------------------------------------
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -292,23 +244,6 @@ def _proc_cpu(pid: int) -> float | None:
         return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
     except (OSError, IndexError, ValueError):
         return None
-
-
-def _tree(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(d.name))
-    found, stack = [], [pid]
-    while stack:
-        p = stack.pop()
-        found.append(p)
-        stack.extend(children.get(p, []))
-    return found
 
 
 def _db_backends() -> list[int]:
@@ -411,12 +346,16 @@ def warm_up(visitors: list[Visitor]) -> None:
                 raise SystemExit(f"{v.label} {path}: {r.status} before the run")
 
 
-def one_run(label, visitors, servers, *, seconds, think, max_requests, during=None) -> dict:
-    web, tasks = servers[0], servers[1:]
+def _server_processes(server, wanted: str) -> list[int]:
+    return [p for p in descendants([server.pid]) if p != server.pid and process_kind(p) == wanted]
+
+
+def one_run(label, visitors, server, *, seconds, think, max_requests, during=None) -> dict:
     groups = {
-        "web": lambda: [p for p in _tree(web.pid) if p != web.pid] or [web.pid],
-        "web_master": lambda: [web.pid],
-        "task": lambda: [q for t in tasks for q in _tree(t.pid)],
+        # gunicorn's processes, the task workers, and `keystage serve` supervising them
+        "web": lambda: _server_processes(server, "web"),
+        "supervisor": lambda: [server.pid],
+        "task": lambda: _server_processes(server, "task"),
         "database": _db_backends,
     }
     extra = {}
@@ -514,10 +453,11 @@ def main() -> int:
         "KEYSTAGE_TLS_PROXY": "1",
     }
     base = f"http://127.0.0.1:{args.port}"
-    servers = start_server(server_env, args.port)
+    server = start_server(server_env, args.port, web=2, task=2,
+                          log=Path(env["KEYSTAGE_DATA_DIR"]) / "server.log")  # fmt: skip
     results = []
     try:
-        wait_ready(base)
+        wait_until_up(base)
         started = time.monotonic()
         visitors = sign_in_all(base, people[: max(args.sessions, args.closed_sessions)])
         log(f"{len(visitors)} sessions signed in ({time.monotonic() - started:.0f} s)")
@@ -525,18 +465,18 @@ def main() -> int:
         bound = {"seconds": args.seconds, "max_requests": args.max_requests}
         for run in runs:
             if run == "open":
-                results.append(one_run("open", visitors[: args.sessions], servers,
+                results.append(one_run("open", visitors[: args.sessions], server,
                                        think=(2.0, 8.0), **bound))  # fmt: skip
             elif run == "import":
                 results.append(one_run(
-                    "open, with an import", visitors[: args.sessions], servers, think=(2.0, 8.0),
+                    "open, with an import", visitors[: args.sessions], server, think=(2.0, 8.0),
                     during=lambda: concurrent_import(env, data["reserved"]), **bound,
                 ))  # fmt: skip
             elif run == "closed":
-                results.append(one_run("closed loop", visitors[: args.closed_sessions], servers,
+                results.append(one_run("closed loop", visitors[: args.closed_sessions], server,
                                        think=None, **bound))  # fmt: skip
     finally:
-        stop_server(servers)
+        stop_server(server)
     if args.write_docs:
         write_docs(results, data, made["largest"], people)
     return 0 if all(r["errors"] == 0 for r in results) else 1

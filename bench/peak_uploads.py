@@ -36,7 +36,6 @@ import platform
 import re
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -53,6 +52,8 @@ if str(ROOT) not in sys.path:
 
 from bench.figures import write_block  # noqa: E402
 from bench.import_national import _tree_rss, generate  # noqa: E402
+from bench.server import descendants, start_server, stop_server, wait_until_up  # noqa: E402
+from bench.server import kind as process_kind  # noqa: E402
 from bench.webclient import PageStats, Session  # noqa: E402
 
 KEYSTAGE = [sys.executable, "-m", "keystage.cli"]
@@ -206,107 +207,6 @@ def make_users(las: list[str], readers: list[str]) -> dict:
     return users
 
 
-def serve_supports_workers(env: dict) -> bool:
-    done = subprocess.run([*KEYSTAGE, "serve", "--help"], env=env, capture_output=True, text=True)
-    return "--task-workers" in done.stdout
-
-
-def start_server(env: dict, port: int, web: int, task: int, log: Path) -> tuple[list, str]:
-    """`keystage serve --workers N --task-workers M` where it exists, else gunicorn with N
-    workers and M `db_worker` processes started here. Each in a process group of its own."""
-    out = log.open("ab")
-    kw = {"env": env, "stdout": out, "stderr": subprocess.STDOUT, "start_new_session": True}
-    if serve_supports_workers(env):
-        cmd = [*KEYSTAGE, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers",
-               str(web), "--task-workers", str(task)]  # fmt: skip
-        return [subprocess.Popen(cmd, **kw)], "keystage serve --workers {web} --task-workers {task}"
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "keystage.web.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                str(web),
-                "--access-logfile",
-                "-",
-            ],
-            **kw,
-        )  # fmt: skip
-    ]
-    for _ in range(task):
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "keystage.manage", "db_worker", "--no-startup-delay",
-             "--no-reload"], **kw))  # fmt: skip
-    return (
-        procs,
-        "gunicorn --workers {web} (sync) and {task} × `python -m keystage.manage db_worker`",
-    )
-
-
-def stop_server(procs: list) -> None:
-    for p in procs:
-        try:
-            os.killpg(p.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    deadline = time.monotonic() + 20
-    for p in procs:
-        try:
-            p.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
-
-
-def wait_until_up(base: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            r = Session(base, https_proxy=True, timeout=5).get("/sign-in")
-            if r.status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"the server at {base} did not answer within {seconds:.0f}s")
-
-
-# -- processes and memory -----------------------------------------------------------------------
-
-
-def _descendants(pids: list[int]) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(d.name))
-    found, stack = [], list(pids)
-    while stack:
-        p = stack.pop()
-        found.append(p)
-        stack.extend(children.get(p, []))
-    return found
-
-
-def _kind(pid: int) -> str | None:
-    try:
-        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return None
-    if "db_worker" in cmd:
-        return "task"
-    if "gunicorn" in cmd or "keystage.cli serve" in cmd or "uvicorn" in cmd:
-        return "web"
-    return None
-
-
 class MemorySampler(threading.Thread):
     """Peak resident memory of each task worker and web worker (with its children), sampled
     every 0.2 s."""
@@ -321,8 +221,8 @@ class MemorySampler(threading.Thread):
 
     def run(self) -> None:
         while not self.halt.is_set():
-            for pid in _descendants(self.roots):
-                kind = _kind(pid)
+            for pid in descendants(self.roots):
+                kind = process_kind(pid)
                 if kind is None:
                     continue
                 rss = _tree_rss(pid) if kind == "task" else _rss(pid)
@@ -584,23 +484,23 @@ def main() -> int:
     preload_s = base.get("preload_s")
     url = fresh_database()
     env["DATABASE_URL"] = url
-    procs: list = []
+    server = None
     result: dict = {}
     try:
         os.environ.update(env)
         users = make_users(las, readers)
 
-        procs, how = start_server(env, args.port, args.web_workers, args.task_workers,
-                                  tmp / "server.log")  # fmt: skip
-        how = how.format(web=args.web_workers, task=args.task_workers)
+        server = start_server(env, args.port, web=args.web_workers, task=args.task_workers,
+                              log=tmp / "server.log")  # fmt: skip
+        how = f"keystage serve --workers {args.web_workers} --task-workers {args.task_workers}"
         base = f"http://127.0.0.1:{args.port}"
         wait_until_up(base)
-        sampler = MemorySampler([p.pid for p in procs])
+        sampler = MemorySampler([server.pid])
         sampler.start()
         if args.task_nice is not None:
             time.sleep(1)
-            for pid in _descendants([p.pid for p in procs]):
-                if _kind(pid) == "task":
+            for pid in descendants([server.pid]):
+                if process_kind(pid) == "task":
                     os.setpriority(os.PRIO_PROCESS, pid, args.task_nice)
 
         uploaders = {}
@@ -677,8 +577,8 @@ def main() -> int:
             t.join(timeout=60)
         sampler.halt.set()
         sampler.join(timeout=5)
-        stop_server(procs)
-        procs = []
+        stop_server(server)
+        server = None
         queue = queue_counts(url)
         checks = check_data(las, zips, {c: p["batch"] for c, p in posted.items() if "batch" in p})
         for code, p in posted.items():
@@ -704,8 +604,8 @@ def main() -> int:
             "task_nice": args.task_nice, "checks": checks, "think": args.think,
         }  # fmt: skip
     finally:
-        if procs:
-            stop_server(procs)
+        if server is not None:
+            stop_server(server)
         if not args.keep_db:
             drop_database()
         if (tmp / "server.log").exists():  # kept for reading after the run (bench/out is ignored)
