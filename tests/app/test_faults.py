@@ -14,7 +14,6 @@ started is killed at the end."""
 from __future__ import annotations
 
 import html
-import json
 import os
 import signal
 import subprocess
@@ -26,38 +25,24 @@ from pathlib import Path
 import pytest
 
 from tests.app.test_cli_process import KEYSTAGE, set_up_schools
+from tests.app.worker_processes import (
+    OFFICER_SIGNED_IN_AGAIN,
+    OFFICER_SIGNED_IN_ON_NEW_DATA,
+    migrate,
+    process_env,
+    run_json,
+    start_worker,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 120  # seconds for a worker to get where a test waits for (a few on a quiet machine)
 
 # Set up the LA, its officer and a batch of three files uploaded through the upload page: one
 # for Example Primary (2001), one for Downs Infant (2002), then a second for Example Primary,
 # which replaces its first. The group of files stored together ends before the second file
 # for the same school, so "between the files of a batch" is a real boundary.
-UPLOAD = """
-import json, sys
-import django
-django.setup()
-from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
-from django.urls import reverse
-from keystage.accounts.actions import do_create_member
-from keystage.accounts.models import Role
-from keystage.orgs.actions import do_load_reference, do_load_register
-from keystage.orgs.models import LocalAuthority
-from keystage.submissions.models import ImportBatch
-from tests.app.conftest import verify_two_factor
-from tests.builders import ctf, pupil, write_register
-from pathlib import Path
-
-tmp = Path(sys.argv[1])
-do_load_reference()
-do_load_register(write_register(tmp / "schools.csv"))
-user = do_create_member("officer938", role=Role.LA_OFFICER,
-                        la=LocalAuthority.objects.get(code="938")).user
-client = Client()
-client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-verify_two_factor(client, user)
+UPLOAD = (
+    OFFICER_SIGNED_IN_ON_NEW_DATA
+    + """
 first = [pupil(n, reading="EXS") for n in range(1, 5)]
 downs = [pupil(n, estab="2002", reading="WTS") for n in range(11, 14)]
 # The school's second file: pupil 4 has left, two have joined; 2 of 5 at the standard.
@@ -70,41 +55,34 @@ batch = ImportBatch.objects.get()
 print(json.dumps({"status": response.status_code, "batch": batch.pk,
                   "page": reverse("upload-batch", kwargs={"batch_id": batch.pk})}))
 """
+)
 
 # Everything a test checks afterwards, read through Django on the test's database.
-LOOK = """
-import csv, io, json, sys
+LOOK = (
+    OFFICER_SIGNED_IN_AGAIN
+    + """
 from pathlib import Path
-import django
-django.setup()
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db.models import Count
-from django.test import Client
-from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 from keystage.audit.models import AuditEvent
 from keystage.reports.models import FactsDue
 from keystage.submissions.kept import read_kept
 from keystage.submissions.models import ImportBatch, PupilRecord, Upload
-from tests.app.conftest import verify_two_factor
 
-user = get_user_model().objects.get(username="officer938")
-client = Client()
-client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-verify_two_factor(client, user)
 batch = ImportBatch.objects.get()
 page = client.get(reverse("upload-batch", kwargs={"batch_id": batch.pk})).content.decode()
-summary = client.get(reverse("report-summary-export",
-                             kwargs={"level": "la", "code": "938", "fmt": "csv"})).content.decode()
-rows = list(csv.DictReader(io.StringIO(summary.lstrip("\\ufeff"))))
-reading = [r for r in rows if r["level"] == "la" and r["subject"] == "reading"]
 store = Path(settings.UPLOAD_STORE)
 uploads = list(Upload.objects.order_by("id").values(
     "id", "file_name", "state", "pupil_count", "stored_path", "size", "sha256"))
 for u in uploads:
     u["whole"] = (not u["stored_path"]) or len(read_kept(store, u["stored_path"])) == u["size"]
 packs = sorted(store.glob("packs/*.pack"))
+facts_due = FactsDue.objects.count()
+tasks = [(t.task_path.rsplit(".", 1)[-1], t.status, len(t.worker_ids))
+         for t in DBTaskResult.objects.order_by("enqueued_at")]
+# The figures last: a recount the lines above saw finished has written them.
+reading = [r for r in summary_rows() if r["level"] == "la" and r["subject"] == "reading"]
 print(json.dumps({
     "page": page,
     "state": batch.state,
@@ -115,9 +93,8 @@ print(json.dumps({
     "current": sorted(PupilRecord.objects.filter(is_current=True).values_list("school__estab",
                                                                               "upn")),
     "reading": [(r["pupils"], r["met"]) for r in reading],
-    "facts_due": FactsDue.objects.count(),
-    "tasks": [(t.task_path.rsplit(".", 1)[-1], t.status, len(t.worker_ids))
-              for t in DBTaskResult.objects.order_by("enqueued_at")],
+    "facts_due": facts_due,
+    "tasks": tasks,
     "events": sorted(AuditEvent.objects.filter(action__startswith="upload.")
                      .values_list("action", flat=True)),
     "restart_events": AuditEvent.objects.filter(action="batch.restarted").count(),
@@ -125,25 +102,18 @@ print(json.dumps({
     "kept_bytes": sum({u["sha256"]: u["size"] for u in uploads if u["stored_path"]}.values()),
 }, default=str))
 """
+)
 
 
 @pytest.fixture
 def own_env(tmp_path):
     """Environment for the processes of one test: its data folder, its temporary folder, and
     a database of its own (SQLite, or a fresh PostgreSQL database on a PostgreSQL run)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KEYSTAGE_FAULT")}
     (tmp_path / "tmp").mkdir()
-    env.update(
-        KEYSTAGE_DATA_DIR=str(tmp_path / "data"),
-        KEYSTAGE_ALLOWED_HOSTS="testserver,localhost",
-        DJANGO_SETTINGS_MODULE="keystage.web.settings",
-        TMPDIR=str(tmp_path / "tmp"),
-        PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "src"), env.get("PYTHONPATH", "")]),
-    )
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres"):
-        env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'keystage.sqlite3'}"
-        yield env
+        env = process_env(tmp_path, f"sqlite:///{tmp_path / 'keystage.sqlite3'}")
+        yield {**env, "TMPDIR": str(tmp_path / "tmp")}
         return
     import psycopg
 
@@ -151,31 +121,10 @@ def own_env(tmp_path):
     admin = url.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin, autocommit=True) as c:
         c.execute(f'CREATE DATABASE "{name}"')
-    env["DATABASE_URL"] = url.rsplit("/", 1)[0] + "/" + name
-    yield env
+    env = process_env(tmp_path, url.rsplit("/", 1)[0] + "/" + name)
+    yield {**env, "TMPDIR": str(tmp_path / "tmp")}
     with psycopg.connect(admin, autocommit=True) as c:
         c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _run(args, env, timeout=180) -> str:
-    done = subprocess.run(
-        [sys.executable, *args], env=env, cwd=ROOT, capture_output=True, text=True,
-        timeout=timeout, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout
-
-
-def _json(args, env) -> dict:
-    return json.loads(_run(args, env).strip().splitlines()[-1])
-
-
-def _worker(env, log: Path, **extra) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "keystage.manage", "db_worker", "--interval", "0.2",
-         "--no-startup-delay", "--no-reload"],
-        env={**env, **extra}, cwd=ROOT, stdout=log.open("a"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
 
 
 def _finished(seen: dict) -> bool:
@@ -199,13 +148,13 @@ def _temp_folders_of(env, pid: int) -> list[str]:
 )
 def test_a_batch_whose_worker_was_killed_is_finished_by_the_next_worker(own_env, tmp_path, moment):
     env = own_env
-    _run(["-m", "keystage.manage", "migrate", "--no-input", "-v", "0"], env)
-    answer = _json(["-c", UPLOAD, str(tmp_path)], env)
+    migrate(env)
+    answer = run_json(["-c", UPLOAD, str(tmp_path)], env)
     assert answer["status"] == 302
     log = tmp_path / "worker.log"
 
     # The first worker kills itself (SIGKILL) at the moment named.
-    first = _worker(env, log, KEYSTAGE_FAULT=moment)
+    first = start_worker(env, log, KEYSTAGE_FAULT=moment)
     try:
         first.wait(timeout=DEADLINE)
     finally:
@@ -213,7 +162,7 @@ def test_a_batch_whose_worker_was_killed_is_finished_by_the_next_worker(own_env,
             first.kill()
             first.wait(timeout=30)
     assert first.returncode == -signal.SIGKILL, log.read_text()[-3000:]
-    killed = _json(["-c", LOOK], env)
+    killed = run_json(["-c", LOOK], env)
     assert killed["state"] == "running"
     stored = len(killed["uploads"])
     assert stored == {"store.before": 0, "store.after": 2, "batch.stored": 3}[moment], killed
@@ -223,14 +172,14 @@ def test_a_batch_whose_worker_was_killed_is_finished_by_the_next_worker(own_env,
     assert _temp_folders_of(env, first.pid)  # what the killed worker was working in
 
     # The next worker recovers the batch, finishes it and recounts the facts.
-    second = _worker(env, log, KEYSTAGE_RECLAIM_AFTER_SECONDS="0")
+    second = start_worker(env, log, KEYSTAGE_RECLAIM_AFTER_SECONDS="0")
     try:
         deadline = time.monotonic() + DEADLINE
-        seen = _json(["-c", LOOK], env)
+        seen = run_json(["-c", LOOK], env)
         while not _finished(seen) and time.monotonic() < deadline:
             assert second.poll() is None, log.read_text()[-3000:]
             time.sleep(0.5)
-            seen = _json(["-c", LOOK], env)
+            seen = run_json(["-c", LOOK], env)
     finally:
         second.kill()
         second.wait(timeout=30)
