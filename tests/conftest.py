@@ -47,3 +47,14 @@ def loaded(db, register_file, settings, tmp_path):
     _load_reference_unless_there()
     do_load_register(register_file)
     return get_collection()
+
+
+@pytest.fixture(autouse=True)
+def _empty_page_cache():
+    """Each test starts with the pages' cache empty: a rolled-back test's audit ids are handed
+    out again to the next test, so a stamp can recur for other data (in a running service it
+    cannot: committed audit rows are never taken back)."""
+    from keystage.web.readcache import forget_all
+
+    forget_all()
+    yield

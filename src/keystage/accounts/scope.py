@@ -96,6 +96,20 @@ def membership_of(user) -> Membership | None:
         return None
 
 
+def scope_key(user) -> str:
+    """A name for what `user` may see, the same for everyone who sees the same rows: the
+    national admins; an LA's admins and officers; else the one membership (a restricted
+    officer's schools, a school user's school). Part of the pages' cache keys."""
+    m = membership_of(user)
+    if m is None:
+        return "none"
+    if m.role == Role.NATIONAL_ADMIN:
+        return "national"
+    if m.role in (Role.LA_ADMIN, Role.LA_OFFICER):
+        return f"la{m.la_id}"
+    return f"m{m.pk}"
+
+
 def _restricted_school_ids(membership: Membership) -> QuerySet:
     # Assigned schools outside the officer's LA never count, whoever assigned them.
     return School.objects.filter(restricted_memberships=membership, la_id=membership.la_id).values(

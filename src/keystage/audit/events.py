@@ -75,3 +75,21 @@ def in_words(action: str) -> str:
         return found
     text = action.replace(".", " ").replace("_", " ").strip()
     return text[:1].upper() + text[1:]
+
+
+# Events that change nothing a page reads from the data (someone looked, signed in, or changed
+# only their own sign-in): the pages' cache (keystage.web.readcache) is not renewed by them.
+# Every other event is taken to change data, so a new event is safe by default.
+READ_ONLY_EVENTS: tuple[str, ...] = (
+    "view.",
+    "export.",
+    "account.signed_in",
+    "account.signed_out",
+    "account.session_ended",
+    "account.two_factor_set_up",
+    "account.password_changed",
+    "account.password_reset",
+    "account.two_factor_policy_set",
+    "reports.pack_requested",
+    "operations.backup_made",
+)

@@ -33,7 +33,9 @@ from keystage.submissions import cleaning
 from keystage.submissions.actions import get_collection
 from keystage.submissions.queries import REPORT_FIELDS, data_errors
 from keystage.web.govuk import error_list
+from keystage.web.jinja2 import Row
 from keystage.web.paging import link, pagination
+from keystage.web.readcache import remember
 
 LA_READERS = (Role.NATIONAL_ADMIN, Role.LA_ADMIN, Role.LA_OFFICER, Role.LA_RESTRICTED)
 ERROR_READERS = (*LA_READERS, Role.SCHOOL_USER)
@@ -103,11 +105,17 @@ def choose_la(request):
     return render(request, "collection/choose_la.html", {"las": list(las)})
 
 
+def _school_rows(user, la, collection) -> list[queries.SchoolRow]:
+    return remember(
+        "school_rows", user, la, collection, lambda: queries.school_rows(user, la, collection)
+    )
+
+
 @require_safe
 def dashboard(request, code):
     la = _la(request, code, LA_READERS)
     collection = _collection()
-    all_rows = queries.school_rows(request.user, la, collection)
+    all_rows = _school_rows(request.user, la, collection)
     params = {
         "state": request.GET.get("state", ""),
         "q": request.GET.get("q", "").strip(),
@@ -183,7 +191,7 @@ def chase_list(request, code, fmt):
     if fmt not in exports.FORMATS:
         raise Http404("Choose csv or xlsx")
     rows = queries.filter_and_sort(
-        queries.school_rows(request.user, la, _collection()),
+        _school_rows(request.user, la, _collection()),
         state="chase",
         search=request.GET.get("q", ""),
     )
@@ -262,6 +270,27 @@ def _pupil_key(row: dict) -> tuple[str, str]:
     return row["laestab"], row["upn"]
 
 
+def _errors_rows(user, collection, la, params) -> tuple[list, list, Counter]:
+    """(every row of the report for the school chosen, the rows the filters keep, the rows per
+    (rule, severity, who corrects) before the rule filter)."""
+    all_rows = list(
+        data_errors(collection, la=la.code, school=params["school"] or None, for_user=user)
+    )
+    with_errors = {_pupil_key(r) for r in all_rows if r["severity"] == "error"}
+    with_queries = {_pupil_key(r) for r in all_rows if r["severity"] == "query"}
+    rows = all_rows
+    if params["pupils"] == "errors":
+        rows = [r for r in rows if _pupil_key(r) in with_errors]
+    elif params["pupils"] == "queries":
+        rows = [r for r in rows if _pupil_key(r) in with_queries]
+    if params["severity"]:
+        rows = [r for r in rows if r["severity"] == params["severity"]]
+    rule_counts = Counter((r["rule"], r["severity"], r["who_corrects"]) for r in rows)
+    if params["rule"]:
+        rows = [r for r in rows if r["rule"] == params["rule"]]
+    return all_rows, rows, rule_counts
+
+
 @require_safe
 def errors_report(request, code):
     la = _la(request, code, ERROR_READERS)
@@ -279,26 +308,21 @@ def errors_report(request, code):
     fmt = request.GET.get("format", "")
     if fmt and fmt not in exports.FORMATS:
         raise Http404("Choose csv or xlsx")
-    schools = list(scoped(request.user, School).filter(la=la).order_by("laestab"))
+    user = request.user
+    schools = remember(
+        "schools", user, la, collection,
+        lambda: list(scoped(user, School).filter(la=la).order_by("laestab")),
+    )  # fmt: skip
     school = next((s for s in schools if s.laestab == params["school"]), None)
     if params["school"] and school is None:
         params["school"] = ""
-
-    all_rows = list(
-        data_errors(collection, la=la.code, school=params["school"] or None, for_user=request.user)
-    )
-    with_errors = {_pupil_key(r) for r in all_rows if r["severity"] == "error"}
-    with_queries = {_pupil_key(r) for r in all_rows if r["severity"] == "query"}
-    rows = all_rows
-    if params["pupils"] == "errors":
-        rows = [r for r in rows if _pupil_key(r) in with_errors]
-    elif params["pupils"] == "queries":
-        rows = [r for r in rows if _pupil_key(r) in with_queries]
-    if params["severity"]:
-        rows = [r for r in rows if r["severity"] == params["severity"]]
-    rule_counts = Counter((r["rule"], r["severity"], r["who_corrects"]) for r in rows)
-    if params["rule"]:
-        rows = [r for r in rows if r["rule"] == params["rule"]]
+    # Kept until the LA's data changes, shared with other requests (web/readcache.py): read,
+    # never changed.
+    all_rows, rows, rule_counts = remember(
+        "data_errors", user, la, collection,
+        lambda: _errors_rows(user, collection, la, params),
+        *params.values(),
+    )  # fmt: skip
 
     actions.do_record_view(
         "view.data_errors" if not fmt else "export.data_errors",
@@ -317,14 +341,14 @@ def errors_report(request, code):
     page = _page(request, rows, ERRORS_PER_PAGE)
     names = {s.laestab: s.name for s in schools}
     groups: dict[str, list] = defaultdict(list)  # laestab -> [(pupil label, [rows])]
-    for r in page.object_list:
+    shown = [Row(r, _field_label=cleaning.field_label(collection, r["field"]))
+             for r in page.object_list]  # fmt: skip
+    for r in shown:
         pupils = groups[r["laestab"]]
         label = f"{r['surname']}, {r['forename']} ({r['upn']})" if r["upn"] else "School and file"
         if not pupils or pupils[-1][0] != label:
             pupils.append((label, []))
         pupils[-1][1].append(r)
-    for r in page.object_list:
-        r["_field_label"] = cleaning.field_label(collection, r["field"])
     rules = sorted({r["rule"] for r in all_rows} | ({params["rule"]} - {""}))
     return render(
         request,

@@ -44,6 +44,8 @@ class Fact(models.Model):
                 fields=["collection", "level", "area_code", "group"], name="one_fact_per_group"
             ),
         ]
+        # The facts' stamp (reports.queries.facts_stamp): the latest rebuild, read per page.
+        indexes = [models.Index(fields=["collection", "updated_at"], name="fact_updated")]
 
     def __str__(self) -> str:
         return f"{self.level} {self.area_code} {self.group}: {self.pupils} pupils"

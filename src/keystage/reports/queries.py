@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Q, Sum
+from django.db import connection
+from django.db.models import Max, Q, Sum
 
 from keystage.collection.models import ExpectedCohort
 from keystage.engine import definition as definitions
@@ -26,7 +27,7 @@ from keystage.reference import published_ks1
 from keystage.reports import disclosure
 from keystage.reports.disclosure import EVERYTHING, SUPPRESSED, Viewer
 from keystage.reports.facts import counts_from_json
-from keystage.reports.models import NATIONAL_CODE, Fact
+from keystage.reports.models import NATIONAL_CODE, Fact, FactsDue
 from keystage.submissions.models import Collection
 
 PLACES = 1
@@ -335,12 +336,38 @@ class Disclosure:
         return sum(1 for la_id, n in units.items() if n > own_pupils.get(la_id, 0))
 
 
+def facts_stamp(collection: Collection) -> str:
+    """A text that changes whenever the collection's facts do. Rebuilds write facts one at a
+    time per collection (facts.rebuild_facts), each stamping its rows with the time it
+    started writing, so the latest stamp moves with each rebuild's commit; and each removes
+    the rows of the schools it recounted from FactsDue, so their count moves too (two
+    rebuilds started in the same instant, or SQLite's writer order, cannot then hide one)."""
+    latest = Fact.objects.filter(collection=collection).aggregate(at=Max("updated_at"))["at"]
+    due = FactsDue.objects.filter(collection=collection).count()
+    return f"{connection.alias}.{connection.settings_dict.get('NAME')}.{latest}.{due}"
+
+
 def figures(
     collection: Collection, area_list: list[Area], groups=None, viewer: Viewer = EVERYTHING
 ) -> dict[tuple[str, str], dict[str, AreaFigures]]:
     """{(level, code): {group: AreaFigures}}, every figure marked hidden or not for `viewer`.
     Groups of a dimension that add up to all pupils are protected together
-    (`disclosure.protect_siblings`)."""
+    (`disclosure.protect_siblings`). Kept until the facts change (web/readcache.py): what is
+    returned is shared, so read it, never change it."""
+    from keystage.web.readcache import kept
+
+    parts = (
+        "figures", collection.pk, facts_stamp(collection), disclosure.threshold(),
+        [(a.level, a.code) for a in area_list],
+        None if groups is None else list(groups),
+        (viewer.everything, sorted(viewer.la_ids), sorted(viewer.school_ids)),
+    )  # fmt: skip
+    return kept(parts, lambda: _figures(collection, area_list, groups, viewer))
+
+
+def _figures(
+    collection: Collection, area_list: list[Area], groups, viewer: Viewer
+) -> dict[tuple[str, str], dict[str, AreaFigures]]:
     definition = definitions.load(collection.code)
     fetched = _fetch(collection, area_list, groups)
     control = None if viewer.everything else Disclosure(collection, viewer, groups)

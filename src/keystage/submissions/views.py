@@ -3,6 +3,7 @@ call an action and respond; what a user may see comes from `keystage.accounts.sc
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime
 
@@ -14,6 +15,7 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_safe
+from markupsafe import Markup, escape
 
 from keystage.accounts.models import Role
 from keystage.accounts.scope import las_for, membership_of, schools_for, scoped
@@ -21,12 +23,15 @@ from keystage.engine.words import amount, plural
 from keystage.orgs.models import LocalAuthority
 from keystage.submissions import batches, cleaning, grid
 from keystage.submissions.actions import get_collection
+from keystage.submissions.cells import cell as grid_cell
 from keystage.submissions.forms import UploadForm
 from keystage.submissions.models import PupilRecord
 from keystage.submissions.queries import batches_for
 from keystage.web.govuk import error_list
+from keystage.web.jinja2 import Row
 from keystage.web.jinja2 import long_datetime as local_long_datetime
 from keystage.web.paging import link, pagination
+from keystage.web.readcache import remember
 
 # GOV.UK tag colours for a batch's state and a file's outcome.
 STATE_COLOURS = {"queued": "govuk-tag--grey", "running": "govuk-tag--blue",
@@ -338,11 +343,28 @@ def _fields(collection, pupil, entered: dict | None = None, errors: dict | None 
             for item in items:
                 item["selected"] = item["value"] == value
         found = findings.get(name, [])
-        out.append({"name": name, "label": cleaning.field_label(collection, name), "value": value,
+        out.append(Row({"name": name, "label": cleaning.field_label(collection, name), "value": value,
                     "shown": shown, "select_items": items, "error": errors.get(name, ""),
+                    "option_tags": None if options is None else _option_tags(
+                        tuple(options), value, shown),
                     "findings": found, "in_error": any(f.severity == "error" for f in found),
-                    "changed": value != shown})  # fmt: skip
+                    "changed": value != shown}))  # fmt: skip
     return out
+
+
+@functools.lru_cache(maxsize=2048)
+def _option_tags(options: tuple[str, ...], value: str, shown: str) -> Markup:
+    """The grid's <option> tags for a code list with `value` selected, as `select_items`
+    describes them, written once per combination: 25 pupils of 12 coded items each made the
+    options most of the grid's cost."""
+    items = [("", "Not entered"), *((o, o) for o in options)]
+    items += [(v, f"{v} (not valid)") for v in sorted({shown, value} - {""} - set(options))]
+    return Markup(  # noqa: S704 - every value is escaped
+        "".join(
+            f'<option value="{escape(v)}"{" selected" if v == value else ""}>{escape(t)}</option>'
+            for v, t in items
+        )
+    )
 
 
 def _grid_params(request) -> dict:
@@ -410,14 +432,22 @@ def pupils(request, code):
     la = _la(request, code)
     collection = get_collection(settings.KEYSTAGE_COLLECTION)
     params = _grid_params(request)
-    schools = list(schools_for(request.user).filter(la=la).order_by("laestab"))
+    user = request.user
+    # What a GET of the grid reads is kept until the LA's data changes (web/readcache.py).
+    schools = remember(
+        "schools", user, la, collection,
+        lambda: list(schools_for(user).filter(la=la).order_by("laestab")),
+    )  # fmt: skip
     school = next((s for s in schools if s.laestab == params["school"]), None)
     if school is None:
         params["school"] = ""
     chosen = bool(params["show"])
     if not chosen:
-        params["show"] = grid.default_show(request.user, collection, la, school=school,
-                                           rule=params["rule"])  # fmt: skip
+        params["show"] = remember(
+            "grid_default_show", user, la, collection,
+            lambda: grid.default_show(user, collection, la, school=school, rule=params["rule"]),
+            params["school"], params["rule"],
+        )  # fmt: skip
     editor = cleaning.may_edit(request.user)
     names = cleaning.editable_fields(collection)
     entered: dict[int, dict] = {}
@@ -459,23 +489,18 @@ def pupils(request, code):
             problems.insert(0, {"text": "Nothing was saved: correct the values marked below "
                                 "and save again (your values are still on the form)",
                                 "href": problems[0]["href"]})  # fmt: skip
-    qs = grid.grid_pupils(request.user, collection, la, school=school, show=params["show"],
-                          rule=params["rule"])  # fmt: skip
-    page = Paginator(qs, grid.PER_PAGE).get_page(request.GET.get("page"))
-    rows = list(page.object_list)
-    ids = [p.pk for p in rows]
-    counts = grid.counts_for(ids)
-    cells = grid.cell_findings(ids, names)
-    rules = grid.rules_in(request.user, collection, la, school)
-    table = []
-    for p in rows:
-        fields = _fields(collection, p, entered.get(p.pk), cell_errors.get(p.pk), cells.get(p.pk))
-        table.append({
-            "pupil": p, "fields": fields, "counts": counts[p.pk],
-            "orig": json.dumps({f["name"]: f["shown"] for f in fields}),
-            "other_findings": cells.get(p.pk, {}).get("pupil", []),
-            "changed": any(f["changed"] for f in fields),
-        })  # fmt: skip
+
+    def read():
+        return _grid_table(user, collection, la, school, params, request.GET.get("page"), names,
+                           entered, cell_errors)  # fmt: skip
+
+    if entered or cell_errors:  # a save refused: the rows show what was typed
+        page, table, rules = read()
+    else:
+        page, table, rules = remember(
+            "grid", user, la, collection, read,
+            params["school"], params["show"], params["rule"], request.GET.get("page", ""),
+        )  # fmt: skip
     return render(
         request,
         "submissions/pupils.html",
@@ -492,6 +517,7 @@ def pupils(request, code):
             "rules": rules,
             "rule_titles": {r: cleaning.rule_title(r) for r in rules},
             "rows": table,
+            "grid_cell": grid_cell,
             "total": page.paginator.count,
             "page": page,
             "pagination": pagination(page, params),
@@ -514,6 +540,28 @@ def pupils(request, code):
         },
         status=409 if problems else 200,
     )
+
+
+def _grid_table(user, collection, la, school, params, page_number, names, entered, cell_errors):
+    """(the page of pupils, its rows for the template, the rules the filter offers)."""
+    qs = grid.grid_pupils(user, collection, la, school=school, show=params["show"],
+                          rule=params["rule"])  # fmt: skip
+    page = Paginator(qs, grid.PER_PAGE).get_page(page_number)
+    rows = list(page.object_list)
+    ids = [p.pk for p in rows]
+    counts = grid.counts_for(ids)
+    cells = grid.cell_findings(ids, names)
+    rules = grid.rules_in(user, collection, la, school)
+    table = []
+    for p in rows:
+        fields = _fields(collection, p, entered.get(p.pk), cell_errors.get(p.pk), cells.get(p.pk))
+        table.append(Row({
+            "pupil": p, "fields": fields, "counts": counts[p.pk],
+            "orig": json.dumps({f["name"]: f["shown"] for f in fields}),
+            "other_findings": cells.get(p.pk, {}).get("pupil", []),
+            "changed": any(f["changed"] for f in fields),
+        }))  # fmt: skip
+    return page, table, rules
 
 
 def _version(post, pid: int) -> int:

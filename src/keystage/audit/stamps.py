@@ -1,0 +1,36 @@
+"""How far an LA's data has got: a stamp that changes whenever anything a page reads changes.
+
+Every change to the data goes through an action that writes an audit event in its own
+transaction (see keystage.audit.models.record), and audit rows are only ever added. So the
+count and the highest id of the LA's events, and of the events of no LA (the schools register,
+retention, a restore), that are not read-only (audit.events.READ_ONLY_EVENTS) change with every
+committed change. The count is there as well as the id because ids are handed out before
+commit: a transaction that took a lower id and commits later leaves the highest id as it was,
+but not the count."""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.db.models import Count, Max, Q
+
+from keystage.audit.events import READ_ONLY_EVENTS
+from keystage.audit.models import AuditEvent
+
+
+def _changes() -> Q:
+    q = Q()
+    for prefix in READ_ONLY_EVENTS:
+        q &= ~Q(action__startswith=prefix)
+    return q
+
+
+def data_stamp(la_id: int | None) -> str:
+    """A short text that differs whenever the data of the LA (or of every LA) has changed."""
+    own = Q(la_id=la_id) if la_id is not None else Q(pk__in=[])
+    got = (
+        AuditEvent.objects.filter(own | Q(la_id__isnull=True))
+        .filter(_changes())
+        .aggregate(n=Count("id"), top=Max("id"))
+    )
+    # The database too: two databases (a test's, a restored one) can hold the same ids.
+    return f"{connection.alias}.{connection.settings_dict.get('NAME')}.{got['n']}.{got['top']}"
