@@ -200,12 +200,13 @@ def test_an_unknown_parent_is_refused_naming_the_file_and_the_definitions_there(
          "`remove` is a list of keys"),
         ('remove = ["dates"]\n[collection]\nid = "c"\n', "it extends none"),
         ('extends = 2023\n[collection]\nid = "c"\n', "`extends` is the id of another definition"),
+        ('extends = "../base"\n[collection]\nid = "c"\n', "the id of another definition beside it"),
         ('extends = "base"\nsubjects = { key = "x" }\n[collection]\nid = "c"\n',
          "subjects is a list in the definition it extends but a table here"),
         ('extends = "base"\n[collection\nid = "c"\n', "not valid TOML"),
     ],
     ids=["no id", "remove unknown", "remove not a key", "remove not a list",
-         "remove without extends", "extends not a name", "table for a list", "bad TOML"],
+         "remove without extends", "extends not a name", "extends a path", "table for a list", "bad TOML"],
 )  # fmt: skip
 def test_a_child_that_cannot_be_merged_is_refused_saying_why(tmp_path, text, words):
     _write(tmp_path, "base", BASE)

@@ -426,11 +426,12 @@ def _read_merged(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], t
                 'extends none; add `extends = "<id>"` or drop `remove`'
             )
         return raw, ()
-    if not isinstance(parent, str) or not parent.strip():
+    if not isinstance(parent, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", parent):
         raise DefinitionError(
-            f'{path}: `extends` is the id of another definition, e.g. extends = "ks1-2023"'
+            f'{path}: `extends` is the id of another definition beside it, e.g. extends = "ks1-2023"'
         )
-    own_id = raw.get("collection", {}).get("id")
+    collection = raw.get("collection")
+    own_id = collection.get("id") if isinstance(collection, dict) else None
     if not own_id:
         raise DefinitionError(
             f"{path}: it extends {parent!r}, so it must give its own [collection] id "
