@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from keystage.engine import definition
 from tests.builders import ctf, pupil, write_register
 
 KEYSTAGE = [sys.executable, "-m", "keystage.cli"]
@@ -341,15 +342,17 @@ def test_an_unknown_collection_is_one_line_naming_the_known_ones(args, tmp_path)
     # A short time-out: a command that ignored the collection could run on (serve, demo).
     done = run(env, ["--collection", "ks2-2024", *args], cwd=tmp_path, timeout=60)
     assert done.returncode == 2
+    known = ", ".join(definition.available())
+    assert "ks1-2023, ks1-2024" in known and "phonics-2023" in known
     assert done.stderr.splitlines() == [
-        "keystage: --collection 'ks2-2024' is not a collection Keystage knows; "
-        "known collections: ks1-2023"
+        f"keystage: --collection 'ks2-2024' is not a collection Keystage knows; "
+        f"known collections: {known}"
     ]
     env["KEYSTAGE_COLLECTION"] = "ks2-2024"
     done = run(env, args, cwd=tmp_path, timeout=60)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.splitlines() == [
-        "keystage: KEYSTAGE_COLLECTION 'ks2-2024' is not a collection Keystage knows; "
-        "known collections: ks1-2023"
+        f"keystage: KEYSTAGE_COLLECTION 'ks2-2024' is not a collection Keystage knows; "
+        f"known collections: {known}"
     ]
     assert not (tmp_path / "x").exists()

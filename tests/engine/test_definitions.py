@@ -1,0 +1,421 @@
+"""Collection definitions: a definition that extends another (docs/definitions.md), the shipped
+KS1 and phonics definitions, and what each says against the spec."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import io
+import re
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from keystage.engine import definition
+from keystage.engine.definition import DefinitionError, load, load_path, read_merged
+from keystage.engine.readers import open_school_file
+from keystage.engine.rules import context_for
+
+SHIPPED = definition.definitions_dir()
+
+
+def _write(folder: Path, name: str, text: str) -> Path:
+    path = folder / f"{name}.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _leaves(table: dict, at: tuple[str, ...] = ()) -> dict[tuple[str, ...], object]:
+    """Every value of a definition's data by its key path; a list is one value."""
+    out: dict[tuple[str, ...], object] = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            out.update(_leaves(value, (*at, key)))
+        else:
+            out[(*at, key)] = value
+    return out
+
+
+def _stated(path: Path) -> set[tuple[str, ...]]:
+    """The key paths a definition file gives itself or removes (not what it inherits)."""
+    import tomllib
+
+    own = tomllib.loads(path.read_text(encoding="utf-8"))
+    removed = {tuple(definition._key_path(r, path)) for r in own.pop("remove", [])}
+    own.pop("extends", None)
+    return set(_leaves(own)) | removed
+
+
+# -- extends: the merge -----------------------------------------------------------------------
+
+BASE = """
+[collection]
+id = "base"
+name = "Base"
+[dates]
+opens = "2023-06-12"
+national_deadline = "2023-07-21"
+[rules]
+"R-01" = { severity = "error", limit = 3 }
+"R-02" = { severity = "query" }
+[[subjects]]
+key = "reading"
+[[subjects]]
+key = "writing"
+[codes]
+legacy = ["BLW", "D"]
+[return]
+root = "KS1"
+"""
+
+
+def test_a_child_states_only_what_changed_tables_merge_and_lists_are_replaced(tmp_path):
+    _write(tmp_path, "base", BASE)
+    child = _write(
+        tmp_path,
+        "child",
+        """
+extends = "base"
+[collection]
+id = "child"
+[dates]
+opens = "2024-06-10"
+[rules]
+"R-01" = { limit = 5 }
+"R-03" = { severity = "query" }
+[[subjects]]
+key = "maths"
+[codes]
+legacy = ["BLW"]
+""",
+    )
+    raw, chain = read_merged(child)
+    assert chain == ("base",)
+    assert "extends" not in raw and "remove" not in raw
+    assert raw["collection"] == {"id": "child", "name": "Base"}
+    assert raw["dates"] == {"opens": "2024-06-10", "national_deadline": "2023-07-21"}
+    # A table merges key by key, all the way down: R-01 keeps its severity, takes the new limit.
+    assert raw["rules"] == {
+        "R-01": {"severity": "error", "limit": 5},
+        "R-02": {"severity": "query"},
+        "R-03": {"severity": "query"},
+    }
+    # Lists, lists of tables included, are replaced whole.
+    assert raw["subjects"] == [{"key": "maths"}]
+    assert raw["codes"]["legacy"] == ["BLW"]
+    assert raw["return"] == {"root": "KS1"}
+
+
+def test_remove_takes_inherited_keys_out_and_a_removed_table_can_be_given_anew(tmp_path):
+    _write(tmp_path, "base", BASE)
+    child = _write(
+        tmp_path,
+        "child",
+        """
+extends = "base"
+remove = ["dates.national_deadline", 'rules."R-02"', "rules", "codes"]
+[collection]
+id = "child"
+[rules]
+"R-09" = { severity = "error" }
+""",
+    )
+    raw, _ = read_merged(child)
+    assert raw["dates"] == {"opens": "2023-06-12"}
+    assert raw["rules"] == {"R-09": {"severity": "error"}}  # not merged with the base's
+    assert "codes" not in raw
+
+
+def test_a_chain_of_extends_merges_oldest_first(tmp_path):
+    _write(tmp_path, "base", BASE)
+    _write(tmp_path, "middle", 'extends = "base"\n[collection]\nid = "middle"\nname = "M"\n')
+    last = _write(
+        tmp_path,
+        "last",
+        'extends = "middle"\nremove = ["dates.opens"]\n[collection]\nid = "last"\n',
+    )
+    raw, chain = read_merged(last)
+    assert chain == ("middle", "base")
+    assert raw["collection"] == {"id": "last", "name": "M"}
+    assert raw["dates"] == {"national_deadline": "2023-07-21"}
+
+
+def test_a_loaded_child_has_the_shape_of_a_definition_without_extends(tmp_path):
+    """Every caller works unchanged: a child of ks1-2023 that changes nothing but its id loads
+    to a Definition equal to ks1-2023's in every field but those that name it."""
+    parent_text = (SHIPPED / "ks1-2023.toml").read_text(encoding="utf-8")
+    (tmp_path / "ks1-2023.toml").write_text(parent_text, encoding="utf-8")
+    child = _write(tmp_path, "ks1-copy", 'extends = "ks1-2023"\n[collection]\nid = "ks1-copy"\n')
+    parent, copy = load("ks1-2023"), load_path(child)
+    for f in dataclasses.fields(definition.Definition):
+        if f.name in ("id", "source", "extends", "raw"):  # raw: compared below
+            continue
+        mine, theirs = getattr(copy, f.name), getattr(parent, f.name)
+        assert mine == theirs, f.name
+        assert type(mine) is type(theirs), f.name
+    assert copy.raw == {**parent.raw, "collection": {**parent.raw["collection"], "id": "ks1-copy"}}
+    assert (copy.id, copy.extends, parent.extends) == ("ks1-copy", ("ks1-2023",), ())
+
+
+# -- extends: what is refused ---------------------------------------------------------------
+
+
+def test_a_cycle_is_refused_naming_its_files(tmp_path):
+    a = _write(tmp_path, "a", 'extends = "b"\n[collection]\nid = "a"\n')
+    _write(tmp_path, "b", 'extends = "a"\n[collection]\nid = "b"\n')
+    with pytest.raises(DefinitionError) as e:
+        load_path(a)
+    message = str(e.value)
+    assert str(tmp_path / "b.toml") in message
+    assert "a extends b extends a" in message and "must extend none" in message
+
+
+def test_a_definition_extending_itself_is_refused(tmp_path):
+    path = _write(tmp_path, "a", 'extends = "a"\n[collection]\nid = "other"\n')
+    with pytest.raises(DefinitionError, match=r"a\.toml: extends 'a', which leads back to itself"):
+        load_path(path)
+
+
+def test_an_unknown_parent_is_refused_naming_the_file_and_the_definitions_there(tmp_path):
+    _write(tmp_path, "base", BASE)
+    path = _write(tmp_path, "child", 'extends = "ks1-2022"\n[collection]\nid = "child"\n')
+    with pytest.raises(DefinitionError) as e:
+        load_path(path)
+    assert str(e.value) == (
+        f"{path}: extends 'ks1-2022', but there is no ks1-2022.toml beside it "
+        "(definitions there: base); name one of them or drop `extends`"
+    )
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ('extends = "base"\n[collection]\nname = "x"\n', "must give its own [collection] id"),
+        ('extends = "base"\nremove = ["dates.closes"]\n[collection]\nid = "c"\n',
+         "`remove` names 'dates.closes', but 'base' has no dates.closes"),
+        ('extends = "base"\nremove = ["dates..x"]\n[collection]\nid = "c"\n',
+         "`remove` entry 'dates..x' is not a key"),
+        ('extends = "base"\nremove = "dates"\n[collection]\nid = "c"\n',
+         "`remove` is a list of keys"),
+        ('remove = ["dates"]\n[collection]\nid = "c"\n', "it extends none"),
+        ('extends = 2023\n[collection]\nid = "c"\n', "`extends` is the id of another definition"),
+        ('extends = "../base"\n[collection]\nid = "c"\n', "the id of another definition beside it"),
+        ('extends = "base"\nsubjects = { key = "x" }\n[collection]\nid = "c"\n',
+         "subjects is a list in the definition it extends but a table here"),
+        ('extends = "base"\n[collection\nid = "c"\n', "not valid TOML"),
+    ],
+    ids=["no id", "remove unknown", "remove not a key", "remove not a list",
+         "remove without extends", "extends not a name", "extends a path", "table for a list", "bad TOML"],
+)  # fmt: skip
+def test_a_child_that_cannot_be_merged_is_refused_saying_why(tmp_path, text, words):
+    _write(tmp_path, "base", BASE)
+    path = _write(tmp_path, "child", text)
+    with pytest.raises(DefinitionError) as e:
+        read_merged(path)
+    assert str(e.value).startswith(f"{path}: ")
+    assert words in str(e.value)
+
+
+def test_a_shipped_definition_must_carry_its_files_name_as_id(tmp_path, monkeypatch):
+    folder = tmp_path / "definitions"
+    folder.mkdir()
+    (folder / "ks1-2023.toml").write_text(
+        (SHIPPED / "ks1-2023.toml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    _write(folder, "ks1-2024", 'extends = "ks1-2023"\n[collection]\nid = "ks1-2042"\n')
+    monkeypatch.setattr(definition, "definitions_dir", lambda: folder)
+    definition.load.cache_clear()
+    try:
+        with pytest.raises(DefinitionError, match="id is 'ks1-2042'; it must be the file's name"):
+            definition.load("ks1-2024")
+    finally:
+        definition.load.cache_clear()
+
+
+# -- every shipped definition -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("collection_id", definition.available())
+def test_every_shipped_definition_loads_and_holds_together(collection_id):
+    d = load(collection_id)
+    assert d.id == collection_id and d.kind and d.name
+    assert d.retention.closes == d.dates["closes"]
+    subject_keys = set(d.subject_keys)
+    for m in d.ctf_mappings:
+        assert m.maps_to in subject_keys and (not m.codes_to or m.codes_to in subject_keys)
+    for rule_id, settings in d.rules.items():
+        assert settings.get("severity", "error") in ("error", "query"), rule_id
+    assert set(d.nc_years) == set(d.dob_usual_by_nc_year) and d.nc_year in d.nc_years
+    for lo, hi in d.dob_usual_by_nc_year.values():
+        assert d.dob_usual_from <= lo < hi <= d.dob_usual_to
+    assert d.dob_plausible_from < d.dob_usual_from and d.dob_usual_to < d.dob_plausible_to
+    assert re.compile(d.files["csv_file_name"]).groupindex.keys() >= {"id", "yy"}
+    assert re.compile(d.files["ctf_file_name"]).groupindex.keys() >= {"la", "estab"}
+    xsd = Path(d.source).parent / d.return_layout["xsd"]
+    etree.XMLSchema(etree.parse(str(xsd)))  # a schema lxml accepts
+    root = etree.parse(str(xsd)).find("{http://www.w3.org/2001/XMLSchema}element")
+    assert root.get("name") == d.return_layout["root"]
+
+
+def test_the_years_of_a_collection_follow_each_other():
+    for earlier, later in [("ks1-2023", "ks1-2024"), ("ks1-2024", "ks1-2025"),
+                           ("phonics-2023", "phonics-2024"), ("phonics-2024", "phonics-2025")]:  # fmt: skip
+        a, b = load(earlier), load(later)
+        assert b.previous == a.id and b.year == a.year + 1 and b.kind == a.kind
+        assert b.ctf_academic_year == a.ctf_academic_year + 1
+        assert b.dates["opens"].year == b.year and b.dates["opens"].month == 6
+        assert b.dob_usual_from == a.dob_usual_from.replace(year=a.dob_usual_from.year + 1)
+        for nc_year, (lo, hi) in a.dob_usual_by_nc_year.items():
+            assert b.dob_usual_by_nc_year[nc_year] == (
+                lo.replace(year=lo.year + 1),
+                hi.replace(year=hi.year + 1),
+            )
+
+
+# -- KS1 2024 and 2025 -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("later, earlier", [("ks1-2024", "ks1-2023"), ("ks1-2025", "ks1-2024")])
+def test_a_later_ks1_year_differs_from_the_one_before_only_where_its_file_says(later, earlier):
+    a, b = _leaves(load(earlier).raw), _leaves(load(later).raw)
+    differing = {k for k in a.keys() | b.keys() if a.get(k, "absent") != b.get(k, "absent")}
+    assert differing <= _stated(SHIPPED / f"{later}.toml")
+    # What is not stated is the earlier year's: codes, mapping, rules, return layout, measures.
+    for section in ("subjects", "codes", "ctf_mapping", "rules", "return", "measures", "upn"):
+        assert load(later).raw[section] == load(earlier).raw[section], section
+
+
+@pytest.mark.parametrize("collection_id, ctf_version", [("ks1-2024", "23.0"), ("ks1-2025", "24.0")])
+def test_ks1_after_2023_is_optional_with_no_national_return(collection_id, ctf_version):
+    d, before = load(collection_id), load("ks1-2023")
+    assert (before.statutory, before.national_return) == (True, True)
+    assert (d.statutory, d.national_return) == (False, False)
+    assert "national_deadline" not in d.dates and "publication" not in d.dates
+    assert d.dates["school_deadline"] > d.dates["opens"]
+    assert d.dates["opens"].weekday() == before.dates["opens"].weekday()  # a Monday
+    assert (d.ctf_version, d.ctf_sex_element) == (ctf_version, "Sex")
+    assert d.extends[-1] == "ks1-2023"
+    assert d.retention.pupil_data_years == before.retention.pupil_data_years
+
+
+def test_a_ks1_2024_school_file_is_read_for_2024_and_its_2023_rows_set_aside():
+    d = load("ks1-2024")
+    rows = "".join(
+        f"<StageAssessment><Locale>ENG</Locale><Year>{year}</Year><Subject>{subject}</Subject>"
+        f"<Method>TA</Method><Component>{component}</Component><Result>{code}</Result>"
+        "</StageAssessment>"
+        for year, subject, component, code in [
+            ("2024", "ENG", "READ", "EXS"), ("2024", "MAT", "MAT", "GDS"),
+            ("2023", "SCI", "SCI", "EXS"),
+        ]
+    )  # fmt: skip
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?><CTfile><Header>'
+        "<DocumentName>Common Transfer File</DocumentName><CTFversion>23.0</CTFversion>"
+        "<DateTime>2024-06-20T14:05:31</DateTime><SourceSchool><LEA>938</LEA><Estab>2001</Estab>"
+        "<AcademicYear>2023</AcademicYear></SourceSchool></Header><CTFpupilData><Pupil>"
+        "<UPN>A938200123001</UPN><Surname>SMITH</Surname><Forename>AVA</Forename>"
+        "<DOB>2017-01-14</DOB><Sex>F</Sex><StageAssessments><KeyStage><Stage>KS1</Stage>"
+        f"{rows}</KeyStage></StageAssessments></Pupil></CTFpupilData></CTfile>"
+    ).encode()
+    with open_school_file(io.BytesIO(content), d, name="9382001_CTF_938LLLL_001.xml") as r:
+        (p,) = list(r.pupils())
+        assert r.header.ctf_version == d.ctf_version
+    assert p.outcomes == {"reading": "EXS", "maths": "GDS"}
+    assert p.wrong_parameters == {"science": "Year 2023"}
+    assert context_for(d).severity  # the KS1 rules run on it as on 2023
+
+
+# -- phonics ---------------------------------------------------------------------------------
+
+PHONICS = ("phonics-2023", "phonics-2024", "phonics-2025")
+
+
+@pytest.mark.parametrize("collection_id", PHONICS)
+def test_phonics_carries_the_specs_marks_codes_and_threshold(collection_id):
+    d = load(collection_id)
+    assert (d.kind, d.statutory, d.national_return) == ("phonics", True, True)
+    assert d.subject("mark").marks == (0, 40)  # §1: 40 words
+    assert {c.upper() for c in d.subject("outcome").valid} == {"A", "D", "L", "Q", "WA", "WT"}
+    assert d.raw["threshold"]["mark"] == 32  # §1: every year 2012-2025
+    published = dt.date.fromisoformat(d.raw["threshold"]["published"])
+    assert published.year == d.year and published.month == 6
+    assert d.dates["check_week_ends"] < published < d.dates["national_deadline"]
+    assert d.nc_years == ("1", "2") and d.nc_year == "1"
+    assert set(d.codes["instead_of_mark"]) == {"A", "D", "L", "Q"}  # PSC-R03
+    assert d.raw["measures"]["not_eligible"] == ["L"]  # §5: pupils who left are not counted
+    assert d.raw["measures"]["column"].format(group="y1", bucket="eligible_pupils") == (
+        "t_phonics_y1_eligible_pupils"
+    )
+
+
+def test_phonics_2023_dates_and_cohort_are_the_specs():
+    d = load("phonics-2023")
+    assert (d.dates["check_week_starts"], d.dates["check_week_ends"]) == (
+        dt.date(2023, 6, 12),
+        dt.date(2023, 6, 16),
+    )
+    assert d.raw["threshold"]["published"] == "2023-06-26"
+    assert d.dates["national_deadline"] == dt.date(2023, 7, 21)
+    # §4 PSC-R10: Year 1 born 1 Sep 2016 - 31 Aug 2017, Year 2 born 1 Sep 2015 - 31 Aug 2016.
+    assert d.dob_usual_by_nc_year == {
+        "1": (dt.date(2016, 9, 1), dt.date(2017, 8, 31)),
+        "2": (dt.date(2015, 9, 1), dt.date(2016, 8, 31)),
+    }
+    assert d.retention.pupil_data_years == load("ks1-2023").retention.pupil_data_years
+    # Up to 2023 the Year 2 cohort of "by the end of Year 2" is the KS1 pupils (§5); from 2024
+    # the pupils with phonics results.
+    assert d.raw["measures"]["by_end_y2"] == {
+        "year2_cohort": "collection",
+        "year2_cohort_collection": "ks1-2023",
+    }
+    assert load("phonics-2024").raw["measures"]["by_end_y2"] == {"year2_cohort": "results"}
+
+
+def test_phonics_rules_have_the_specs_severities():
+    d = load("phonics-2023")
+    queries = {"PSC-R05", "PSC-R06", "PSC-R08", "PSC-R09", "PSC-R10", "PSC-R11"}
+    assert set(d.rules) == {f"PSC-R{n:02d}" for n in range(1, 12)}
+    for rule_id, settings in d.rules.items():
+        assert settings["severity"] == ("query" if rule_id in queries else "error"), rule_id
+
+
+@pytest.mark.parametrize(
+    "subject, component, item",
+    [("PHO", "PHO", "mark"), ("PSC", "MARK", "mark"), ("PHON", "", "mark"), ("pho", "psc", "mark"),
+     ("PHO", "READ", None), ("ENG", "PHO", None)],
+)  # fmt: skip
+def test_phonics_ctf_rows_map_by_every_variant_of_the_spec(subject, component, item):
+    d = load("phonics-2023")
+    assert d.map_ctf_assessment(subject, component) == item
+    assert d.ctf_mappings[0].codes_to == "outcome"  # an outcome code in place of a mark
+    assert d.ctf_stages == {"KS1", "PSC", "PHO"} and d.ctf_methods == {"TT", "TA"}
+    # A KS1 definition maps none of these rows to a subject.
+    assert load("ks1-2023").map_ctf_assessment(subject, component) is None
+
+
+def test_phonics_files_are_found_by_their_names_and_columns():
+    d = load("phonics-2023")
+    csv_name = re.compile(d.files["csv_file_name"])
+    assert csv_name.match("PHONICS_2001_23.csv")["id"] == "2001"
+    assert not csv_name.match("KS1_2001_23.csv")
+    ctf_name = re.compile(d.files["ctf_file_name"])
+    for name in ("9382001_CTF_938LLLL_001.xml", "9382001_PHO_938LLLL_002.xml",
+                 "9382001_FTF_938DfE_003.xml"):  # fmt: skip
+        assert ctf_name.match(name)["estab"] == "2001", name
+    headers = d.csv_header_map()
+    for header, field in [("LA", "la"), ("Estab", "estab"), ("UPN", "upn"), ("DOB", "dob"),
+                          ("Sex", "sex"), ("Gender", "sex"), ("NCyear", "nc_year"),
+                          ("Mark", "mark"), ("Outcome", "outcome")]:  # fmt: skip
+        assert headers[definition._fold(header)] == field, header
+
+
+def test_phonics_2024_and_2025_extend_the_year_before():
+    assert load("phonics-2024").extends == ("phonics-2023",)
+    assert load("phonics-2025").extends == ("phonics-2024", "phonics-2023")
+    assert load("phonics-2025").ctf_version == "24.0"
+    for collection_id in PHONICS[1:]:
+        d, first = load(collection_id), load("phonics-2023")
+        for section in ("subjects", "codes", "ctf_mapping", "rules", "return", "files"):
+            assert d.raw[section] == first.raw[section], section
