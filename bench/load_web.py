@@ -12,10 +12,10 @@ One command does everything (issue 15, item 2):
    including the largest, an approver, restricted officers, school users), each admin with a
    confirmed TOTP device, and one session per user signs in through the real sign-in form
    and two-factor page;
-3. the production server is started on 127.0.0.1 only with 2 web workers and 2 task workers
-   (`keystage serve --workers 2 --task-workers 2` when it has those options, else gunicorn
-   and two `db_worker` processes), production settings as behind a TLS proxy
-   (`KEYSTAGE_TLS_PROXY=1`, the client sends `X-Forwarded-Proto: https`), debug off;
+3. the production server is started on 127.0.0.1 only: `keystage serve --workers N
+   --task-workers 2` with N = serve's own default, twice the cores and one (`--web-workers`),
+   production settings as behind a TLS proxy (`KEYSTAGE_TLS_PROXY=1`, the client sends
+   `X-Forwarded-Proto: https`), debug off;
 4. three runs: 200 sessions each opening a page (LA dashboard, Data Errors, the pupil grid, the
    KS1 summary, the gap analysis) then reading 2-8 s, for 60 s; the same with a `keystage
    import` of the reserved LAs running; 50 sessions with no reading time (closed loop);
@@ -423,6 +423,9 @@ def main() -> int:
     ap.add_argument("--max-requests", type=int, default=20_000, help="the most in one run")
     ap.add_argument("--runs", default="open,import,closed",
                     help="which runs, of open,import,closed")  # fmt: skip
+    # serve's own default, gunicorn's advice: twice the cores and one (the pages wait on the
+    # database part of the time, so two processes on 2 cores leave a core idle).
+    ap.add_argument("--web-workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
     ap.add_argument("--write-docs", action="store_true")
     ap.add_argument("--make-users", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -453,7 +456,7 @@ def main() -> int:
         "KEYSTAGE_TLS_PROXY": "1",
     }
     base = f"http://127.0.0.1:{args.port}"
-    server = start_server(server_env, args.port, web=2, task=2,
+    server = start_server(server_env, args.port, web=args.web_workers, task=2,
                           log=Path(env["KEYSTAGE_DATA_DIR"]) / "server.log")  # fmt: skip
     results = []
     try:
@@ -478,11 +481,12 @@ def main() -> int:
     finally:
         stop_server(server)
     if args.write_docs:
-        write_docs(results, data, made["largest"], people)
+        write_docs(results, data, made["largest"], people, args.web_workers)
     return 0 if all(r["errors"] == 0 for r in results) else 1
 
 
-def write_docs(results: list[dict], data: dict, largest: list[dict], people: list[dict]) -> None:
+def write_docs(results: list[dict], data: dict, largest: list[dict], people: list[dict],
+               web_workers: int) -> None:  # fmt: skip
     s = data["summary"]
     roles = {}
     for p in people:
@@ -490,7 +494,9 @@ def write_docs(results: list[dict], data: dict, largest: list[dict], people: lis
     lines = [
         f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, PostgreSQL, by "
-        "`bench/load_web.py --write-docs`.",
+        "`bench/load_web.py --write-docs`; `keystage serve` with "
+        f"{web_workers} web processes and 2 task workers (imports and task workers at "
+        f"nice {os.environ.get('KEYSTAGE_TASK_NICE', '10')}).",
         "",
         f"Data: the national year of `bench/import_national.py` ({s.get('las')} LAs, "
         f"{s.get('pupils')} pupils generated), {data['loaded']} LAs loaded before the runs and "

@@ -2,8 +2,8 @@
 
 30 LAs (the largest among them) each upload their whole year as ONE zip through the real
 upload form (/uploads/), signed in as that LA's officer, all at the same moment, while the
-server runs 2 web workers and 2 task workers; a few LA admins (signed in with their
-authenticator code) keep reading their LA dashboard meanwhile. Then it checks that:
+server runs serve's default web processes (2 × cores + 1) and 2 task workers; a few LA
+admins (signed in with their authenticator code) keep reading their LA dashboard meanwhile. Then it checks that:
 - every batch finishes (its status endpoint says so, as the batch page's script asks it);
 - nothing is lost: every member of every zip has a result; the pupils stored for each LA are
   the pupils in its files (counted here with lxml/csv, not by the product) less those in files
@@ -439,7 +439,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "national")
     ap.add_argument("--las", type=int, default=30, help="LAs uploading at once (default 30)")
-    ap.add_argument("--web-workers", type=int, default=2)
+    ap.add_argument("--web-workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
     ap.add_argument("--task-workers", type=int, default=2)
     ap.add_argument("--readers", type=int, default=4, help="dashboard sessions (default 4)")
     ap.add_argument("--think", type=float, default=1.0, help="seconds between a reader's reads")

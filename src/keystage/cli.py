@@ -359,6 +359,9 @@ def _describe(r) -> str:
 
 
 def cmd_import(args) -> int:
+    from keystage.server import lower_priority
+
+    lower_priority()  # background work: the web pages come first (KEYSTAGE_TASK_NICE)
     _django()
     _require_db()
     from keystage.output import write_table

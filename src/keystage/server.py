@@ -10,6 +10,7 @@ told (SIGTERM) if the supervisor itself is killed, so no child is left running."
 from __future__ import annotations
 
 import ctypes
+import os
 import signal
 import socket
 import subprocess
@@ -99,6 +100,33 @@ def _in_child() -> None:
         _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def task_niceness() -> int:
+    """How much lower than the pages background work runs (KEYSTAGE_TASK_NICE, 0-19, default
+    10): imports and fact rebuilds then use what CPU the web processes leave, and a national
+    import no longer halves how many pages the machine serves (docs/performance.md). On an
+    idle machine it costs nothing."""
+    raw = os.environ.get("KEYSTAGE_TASK_NICE", "10").strip()
+    try:
+        return min(max(int(raw), 0), 19)
+    except ValueError:
+        return 10
+
+
+def lower_priority() -> None:
+    """Make this process (and what it starts) background work, by `task_niceness()`."""
+    n = task_niceness()
+    if n and hasattr(os, "nice"):
+        try:
+            os.nice(n)
+        except OSError:
+            pass  # not allowed here: run at the usual priority
+
+
+def _in_task_child() -> None:
+    _in_child()
+    lower_priority()
+
+
 def describe(returncode: int) -> str:
     if returncode < 0:
         try:
@@ -127,9 +155,9 @@ class Supervisor:
         self.due = [0.0] * task_workers
         self.signals = 0
 
-    def _spawn(self, argv, pass_fds=()) -> subprocess.Popen:
+    def _spawn(self, argv, pass_fds=(), preexec=_in_child) -> subprocess.Popen:
         return subprocess.Popen(
-            argv, env=self.env, pass_fds=pass_fds, process_group=0, preexec_fn=_in_child
+            argv, env=self.env, pass_fds=pass_fds, process_group=0, preexec_fn=preexec
         )
 
     def _start(self) -> None:
@@ -139,7 +167,7 @@ class Supervisor:
             self._start_task(slot)
 
     def _start_task(self, slot: int) -> None:
-        self.tasks[slot] = self._spawn(task_worker_argv())
+        self.tasks[slot] = self._spawn(task_worker_argv(), preexec=_in_task_child)
         self.started[slot] = time.monotonic()
 
     def _on_signal(self, signum, frame) -> None:

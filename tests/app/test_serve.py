@@ -200,6 +200,10 @@ def serve(own_database, tmp_path):
         server.kill_all()
 
 
+def niceness(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
 def test_two_web_processes_answer_and_dead_ones_are_replaced(serve, own_database):
     server = serve("--workers", "2", "--task-workers", "2", env=production(own_database))
     line = server.wait_running()
@@ -230,11 +234,17 @@ def test_two_web_processes_answer_and_dead_ones_are_replaced(serve, own_database
     # ones run the next task.
     tasks = wait_for(lambda: len(t := children(server.proc.pid, "db_worker")) == 2 and t,
                      "2 task workers")  # fmt: skip
+    # Task workers are background work: they run at a lower priority than the web (and keep
+    # it when started again).
+    assert {niceness(pid) for pid in tasks} == {min(niceness(master) + 10, 19)}
+    wait_for(lambda: len(re.findall(r"Starting worker worker_id=", server.err.read_text())) == 2,
+             "2 task workers polling", server.proc, server.err)  # fmt: skip
     for pid in tasks:
         os.kill(pid, signal.SIGKILL)
     again = wait_for(lambda: len(t := children(server.proc.pid, "db_worker")) == 2
                      and not t & tasks and t, "2 new task workers", server.proc, server.err)  # fmt: skip
     server.seen |= again
+    assert {niceness(pid) for pid in again} == {min(niceness(master) + 10, 19)}
     log = server.err.read_text()
     for pid in tasks:
         assert re.search(rf"task worker [12] \(pid {pid}\) stopped \(killed by SIGKILL\); "
@@ -244,8 +254,12 @@ def test_two_web_processes_answer_and_dead_ones_are_replaced(serve, own_database
     assert ran.returncode == 0, ran.stderr[-3000:]
     status, worker = ran.stdout.split()[:2]
     assert status == "SUCCESSFUL"
-    ids = re.findall(r"Starting worker worker_id=(\w+)", server.err.read_text())
-    assert len(ids) == 4 and worker in ids[2:]  # one of the workers started again
+    # The two started again each say so as they begin polling (at their lower priority, not
+    # always before the task has run).
+    ids = wait_for(lambda: len(i := re.findall(r"Starting worker worker_id=(\w+)",
+                                               server.err.read_text())) == 4 and i,
+                   "4 task workers started in all", server.proc, server.err)  # fmt: skip
+    assert worker in ids[2:]  # one of the workers started again
 
     # SIGTERM (systemd's stop, a plain `kill`) stops serve and every process it started.
     everything = descendants(server.proc.pid)

@@ -153,7 +153,7 @@ TASKS = {
 # What the busiest pages compute from an LA's data, kept in each process's memory under a key
 # that names the data's stamp (keystage.web.readcache): never stale, nothing shared between
 # processes or machines. Entries of up to a few hundred KB each.
-PAGE_CACHE_ENTRIES = int(os.environ.get("KEYSTAGE_PAGE_CACHE_ENTRIES", "200"))
+PAGE_CACHE_ENTRIES = int(os.environ.get("KEYSTAGE_PAGE_CACHE_ENTRIES", "2000"))
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "Europe/London"
