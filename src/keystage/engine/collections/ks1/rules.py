@@ -1,7 +1,9 @@
 """KS1's own rules: the teacher-assessment outcome rules (spec §5.4): missing, invalid, old and
 duplicated codes, and the cross-subject queries. Codes are compared trimmed and upper-cased;
 findings keep the value as the school wrote it. The identity, header and establishment rules
-every collection needs are in `engine/rules/`; `BOOK` takes them under the KS1 prefix."""
+every collection needs are in `engine/rules/`; `BOOK` takes them under the KS1 prefix.
+Where one rule is a more precise form of another, only the precise one fires while it is
+enabled: KS1-T07 over KS1-T05/T06, KS1-T14 over KS1-T01..T04."""
 
 from __future__ import annotations
 
