@@ -554,7 +554,7 @@ def cmd_pupils(args) -> int:
 
 def cmd_generate(args) -> int:
     from keystage import reference
-    from keystage.engine import synthetic
+    from keystage.engine.collections.ks1 import synthetic
 
     known = {la.code for la in reference.local_authorities()}
     if args.la:

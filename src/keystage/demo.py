@@ -55,7 +55,7 @@ def seed(data_dir: Path, las: list[str], *, collection_id: str | None = None, ou
     """Everything the demo needs; returns what it made for the caller to print."""
     from django.core.management import call_command
 
-    from keystage.engine import synthetic
+    from keystage.engine.collections.ks1 import synthetic
     from keystage.orgs.actions import do_load_reference, do_load_register
 
     call_command("migrate", verbosity=0, interactive=False)

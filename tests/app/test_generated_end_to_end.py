@@ -8,7 +8,7 @@ import csv
 import pytest
 
 from keystage.cli import main
-from keystage.engine import synthetic
+from keystage.engine.collections.ks1 import synthetic
 from keystage.submissions.queries import data_errors, pupil_list
 
 EXPECTED_RULES = {

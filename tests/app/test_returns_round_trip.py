@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from keystage.cli import main
-from keystage.engine import synthetic
+from keystage.engine.collections.ks1 import synthetic
 from keystage.orgs.models import LocalAuthority
 from keystage.returns import actions
 from keystage.returns.models import CollectedFinding, CollectedPupil, CollectedReturn

@@ -15,7 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from keystage.engine import definition, synthetic
+from keystage.engine import definition
+from keystage.engine.collections.ks1 import synthetic
 from keystage.engine.measures import (
     UNKNOWN,
     Counts,

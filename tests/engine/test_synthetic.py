@@ -14,7 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
 
-from keystage.engine import definition, synthetic, upn
+from keystage.engine import definition, upn
+from keystage.engine.collections.ks1 import synthetic
 from keystage.engine.register import expected_for_ks1, read_register
 from keystage.reference import local_authorities
 

@@ -19,6 +19,7 @@ from django.db.models import Max, Q
 from keystage.accounts.scope import scoped
 from keystage.audit.models import AuditEvent
 from keystage.checking.models import Confirmation, Message, Release
+from keystage.engine import collections as collection_packages
 from keystage.engine import definition as definitions
 from keystage.engine.measures import UNKNOWN, count_pupils, measures, rounded
 from keystage.orgs.models import School
@@ -213,7 +214,7 @@ class Summary:
     pupils: int
     subjects: list[str]  # subject labels, in the definition's order
     codes: list[SummaryRow]  # pupils at each outcome code (that any pupil has), with the share
-    measures: list[SummaryRow]  # eligible, expected standard or above, greater depth
+    measures: list[SummaryRow]  # eligible, then the met and higher measures (in that order)
     combined: dict  # reading, writing and maths together
     comparison: dict | None  # the LA's figures: {"name", "subjects": [...], "combined": {...}}
 
@@ -320,10 +321,11 @@ def summary(collection: Collection, school: School, *, comparisons: bool) -> Sum
             continue
         code_rows.append(SummaryRow("No valid code" if code == UNKNOWN else code, cells))
     own = _headline(m, subjects)
+    headings = collection_packages.module_of(definition, "reports").MEASURE_HEADINGS
     measure_rows = [
         SummaryRow("Eligible pupils", [str(m["subjects"][s.key]["eligible"]) for s in subjects]),
-        SummaryRow("Expected standard or above (EXS+)", [c["met"] for c in own["subjects"]]),
-        SummaryRow("Greater depth (GDS)", [c["higher"] for c in own["subjects"]]),
+        SummaryRow(headings["met"], [c["met"] for c in own["subjects"]]),
+        SummaryRow(headings["higher"], [c["higher"] for c in own["subjects"]]),
     ]
     combined = {
         "subjects": ", ".join(definition.subject(k).label for k in m["combined"]["subjects"]),

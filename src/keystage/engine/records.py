@@ -52,9 +52,10 @@ class PupilRecord:
     sex: str = ""
     outcomes: dict[str, str] = field(default_factory=dict)  # subject key -> code as written
     # Subjects given more than once for the collection year: subject -> every code seen,
-    # in document order (the kept one is in `outcomes`), for KS1-T08.
+    # in document order (the kept one is in `outcomes`), for the rule on results given twice.
     duplicate_outcomes: dict[str, list[str]] = field(default_factory=dict)
-    # Subjects found only with the wrong Stage/Year/Method: subject -> "Year 2022" etc (KS1-T14).
+    # Subjects found only with the wrong Stage/Year/Method: subject -> "Year 2022" etc (for the
+    # rule on wrong assessment parameters).
     wrong_parameters: dict[str, str] = field(default_factory=dict)
     nc_year: str = ""
     former_upn: str = ""

@@ -3,9 +3,9 @@ by Keystage or by any other system, as the collector does on upload.
 
 In order: the prolog (any DOCTYPE refused, as in the CTF reader: it is how entity-expansion and
 external-entity attacks get in), well-formedness and the schema (streamed with lxml iterparse
-under the definition's XSD), the header (KS1-H01..H08, against the uploader's LA), each
-establishment (in the register and of this LA; twice in one upload refused, KS1-E03; then
-KS1-E02/E04/E05 as findings) and each pupil (the pupil rules). A file that fails the first three,
+under the definition's XSD), the header (rules H01-H08, against the uploader's LA), each
+establishment (in the register and of this LA; twice in one upload refused, E03; then
+E02/E04/E05 as findings) and each pupil (the pupil rules). A file that fails the first three,
 or names a school that cannot be held, raises `RejectedFile` with one line for a person;
 otherwise every establishment comes back with its pupils, findings and query explanations.
 Cross-school rules (duplicate UPNs across an LA's whole return) need every file the collector

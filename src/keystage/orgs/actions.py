@@ -63,9 +63,9 @@ def do_load_register(
     las = {la.code: la.pk for la in LocalAuthority.objects.all()}
     existing = {s.urn: s for s in School.objects.all()}
     result = RegisterLoad()
-    reading = register_reader.read_register(path)
+    extract = register_reader.read_register(path)
     to_create, to_update = [], []
-    for entry in reading:
+    for entry in extract:
         if entry.la not in las:
             result.skipped.append((entry.line, f"LA {entry.la} is not an English LA of 2023"))
             continue
@@ -95,7 +95,7 @@ def do_load_register(
                 to_update.append(school)
         else:
             result.unchanged += 1
-    result.skipped.extend(getattr(reading, "skipped", []))
+    result.skipped.extend(getattr(extract, "skipped", []))
     School.objects.bulk_create(to_create, batch_size=2000)
     School.objects.bulk_update(to_update, _FIELDS, batch_size=2000)
     result.created, result.updated = len(to_create), len(to_update)

@@ -20,10 +20,10 @@ from django.db import connection
 from django.db.models import Max, Q, Sum
 
 from keystage.collection.models import ExpectedCohort
+from keystage.engine import collections as collection_packages
 from keystage.engine import definition as definitions
 from keystage.engine.measures import Counts, ees_row, measures, rounded, wilson_interval
 from keystage.orgs.models import LocalAuthority, Region, School
-from keystage.reference import published_ks1
 from keystage.reports import disclosure
 from keystage.reports.disclosure import EVERYTHING, SUPPRESSED, Viewer
 from keystage.reports.facts import counts_from_json
@@ -53,12 +53,6 @@ OFFICIAL_FIELDS = (
     "level", "code", "name", "subject", "measure", "provisional_percent", "published_percent",
     "difference", "eligible",
 )  # fmt: skip
-# The published series' columns, per subject and measure.
-PUBLISHED_COLUMNS = {
-    ("reading", "met"): "read_exs", ("reading", "higher"): "read_gds",
-    ("writing", "met"): "writ_exs", ("writing", "higher"): "writ_gds",
-    ("maths", "met"): "mat_exs", ("maths", "higher"): "mat_gds", ("science", "met"): "sci_exs",
-}  # fmt: skip
 
 _DIMENSION_ORDER = ("all", "sex", "term", "fsm", "sen", "eal", "ethnicity")
 DIMENSION_LABELS = {
@@ -425,13 +419,36 @@ def _protect(mine: dict[str, AreaFigures]) -> None:
             mine[group].pupils_hidden = True
 
 
+def _own(collection: Collection):
+    """The collection's own reports module (its published series, its measures' names)."""
+    return collection_packages.module_of(definitions.load(collection.code), "reports")
+
+
+def published_columns(collection: Collection) -> dict[tuple[str, str], str]:
+    """The published series' columns, per (subject, measure)."""
+    return _own(collection).PUBLISHED_COLUMNS
+
+
+def trend_subjects(collection: Collection) -> list[str]:
+    """The subjects DfE publishes a series for, in the definition's order."""
+    columns = published_columns(collection)
+    return [k for k in definitions.load(collection.code).subject_keys if (k, "met") in columns]
+
+
+def has_higher(collection: Collection, subject: str) -> bool:
+    """Whether a subject (or the combined measure) has a higher standard to count."""
+    if subject == COMBINED:
+        return True
+    return bool(definitions.load(collection.code).subject(subject).higher)
+
+
 def subject_keys(collection: Collection) -> list[str]:
     return [*definitions.load(collection.code).subject_keys, COMBINED]
 
 
 def subject_labels(collection: Collection) -> dict[str, str]:
     labels = {s.key: s.label for s in definitions.load(collection.code).subjects}
-    labels[COMBINED] = "Reading, writing and maths combined"
+    labels[COMBINED] = _own(collection).COMBINED_LABEL
     return labels
 
 
@@ -596,15 +613,15 @@ def national(collection: Collection, *, viewer: Viewer = EVERYTHING) -> list[dic
     return out
 
 
-def published(year: str, level: str, code: str) -> dict[str, str] | None:
-    for row in published_ks1():
+def published(collection: Collection, year: str, level: str, code: str) -> dict[str, str] | None:
+    for row in _own(collection).published_rows():
         if row["year"] == year and row["level"] == level and row["code"] == code:
             return row
     return None
 
 
-def _published_value(row: dict | None, subject: str, measure: str):
-    column = PUBLISHED_COLUMNS.get((subject, measure))
+def _published_value(columns: dict, row: dict | None, subject: str, measure: str):
+    column = columns.get((subject, measure))
     if row is None or column is None:
         return None
     value = (row.get(column) or "").strip()
@@ -620,17 +637,18 @@ def official(collection: Collection, *, viewer: Viewer = EVERYTHING, las=()) -> 
     provisional percentage rounded to a whole number as DfE publishes."""
     area_list = national_areas() + [Area("la", a.code, a.name, a.pk, None, None) for a in las]
     found = figures(collection, area_list, ["all"], viewer)
+    columns = published_columns(collection)
     out = []
     for area in area_list:
         f = found.get((area.level, area.code), {}).get("all")
-        row = published("2023", area.level, area.code)
+        row = published(collection, "2023", area.level, area.code)
         if f is None:
             continue
-        for subject, measure in PUBLISHED_COLUMNS:
+        for subject, measure in columns:
             figure = f.subjects.get(subject, {}).get(measure)
             if figure is None:
                 continue
-            theirs = _published_value(row, subject, measure)
+            theirs = _published_value(columns, row, subject, measure)
             mine = SUPPRESSED if figure.hidden else rounded(figure.percent, 0)
             diff = (
                 mine - theirs if isinstance(mine, int) and theirs is not None else
@@ -644,18 +662,19 @@ def official(collection: Collection, *, viewer: Viewer = EVERYTHING, las=()) -> 
     return out
 
 
-def trend(area_list: list[Area]) -> list[dict]:
+def trend(collection: Collection, area_list: list[Area]) -> list[dict]:
     """DfE's published series (2016-2023) for the areas given that DfE publishes (LAs, regions,
     England): one row per area and year with the headline percentages."""
     wanted = {(a.level, a.code): a for a in area_list if a.level in ("la", "region", "national")}
+    columns = published_columns(collection)
     out = []
-    for row in published_ks1():
+    for row in _own(collection).published_rows():
         area = wanted.get((row["level"], row["code"]))
         if area is None:
             continue
         out.append({
             "level": area.level, "code": area.code, "name": area.name, "year": row["year"],
-            **{f"{s}_{m}": _published_value(row, s, m) for s, m in PUBLISHED_COLUMNS},
+            **{f"{s}_{m}": _published_value(columns, row, s, m) for s, m in columns},
         })  # fmt: skip
     return sorted(out, key=lambda r: (area_list.index(wanted[(r["level"], r["code"])]), r["year"]))
 

@@ -177,12 +177,19 @@ def index(request):
 # -- summary ----------------------------------------------------------------------------------
 
 
+def _trend_subject(request, keys: list[str], name: str = "trend") -> str:
+    """The subject asked for in the trend chart, or the first with a published series."""
+    asked = request.GET.get(name)
+    return asked if asked in keys else (keys[0] if keys else "")
+
+
 def _summary_context(request, level, code):
     area_list, place = _area(request, level, code, comparisons=False)
     collection = _collection()
     viewer = viewer_for(request.user)
     found = queries.figures(collection, area_list, ["all"], viewer)
     labels = queries.subject_labels(collection)
+    trend_keys = queries.trend_subjects(collection)
     columns = [(a, found.get((a.level, a.code), {}).get("all")) for a in area_list]
     rows = [{
         "label": "Pupils",
@@ -214,7 +221,7 @@ def _summary_context(request, level, code):
                            SUPPRESSED if hidden else queries.rounded(v["percent"], queries.PLACES))
                           for code, v in s["codes"].items() if v["count"] or code != "unknown"],
             })  # fmt: skip
-    trend = queries.trend(area_list) if len(area_list) > 1 or level != "school" else []
+    trend = queries.trend(collection, area_list) if len(area_list) > 1 or level != "school" else []
     trend_areas = []
     for a in area_list:
         rows_of = [r for r in trend if (r["level"], r["code"]) == (a.level, a.code)]
@@ -222,7 +229,7 @@ def _summary_context(request, level, code):
             f = found.get((a.level, a.code), {}).get("all")
             provisional = {
                 f"{s}_{m}": (_cell(f.subjects[s][m]).get("percent", SUPPRESSED) if f else None)
-                for s, m in queries.PUBLISHED_COLUMNS
+                for s, m in queries.published_columns(collection)
             }
             trend_areas.append({"area": a, "rows": rows_of, "provisional": provisional})
     return {
@@ -233,7 +240,8 @@ def _summary_context(request, level, code):
         "rows": rows,
         "codes": codes,
         "trend_areas": trend_areas,
-        "trend_subjects": [(s, labels[s]) for s in ("reading", "writing", "maths", "science")],
+        "trend_subjects": [(s, labels[s]) for s in trend_keys],
+        "trend_subject": _trend_subject(request, trend_keys),
         "links": _links(area_list[0]),
         "has_figures": main is not None,
         "threshold": threshold(),
@@ -257,7 +265,9 @@ def _gap_params(request, collection):
     if subject not in queries.subject_keys(collection):
         subject = queries.COMBINED
     measure = request.GET.get("measure", "met")
-    if measure not in queries.MEASURES or (subject == "science" and measure == "higher"):
+    if measure not in queries.MEASURES or (
+        measure == "higher" and not queries.has_higher(collection, subject)
+    ):
         measure = "met"
     return subject, measure
 
@@ -350,9 +360,7 @@ def trend_chart(request, level, code, fmt):
     if fmt not in charts.FORMATS:
         raise Http404("Charts are svg or png")
     context = _summary_context(request, level, code)
-    subject = request.GET.get("subject", "reading")
-    if subject not in ("reading", "writing", "maths", "science"):
-        subject = "reading"
+    subject = _trend_subject(request, queries.trend_subjects(context["collection"]), "subject")
     key = f"{subject}_met"
     years = sorted({r["year"] for t in context["trend_areas"] for r in t["rows"]})
     series = []

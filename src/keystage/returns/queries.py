@@ -327,11 +327,8 @@ def open_items_by_rule(items: list[dict]) -> list[dict]:
 
 # Errors only a school's own file can show: the return carries one result per subject, of this
 # collection's stage, year and method, so these never reach the national collection as such.
-UNTRAVELLED = {
-    "KS1-T08": "the return carries only the result that was used",
-    "KS1-T14": "the return carries no result of another year or assessment, so the national "
-    "collection counts these as missing results",
-}
+# Each collection's rules say which they are and why (`Rule.file_only`).
+UNTRAVELLED = {r.id: r.file_only for r in rules.file_only_rules().values()}
 
 
 def _rule_title(rule: str) -> str:
@@ -340,7 +337,7 @@ def _rule_title(rule: str) -> str:
 
 
 def untravelled_rules_text() -> str:
-    """'KS1-T08 More than one result and KS1-T14 Wrong assessment parameters'."""
+    """Each rule id and title, joined with "and": 'X More than one result and Y Wrong ...'."""
     names = [f"{r} {_rule_title(r)}" for r in UNTRAVELLED]
     return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
 

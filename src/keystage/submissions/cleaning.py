@@ -34,9 +34,14 @@ IDENTITY_FIELDS = ("upn", "surname", "forename", "dob", "sex")
 # Fields the checks across the LA's schools read (duplicate UPNs, one pupil under two UPNs).
 COHORT_FIELDS = frozenset({"upn", "surname", "forename", "dob"})
 MAX_LENGTH = {"upn": 40, "surname": 200, "forename": 200, "dob": 40, "sex": 20}
-# Rules that need what only the file showed (a subject given twice, the wrong assessment
-# parameters): their findings are kept until the LA edits that subject.
-FILE_ONLY_RULES = ("KS1-T08", "KS1-T14")
+# Rules that need what only the file showed (e.g. a subject given twice): their findings are
+# kept until the LA edits that subject. Each collection's rules say which they are.
+FILE_ONLY_RULES = tuple(rules.file_only_rules())
+# Of those, the ones whose kept findings are put back into the record's wrong assessment
+# parameters when its rules run again (so the missing-result rules stay quiet about them).
+_RESTORE_WRONG_PARAMETERS = frozenset(
+    r.id for r in rules.file_only_rules().values() if r.restores == "wrong_parameters"
+)
 NOT_ALLOWED = (
     "Only LA staff can change pupil records. Schools correct their data in their management "
     "information system and send a new file."
@@ -235,7 +240,7 @@ def revalidate(pupils: list[PupilRecord], edited: dict[int, set[str]] | None = N
         if not p.is_current:
             continue
         definition = definitions.load(p.collection.code)
-        wrong = {f.field: f.value for f in kept if f.rule == "KS1-T14"}
+        wrong = {f.field: f.value for f in kept if f.rule in _RESTORE_WRONG_PARAMETERS}
         explained = {(f.rule, f.field): f for f in prior[p.pk] if f.explanation}
         kept_keys = {(f.rule, f.field, f.value) for f in kept}
         for found in rules.check_pupil(_engine_pupil(p, wrong), definition):
@@ -303,7 +308,7 @@ def _change_row(pupil, name, old, new, *, source, reason, user, at, **extra) -> 
 
 
 def describe(change: PupilChange, collection: Collection | None = None) -> str:
-    """One line for people: "officer938 changed English reading from BLW to EXS"."""
+    """One line for people: "officer938 changed Sex from F to M"."""
     name = field_label(collection, change.field) if collection else change.field
     return f"{change.actor or 'someone'} changed {name} from {change.old or '(blank)'} to {change.new or '(blank)'}"
 

@@ -12,6 +12,7 @@ from django.db.models import Max, QuerySet
 
 from keystage.accounts.scope import scoped
 from keystage.engine import definition as definitions
+from keystage.engine import rules
 from keystage.submissions.cleaning import rule_title, who_corrects
 from keystage.submissions.models import (
     Collection,
@@ -143,6 +144,8 @@ def _open_rejections(collection, la, school, for_user=_EVERYONE) -> Iterator[dic
         school,
     ).select_related("school")
     rejected = list(rejected)
+    # A rejected file is the file rule's finding (F01 in the collection's rule ids).
+    file_rule = rules.rule_id(definitions.load(collection.code), "F01")
     # The latest file not rejected of each school with a rejected file: only those schools
     # (reading every upload of the country cost most of an LA's report).
     latest_ok = dict(
@@ -162,8 +165,8 @@ def _open_rejections(collection, la, school, for_user=_EVERYONE) -> Iterator[dic
             "upn": "",
             "surname": "",
             "forename": "",
-            "rule": "KS1-F01",
-            "rule_title": rule_title("KS1-F01"),
+            "rule": file_rule,
+            "rule_title": rule_title(file_rule),
             "severity": "error",
             "who_corrects": who_corrects("error", False),
             "field": "file",

@@ -432,7 +432,8 @@ class CtfReader(SchoolFileReader):
         outcomes, duplicates, wrong = self._outcomes(rows)
         if not outcomes and nc_year != self._nc_year and (nc_year or not wrong):
             # Not in the KS1 cohort: a whole-school CTF carries every year group. A pupil with
-            # no NC year but KS1 rows for the wrong year is kept, so that KS1-T14 can say so.
+            # no NC year but KS1 rows for the wrong year is kept, so that the rule on wrong
+            # assessment parameters can say so.
             self.counts.ignored_pupils += 1
             return None
         if self._fix_c1:

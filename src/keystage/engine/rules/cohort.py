@@ -1,5 +1,5 @@
 """Cross-record identity rules (spec §5.3) over all current pupils of an LA, across schools:
-one UPN on several records (KS1-P03) and one child under several UPNs (KS1-P14)."""
+one UPN on several records (P03) and one child under several UPNs (P14)."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def _upn(entry: CohortEntry) -> str:
 
 
 @cohort_rule(
-    "KS1-P03",
+    "P03",
     "error",
     field="upn",
     title="UPN on more than one record",
@@ -120,7 +120,7 @@ def _same_child_keys(entries: list[CohortEntry]) -> list[tuple[str, str, str] | 
 
 
 @cohort_rule(
-    "KS1-P14",
+    "P14",
     "query",
     field="upn",
     title="Same pupil under different UPNs",
@@ -140,7 +140,7 @@ def pupil_repeated(entries: list[CohortEntry], ctx: RuleContext) -> list[Hit]:
         for e in group:
             first.setdefault(_upn(e), e)
         if len(first) < 2:
-            continue  # the same UPN twice is KS1-P03's business
+            continue  # the same UPN twice is P03's business
         for entry in group:
             own_key = _upn(entry)
             shown = islice((o for u, o in first.items() if u != own_key), _NAMED_AT_MOST)

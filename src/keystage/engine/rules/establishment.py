@@ -1,5 +1,5 @@
 """Establishment rules (spec §5.2): is the school that sent a file one that should be in the
-return, and did it send the pupils we expect? KS1-E03 looks across a whole return."""
+return, and did it send the pupils we expect? E03 looks across a whole return."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def _folded(values) -> frozenset[str]:
 
 
 @school_rule(
-    "KS1-E01",
+    "E01",
     "error",
     field="laestab",
     title="Establishment number not 4 digits",
@@ -46,7 +46,7 @@ def estab_invalid(case: SchoolCase, ctx: RuleContext) -> Hit | None:
 
 
 @school_rule(
-    "KS1-E02",
+    "E02",
     "error",
     field="laestab",
     title="Establishment not recognised for this LA",
@@ -54,8 +54,8 @@ def estab_invalid(case: SchoolCase, ctx: RuleContext) -> Hit | None:
 )
 def establishment_unknown(case: SchoolCase, ctx: RuleContext) -> Hit | None:
     header, school = case.header, case.school
-    if ctx.enabled("KS1-E01") and not _estab_ok(header.estab.strip()):
-        return None  # the number itself is wrong: KS1-E01 says so
+    if ctx.enabled(ctx.ids["E01"]) and not _estab_ok(header.estab.strip()):
+        return None  # the number itself is wrong: E01 says so
     laestab = header.laestab
     if school is None:
         return Hit(
@@ -80,7 +80,7 @@ def establishment_unknown(case: SchoolCase, ctx: RuleContext) -> Hit | None:
 
 
 @school_rule(
-    "KS1-E04",
+    "E04",
     "query",
     field="laestab",
     title="No or too few pupils",
@@ -96,7 +96,7 @@ def too_few_pupils(case: SchoolCase, ctx: RuleContext) -> Hit | None:
             f"No pupils were received for {named}: check the school has sent its key stage 1 "
             "file, or explain why it has no pupils at the end of key stage 1.",
         )
-    share = float(ctx.setting("KS1-E04", "min_share_of_expected", 0.5))
+    share = float(ctx.setting(ctx.ids["E04"], "min_share_of_expected", 0.5))
     if expected and count < share * expected:
         return Hit(
             "laestab",
@@ -111,15 +111,15 @@ def too_few_pupils(case: SchoolCase, ctx: RuleContext) -> Hit | None:
 def _covers_ks1(school: SchoolInfo, ctx: RuleContext) -> bool:
     # Year 2 pupils are 6 at the start of the year and 7 by its end; a junior school (7-11)
     # starts after them, an infant school (4-7) ends with them.
-    start = int(ctx.setting("KS1-E05", "year2_start_age", 6))
-    end = int(ctx.setting("KS1-E05", "year2_end_age", 7))
+    start = int(ctx.setting(ctx.ids["E05"], "year2_start_age", 6))
+    end = int(ctx.setting(ctx.ids["E05"], "year2_end_age", 7))
     if school.low_age is not None and school.low_age > start:
         return False
     return not (school.high_age is not None and school.high_age < end)
 
 
 @school_rule(
-    "KS1-E05",
+    "E05",
     "query",
     field="laestab",
     title="School does not normally have KS1",
@@ -148,7 +148,7 @@ def phase_without_ks1(case: SchoolCase, ctx: RuleContext) -> Hit | None:
 
 
 @return_rule(
-    "KS1-E03",
+    "E03",
     "error",
     field="laestab",
     title="Establishment twice in one return",

@@ -1,4 +1,4 @@
-"""File and return-header rules (spec §5.1): KS1-F01 records a rejected school file; KS1-H01..H08
+"""File and return-header rules (spec §5.1): F01 records a rejected school file; H01..H08
 check the header of the LA -> COLLECT return before it is uploaded."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def valid_las() -> frozenset[str]:
     return frozenset(la.code for la in local_authorities())
 
 
-@file_rule("KS1-F01", "error", field="file", title="File rejected", spec_status="UNCERTAIN")
+@file_rule("F01", "error", field="file", title="File rejected", spec_status="UNCERTAIN")
 def file_rejected(rejected: RejectedFile, ctx: RuleContext) -> str:
     where = f" (line {rejected.line})" if rejected.line else ""
     reason = rejected.reason.rstrip(".") or "it could not be read"
@@ -43,36 +43,32 @@ def _wrong(name: str, value: str, wanted: str) -> Hit:
     )
 
 
-@header_rule("KS1-H01", "error", field="header", title="Wrong collection", spec_status="LIKELY")
+@header_rule("H01", "error", field="header", title="Wrong collection", spec_status="LIKELY")
 def wrong_collection(header: ReturnHeaderCase, ctx: RuleContext) -> Hit | None:
     value, wanted = header.get("Collection"), ctx.definition.collection
     return None if value == wanted else _wrong("Collection", value, wanted)
 
 
-@header_rule("KS1-H02", "error", field="header", title="Wrong year", spec_status="LIKELY")
+@header_rule("H02", "error", field="header", title="Wrong year", spec_status="LIKELY")
 def wrong_year(header: ReturnHeaderCase, ctx: RuleContext) -> Hit | None:
     value, wanted = header.get("Year"), str(ctx.definition.year)
     return None if value == wanted else _wrong("Year", value, wanted)
 
 
-@header_rule("KS1-H03", "error", field="header", title="Wrong term", spec_status="UNCERTAIN")
+@header_rule("H03", "error", field="header", title="Wrong term", spec_status="UNCERTAIN")
 def wrong_term(header: ReturnHeaderCase, ctx: RuleContext) -> Hit | None:
     value, wanted = header.get("Term"), ctx.definition.term
     return None if not value or value == wanted else _wrong("Term", value, wanted)
 
 
-@header_rule(
-    "KS1-H04", "error", field="header", title="Not an LA-level return", spec_status="LIKELY"
-)
+@header_rule("H04", "error", field="header", title="Not an LA-level return", spec_status="LIKELY")
 def wrong_source_level(header: ReturnHeaderCase, ctx: RuleContext) -> Hit | None:
     value = header.get("SourceLevel")
     wanted = str(ctx.definition.return_layout.get("source_level", "L"))
     return None if value == wanted else _wrong("SourceLevel", value, wanted)
 
 
-@header_rule(
-    "KS1-H05", "error", field="header", title="Invalid or mismatched LA", spec_status="LIKELY"
-)
+@header_rule("H05", "error", field="header", title="Invalid or mismatched LA", spec_status="LIKELY")
 def wrong_la(header: ReturnHeaderCase, ctx: RuleContext) -> Hit | None:
     value = header.get("LEA")
     if value in valid_las() and (value == header.la or not header.la):
@@ -92,7 +88,7 @@ def wrong_la(header: ReturnHeaderCase, ctx: RuleContext) -> Hit | None:
 
 
 @header_rule(
-    "KS1-H06",
+    "H06",
     "error",
     field="header",
     title="Software code or release missing",
@@ -110,9 +106,7 @@ def software_missing(header: ReturnHeaderCase, ctx: RuleContext) -> list[Hit]:
     ]
 
 
-@header_rule(
-    "KS1-H07", "error", field="header", title="Serial number invalid", spec_status="LIKELY"
-)
+@header_rule("H07", "error", field="header", title="Serial number invalid", spec_status="LIKELY")
 def serial_invalid(header: ReturnHeaderCase, ctx: RuleContext) -> Hit | None:
     value = header.get("SerialNo")
     if value.isdigit() and value.isascii() and int(value) > 0:
@@ -145,9 +139,7 @@ def _local_now(now: dt.datetime) -> dt.datetime:
         return now.astimezone().replace(tzinfo=None)
 
 
-@header_rule(
-    "KS1-H08", "error", field="header", title="Creation date invalid", spec_status="LIKELY"
-)
+@header_rule("H08", "error", field="header", title="Creation date invalid", spec_status="LIKELY")
 def created_invalid(header: ReturnHeaderCase, ctx: RuleContext) -> Hit | None:
     value = header.get("DateTime")
     created = _created(value)
@@ -158,7 +150,9 @@ def created_invalid(header: ReturnHeaderCase, ctx: RuleContext) -> Hit | None:
             else " has no DateTime"
         )
     else:
-        slack = dt.timedelta(minutes=float(ctx.setting("KS1-H08", "future_tolerance_minutes", 5)))
+        slack = dt.timedelta(
+            minutes=float(ctx.setting(ctx.ids["H08"], "future_tolerance_minutes", 5))
+        )
         if created <= _local_now(header.now) + slack:
             return None
         problem = f"'s DateTime {value} is in the future"

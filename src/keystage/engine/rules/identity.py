@@ -1,5 +1,5 @@
 """Pupil identity rules (spec §5.3): UPN, names, date of birth, sex and NC year of one record.
-The cross-record identity rules (KS1-P03, P14) are in `cohort`."""
+The cross-record identity rules (P03, P14) are in `cohort`."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ _FIX_UPN = "check it against the pupil's records and correct it"
 
 
 @pupil_rule(
-    "KS1-P01",
+    "P01",
     "error",
     field="upn",
     title="UPN missing",
@@ -37,7 +37,7 @@ def upn_missing(pupil: PupilRecord, ctx: RuleContext) -> str | None:
 
 
 @pupil_rule(
-    "KS1-P02",
+    "P02",
     "error",
     field="upn",
     title="Wrong UPN check letter",
@@ -55,7 +55,7 @@ def upn_check_letter(pupil: PupilRecord, ctx: RuleContext) -> str | None:
 
 
 @pupil_rule(
-    "KS1-P04",
+    "P04",
     "error",
     field="upn",
     title="UPN characters 2-4 not an LA code",
@@ -64,7 +64,7 @@ def upn_check_letter(pupil: PupilRecord, ctx: RuleContext) -> str | None:
     reads=("upn",),
 )
 def upn_la_code(pupil: PupilRecord, ctx: RuleContext) -> str | None:
-    # A UPN too short to hold an LA code is reported once, by KS1-P06.
+    # A UPN too short to hold an LA code is reported once, by P06.
     if "1530" in ctx.upn_problems(pupil.upn) and len(pupil.upn.strip()) >= 4:
         la = pupil.upn.strip()[1:4]
         return f"UPN {pupil.upn} has '{la}' in characters 2-4, which is not an LA code: {_FIX_UPN}."
@@ -72,7 +72,7 @@ def upn_la_code(pupil: PupilRecord, ctx: RuleContext) -> str | None:
 
 
 @pupil_rule(
-    "KS1-P05",
+    "P05",
     "error",
     field="upn",
     title="UPN characters 5-12 not all digits",
@@ -81,7 +81,7 @@ def upn_la_code(pupil: PupilRecord, ctx: RuleContext) -> str | None:
     reads=("upn",),
 )
 def upn_digits(pupil: PupilRecord, ctx: RuleContext) -> str | None:
-    # Too short but digits as far as it goes is a length problem only (KS1-P06).
+    # Too short but digits as far as it goes is a length problem only (P06).
     if "1540" not in ctx.upn_problems(pupil.upn):
         return None
     if any(ch not in _DIGITS for ch in pupil.upn.strip()[4:12]):
@@ -90,7 +90,7 @@ def upn_digits(pupil: PupilRecord, ctx: RuleContext) -> str | None:
 
 
 @pupil_rule(
-    "KS1-P06",
+    "P06",
     "error",
     field="upn",
     title="UPN wrong length or last character",
@@ -111,7 +111,7 @@ def upn_last_character(pupil: PupilRecord, ctx: RuleContext) -> str | None:
 
 
 @pupil_rule(
-    "KS1-P07", "query", field="upn", title="Temporary UPN", spec_status="UNCERTAIN", reads=("upn",)
+    "P07", "query", field="upn", title="Temporary UPN", spec_status="UNCERTAIN", reads=("upn",)
 )
 def upn_temporary(pupil: PupilRecord, ctx: RuleContext) -> str | None:
     # Only a well-formed temporary UPN: a broken one is already an error above.
@@ -182,7 +182,7 @@ def _name_message(item: str, value: str, problem: str) -> str:
 
 
 @pupil_rule(
-    "KS1-P08",
+    "P08",
     "error",
     field="surname",
     title="Surname missing or invalid",
@@ -195,7 +195,7 @@ def surname_invalid(pupil: PupilRecord, ctx: RuleContext) -> str | None:
 
 
 @pupil_rule(
-    "KS1-P09",
+    "P09",
     "error",
     field="forename",
     title="Forename missing or invalid",
@@ -211,7 +211,7 @@ def forename_invalid(pupil: PupilRecord, ctx: RuleContext) -> str | None:
 
 
 @pupil_rule(
-    "KS1-P10",
+    "P10",
     "error",
     field="dob",
     title="Date of birth missing or invalid",
@@ -235,7 +235,7 @@ def _dob_implausible(dob: dt.date, ctx: RuleContext) -> bool:
 
 
 @pupil_rule(
-    "KS1-P11",
+    "P11",
     "query",
     field="dob",
     title="Date of birth outside usual cohort",
@@ -247,8 +247,8 @@ def dob_unusual(pupil: PupilRecord, ctx: RuleContext) -> str | None:
     d = ctx.definition
     if dob is None or d.dob_usual_from <= dob <= d.dob_usual_to:
         return None
-    if ctx.enabled("KS1-P12") and _dob_implausible(dob, ctx):
-        return None  # KS1-P12 reports it as an error
+    if ctx.enabled(ctx.ids["P12"]) and _dob_implausible(dob, ctx):
+        return None  # P12 reports it as an error
     return (
         f"Date of birth {long_date(dob)} is outside the usual range for year 2 "
         f"({long_date(d.dob_usual_from)} to {long_date(d.dob_usual_to)}): confirm the pupil "
@@ -257,7 +257,7 @@ def dob_unusual(pupil: PupilRecord, ctx: RuleContext) -> str | None:
 
 
 @pupil_rule(
-    "KS1-P12",
+    "P12",
     "error",
     field="dob",
     title="Date of birth implausible for KS1",
@@ -280,7 +280,7 @@ def dob_implausible(pupil: PupilRecord, ctx: RuleContext) -> str | None:
 
 
 @pupil_rule(
-    "KS1-P13",
+    "P13",
     "error",
     field="sex",
     title="Sex missing or invalid",
@@ -311,7 +311,7 @@ def _nc_year(value: str) -> str:
 
 
 @pupil_rule(
-    "KS1-P15",
+    "P15",
     "query",
     field="nc_year",
     title="NC year is not year 2",

@@ -1,11 +1,32 @@
-"""Teacher-assessment outcome rules (spec §5.4): missing, invalid, old and duplicated codes, and
-the cross-subject queries. Codes are compared trimmed and upper-cased; findings keep the value
-as the school wrote it."""
+"""KS1's own rules: the teacher-assessment outcome rules (spec §5.4): missing, invalid, old and
+duplicated codes, and the cross-subject queries. Codes are compared trimmed and upper-cased;
+findings keep the value as the school wrote it. The identity, header and establishment rules
+every collection needs are in `engine/rules/`; `BOOK` takes them under the KS1 prefix.
+Where one rule is a more precise form of another, only the precise one fires while it is
+enabled: KS1-T07 over KS1-T05/T06, KS1-T14 over KS1-T01..T04."""
 
 from __future__ import annotations
 
 from keystage.engine.records import PupilRecord
-from keystage.engine.rules import SCIENCE, Hit, RuleContext, pupil_rule
+from keystage.engine.rulebook import Hit, RuleBook, RuleContext
+
+CORE_SUBJECTS = ("reading", "writing", "maths")  # "R/W/M" in spec §5.4
+SCIENCE = "science"
+
+
+class Ks1Context:
+    """What KS1's rules look up, worked out once per definition (`ctx.own`)."""
+
+    def __init__(self, ctx: RuleContext):
+        codes = ctx.definition.codes
+        self.core = tuple(k for k in CORE_SUBJECTS if k in ctx.subjects)
+        self.has_science = SCIENCE in ctx.subjects
+        self.engagement = codes.get("engagement_model", frozenset())
+        self.pre_key_stage = codes.get("pre_key_stage", frozenset())
+
+
+BOOK = RuleBook("KS1", context=Ks1Context)
+pupil_rule = BOOK.pupil_rule
 
 
 def label(ctx: RuleContext, key: str) -> str:
@@ -40,7 +61,7 @@ def _missing(pupil: PupilRecord, ctx: RuleContext, key: str) -> str | None:
 
 
 @pupil_rule(
-    "KS1-T01",
+    "T01",
     "error",
     field="reading",
     title="Reading result missing",
@@ -52,7 +73,7 @@ def reading_missing(pupil: PupilRecord, ctx: RuleContext) -> str | None:
 
 
 @pupil_rule(
-    "KS1-T02",
+    "T02",
     "error",
     field="writing",
     title="Writing result missing",
@@ -64,7 +85,7 @@ def writing_missing(pupil: PupilRecord, ctx: RuleContext) -> str | None:
 
 
 @pupil_rule(
-    "KS1-T03",
+    "T03",
     "error",
     field="maths",
     title="Maths result missing",
@@ -76,7 +97,7 @@ def maths_missing(pupil: PupilRecord, ctx: RuleContext) -> str | None:
 
 
 @pupil_rule(
-    "KS1-T04",
+    "T04",
     "error",
     field="science",
     title="Science result missing",
@@ -123,7 +144,7 @@ def _invalid(pupil: PupilRecord, ctx: RuleContext, keys: tuple[str, ...], rule_i
 
 
 @pupil_rule(
-    "KS1-T05",
+    "T05",
     "error",
     field="reading",
     title="Invalid reading, writing or maths code",
@@ -131,11 +152,11 @@ def _invalid(pupil: PupilRecord, ctx: RuleContext, keys: tuple[str, ...], rule_i
     reads=("outcomes",),
 )
 def core_code_invalid(pupil: PupilRecord, ctx: RuleContext) -> list[Hit]:
-    return _invalid(pupil, ctx, ctx.core, "KS1-T05")
+    return _invalid(pupil, ctx, ctx.own.core, "KS1-T05")
 
 
 @pupil_rule(
-    "KS1-T06",
+    "T06",
     "error",
     field="science",
     title="Invalid science code",
@@ -143,11 +164,11 @@ def core_code_invalid(pupil: PupilRecord, ctx: RuleContext) -> list[Hit]:
     reads=("outcomes",),
 )
 def science_code_invalid(pupil: PupilRecord, ctx: RuleContext) -> list[Hit]:
-    return _invalid(pupil, ctx, (SCIENCE,), "KS1-T06") if ctx.has_science else []
+    return _invalid(pupil, ctx, (SCIENCE,), "KS1-T06") if ctx.own.has_science else []
 
 
 @pupil_rule(
-    "KS1-T07",
+    "T07",
     "error",
     field="reading",
     title="Code not used in 2023",
@@ -173,12 +194,13 @@ def legacy_code(pupil: PupilRecord, ctx: RuleContext) -> list[Hit]:
 
 
 @pupil_rule(
-    "KS1-T08",
+    "T08",
     "error",
     field="reading",
     title="More than one result",
     spec_status="LIKELY",
     reads=("outcomes", "duplicate_outcomes"),
+    file_only="the return carries only the result that was used",
 )
 def duplicate_result(pupil: PupilRecord, ctx: RuleContext) -> list[Hit]:
     hits: list[Hit] = []
@@ -197,12 +219,15 @@ def duplicate_result(pupil: PupilRecord, ctx: RuleContext) -> list[Hit]:
 
 
 @pupil_rule(
-    "KS1-T14",
+    "T14",
     "error",
     field="reading",
     title="Wrong assessment parameters",
     spec_status="LIKELY",
     reads=("outcomes", "wrong_parameters"),
+    file_only="the return carries no result of another year or assessment, so the national "
+    "collection counts these as missing results",
+    restores="wrong_parameters",
 )
 def wrong_parameters(pupil: PupilRecord, ctx: RuleContext) -> list[Hit]:
     d = ctx.definition
@@ -229,11 +254,11 @@ def wrong_parameters(pupil: PupilRecord, ctx: RuleContext) -> list[Hit]:
 def _core_codes(pupil: PupilRecord, ctx: RuleContext) -> list[tuple[str, str]]:
     code = ctx.code
     outcomes = pupil.outcomes
-    return [(key, code(outcomes.get(key))) for key in ctx.core]
+    return [(key, code(outcomes.get(key))) for key in ctx.own.core]
 
 
 @pupil_rule(
-    "KS1-T09",
+    "T09",
     "query",
     field="reading",
     title="EM in some subjects only",
@@ -242,10 +267,10 @@ def _core_codes(pupil: PupilRecord, ctx: RuleContext) -> list[tuple[str, str]]:
 )
 def engagement_model_partial(pupil: PupilRecord, ctx: RuleContext) -> Hit | None:
     codes = [(key, code) for key, code in _core_codes(pupil, ctx) if code]  # missing: T01-T03
-    em = [key for key, code in codes if code in ctx.engagement]
+    em = [key for key, code in codes if code in ctx.own.engagement]
     if not em or len(em) == len(codes):
         return None
-    others = [(key, code) for key, code in codes if code not in ctx.engagement]
+    others = [(key, code) for key, code in codes if code not in ctx.own.engagement]
     key = others[0][0]
     rest = " and ".join(f"{inline(ctx, k)} is {pupil.outcomes[k].strip()}" for k, _ in others)
     return Hit(
@@ -258,7 +283,7 @@ def engagement_model_partial(pupil: PupilRecord, ctx: RuleContext) -> Hit | None
 
 
 @pupil_rule(
-    "KS1-T10",
+    "T10",
     "query",
     field="science",
     title="Science EXS with EM or PK results",
@@ -266,12 +291,12 @@ def engagement_model_partial(pupil: PupilRecord, ctx: RuleContext) -> Hit | None
     reads=("outcomes",),
 )
 def science_met_below_standard(pupil: PupilRecord, ctx: RuleContext) -> str | None:
-    if not ctx.has_science:
+    if not ctx.own.has_science:
         return None
     science = ctx.code(pupil.outcomes.get(SCIENCE))
     if science not in ctx.subjects[SCIENCE].met:
         return None
-    low = ctx.engagement | ctx.pre_key_stage
+    low = ctx.own.engagement | ctx.own.pre_key_stage
     below = [(key, code) for key, code in _core_codes(pupil, ctx) if code in low]
     if not below:
         return None
@@ -283,7 +308,7 @@ def science_met_below_standard(pupil: PupilRecord, ctx: RuleContext) -> str | No
 
 
 @pupil_rule(
-    "KS1-T11",
+    "T11",
     "query",
     field="reading",
     title="Unusual spread of results",
@@ -312,7 +337,7 @@ def wide_spread(pupil: PupilRecord, ctx: RuleContext) -> Hit | None:
 
 
 @pupil_rule(
-    "KS1-T12",
+    "T12",
     "query",
     field="reading",
     title="Absent in every subject",
@@ -332,7 +357,7 @@ def absent_everywhere(pupil: PupilRecord, ctx: RuleContext) -> Hit | None:
 
 
 @pupil_rule(
-    "KS1-T13",
+    "T13",
     "query",
     field="reading",
     title="Maladministration code Q",
