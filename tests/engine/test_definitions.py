@@ -337,7 +337,7 @@ def test_phonics_carries_the_specs_marks_codes_and_threshold(collection_id):
     d = load(collection_id)
     assert (d.kind, d.statutory, d.national_return) == ("phonics", True, True)
     assert d.subject("mark").marks == (0, 40)  # §1: 40 words
-    assert {c.upper() for c in d.subject("outcome").valid} == {"A", "D", "L", "Q", "WA", "WT"}
+    assert {c.upper() for c in d.subject("psc_code").valid} == {"A", "D", "L", "Q", "WA", "WT"}
     assert d.raw["threshold"]["mark"] == 32  # §1: every year 2012-2025
     published = dt.date.fromisoformat(d.raw["threshold"]["published"])
     assert published.year == d.year and published.month == 6
@@ -389,7 +389,7 @@ def test_phonics_rules_have_the_specs_severities():
 def test_phonics_ctf_rows_map_by_every_variant_of_the_spec(subject, component, item):
     d = load("phonics-2023")
     assert d.map_ctf_assessment(subject, component) == item
-    assert d.ctf_mappings[0].codes_to == "outcome"  # an outcome code in place of a mark
+    assert d.ctf_mappings[0].codes_to == "psc_code"  # an outcome code in place of a mark
     assert d.ctf_stages == {"KS1", "PSC", "PHO"} and d.ctf_methods == {"TT", "TA"}
     # A KS1 definition maps none of these rows to a subject.
     assert load("ks1-2023").map_ctf_assessment(subject, component) is None
@@ -407,7 +407,7 @@ def test_phonics_files_are_found_by_their_names_and_columns():
     headers = d.csv_header_map()
     for header, field in [("LA", "la"), ("Estab", "estab"), ("UPN", "upn"), ("DOB", "dob"),
                           ("Sex", "sex"), ("Gender", "sex"), ("NCyear", "nc_year"),
-                          ("Mark", "mark"), ("Outcome", "outcome")]:  # fmt: skip
+                          ("Mark", "mark"), ("Outcome", "psc_code")]:  # fmt: skip
         assert headers[definition._fold(header)] == field, header
 
 

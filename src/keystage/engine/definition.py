@@ -505,7 +505,7 @@ def _dotted(keys: tuple[str, ...]) -> str:
 
 def _remove(inherited: dict[str, Any], removals: Any, path: Path, parent: str) -> dict[str, Any]:
     """`inherited` without the keys `remove` lists: TOML dotted keys such as
-    "dates.national_deadline" or 'rules."KS1-T13"', each naming a key it has."""
+    "dates.national_deadline" or 'rules."<rule id>"', each naming a key it has."""
     if not isinstance(removals, list) or not all(isinstance(r, str) for r in removals):
         raise DefinitionError(
             f'{path}: `remove` is a list of keys, e.g. remove = ["dates.national_deadline"]'
@@ -540,6 +540,6 @@ def _key_path(dotted: str, path: Path) -> list[str]:
     if parsed != 0 or not keys:
         raise DefinitionError(
             f"{path}: `remove` entry {dotted!r} is not a key; write it as in TOML, "
-            'e.g. "dates.national_deadline" or \'rules."KS1-T13"\''
+            'e.g. "dates.national_deadline" or \'rules."<rule id>"\''
         )
     return keys
