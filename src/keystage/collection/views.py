@@ -32,6 +32,7 @@ from keystage.orgs.models import LocalAuthority, School
 from keystage.submissions import cleaning
 from keystage.submissions.actions import get_collection
 from keystage.submissions.queries import REPORT_FIELDS, data_errors
+from keystage.web import readcache
 from keystage.web.govuk import error_list
 from keystage.web.jinja2 import Row
 from keystage.web.paging import link, pagination
@@ -309,10 +310,7 @@ def errors_report(request, code):
     if fmt and fmt not in exports.FORMATS:
         raise Http404("Choose csv or xlsx")
     user = request.user
-    schools = remember(
-        "schools", user, la, collection,
-        lambda: list(scoped(user, School).filter(la=la).order_by("laestab")),
-    )  # fmt: skip
+    schools = readcache.schools(user, la, collection)
     school = next((s for s in schools if s.laestab == params["school"]), None)
     if params["school"] and school is None:
         params["school"] = ""

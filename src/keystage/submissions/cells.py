@@ -49,7 +49,7 @@ def cell(f, pupil_id: int, who: str, editor: bool) -> Markup:
             f'<span id="{fid}" class="keystage-cell-value'
             f'{" keystage-cell-value--error" if red else ""}"{aria}>{escape(f["value"])}</span>'
         )
-    elif f["select_items"]:
+    elif f["option_tags"] is not None:
         kind = "keystage-sex" if f["name"] == "sex" else "keystage-code"
         out += (
             f'<select class="govuk-select {kind}{" govuk-select--error" if red else ""}" '

@@ -27,6 +27,7 @@ from keystage.submissions.cells import cell as grid_cell
 from keystage.submissions.forms import UploadForm
 from keystage.submissions.models import PupilRecord
 from keystage.submissions.queries import batches_for
+from keystage.web import readcache
 from keystage.web.govuk import error_list
 from keystage.web.jinja2 import Row
 from keystage.web.jinja2 import long_datetime as local_long_datetime
@@ -333,36 +334,36 @@ def _fields(collection, pupil, entered: dict | None = None, errors: dict | None 
         shown = _shown(collection, pupil, name)
         value = entered.get(name, shown) if entered is not None else shown
         options = cleaning.choices(collection, name)
-        items = None
+        items = tags = None
         if options is not None:
-            items = [{"value": "", "text": "Not entered"}] + [
-                {"value": o, "text": o} for o in options
-            ]
-            for v in sorted({shown, value} - {""} - set(options)):
-                items.append({"value": v, "text": f"{v} (not valid)"})
-            for item in items:
-                item["selected"] = item["value"] == value
+            offered = _offered(tuple(options), value, shown)
+            items = [{"value": v, "text": t, "selected": v == value} for v, t in offered]
+            tags = _option_tags(offered, value)
         found = findings.get(name, [])
         out.append(Row({"name": name, "label": cleaning.field_label(collection, name), "value": value,
                     "shown": shown, "select_items": items, "error": errors.get(name, ""),
-                    "option_tags": None if options is None else _option_tags(
-                        tuple(options), value, shown),
+                    "option_tags": tags,
                     "findings": found, "in_error": any(f.severity == "error" for f in found),
                     "changed": value != shown}))  # fmt: skip
     return out
 
 
+def _offered(options: tuple[str, ...], value: str, shown: str) -> tuple[tuple[str, str], ...]:
+    """(value, text) of a code list's choices: none, each code, then any value held or typed
+    that is not one of them, marked not valid."""
+    extra = sorted({shown, value} - {""} - set(options))
+    return (("", "Not entered"), *((o, o) for o in options),
+            *((v, f"{v} (not valid)") for v in extra))  # fmt: skip
+
+
 @functools.lru_cache(maxsize=2048)
-def _option_tags(options: tuple[str, ...], value: str, shown: str) -> Markup:
-    """The grid's <option> tags for a code list with `value` selected, as `select_items`
-    describes them, written once per combination: 25 pupils of 12 coded items each made the
-    options most of the grid's cost."""
-    items = [("", "Not entered"), *((o, o) for o in options)]
-    items += [(v, f"{v} (not valid)") for v in sorted({shown, value} - {""} - set(options))]
+def _option_tags(offered: tuple[tuple[str, str], ...], value: str) -> Markup:
+    """The grid's <option> tags for `_offered` choices with `value` selected, written once per
+    combination: 25 pupils of 12 coded items each made the options most of the grid's cost."""
     return Markup(  # noqa: S704 - every value is escaped
         "".join(
             f'<option value="{escape(v)}"{" selected" if v == value else ""}>{escape(t)}</option>'
-            for v, t in items
+            for v, t in offered
         )
     )
 
@@ -434,10 +435,7 @@ def pupils(request, code):
     params = _grid_params(request)
     user = request.user
     # What a GET of the grid reads is kept until the LA's data changes (web/readcache.py).
-    schools = remember(
-        "schools", user, la, collection,
-        lambda: list(schools_for(user).filter(la=la).order_by("laestab")),
-    )  # fmt: skip
+    schools = readcache.schools(user, la, collection)
     school = next((s for s in schools if s.laestab == params["school"]), None)
     if school is None:
         params["school"] = ""

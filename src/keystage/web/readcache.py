@@ -20,9 +20,11 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from django.conf import settings
+from django.db import connection
 
-from keystage.accounts.scope import scope_key
+from keystage.accounts.scope import scope_key, scoped
 from keystage.audit.stamps import data_stamp
+from keystage.orgs.models import School
 
 T = TypeVar("T")
 _MISSING = object()
@@ -37,11 +39,21 @@ def remember(name: str, user, la, collection, compute: Callable[[], T], *parts) 
     return kept((name, collection.pk, la.pk, scope_key(user), data_stamp(la.pk), *parts), compute)
 
 
+def schools(user, la, collection) -> list:
+    """The LA's schools the user may see, by LAESTAB (the filters of Data Errors and the grid)."""
+    return remember(
+        "schools", user, la, collection,
+        lambda: list(scoped(user, School).filter(la=la).order_by("laestab")),
+    )  # fmt: skip
+
+
 def kept(parts: tuple, compute: Callable[[], T]) -> T:
     """`compute()`, kept under `parts`, which must name everything the value depends on,
     including a stamp of the data that changes with it (the callers above and
-    reports.queries.figures)."""
-    key = hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()
+    reports.queries.figures). The database is part of every key: two databases (a test's, a
+    restored one) can hold the same stamps."""
+    where = (connection.alias, connection.settings_dict.get("NAME"))
+    key = hashlib.sha256("|".join(map(str, (*where, *parts))).encode()).hexdigest()
     with _lock:
         value = _kept.get(key, _MISSING)
         if value is not _MISSING:
