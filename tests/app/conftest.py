@@ -8,6 +8,17 @@ import pytest
 STRONG_PASSWORD = "Correct-Horse-Battery-9"
 
 
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory):
+    """A database migrated once per test process, copied for each test whose processes need a
+    database of their own (tests.app.worker_processes.MigratedTemplate)."""
+    from tests.app.worker_processes import MigratedTemplate
+
+    template = MigratedTemplate(tmp_path_factory.mktemp("migrated"))
+    yield template
+    template.close()
+
+
 @pytest.fixture
 def fast_hashing(settings):
     # Argon2 takes ~0.15 s a hash by design; tests that are not about hashing use a fast one.

@@ -19,7 +19,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -28,7 +27,6 @@ from tests.app.test_cli_process import KEYSTAGE, set_up_schools
 from tests.app.worker_processes import (
     OFFICER_SIGNED_IN_AGAIN,
     OFFICER_SIGNED_IN_ON_NEW_DATA,
-    migrate,
     process_env,
     run_json,
     start_worker,
@@ -106,25 +104,13 @@ print(json.dumps({
 
 
 @pytest.fixture
-def own_env(tmp_path):
+def own_env(tmp_path, migrated_template):
     """Environment for the processes of one test: its data folder, its temporary folder, and
-    a database of its own (SQLite, or a fresh PostgreSQL database on a PostgreSQL run)."""
+    a migrated database of its own (SQLite, or a PostgreSQL database on a PostgreSQL run)."""
     (tmp_path / "tmp").mkdir()
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        env = process_env(tmp_path, f"sqlite:///{tmp_path / 'keystage.sqlite3'}")
-        yield {**env, "TMPDIR": str(tmp_path / "tmp")}
-        return
-    import psycopg
-
-    name = f"keystage_faults_{uuid.uuid4().hex[:8]}"
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')
-    env = process_env(tmp_path, url.rsplit("/", 1)[0] + "/" + name)
-    yield {**env, "TMPDIR": str(tmp_path / "tmp")}
-    with psycopg.connect(admin, autocommit=True) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    url = migrated_template.new(tmp_path / "keystage.sqlite3")
+    yield {**process_env(tmp_path, url), "TMPDIR": str(tmp_path / "tmp")}
+    migrated_template.drop(url)
 
 
 def _finished(seen: dict) -> bool:
@@ -148,7 +134,6 @@ def _temp_folders_of(env, pid: int) -> list[str]:
 )
 def test_a_batch_whose_worker_was_killed_is_finished_by_the_next_worker(own_env, tmp_path, moment):
     env = own_env
-    migrate(env)
     answer = run_json(["-c", UPLOAD, str(tmp_path)], env)
     assert answer["status"] == 302
     log = tmp_path / "worker.log"

@@ -10,7 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
+
+# No test here uses a database: the PostgreSQL pass of scripts/test leaves them out.
+pytestmark = pytest.mark.one_pass
 
 
 def test_ci_run_sets_ci_true_itself_and_runs_only_the_test_command(tmp_path):
@@ -59,3 +64,22 @@ def test_a_missing_chromium_is_a_listed_skip_by_hand_and_a_failure_under_ci():
     under_ci = _browser_test(ci=True)
     assert under_ci.returncode == 1
     assert "CI=true: the browser tests must run" in under_ci.stdout
+
+
+def test_the_postgresql_pass_leaves_out_the_tests_that_use_no_database():
+    def collected(test_pass: str) -> str:
+        env = {**os.environ, "KEYSTAGE_TEST_PASS": test_pass}
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "no:xdist", "--collect-only", "-q",
+             "tests/app/test_test_command.py", "tests/app/test_docs.py"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout[-2000:]
+        return done.stdout
+
+    first, second = collected("sqlite"), collected("postgresql")
+    assert "test_test_command.py::test_ci_run_sets_ci_true_itself" in first
+    assert "test_test_command.py::" not in second
+    assert "tests/app/test_docs.py::" in second  # a test that is not marked runs in both
+    ours = first.count("test_test_command.py::")
+    assert f"{ours} deselected" in second.splitlines()[-1]
