@@ -210,23 +210,23 @@ def pages_for(p: dict) -> list[tuple[str, str]]:
     la, school, role = p["la"], p["school"], p["role"]
     if role == "school_user":
         return [
-            ("errors", f"/la/{la}/errors"),
-            ("grid", f"/la/{la}/pupils"),
-            ("summary", f"/reports/school/{school}/summary"),
-            ("gap", f"/reports/school/{school}/gap"),
+            ("errors", f"/ks1-2023/la/{la}/errors"),
+            ("grid", f"/ks1-2023/la/{la}/pupils"),
+            ("summary", f"/ks1-2023/reports/school/{school}/summary"),
+            ("gap", f"/ks1-2023/reports/school/{school}/gap"),
         ]
     pages = [
-        ("dashboard", f"/la/{la}/dashboard"),
-        ("dashboard", f"/la/{la}/dashboard?page=2"),
-        ("dashboard", f"/la/{la}/dashboard?state=errors&sort=errors&dir=desc"),
-        ("errors", f"/la/{la}/errors"),
-        ("grid", f"/la/{la}/pupils"),
-        ("grid", f"/la/{la}/pupils?school={school}"),
-        ("summary", f"/reports/la/{la}/summary"),
-        ("gap", f"/reports/la/{la}/gap"),
+        ("dashboard", f"/ks1-2023/la/{la}/dashboard"),
+        ("dashboard", f"/ks1-2023/la/{la}/dashboard?page=2"),
+        ("dashboard", f"/ks1-2023/la/{la}/dashboard?state=errors&sort=errors&dir=desc"),
+        ("errors", f"/ks1-2023/la/{la}/errors"),
+        ("grid", f"/ks1-2023/la/{la}/pupils"),
+        ("grid", f"/ks1-2023/la/{la}/pupils?school={school}"),
+        ("summary", f"/ks1-2023/reports/la/{la}/summary"),
+        ("gap", f"/ks1-2023/reports/la/{la}/gap"),
     ]
     if role == "national_admin":
-        pages.append(("summary", "/reports/england/970/summary"))
+        pages.append(("summary", "/ks1-2023/reports/england/970/summary"))
     return pages
 
 

@@ -274,12 +274,12 @@ def upload_zip(s: Session, zip_path: Path) -> tuple[int, float, int]:
     ).encode()
     body = head + zip_path.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
     scheme = "https" if s.https_proxy else "http"
-    r = s.request("POST", "/uploads/", body=body, headers={
+    r = s.request("POST", "/ks1-2023/uploads/", body=body, headers={
         "Content-Type": f"multipart/form-data; boundary={boundary}",
         "Origin": f"{scheme}://{s.host}:{s.port}",
         "Referer": f"{scheme}://{s.host}:{s.port}/uploads/",
     })  # fmt: skip
-    m = re.search(r"/uploads/(\d+)/", r.headers.get("location", ""))
+    m = re.search(r"/ks1-2023/uploads/(\d+)/", r.headers.get("location", ""))
     if r.status != 302 or not m:
         raise RuntimeError(f"{zip_path.name}: the upload answered {r.status}: {r.text[:300]}")
     return int(m.group(1)), r.ms / 1000, r.status
@@ -292,7 +292,7 @@ class Reader(threading.Thread):
     def __init__(self, s: Session, code: str, think: float, phase: list[str], stats: dict,
                  lock: threading.Lock, halt: threading.Event):  # fmt: skip
         super().__init__(daemon=True)
-        self.s, self.path, self.think = s, f"/la/{code}/dashboard", think
+        self.s, self.path, self.think = s, f"/ks1-2023/la/{code}/dashboard", think
         self.phase, self.stats, self.lock, self.halt = phase, stats, lock, halt
 
     def run(self) -> None:
@@ -314,7 +314,7 @@ def follow_batch(s: Session, batch_id: int, t0: float, deadline: float, every: f
     last = {}
     while time.monotonic() < deadline:
         try:
-            r = s.get(f"/uploads/{batch_id}/status", follow=False)
+            r = s.get(f"/ks1-2023/uploads/{batch_id}/status", follow=False)
             if r.status == 200:
                 last = json.loads(r.body)
                 if last["state"] == "running" and seen_running is None:
@@ -508,7 +508,7 @@ def main() -> int:
             name, key = users["officers"][code]
             s = Session(base, https_proxy=True, timeout=120)
             s.sign_in(name, PASSWORD, totp_key=key)
-            s.get("/uploads/")  # the form, and its CSRF token
+            s.get("/ks1-2023/uploads/")  # the form, and its CSRF token
             uploaders[code] = s
         reader_sessions = []
         for code in readers:

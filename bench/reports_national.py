@@ -152,8 +152,8 @@ def measure(runs: int) -> dict:
     for role, user in users.items():
         client = _client(user)
         for page, url in (
-            ("summary", f"/reports/la/{la.code}/summary"),
-            ("gap", f"/reports/la/{la.code}/gap"),
+            ("summary", f"/ks1-2023/reports/la/{la.code}/summary"),
+            ("gap", f"/ks1-2023/reports/la/{la.code}/gap"),
         ):
             response = client.get(url)
             assert response.status_code == 200, (url, response.status_code)

@@ -8,7 +8,7 @@ pointed at someone else's server by mistake.
     from bench.webclient import Session, run_sessions, summarise
     s = Session("http://127.0.0.1:8421", https_proxy=True)
     s.sign_in("admin938", "a-long-password", totp_key="3132...")  # hex key of the TOTP device
-    r = s.get("/la/938/dashboard")
+    r = s.get("/ks1-2023/la/938/dashboard")
     r.status, r.ms, len(r.body)
 
 Production settings force HTTPS (secure cookies, redirect to https). On plain-HTTP 127.0.0.1 a

@@ -319,10 +319,10 @@ def _seed_facts(*, collection_id, out) -> int:
 def pages_to_open(users, las) -> dict[str, list[tuple[str, str]]]:
     """username -> (what, path) of the main pages each demo user can open."""
     from django.contrib.auth import get_user_model
-    from django.urls import reverse
 
     from keystage.accounts.models import Role
     from keystage.reports.models import NATIONAL_CODE
+    from keystage.web.links import reverse
 
     la = las[0]
     pages: dict[str, list[tuple[str, str]]] = {}

@@ -9,13 +9,13 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from django.urls import reverse
 from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from keystage.audit.models import AuditEvent
 from keystage.engine import words
+from keystage.web.links import reverse
 from tests.app.conftest import STRONG_PASSWORD
 
 pytestmark = pytest.mark.django_db

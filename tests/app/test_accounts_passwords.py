@@ -9,13 +9,13 @@ import re
 
 import pytest
 from django.test import Client
-from django.urls import reverse
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from keystage.accounts import middleware
 from keystage.accounts.models import Membership, Role
 from keystage.audit.models import AuditEvent
+from keystage.web.links import reverse
 from tests.app.conftest import STRONG_PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -143,11 +143,13 @@ def _invite(members, username="new.officer", **form):
 def test_an_invited_user_must_choose_their_own_password_first(client, members):
     password = _invite(members)
     assert Membership.objects.get(user__username="new.officer").must_change_password
-    response = sign_in(client, "new.officer", password, next="/la/938/dashboard")
+    response = sign_in(client, "new.officer", password, next="/ks1-2023/la/938/dashboard")
     # Every page sends them to the password page, and back to where they were going.
     response = client.get(response["Location"])
     assert response.status_code == 302
-    assert response["Location"] == (f"{reverse('password-change')}?next=%2Fla%2F938%2Fdashboard")
+    assert response["Location"] == (
+        f"{reverse('password-change')}?next=%2Fks1-2023%2Fla%2F938%2Fdashboard"
+    )
     for url in (reverse("home"), reverse("la-errors", kwargs={"code": "938"}), reverse("upload")):
         assert client.get(url)["Location"].startswith(reverse("password-change")), url
     page = client.get(response["Location"]).content.decode()
@@ -157,10 +159,10 @@ def test_an_invited_user_must_choose_their_own_password_first(client, members):
     assert client.get(reverse("sign-out")).status_code == 200
     # The one-time password cannot be kept.
     assert "must be different" in change(client, None, password).content.decode()
-    response = change(client, None, next="/la/938/dashboard")
+    response = change(client, None, next="/ks1-2023/la/938/dashboard")
     body = response.content.decode()
-    assert "Password changed" in body and 'href="/la/938/dashboard"' in body
-    assert client.get("/la/938/dashboard").status_code == 200
+    assert "Password changed" in body and 'href="/ks1-2023/la/938/dashboard"' in body
+    assert client.get("/ks1-2023/la/938/dashboard").status_code == 200
     assert not Membership.objects.get(user__username="new.officer").must_change_password
     event = AuditEvent.objects.get(action="account.password_changed")
     assert event.actor == "new.officer" and event.detail["first_sign_in"] is True
@@ -282,9 +284,9 @@ def test_a_session_unused_for_30_minutes_ends(client, members, clock, settings):
     clock.now += 29 * 60
     assert client.get(reverse("home")).status_code == 200
     clock.now += 30 * 60
-    response = client.get("/la/938/errors")
+    response = client.get("/ks1-2023/la/938/errors")
     assert response.status_code == 302
-    assert response["Location"] == f"{reverse('sign-in')}?next=/la/938/errors"
+    assert response["Location"] == f"{reverse('sign-in')}?next=/ks1-2023/la/938/errors"
     page = client.get(response["Location"]).content.decode()
     assert "You were signed out because you had not used Keystage for 30 minutes" in page
     # Said once: a later visit to the sign-in page does not repeat it.

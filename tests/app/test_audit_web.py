@@ -7,12 +7,12 @@ import datetime as dt
 import re
 
 import pytest
-from django.urls import reverse
 from django.utils import timezone
 
 from keystage.audit.models import AuditEvent
 from keystage.collection import views
 from keystage.orgs.models import LocalAuthority, School
+from keystage.web.links import reverse
 
 pytestmark = pytest.mark.django_db
 

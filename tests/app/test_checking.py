@@ -10,7 +10,6 @@ import zlib
 import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.urls import reverse
 from django.utils import timezone
 
 from keystage.audit.models import AuditEvent, record
@@ -22,6 +21,7 @@ from keystage.engine import words
 from keystage.orgs.models import LocalAuthority, School
 from keystage.reports.facts import rebuild_facts
 from keystage.submissions.models import PupilRecord, Upload
+from keystage.web.links import reverse
 from tests.app.collection_data import seed
 
 pytestmark = pytest.mark.django_db
@@ -78,7 +78,7 @@ def test_release_to_one_school_tells_its_users(
     assert [m.to for m in mail.outbox] == [["head938@example.org"]]
     assert clean.name in mail.outbox[0].subject
     assert "Reply by 30 June" in mail.outbox[0].body
-    assert f"/schools/{clean.laestab}/check" in mail.outbox[0].body
+    assert f"/ks1-2023/schools/{clean.laestab}/check" in mail.outbox[0].body
     event = AuditEvent.objects.get(action="checking.released")
     assert event.school == clean and event.user == members["officer938"]
     assert state(members["officer938"], loaded, clean) == CheckState.RELEASED
@@ -264,7 +264,7 @@ def test_reminders_go_to_the_schools_that_owe_a_check(
     body = mail.outbox[0].body
     assert mail.outbox[0].subject.startswith("Reminder: ") and clean.name in mail.outbox[0].subject
     assert "Ann Head (Head) confirmed the data on" in body and "changed since" in body
-    assert "By Friday, please" in body and f"/schools/{clean.laestab}/check" in body
+    assert "By Friday, please" in body and f"/ks1-2023/schools/{clean.laestab}/check" in body
     events = AuditEvent.objects.filter(action="checking.reminded").order_by("school__laestab")
     assert [(e.school.laestab, e.detail["state"]) for e in events] == [
         ("9382001", "changed"), ("9382004", "released")
@@ -506,7 +506,7 @@ def test_the_checks_page_is_paged_with_the_actions_at_the_top(schools, members, 
     html = client.get(url, {"state": "no_data"}).content.decode()
     assert len(_rows(html)) == 50
     assert "Schools 1 to 50 of 62" in _words(html)
-    assert "/la/938/checking?state=no_data&amp;page=2" in html
+    assert "/ks1-2023/la/938/checking?state=no_data&amp;page=2" in html
     second = client.get(url, {"state": "no_data", "page": "2"}).content.decode()
     assert len(_rows(second)) == 12 and "Schools 51 to 62 of 62" in _words(second)
     assert len(_rows(client.get(url, {"page": "999"}).content.decode())) == 15  # the last page

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import PermissionDenied
-from django.urls import reverse
 
 from keystage.audit.models import AuditEvent
 from keystage.collection import queries as dashboard
@@ -16,6 +15,7 @@ from keystage.orgs.models import LocalAuthority, School
 from keystage.submissions import cleaning
 from keystage.submissions.importing import import_paths
 from keystage.submissions.models import Finding, PupilChange, PupilRecord, Upload
+from keystage.web.links import reverse
 from tests.builders import ctf, pupil
 
 pytestmark = pytest.mark.django_db

@@ -10,13 +10,13 @@ import zipfile
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.urls import reverse
 
 from keystage.audit.models import AuditEvent
 from keystage.collection import queries
 from keystage.collection.models import ExpectedCohort, LaCollectionSettings
 from keystage.collection.queries import SchoolState, school_state
 from keystage.orgs.models import LocalAuthority
+from keystage.web.links import reverse
 from tests.app.collection_data import seed
 
 pytestmark = pytest.mark.django_db
@@ -158,7 +158,7 @@ def test_every_count_on_the_dashboard_adds_up_to_the_expected_schools(
     row = page[page.index("9382006") :]
     row = row[: row.index("</tr>")]
     assert "File rejected" in row and "Received with errors" not in row
-    assert "/la/938/errors?school=9382006" in row  # why it was rejected
+    assert "/ks1-2023/la/938/errors?school=9382006" in row  # why it was rejected
 
 
 def test_chase_list_xlsx_is_formula_safe(schools, signed_in, members):
@@ -178,7 +178,7 @@ def test_chase_list_xlsx_is_formula_safe(schools, signed_in, members):
 
 def test_an_unknown_download_format_is_not_found(schools, signed_in, members):
     client = signed_in(members["officer938"])
-    assert client.get("/la/938/chase-list.pdf").status_code == 404
+    assert client.get("/ks1-2023/la/938/chase-list.pdf").status_code == 404
 
 
 def test_la_admin_sets_the_deadline_for_schools(schools, signed_in, members, loaded):
@@ -276,7 +276,7 @@ def test_a_wrong_expected_pupils_file_stores_nothing(schools, signed_in, members
 def test_another_las_dashboard_is_not_found(schools, signed_in, members):
     client = signed_in(members["officer202"])
     assert dashboard(client, "938").status_code == 404
-    assert client.get("/la/938/chase-list.csv").status_code == 404
+    assert client.get("/ks1-2023/la/938/chase-list.csv").status_code == 404
     assert client.get(reverse("la-expected-cohorts", kwargs={"code": "938"})).status_code == 404
     assert dashboard(client, "999").status_code == 404
     assert dashboard(client, "202").status_code == 200
@@ -287,7 +287,9 @@ def test_restricted_officer_sees_only_their_schools(schools, signed_in, members)
     page = dashboard(client).content.decode()
     assert laestabs_in_table(page) == ["9382001"]
     assert "Downs Infant School" not in page
-    rows = list(csv.DictReader(io.StringIO(client.get("/la/938/chase-list.csv").content.decode())))
+    rows = list(
+        csv.DictReader(io.StringIO(client.get("/ks1-2023/la/938/chase-list.csv").content.decode()))
+    )
     assert rows == []  # their one school is clean
     assert client.get(reverse("la-expected-cohorts", kwargs={"code": "938"})).status_code == 403
 
@@ -296,8 +298,8 @@ def test_school_users_cannot_see_the_dashboard(schools, signed_in, members):
     client = signed_in(members["school938"])
     assert dashboard(client).status_code == 403
     # the entry page sends them to their school's Data Errors report instead
-    assert client.get(reverse("dashboard"))["Location"] == "/la/938/errors"
-    assert client.get("/la/938/chase-list.csv").status_code == 403
+    assert client.get(reverse("dashboard"))["Location"] == "/ks1-2023/la/938/errors"
+    assert client.get("/ks1-2023/la/938/chase-list.csv").status_code == 403
     assert dashboard(client, "202").status_code == 404
 
 
@@ -309,11 +311,13 @@ def test_users_without_a_role_see_nothing(schools, signed_in, members):
 
 def test_dashboard_entry_page(schools, signed_in, members):
     client = signed_in(members["officer938"])
-    assert client.get(reverse("dashboard"))["Location"] == "/la/938/dashboard"
+    assert client.get(reverse("dashboard"))["Location"] == "/ks1-2023/la/938/dashboard"
     client = signed_in(members["national"])
     page = client.get(reverse("dashboard")).content.decode()
     assert page.count("<h1") == 1 and '<label class="govuk-label govuk-label--s" for="la">' in page
-    assert client.get(reverse("dashboard"), {"la": "202"})["Location"] == "/la/202/dashboard"
+    assert (
+        client.get(reverse("dashboard"), {"la": "202"})["Location"] == "/ks1-2023/la/202/dashboard"
+    )
     assert client.get(reverse("dashboard"), {"la": "999"}).status_code == 404
     assert dashboard(client, "938").status_code == 200
 
@@ -323,4 +327,4 @@ def test_home_page_links_to_the_las_pages(schools, signed_in, members):
     for name in ("la-dashboard", "la-errors", "la-audit"):
         assert reverse(name, kwargs={"code": "938"}) in page
     page = signed_in(members["officer938"]).get(reverse("home")).content.decode()
-    assert "/la/938/dashboard" in page and "/la/938/audit" not in page
+    assert "/ks1-2023/la/938/dashboard" in page and "/ks1-2023/la/938/audit" not in page

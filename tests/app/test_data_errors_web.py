@@ -8,12 +8,12 @@ import io
 import zipfile
 
 import pytest
-from django.urls import reverse
 
 from keystage.accounts.actions import do_set_restricted_schools
 from keystage.audit.models import AuditEvent
 from keystage.collection import views
 from keystage.submissions.queries import REPORT_FIELDS, data_errors
+from keystage.web.links import reverse
 from tests.app.collection_data import FORMULA_NAME, seed
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,6 @@ import re
 import pytest
 from django.contrib.auth import get_user_model
 from django.db.models import Count
-from django.urls import reverse
 
 from keystage.accounts.models import Membership, Role
 from keystage.cli import main
@@ -16,6 +15,7 @@ from keystage.collection.models import LaCollectionSettings
 from keystage.reports.models import Fact
 from keystage.returns.models import CollectedReturn, ReturnGeneration
 from keystage.submissions.models import Upload
+from keystage.web.links import reverse
 
 pytestmark = pytest.mark.django_db
 
@@ -92,8 +92,11 @@ def test_demo_seeds_users_of_every_role_and_days_of_uploads(
     }
 
     # The pages to open are printed for each user.
-    assert "/national" in out and "/la/202/returns" in out
-    assert f"/schools/{Membership.objects.get(role=Role.SCHOOL_USER).school.laestab}/check" in out
+    assert "/ks1-2023/national" in out and "/ks1-2023/la/202/returns" in out
+    assert (
+        f"/ks1-2023/schools/{Membership.objects.get(role=Role.SCHOOL_USER).school.laestab}/check"
+        in out
+    )
 
     counts = [M.objects.count() for M in (Upload, ReturnGeneration, CollectedReturn, Fact)]
     statuses_before = list(CollectedReturn.objects.values_list("status", flat=True))
@@ -106,7 +109,7 @@ def test_demo_seeds_users_of_every_role_and_days_of_uploads(
     assert list(CollectedReturn.objects.values_list("status", flat=True)) == statuses_before
     assert all(p in again for p in passwords.values())
     assert "uploads of the first run are kept" in again
-    assert "http://127.0.0.1:9001/la/202/returns" in again and "8123" not in again
+    assert "http://127.0.0.1:9001/ks1-2023/la/202/returns" in again and "8123" not in again
     assert [(a.host, a.port) for a in served] == [("127.0.0.1", 9001)]
     # Django's development server and one task worker (docs/adr/0008-production-server.md).
     assert served[0].dev and served[0].task_workers == 1 and not served[0].no_worker

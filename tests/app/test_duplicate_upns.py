@@ -8,9 +8,9 @@ import html
 import re
 
 import pytest
-from django.urls import reverse
 
 from keystage.submissions.importing import import_paths
+from keystage.web.links import reverse
 from tests.builders import pupil, write_ctf
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,8 @@ import re
 
 import pytest
 from django.test import Client
-from django.urls import reverse
+
+from keystage.web.links import reverse
 
 pytestmark = pytest.mark.django_db
 

@@ -278,8 +278,7 @@ def batch_of(loaded, members, settings, tmp_path):
 def test_a_batch_page_with_no_worker_running_says_so_and_stops_reloading(
     batch_of, members, signed_in
 ):
-    from django.urls import reverse
-
+    from keystage.web.links import reverse
     from keystage.worker.recovery import beat
 
     batch = batch_of()

@@ -39,13 +39,13 @@ def test_la_officer_sees_the_la_sections_and_sign_out(signed_in, members, la938)
     client = signed_in(members["officer938"])
     items = navigation(client, "/")
     assert [(t, h) for t, h, _ in items] == [
-        ("Dashboard", "/la/938/dashboard"),
-        ("Uploads", "/uploads/"),
-        ("Pupils", "/la/938/pupils"),
-        ("Data Errors", "/la/938/errors"),
-        ("Schools' checks", "/la/938/checking"),
-        ("Return", "/la/938/returns"),
-        ("Reports", "/reports"),
+        ("Dashboard", "/ks1-2023/la/938/dashboard"),
+        ("Uploads", "/ks1-2023/uploads/"),
+        ("Pupils", "/ks1-2023/la/938/pupils"),
+        ("Data Errors", "/ks1-2023/la/938/errors"),
+        ("Schools' checks", "/ks1-2023/la/938/checking"),
+        ("Return", "/ks1-2023/la/938/returns"),
+        ("Reports", "/ks1-2023/reports"),
         ("Sign out", "/sign-out"),
     ]
     assert marked(items) == []  # the home page is in no section
@@ -53,15 +53,17 @@ def test_la_officer_sees_the_la_sections_and_sign_out(signed_in, members, la938)
 
 def test_the_section_of_the_page_is_marked(signed_in, members, la938):
     client = signed_in(members["admin938"])
-    assert marked(navigation(client, "/la/938/errors")) == [("Data Errors", "page")]
-    assert marked(navigation(client, "/la/938/dashboard")) == [("Dashboard", "page")]
+    assert marked(navigation(client, "/ks1-2023/la/938/errors")) == [("Data Errors", "page")]
+    assert marked(navigation(client, "/ks1-2023/la/938/dashboard")) == [("Dashboard", "page")]
     # A page within a section marks the section you are in, not "this page".
-    assert marked(navigation(client, "/la/938/deadline")) == [("Dashboard", "true")]
-    assert marked(navigation(client, "/la/938/expected-pupils")) == [("Dashboard", "true")]
-    assert marked(navigation(client, "/la/938/school-sees")) == [("Schools' checks", "true")]
-    assert marked(navigation(client, "/la/938/pupils/add")) == [("Pupils", "true")]
-    assert marked(navigation(client, "/reports/la/938/summary")) == [("Reports", "true")]
-    assert marked(navigation(client, "/uploads/")) == [("Uploads", "page")]
+    assert marked(navigation(client, "/ks1-2023/la/938/deadline")) == [("Dashboard", "true")]
+    assert marked(navigation(client, "/ks1-2023/la/938/expected-pupils")) == [("Dashboard", "true")]
+    assert marked(navigation(client, "/ks1-2023/la/938/school-sees")) == [
+        ("Schools' checks", "true")
+    ]
+    assert marked(navigation(client, "/ks1-2023/la/938/pupils/add")) == [("Pupils", "true")]
+    assert marked(navigation(client, "/ks1-2023/reports/la/938/summary")) == [("Reports", "true")]
+    assert marked(navigation(client, "/ks1-2023/uploads/")) == [("Uploads", "page")]
     assert marked(navigation(client, "/sign-out")) == [("Sign out", "page")]
 
 
@@ -84,38 +86,42 @@ def test_school_user_sees_check_upload_and_reports(signed_in, members, la938):
     client = signed_in(members["school938"])
     laestab = members["school938"].membership.school.laestab
     assert [(t, h) for t, h, _ in navigation(client, "/")] == [
-        ("Check", f"/schools/{laestab}/check"),
-        ("Upload", "/uploads/"),
-        ("Reports", "/reports"),
+        ("Check", f"/ks1-2023/schools/{laestab}/check"),
+        ("Upload", "/ks1-2023/uploads/"),
+        ("Reports", "/ks1-2023/reports"),
         ("Sign out", "/sign-out"),
     ]
-    assert marked(navigation(client, "/reports")) == [("Reports", "page")]
+    assert marked(navigation(client, "/ks1-2023/reports")) == [("Reports", "page")]
 
 
 def test_national_admin_sees_the_collection_and_the_la_of_the_page(signed_in, members, la938):
     client = signed_in(members["national"])
     assert texts(navigation(client, "/")) == ["Collection", "Reports", "Sign out"]
-    assert marked(navigation(client, "/national")) == [("Collection", "page")]
-    assert marked(navigation(client, "/dashboard")) == [("Collection", "true")]
+    assert marked(navigation(client, "/ks1-2023/national")) == [("Collection", "page")]
+    assert marked(navigation(client, "/ks1-2023/dashboard")) == [("Collection", "true")]
     # On a page about an LA, that LA's sections (no uploads: a national admin does not upload).
-    items = navigation(client, "/la/938/errors")
+    items = navigation(client, "/ks1-2023/la/938/errors")
     assert texts(items) == ["Collection", *[s for s in LA_SECTIONS if s != "Uploads"]] + [
         "Reports",
         "Sign out",
     ]
-    assert ("Dashboard", "/la/938/dashboard", "") in items
+    assert ("Dashboard", "/ks1-2023/la/938/dashboard", "") in items
     assert marked(items) == [("Data Errors", "page")]
-    collected = navigation(client, "/national/la/202")
-    assert ("Pupils", "/la/202/pupils", "") in collected
+    collected = navigation(client, "/ks1-2023/national/la/202")
+    assert ("Pupils", "/ks1-2023/la/202/pupils", "") in collected
     assert marked(collected) == [("Collection", "true")]
 
 
 def test_an_la_code_in_the_url_never_names_another_la_for_an_officer(signed_in, members, la938):
     # The officer of 938 on a report page about 202 (refused or not) is offered only 938's.
     client = signed_in(members["officer938"])
-    response = client.get("/reports/la/202/summary")
-    items = navigation(client, "/reports/la/202/summary") if response.status_code == 200 else []
-    items += navigation(client, "/reports")
+    response = client.get("/ks1-2023/reports/la/202/summary")
+    items = (
+        navigation(client, "/ks1-2023/reports/la/202/summary")
+        if response.status_code == 200
+        else []
+    )
+    items += navigation(client, "/ks1-2023/reports")
     assert items and not [h for _, h, _ in items if "/202" in h]
 
 
@@ -126,5 +132,7 @@ def test_signed_out_pages_offer_sign_in(client, members):
 
 def test_the_uploads_section_holds_the_history_and_batch_pages(signed_in, members, la938):
     client = signed_in(members["officer938"])
-    assert ("Uploads", "/uploads/", "") in navigation(client, "/")
-    assert ("Uploads", "/uploads/", "true") in navigation(client, "/uploads/history")
+    assert ("Uploads", "/ks1-2023/uploads/", "") in navigation(client, "/")
+    assert ("Uploads", "/ks1-2023/uploads/", "true") in navigation(
+        client, "/ks1-2023/uploads/history"
+    )

@@ -7,11 +7,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.urls import reverse
 
 from keystage.audit.models import AuditEvent, record
 from keystage.audit.stamps import data_stamp
 from keystage.submissions.importing import import_paths
+from keystage.web.links import reverse
 from tests.builders import pupil, write_ctf
 
 pytestmark = pytest.mark.django_db

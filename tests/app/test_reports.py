@@ -8,7 +8,6 @@ import csv
 import io
 
 import pytest
-from django.urls import reverse
 
 from keystage.audit.models import AuditEvent
 from keystage.collection.models import LaCollectionSettings
@@ -17,6 +16,7 @@ from keystage.reports.disclosure import hidden, protect_siblings
 from keystage.reports.facts import rebuild_facts
 from keystage.reports.models import ReportPack
 from keystage.submissions.importing import import_paths
+from keystage.web.links import reverse
 from tests.app.test_facts import CAMDEN, SCHOOL_A, SCHOOL_B
 from tests.builders import write_ctf
 

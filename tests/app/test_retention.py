@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.urls import reverse
 
 from keystage.engine import definition as definitions
+from keystage.web.links import reverse
 from tests.builders import ctf, pupil, write_register
 
 PAST = "ks1-2023"  # closes 12 October 2023: past five years on 1 January 2029

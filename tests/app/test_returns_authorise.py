@@ -5,12 +5,12 @@ the others in one error summary, with the schools' names and links to their retu
 from __future__ import annotations
 
 import pytest
-from django.urls import reverse
 from lxml import etree
 
 from keystage.audit.models import AuditEvent
 from keystage.returns import actions
 from keystage.returns.models import CollectedReturn
+from keystage.web.links import reverse
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.urls import reverse
 from lxml import etree
 
 from keystage.cli import main
@@ -15,6 +14,7 @@ from keystage.reports.facts import rebuild_facts
 from keystage.returns import actions, queries
 from keystage.submissions.cleaning import FILE_ONLY_RULES
 from keystage.submissions.models import Finding
+from keystage.web.links import reverse
 from tests.app.returns_data import explain_everything
 from tests.builders import ctf, pupil
 

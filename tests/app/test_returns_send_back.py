@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied
-from django.urls import reverse
 
 from keystage.audit.models import AuditEvent
 from keystage.returns import actions, queries
 from keystage.returns.models import CollectedReturn
+from keystage.web.links import reverse
 from tests.app.returns_data import explain_everything
 
 pytestmark = pytest.mark.django_db
@@ -68,7 +68,7 @@ def test_sending_back_withdraws_authorisation_and_tells_the_la(
     assert event.detail["reason"] == REASON and event.detail["previous_status"] == "authorised"
     # Only this LA's people are told, with the reason and where to act.
     assert [m.to for m in mail.outbox] == [["data@la938.example.org"]]
-    assert REASON in mail.outbox[0].body and "/la/938/returns" in mail.outbox[0].body
+    assert REASON in mail.outbox[0].body and "/ks1-2023/la/938/returns" in mail.outbox[0].body
     assert "9382001" in mail.outbox[0].subject
     # The LA is "sent back" on the dashboard, whatever its other returns are.
     assert queries.la_rows(type(la938).objects.filter(code="938"), loaded)[0].state == "returned"

@@ -11,7 +11,6 @@ import threading
 import pytest
 from django.db import connection, connections
 from django.test import Client
-from django.urls import reverse
 from lxml import etree
 
 from keystage.audit.models import AuditEvent
@@ -22,6 +21,7 @@ from keystage.returns.models import (
     ReturnGeneration,
     ReturnSubmission,
 )
+from keystage.web.links import reverse
 from tests.app.conftest import verify_two_factor
 
 pytestmark = pytest.mark.django_db

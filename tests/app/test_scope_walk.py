@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import URLPattern, URLResolver, get_resolver
 
+from keystage.web.links import reverse
 from tests.builders import SCHOOLS, ctf, pupil, write_register
 
 pytestmark = pytest.mark.django_db
@@ -161,11 +162,16 @@ EXEMPT: dict[str, str] = {}
 
 
 def _patterns(patterns, prefix=""):
+    from keystage.web.links import _to_default_collection
+
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
             yield from _patterns(pattern.url_patterns, prefix + str(pattern.pattern))
         elif isinstance(pattern, URLPattern):
-            yield pattern.name, prefix + str(pattern.pattern)
+            # The paths from before there were several collections only redirect to the same
+            # page of the default collection (tests/app/test_collections_web.py), which is walked.
+            if pattern.callback is not _to_default_collection:
+                yield pattern.name, prefix + str(pattern.pattern)
 
 
 @pytest.fixture
@@ -680,7 +686,7 @@ def test_the_walk_fails_on_a_page_that_forgets_its_scope(
     with pytest.raises(WalkFailed, match=found) as failed:
         walk(client, members, tenants, "officer938", "202", False, names=["la-school-sees"],
              look=look)  # fmt: skip
-    assert "/la/202/school-sees" in str(failed.value)
+    assert "/ks1-2023/la/202/school-sees" in str(failed.value)
 
 
 def test_marks_alone_did_not_notice_the_unscoped_page(

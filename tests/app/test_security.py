@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.urls import URLResolver, get_resolver, reverse
+from django.urls import URLResolver, get_resolver
 
+from keystage.web.links import reverse
 from tests.app.conftest import STRONG_PASSWORD
 
 STATIC = Path(__file__).resolve().parents[2] / "src" / "keystage" / "web" / "static"

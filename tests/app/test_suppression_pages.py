@@ -13,8 +13,8 @@ import io
 import zipfile
 
 import pytest
-from django.urls import reverse
 
+from keystage.web.links import reverse
 from tests.builders import SCHOOLS, ctf, pupil, write_register
 
 pytestmark = pytest.mark.django_db

@@ -15,11 +15,11 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.urls import reverse
 
 from keystage.audit.models import AuditEvent
 from keystage.submissions.kept import read_kept
 from keystage.submissions.models import ImportBatch, PupilRecord, Upload
+from keystage.web.links import reverse
 from tests.builders import ctf, pupil
 
 pytestmark = pytest.mark.django_db
@@ -210,7 +210,7 @@ def test_a_real_server_answers_413_before_the_body_is_sent(transactional_db, liv
     url = urlsplit(live_server.url)
     with socket.create_connection((url.hostname, url.port), timeout=20) as s:
         s.sendall(
-            b"POST /uploads/ HTTP/1.1\r\nHost: localhost\r\n"
+            b"POST /ks1-2023/uploads/ HTTP/1.1\r\nHost: localhost\r\n"
             b"Content-Type: multipart/form-data; boundary=x\r\n"
             b"Content-Length: 10000000000\r\n\r\n"
         )

@@ -9,10 +9,10 @@ import zipfile
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.urls import reverse
 
 from keystage.audit.models import AuditEvent
 from keystage.submissions.models import ImportBatch, Upload
+from keystage.web.links import reverse
 from tests.builders import ctf, pupil
 
 pytestmark = pytest.mark.django_db
@@ -141,19 +141,19 @@ def test_upload_result_page_says_what_to_do_next(loaded, members, signed_in, cli
     steps = page[page.index('id="next-steps"') :]
     steps = steps[: steps.index("</ul>")]
     assert (
-        '<a class="govuk-link" href="/la/938/errors?school=9382001">See the errors and queries '
+        '<a class="govuk-link" href="/ks1-2023/la/938/errors?school=9382001">See the errors and queries '
         "of Example Primary School in the Data Errors report</a>" in steps
     )
-    assert 'href="/la/938/dashboard">Go to the West Sussex dashboard</a>' in steps
-    assert 'href="/la/938/pupils?school=9382001">' in steps
+    assert 'href="/ks1-2023/la/938/dashboard">Go to the West Sussex dashboard</a>' in steps
+    assert 'href="/ks1-2023/la/938/pupils?school=9382001">' in steps
     assert f'href="{reverse("upload-history")}">See all uploads</a>' in steps
     page = batch_page(client, post(client, school_file("b.xml", "2002"), school_file("c.xml")))
-    assert 'href="/la/938/errors">See the errors and queries of these schools' in page
+    assert 'href="/ks1-2023/la/938/errors">See the errors and queries of these schools' in page
     client.logout()
     signed_in(members["school938"])  # a school: its Data Errors, no LA dashboard
     page = batch_page(client, post(client, school_file("own.xml", "2002", n=2)))
-    assert 'href="/la/938/errors?school=9382002"' in page
-    assert "/la/938/dashboard" not in page and "/la/938/pupils" not in page
+    assert 'href="/ks1-2023/la/938/errors?school=9382002"' in page
+    assert "/ks1-2023/la/938/dashboard" not in page and "/ks1-2023/la/938/pupils" not in page
     for step in re.findall(r'<ul class="govuk-list" id="next-steps">.*?</ul>', page, re.S):
         for href in re.findall(r'href="([^"]+)"', step):
             assert client.get(href).status_code == 200, href

@@ -7,11 +7,11 @@ import re
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.urls import reverse
 
 from keystage.accounts.models import Membership, Role
 from keystage.audit.models import AuditEvent
 from keystage.orgs.models import LocalAuthority, School
+from keystage.web.links import reverse
 
 pytestmark = pytest.mark.django_db
 

@@ -29,12 +29,12 @@ def main_text(response) -> str:
 
 def test_dates_of_birth_are_in_words_on_the_pupil_list_and_the_check(signed_in, members, la938):
     client = signed_in(members["officer938"])
-    for path in ("/reports/school/9382001/pupils", "/schools/9382001/check"):
+    for path in ("/ks1-2023/reports/school/9382001/pupils", "/ks1-2023/schools/9382001/check"):
         text = main_text(client.get(path))
         assert "14 January 2016" in text, path  # tests/builders.py's date of birth
         assert not ISO_DATE.search(text), (path, ISO_DATE.findall(text))
     # The spreadsheet keeps the date a spreadsheet reads.
-    export = client.get("/reports/school/9382001/pupils.csv").content.decode()
+    export = client.get("/ks1-2023/reports/school/9382001/pupils.csv").content.decode()
     assert "2016-01-14" in export
 
 
@@ -43,7 +43,7 @@ def test_release_and_confirmation_times_are_in_words(signed_in, members, la938):
     school = School.objects.get(laestab="9382001")
     checking.do_release(officer, get_collection(), [school])
     client = signed_in(officer)
-    text = main_text(client.get("/la/938/checking/9382001"))
+    text = main_text(client.get("/ks1-2023/la/938/checking/9382001"))
     now = timezone.localtime()
     hour = f"{now.hour % 12 or 12}:"
     assert re.search(rf"{now.day} {now:%B} {now.year} at {hour}\d\d[ap]m", text), text
@@ -62,7 +62,7 @@ def test_long_date_filter_reads_iso_text_and_leaves_other_text_alone():
 
 def test_one_of_a_thing_is_singular(signed_in, members, la938):
     # A restricted officer of one school with data releases to "1 school", not "1 schools".
-    text = main_text(signed_in(members["restricted938"]).get("/la/938/checking"))
+    text = main_text(signed_in(members["restricted938"]).get("/ks1-2023/la/938/checking"))
     assert "Release to the 1 school with data" in text
     assert "1 schools" not in text
 
@@ -79,10 +79,10 @@ def test_a_school_with_one_pupil_is_told_so_in_words():
 def test_la_stays_in_capitals_mid_sentence(signed_in, members, la938):
     # The national page filtered to one state names it mid-sentence: "the LA", not "the la".
     client = signed_in(members["national"])
-    page = client.get("/national?state=returned").content.decode()
+    page = client.get("/ks1-2023/national?state=returned").content.decode()
     assert "LAs sent back to the LA (0)" in page
     assert "the la" not in page
-    page = client.get("/national").content.decode()
+    page = client.get("/ks1-2023/national").content.decode()
     assert "sent back to the LA: show only these" in page  # the link's hidden words
     assert "the la" not in page
 
@@ -112,7 +112,7 @@ def test_the_same_file_again_says_when_it_was_imported_in_words(loaded, tmp_path
 
 
 def test_the_audit_log_says_when_in_words(signed_in, members, la938):
-    text = main_text(signed_in(members["admin938"]).get("/la/938/audit"))
+    text = main_text(signed_in(members["admin938"]).get("/ks1-2023/la/938/audit"))
     now = timezone.localtime()
     assert re.search(rf"{now.day} {now:%B} {now.year} at \d{{1,2}}:\d\d[ap]m", text), text[:2000]
     assert not CLOCK_24.search(text), CLOCK_24.findall(text)
@@ -139,7 +139,7 @@ def test_the_national_table_says_when_an_la_last_changed_in_words(
     explain_everything(la938)
     generation = returns.do_build_return(la938, loaded, user=members["officer938"])
     returns.do_submit_generation(generation, user=members["officer938"])
-    text = main_text(signed_in(members["national"]).get("/national?state=submitted"))
+    text = main_text(signed_in(members["national"]).get("/ks1-2023/national?state=submitted"))
     now = timezone.localtime()
     assert re.search(rf"{now.day} {now:%B} {now.year} at \d{{1,2}}:\d\d[ap]m", text), text[-800:]
     assert not CLOCK_24.search(text), CLOCK_24.findall(text)

@@ -25,7 +25,7 @@ import django
 django.setup()
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
-from django.urls import reverse
+from keystage.web.links import reverse
 from keystage.accounts.actions import do_create_member
 from keystage.accounts.models import Role
 from keystage.orgs.actions import do_load_reference, do_load_register
@@ -52,7 +52,7 @@ import django
 django.setup()
 from django.contrib.auth import get_user_model
 from django.test import Client
-from django.urls import reverse
+from keystage.web.links import reverse
 from tests.app.conftest import verify_two_factor
 
 user = get_user_model().objects.get(username="officer938")

@@ -108,7 +108,7 @@ def test_release_confirm_and_the_dashboard_shows_checked(browser, page, site, he
     assert [m.to for m in mail.outbox[2:]] == [["officer@example.org"]]
     assert "Ann Head (Headteacher)" in mail.outbox[2].body
 
-    page.goto(f"{url}/la/938/dashboard")
+    page.goto(f"{url}/ks1-2023/la/938/dashboard")
     row = page.locator("tr", has_text="Example Primary School")
     expect(row).to_contain_text("Checked by school")
     expect(row).to_contain_text("Ann Head, Headteacher")
@@ -127,7 +127,7 @@ def test_school_queries_a_pupil_and_the_la_answers(browser, page, site, head, ch
     officer = School.objects.get(laestab="9382001").la.memberships.get(role="la_officer").user
     do_release(officer, get_collection(), [School.objects.get(laestab="9382001")])
     sign_in(page, site, "head938")
-    page.goto(f"{site['url']}/schools/9382001/check")
+    page.goto(f"{site['url']}/ks1-2023/schools/9382001/check")
     page.get_by_role("button", name="Send a query").click()
     page.get_by_label("CLEAN2").check()
     page.get_by_label("What is wrong, and what should it be?").fill("CLEAN2 is GDS in writing.")
@@ -139,7 +139,7 @@ def test_school_queries_a_pupil_and_the_la_answers(browser, page, site, head, ch
     la = browser.new_context(viewport=VIEWPORT)
     tab = la.new_page()
     sign_in(tab, site, "officer938")
-    tab.goto(f"{site['url']}/la/938/dashboard")
+    tab.goto(f"{site['url']}/ks1-2023/la/938/dashboard")
     tab.get_by_role("link", name="Query from school Example Primary School").click()
     main = tab.locator("main")
     expect(main).to_contain_text("CLEAN2 is GDS in writing.")
@@ -160,7 +160,7 @@ def test_the_checks_page_works_without_javascript(browser, site):
     context.set_default_timeout(10_000)
     page = context.new_page()
     sign_in(page, site, "officer938")
-    page.goto(f"{site['url']}/la/938/checking")
+    page.goto(f"{site['url']}/ks1-2023/la/938/checking")
     page.get_by_label("School name or LAESTAB").fill("downs")
     page.get_by_role("button", name="Apply filters").click()
     expect(page.locator("h2#schools")).to_contain_text("1 school of")

@@ -58,7 +58,7 @@ def _row(page, surname):
 def test_officer_fixes_every_error_through_the_grid(page, school_files, check_page):
     site = school_files
     sign_in(page, site, "officer938")
-    page.goto(f"{site['url']}/la/938/dashboard")
+    page.goto(f"{site['url']}/ks1-2023/la/938/dashboard")
     school_row = page.locator("tr", has_text="9382001")
     expect(school_row).to_contain_text("Received with errors")
     school_row.get_by_role("link", name="Example Primary School", exact=True).click()
@@ -100,13 +100,13 @@ def test_officer_fixes_every_error_through_the_grid(page, school_files, check_pa
     expect(page.locator("main")).to_contain_text("Held back a year, agreed with the LA")
     check_page(page, "pupil-record")
 
-    page.goto(f"{site['url']}/la/938/dashboard")
+    page.goto(f"{site['url']}/ks1-2023/la/938/dashboard")
     expect(page.locator("tr", has_text="9382001")).to_contain_text("Clean")
     # The duplicate UPN was cleared on the other school's pupil too.
     expect(page.locator("tr", has_text="9382002")).to_contain_text("Clean")
 
     # The trail shows the edit with its old and new values and the reason.
-    page.goto(f"{site['url']}/la/938/pupils?school=9382001")
+    page.goto(f"{site['url']}/ks1-2023/la/938/pupils?school=9382001")
     page.get_by_role("link", name="ADAMS, AVA").click()
     trail = page.locator("table", has_text="Who changed what")
     expect(trail).to_contain_text("officer938")
@@ -120,7 +120,7 @@ def test_two_people_save_the_same_pupil_and_the_second_is_refused(browser, schoo
 
     site = school_files
     pupil_id = PupilRecord.objects.get(surname="ADAMS", is_current=True).pk
-    url = f"{site['url']}/la/938/pupils/{pupil_id}"
+    url = f"{site['url']}/ks1-2023/la/938/pupils/{pupil_id}"
     first_context, second_context = (browser.new_context(viewport=VIEWPORT) for _ in range(2))
     try:
         first, second = first_context.new_page(), second_context.new_page()
@@ -168,7 +168,7 @@ def test_a_bad_cell_beside_a_good_one_saves_nothing_and_the_summary_goes_to_the_
 
     site = school_files
     sign_in(page, site, "officer938")
-    page.goto(f"{site['url']}/la/938/pupils?school=9382001&show=all")
+    page.goto(f"{site['url']}/ks1-2023/la/938/pupils?school=9382001&show=all")
     _row(page, "DAVIS").get_by_label("Forename for DAVIS, AVA").fill("DAVINA")
     _row(page, "ADAMS").get_by_label("Date of birth for ADAMS, AVA").fill("31/02/2016")
     page.get_by_role("button", name=re.compile("Save changes")).click()
@@ -188,7 +188,7 @@ def test_a_bad_cell_beside_a_good_one_saves_nothing_and_the_summary_goes_to_the_
 def test_remove_a_pupil_after_confirming_then_put_them_back(page, school_files, check_page):
     site = school_files
     sign_in(page, site, "officer938")
-    page.goto(f"{site['url']}/la/938/pupils?school=9382001&show=all")
+    page.goto(f"{site['url']}/ks1-2023/la/938/pupils?school=9382001&show=all")
     page.get_by_role("link", name="DAVIS, AVA").click()
     pupil_url = page.url
     page.get_by_role("button", name="Remove this pupil").click()
@@ -201,7 +201,7 @@ def test_remove_a_pupil_after_confirming_then_put_them_back(page, school_files, 
     page.get_by_role("button", name="Yes, remove this pupil").click()
     expect(page.locator(".govuk-notification-banner")).to_contain_text("was removed")
 
-    page.goto(f"{site['url']}/la/938/pupils?school=9382001&show=all")
+    page.goto(f"{site['url']}/ks1-2023/la/938/pupils?school=9382001&show=all")
     expect(page.locator("#grid-count")).to_have_text("4 pupils.")
     page.goto(pupil_url)
     expect(page.locator(".govuk-warning-text")).to_contain_text("Left before the assessments")

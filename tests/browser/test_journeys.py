@@ -33,7 +33,7 @@ def test_admin_signs_in_with_two_factor(page, site, check_page):
     check_page(page, "home")
     assert TOTPDevice.objects.get(user__username="admin938").confirmed
 
-    page.goto(f"{site['url']}/la/938/audit")
+    page.goto(f"{site['url']}/ks1-2023/la/938/audit")
     expect(page.get_by_role("heading", level=1)).to_have_text("Audit log")
     expect(page.locator("main")).to_contain_text("admin938")
     check_page(page, "audit-log")
@@ -48,7 +48,7 @@ def test_officer_uploads_a_batch(page, site, check_page):
     bad.write_text("<CTfile><Header>", encoding="utf-8")
     sign_in(page, site, "officer938")
     expect(page.locator("main")).to_contain_text("You are signed in as officer938")
-    page.goto(f"{site['url']}/uploads/")
+    page.goto(f"{site['url']}/ks1-2023/uploads/")
     check_page(page, "upload")
     page.get_by_label("Upload files").set_input_files([good, bad])
     page.get_by_role("button", name="Upload and import").click()
@@ -70,7 +70,7 @@ def test_officer_uploads_a_batch(page, site, check_page):
     steps = page.locator("#next-steps")
     expect(steps.get_by_role("link", name="Go to the West Sussex dashboard")).to_be_visible()
     steps.get_by_role("link", name=re.compile("errors and queries of Silent Primary")).click()
-    expect(page).to_have_url(re.compile(r"/la/938/errors\?school=9382005$"))
+    expect(page).to_have_url(re.compile(r"/ks1-2023/la/938/errors\?school=9382005$"))
     page.go_back()
     page.get_by_role("link", name="See all uploads").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Your uploads")
@@ -94,7 +94,7 @@ def test_upload_progress_is_announced_without_reloading_the_page(page, site, bro
     ]
     batch = do_create_batch(officer, files)  # queued: no worker runs it yet
     sign_in(page, site, "officer938")
-    page.goto(f"{site['url']}/uploads/{batch.pk}/")
+    page.goto(f"{site['url']}/ks1-2023/uploads/{batch.pk}/")
     status = page.get_by_role("status")
     expect(status).to_have_attribute("aria-live", "polite")
     expect(status).to_have_text("1 file is waiting to be imported.")
@@ -111,7 +111,7 @@ def test_upload_progress_is_announced_without_reloading_the_page(page, site, bro
     context = browser.new_context(java_script_enabled=False)
     context.add_cookies(page.context.cookies())
     plain = context.new_page()
-    plain.goto(f"{site['url']}/uploads/{batch.pk}/")
+    plain.goto(f"{site['url']}/ks1-2023/uploads/{batch.pk}/")
     expect(plain.locator(".govuk-summary-list")).to_contain_text("Queued")
     run_batch(batch.pk)
     expect(plain.locator(".govuk-summary-list")).to_contain_text("Finished", timeout=10_000)
@@ -122,7 +122,7 @@ def test_upload_progress_is_announced_without_reloading_the_page(page, site, bro
 def test_dashboard_errors_filter_and_chase_list(page, site, check_page):
     sign_in(page, site, "officer938")
     page.goto(f"{site['url']}/dashboard")
-    expect(page).to_have_url(f"{site['url']}/la/938/dashboard")
+    expect(page).to_have_url(f"{site['url']}/ks1-2023/la/938/dashboard")
     expect(page.get_by_role("heading", level=1)).to_contain_text("dashboard")
     expect(page.locator("main")).to_contain_text("Silent Primary")
     check_page(page, "dashboard")
@@ -136,7 +136,7 @@ def test_dashboard_errors_filter_and_chase_list(page, site, check_page):
     assert {"laestab", "state", "errors"} <= set(rows[0])
     assert [r["laestab"] for r in rows] == ["9382002", "9382005", "9382006"]
 
-    page.goto(f"{site['url']}/la/938/errors")
+    page.goto(f"{site['url']}/ks1-2023/la/938/errors")
     main = page.locator("main")
     expect(main).to_contain_text("KS1-T07")
     expect(main).to_contain_text("KS1-P07")
@@ -158,13 +158,13 @@ def test_school_user_sees_only_their_school(page, site, check_page):
     sign_in(page, site, "school938")
     expect(page.locator("main")).to_contain_text("Downs Infant School")
     page.goto(f"{site['url']}/dashboard")  # a school user goes to their Data Errors report
-    expect(page).to_have_url(re.compile(r"/la/938/errors"))
+    expect(page).to_have_url(re.compile(r"/ks1-2023/la/938/errors"))
     main = page.locator("main")
     expect(main).to_contain_text("Downs Infant School")
     expect(main).to_contain_text("Explain this spread")
     for other in ("Queries Only Primary", "Example Primary School", "Camden", "ASKEW"):
         assert other not in main.inner_text()
     check_page(page, "data-errors-school")
-    response = page.goto(f"{site['url']}/la/938/dashboard")
+    response = page.goto(f"{site['url']}/ks1-2023/la/938/dashboard")
     assert response.status in (403, 404)
-    assert page.goto(f"{site['url']}/la/938/chase-list.csv").status in (403, 404)
+    assert page.goto(f"{site['url']}/ks1-2023/la/938/chase-list.csv").status in (403, 404)

@@ -84,17 +84,17 @@ def test_la_officer_pages_reflow_at_320px(narrow_page, site, signed_in_as, axe_s
     signed_in_as(page, "officer938")
     page.goto(f"{site['url']}/")
     sections = navigation_links(page)
-    assert "/la/938/dashboard" in sections and "/la/938/returns" in sections
+    assert "/ks1-2023/la/938/dashboard" in sections and "/ks1-2023/la/938/returns" in sections
     pupil = PupilRecord.objects.filter(school__laestab="9382002").first()
     extras = [
-        "/la/938/checking/9382001",
-        "/schools/9382001/check",
-        f"/la/938/pupils/{pupil.pk}",
-        "/la/938/pupils/add",
-        "/la/938/expected-pupils",
-        "/reports/la/938/summary",
-        "/reports/la/938/gap",
-        "/reports/school/9382001/pupils",
+        "/ks1-2023/la/938/checking/9382001",
+        "/ks1-2023/schools/9382001/check",
+        f"/ks1-2023/la/938/pupils/{pupil.pk}",
+        "/ks1-2023/la/938/pupils/add",
+        "/ks1-2023/la/938/expected-pupils",
+        "/ks1-2023/reports/la/938/summary",
+        "/ks1-2023/reports/la/938/gap",
+        "/ks1-2023/reports/school/9382001/pupils",
     ]
     walk(page, site, ["/", *sections, *extras], axe_scan, shots, "officer")
 
@@ -104,8 +104,16 @@ def test_school_user_pages_reflow_at_320px(narrow_page, site, signed_in_as, axe_
     signed_in_as(page, "school938")
     page.goto(f"{site['url']}/")
     sections = navigation_links(page)
-    assert sections == ["/schools/9382002/check", "/uploads/", "/reports"]
-    extras = ["/la/938/errors", "/la/938/pupils", "/reports/school/9382002/summary"]
+    assert sections == [
+        "/ks1-2023/schools/9382002/check",
+        "/ks1-2023/uploads/",
+        "/ks1-2023/reports",
+    ]
+    extras = [
+        "/ks1-2023/la/938/errors",
+        "/ks1-2023/la/938/pupils",
+        "/ks1-2023/reports/school/9382002/summary",
+    ]
     walk(page, site, ["/", *sections, *extras], axe_scan, shots, "school")
 
 
@@ -116,26 +124,26 @@ def test_national_admin_pages_reflow_at_320px(
     signed_in_as(page, "national")
     page.goto(f"{site['url']}/")
     sections = navigation_links(page)
-    assert sections == ["/national", "/reports"]
-    page.goto(f"{site['url']}/la/938/dashboard")
+    assert sections == ["/ks1-2023/national", "/ks1-2023/reports"]
+    page.goto(f"{site['url']}/ks1-2023/la/938/dashboard")
     la_sections = [s for s in navigation_links(page) if s not in sections]
-    assert "/la/938/errors" in la_sections
-    extras = ["/dashboard", "/national/la/938", "/reports/national",
-              "/reports/official", "/users/", "/la/938/audit", "/la/938/deadline"]  # fmt: skip
+    assert "/ks1-2023/la/938/errors" in la_sections
+    extras = ["/ks1-2023/dashboard", "/ks1-2023/national/la/938", "/ks1-2023/reports/national",
+              "/ks1-2023/reports/official", "/users/", "/ks1-2023/la/938/audit", "/ks1-2023/la/938/deadline"]  # fmt: skip
     walk(page, site, ["/", *sections, *la_sections, *extras], axe_scan, shots, "national")
 
 
 def test_navigation_opens_from_the_menu_button_at_320px(narrow_page, site, signed_in_as):
     page = narrow_page
     signed_in_as(page, "officer938")
-    page.goto(f"{site['url']}/la/938/dashboard")
+    page.goto(f"{site['url']}/ks1-2023/la/938/dashboard")
     menu = page.get_by_role("button", name="Menu")
     expect(menu).to_be_visible()
     menu.click()
     current = page.locator("nav[aria-label='Keystage'] [aria-current='page']")
     expect(current).to_have_text("Dashboard")
     page.get_by_role("link", name="Data Errors", exact=True).click()
-    expect(page).to_have_url(f"{site['url']}/la/938/errors")
+    expect(page).to_have_url(f"{site['url']}/ks1-2023/la/938/errors")
     page.get_by_role("button", name="Menu").click()
     expect(page.get_by_role("link", name="Sign out")).to_be_visible()
 
@@ -143,7 +151,7 @@ def test_navigation_opens_from_the_menu_button_at_320px(narrow_page, site, signe
 def test_wide_tables_scroll_in_a_labelled_region(narrow_page, site, signed_in_as):
     page = narrow_page
     signed_in_as(page, "officer938")
-    page.goto(f"{site['url']}/la/938/dashboard")
+    page.goto(f"{site['url']}/ks1-2023/la/938/dashboard")
     region = page.get_by_role("region", name="Schools expected to submit")
     expect(region).to_have_attribute("tabindex", "0")
     assert region.evaluate("el => el.scrollWidth > el.clientWidth")  # it scrolls, the page not
@@ -155,7 +163,7 @@ def test_national_la_table_shows_every_column_at_1280px(
 ):
     page.set_viewport_size({"width": 1280, "height": 900})
     signed_in_as(page, "national")
-    page.goto(f"{site['url']}/national")
+    page.goto(f"{site['url']}/ks1-2023/national")
     page.screenshot(path=str(shots / "national-1280.png"), full_page=True)
     axe_scan(page, "national at 1280 px")
     region = page.get_by_role("region", name="Every LA: table")

@@ -97,17 +97,17 @@ def test_la_officer_sees_la_summary_and_provisional_national_figures(
     page, site, figures, check_page
 ):
     sign_in(page, site, "officer938")
-    page.goto(f"{site['url']}/reports/la/938/summary")
+    page.goto(f"{site['url']}/ks1-2023/reports/la/938/summary")
     expect(page.get_by_role("heading", level=1)).to_have_text("KS1 summary: West Sussex")
     assert _cell(page, "Pupils", 0) == "6"
     check_page(page, "report-summary-la")
-    page.goto(f"{site['url']}/reports/national")
+    page.goto(f"{site['url']}/ks1-2023/reports/national")
     expect(page.locator("main")).to_contain_text("95% interval")
     check_page(page, "report-national")
     page.get_by_role("link", name="Compare with DfE's published 2023 figures").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("published 2023 figures")
     check_page(page, "report-official")
-    page.goto(f"{site['url']}/reports/school/9382001/pupils")
+    page.goto(f"{site['url']}/ks1-2023/reports/school/9382001/pupils")
     expect(page.locator("#pupils tbody tr")).to_have_count(3)
     page.get_by_label("Outcome code").fill("GDS")
     page.get_by_role("button", name="Apply filters").click()

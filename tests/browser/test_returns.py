@@ -84,7 +84,7 @@ def test_approver_submits_non_approver_cannot_national_admin_authorises(
     # The approver submits it.
     page = browser.new_page(viewport={"width": 1200, "height": 900})
     sign_in(page, site, "approver938")
-    page.goto(f"{site['url']}/la/938/returns")
+    page.goto(f"{site['url']}/ks1-2023/la/938/returns")
     page.get_by_role("button", name="Submit return 1 to the national collection").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(
         "Check your answers before submitting the return"
@@ -151,7 +151,7 @@ def test_approver_submits_non_approver_cannot_national_admin_authorises(
     summary.get_by_role("link", name="(9382002)").click()
     expect(page.locator("main")).to_contain_text("KS1-")  # the collector's own findings
     expect(page.get_by_role("button", name="Authorise this return")).to_have_count(0)
-    page.goto(f"{site['url']}/national/la/938/9382001")
+    page.goto(f"{site['url']}/ks1-2023/national/la/938/9382001")
     main = page.locator("main")
     expect(main.locator(".govuk-summary-list")).to_contain_text("Authorised")
     expect(
@@ -179,7 +179,7 @@ def test_approver_submits_non_approver_cannot_national_admin_authorises(
 
     page = browser.new_page(viewport={"width": 1200, "height": 900})
     sign_in(page, site, "approver938")
-    page.goto(f"{site['url']}/la/938/returns")
+    page.goto(f"{site['url']}/ks1-2023/la/938/returns")
     expect(page.locator("#sent-back")).to_contain_text("9382001")
     expect(page.locator("#sent-back")).to_contain_text("looks a year out")
     check_page(page, "returns-la-sent-back")

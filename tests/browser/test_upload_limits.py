@@ -25,7 +25,7 @@ def test_a_zip_over_the_member_limit_is_refused_and_kept_in_part(page, site, che
         z.writestr("silent.xml", ctf([pupil(n, estab="2005") for n in range(1, 4)], "938", "2005"))
         z.writestr("big.xml", random.Random(1).randbytes(2 * 1024 * 1024))
     sign_in(page, site, "officer938")
-    page.goto(f"{site['url']}/uploads/")
+    page.goto(f"{site['url']}/ks1-2023/uploads/")
     page.get_by_label("Upload files").set_input_files([path])
     page.get_by_role("button", name="Upload and import").click()
     expect(page.locator(".govuk-summary-list")).to_contain_text("Finished", timeout=20_000)
@@ -47,7 +47,7 @@ def test_an_upload_over_the_limit_gets_the_too_large_page(page, site, check_page
     big = site["tmp"] / "big.xml"
     big.write_bytes(b"<CTfile>" + b"x" * (3 * 1024 * 1024))
     sign_in(page, site, "officer938")
-    page.goto(f"{site['url']}/uploads/")
+    page.goto(f"{site['url']}/ks1-2023/uploads/")
     page.get_by_label("Upload files").set_input_files([big])
     page.get_by_role("button", name="Upload and import").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("The files you sent are too large")

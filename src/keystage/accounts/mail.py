@@ -10,10 +10,10 @@ from django.contrib.auth import get_user_model
 from django.core.mail import send_mass_mail
 from django.db import transaction
 from django.db.models import Q
-from django.urls import reverse
 
 from keystage.accounts.models import Role
 from keystage.orgs.models import School
+from keystage.web.links import reverse
 
 log = logging.getLogger(__name__)
 

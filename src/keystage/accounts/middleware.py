@@ -17,11 +17,11 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import logout
-from django.shortcuts import redirect
 from django.utils.deprecation import MiddlewareMixin
 
 from keystage.accounts.scope import membership_of
 from keystage.accounts.two_factor import has_confirmed_device, needs_two_factor
+from keystage.web.links import redirect
 
 # URL names an admin may reach between their password and their code.
 OPEN_BEFORE_TWO_FACTOR = frozenset({"two-factor-setup", "two-factor-verify", "sign-out"})

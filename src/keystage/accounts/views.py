@@ -13,8 +13,7 @@ from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Exists, OuterRef
-from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -41,6 +40,7 @@ from keystage.accounts.models import (
 )
 from keystage.accounts.scope import las_for, membership_of, scoped
 from keystage.web.govuk import error_list
+from keystage.web.links import redirect, reverse
 
 
 def _next_url(request) -> str:

@@ -11,14 +11,12 @@ an action, respond.
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods, require_safe
@@ -41,6 +39,7 @@ from keystage.engine.words import long_datetime, plural
 from keystage.orgs.models import LocalAuthority, School
 from keystage.submissions.actions import get_collection
 from keystage.web.govuk import error_list
+from keystage.web.links import redirect, reverse
 from keystage.web.paging import link, pagination
 
 LA_READERS = (Role.NATIONAL_ADMIN, Role.LA_ADMIN, Role.LA_OFFICER, Role.LA_RESTRICTED)
@@ -49,7 +48,7 @@ SETTERS = (Role.LA_ADMIN, Role.LA_OFFICER)
 
 
 def _collection():
-    return get_collection(settings.KEYSTAGE_COLLECTION)
+    return get_collection()
 
 
 def _role(request) -> str | None:

@@ -238,3 +238,59 @@ def filter_and_sort(
     if search := search.strip().casefold():
         rows = [r for r in rows if search in r.name.casefold() or search in r.laestab]
     return sorted(rows, key=SORTS.get(sort, SORTS["laestab"]), reverse=desc)
+
+
+@dataclass(frozen=True)
+class CollectionRow:
+    """One collection the service offers, as the home page lists it for a user."""
+
+    code: str
+    name: str
+    statutory: bool
+    national_return: bool
+    opens: dt.date | None
+    school_deadline: dt.date | None
+    national_deadline: dt.date | None
+    closes: dt.date | None
+    phase: str  # "not yet open", "open", "closed"
+    pupils: int  # current pupil records the user may see in it
+
+
+def phase(dates: dict, today: dt.date) -> str:
+    """Where a collection stands on `today` by its definition's dates."""
+    opens, closes = dates.get("opens"), dates.get("closes")
+    if opens and today < opens:
+        return "not yet open"
+    if closes and today > closes:
+        return "closed"
+    return "open"
+
+
+def collections_for(user, codes, today: dt.date | None = None) -> list[CollectionRow]:
+    """The collections `codes` (the service's, in order), with their dates, where each stands
+    today and how many current pupil records the user may see in each."""
+    today = today or dt.date.today()
+    counts = dict(
+        scoped(user, PupilRecord)
+        .filter(is_current=True, collection__code__in=list(codes))
+        .values_list("collection__code")
+        .annotate(n=Count("id"))
+    )
+    rows = []
+    for code in codes:
+        d = definitions.load(code)
+        rows.append(
+            CollectionRow(
+                code=code,
+                name=d.name,
+                statutory=d.statutory,
+                national_return=d.national_return,
+                opens=d.dates.get("opens"),
+                school_deadline=d.dates.get("school_deadline"),
+                national_deadline=d.dates.get("national_deadline"),
+                closes=d.dates.get("closes"),
+                phase=phase(d.dates, today),
+                pupils=counts.get(code, 0),
+            )  # fmt: skip
+        )
+    return rows

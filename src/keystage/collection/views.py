@@ -10,13 +10,11 @@ import datetime as dt
 import re
 from collections import Counter, defaultdict
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.shortcuts import get_object_or_404, render
 from django.utils.timezone import localtime
 from django.views.decorators.http import require_http_methods, require_safe
 
@@ -26,6 +24,7 @@ from keystage.audit.events import in_words
 from keystage.audit.models import AuditEvent
 from keystage.collection import actions, exports, queries
 from keystage.collection.forms import ExpectedCohortForm, SchoolDeadlineForm
+from keystage.engine import definition as definitions
 from keystage.engine import words
 from keystage.engine.words import long_date, long_datetime
 from keystage.orgs.models import LocalAuthority, School
@@ -35,6 +34,7 @@ from keystage.submissions.queries import REPORT_FIELDS, data_errors
 from keystage.web import readcache
 from keystage.web.govuk import error_list
 from keystage.web.jinja2 import Row
+from keystage.web.links import redirect, reverse
 from keystage.web.paging import link, pagination
 from keystage.web.readcache import remember
 
@@ -76,7 +76,7 @@ def _role(request) -> str | None:
 
 
 def _collection():
-    return get_collection(settings.KEYSTAGE_COLLECTION)
+    return get_collection()
 
 
 def _page(request, items, per_page):
@@ -150,6 +150,7 @@ def dashboard(request, code):
             "la": la,
             "collection": collection,
             "timeline": queries.timeline(request.user, la, collection),
+            "national_return": definitions.load(collection.code).national_return,
             "counts": queries.counts(all_rows),
             "state_links": {state: link({"state": state}) for state in queries.SchoolState},
             "received_states": queries.RECEIVED_STATES,

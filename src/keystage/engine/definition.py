@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -368,13 +369,21 @@ def load(collection_id: str = DEFAULT_COLLECTION) -> Definition:
         raise KeyError(
             f"no collection definition {collection_id!r}; known: {', '.join(available())}"
         )
-    found = load_path(path)
+    found = _load_cached(path, path.stat().st_mtime_ns)
     if found.id != collection_id:
         raise DefinitionError(
             f"{path}: [collection] id is {found.id!r}; it must be the file's name, "
             f"{collection_id!r}"
         )
     return found
+
+
+@functools.lru_cache(maxsize=64)
+def _load_cached(path: Path, mtime_ns: int) -> Definition:
+    """A shipped definition is read once per process (every page names its collection's); the
+    file's modification time is in the key, so an edited file is read again (shipped files do
+    not change while the service runs)."""
+    return load_path(path)
 
 
 def load_path(path: str | Path) -> Definition:

@@ -11,11 +11,9 @@ from __future__ import annotations
 import functools
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST, require_safe
 
 from keystage.accounts.models import Role
@@ -30,6 +28,7 @@ from keystage.reports.models import ReportPack
 from keystage.reports.rendering import pdf_response
 from keystage.submissions.actions import get_collection
 from keystage.submissions.queries import pupil_fields, pupil_list
+from keystage.web.links import redirect, reverse
 
 LA_READERS = (Role.NATIONAL_ADMIN, Role.LA_ADMIN, Role.LA_OFFICER, Role.LA_RESTRICTED)
 PACK_MAKERS = (Role.NATIONAL_ADMIN, Role.LA_ADMIN, Role.LA_OFFICER)
@@ -46,7 +45,7 @@ class Hidden(Exception):
 
 
 def _collection():
-    return get_collection(settings.KEYSTAGE_COLLECTION)
+    return get_collection()
 
 
 def _role(request):

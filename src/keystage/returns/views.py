@@ -11,22 +11,25 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
-from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse as url_for
+from django.shortcuts import get_object_or_404, render
 from django.utils.timezone import localtime
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from keystage.accounts.models import Role
 from keystage.accounts.scope import las_for, membership_of, scoped
 from keystage.collection import exports
+from keystage.engine import definition as definitions
 from keystage.engine import words
 from keystage.engine.words import mid_sentence, plural
 from keystage.returns import actions, queries
 from keystage.returns.forms import BuildForm, ReturnUploadForm, SendBackForm
 from keystage.returns.models import CollectedReturn, ReturnGeneration, ReturnSubmission
 from keystage.submissions.actions import get_collection
+from keystage.web.errors import NotInThisCollection
 from keystage.web.govuk import error_list
 from keystage.web.jinja2 import long_datetime as local_long_datetime
+from keystage.web.links import redirect
+from keystage.web.links import reverse as url_for
 
 RETURN_READERS = (Role.NATIONAL_ADMIN, Role.LA_ADMIN, Role.LA_OFFICER)
 LA_BUILDERS = (Role.LA_ADMIN, Role.LA_OFFICER)
@@ -57,7 +60,15 @@ NATIONAL_FIELDS = (
 
 
 def _collection():
-    return get_collection(settings.KEYSTAGE_COLLECTION)
+    """The page's collection, which must have a national return for any page here."""
+    collection = get_collection()
+    definition = definitions.load(collection.code)
+    if not definition.national_return:
+        raise NotInThisCollection(
+            f"{definition.name} has no national return: LAs that still collect it keep the "
+            "data for themselves, so there is no return to build, send or authorise."
+        )
+    return collection
 
 
 def _role(request):

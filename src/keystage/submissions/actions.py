@@ -10,7 +10,6 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
 
@@ -101,7 +100,11 @@ class ImportResult:
 
 
 def get_collection(collection_id: str | None = None) -> Collection:
-    code = collection_id or settings.KEYSTAGE_COLLECTION
+    """The collection named, else the one of the page being answered (keystage.web.links:
+    its id is in the page's path), else the service's default."""
+    from keystage.web.links import current_collection
+
+    code = collection_id or current_collection()
     definition = definitions.load(code)
     collection, _ = Collection.objects.get_or_create(
         code=code, defaults={"name": definition.name, "year": definition.year}

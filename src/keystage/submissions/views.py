@@ -12,8 +12,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_http_methods, require_safe
 from markupsafe import Markup, escape
 
@@ -31,6 +30,7 @@ from keystage.web import readcache
 from keystage.web.govuk import error_list
 from keystage.web.jinja2 import Row
 from keystage.web.jinja2 import long_datetime as local_long_datetime
+from keystage.web.links import redirect, reverse
 from keystage.web.paging import link, pagination
 from keystage.web.readcache import remember
 
@@ -431,7 +431,7 @@ def pupils(request, code):
     when any row cannot be: every typed value stays on the form and each bad cell is named);
     or one field set for the selected pupils. Works without JavaScript."""
     la = _la(request, code)
-    collection = get_collection(settings.KEYSTAGE_COLLECTION)
+    collection = get_collection()
     params = _grid_params(request)
     user = request.user
     # What a GET of the grid reads is kept until the LA's data changes (web/readcache.py).
@@ -839,7 +839,7 @@ def pupil_resolve(request, code, pupil_id: int):
 def pupil_add(request, code):
     """Add a pupil the school's file left out: exceptional, with a reason; flagged in reports."""
     la = _la(request, code)
-    collection = get_collection(settings.KEYSTAGE_COLLECTION)
+    collection = get_collection()
     if not cleaning.may_edit(request.user):
         raise PermissionDenied(cleaning.NOT_ALLOWED)
     schools = list(schools_for(request.user).filter(la=la).order_by("laestab"))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse, HttpResponseServerError
+from django.http import Http404, HttpResponse, HttpResponseServerError
 from django.shortcuts import render
 
 log = logging.getLogger(__name__)
@@ -17,7 +17,15 @@ log = logging.getLogger(__name__)
 MAX_REASON = 200
 
 
+class NotInThisCollection(Http404):
+    """A page the collection does not have (the national return of a collection without one).
+    Its message is written for people and shown on the page: the page exists in other
+    collections, so saying why gives nothing away."""
+
+
 def page_not_found(request, exception=None) -> HttpResponse:
+    if isinstance(exception, NotInThisCollection):
+        return render(request, "404.html", {"not_in_collection": str(exception)}, status=404)
     return render(request, "404.html", {}, status=404)
 
 

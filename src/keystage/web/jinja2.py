@@ -9,13 +9,13 @@ import functools
 import jinja2
 from django.contrib.messages import get_messages
 from django.templatetags.static import static
-from django.urls import reverse
 from django.utils import timezone
 from jinja2 import ChoiceLoader, Environment, PackageLoader, PrefixLoader
 from markupsafe import Markup, escape
 
 from keystage.engine import words
 from keystage.web import govuk
+from keystage.web.links import reverse
 
 
 def long_date(d, empty: str = "") -> str:
@@ -188,4 +188,13 @@ def page_context(request) -> dict:
         # Once per page: GOV.UK's template renders the header's contents twice (to see whether
         # there are any), and the sections cost a query and a dozen URLs.
         "service_navigation": functools.cache(lambda: service_navigation(request)),
+        # The name of the collection the page is of, when its path names one (web/links.py).
+        "page_collection": page_collection(request),
     }
+
+
+def page_collection(request) -> str | None:
+    from keystage.engine import definition as definitions
+
+    code = getattr(request, "collection_in_path", None)
+    return definitions.load(code).name if code else None

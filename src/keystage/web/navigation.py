@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.urls import reverse
-
 from keystage.accounts.models import Role
 from keystage.accounts.scope import las_for, membership_of
+from keystage.engine import definition as definitions
+from keystage.web.links import current_collection, reverse
 
 LA_SECTION_ROLES = (Role.LA_ADMIN, Role.LA_OFFICER, Role.LA_RESTRICTED)
 UPLOADERS = LA_SECTION_ROLES  # (and school users, who have their own list)
@@ -94,9 +94,13 @@ def _la_sections(la, role: str) -> list[Section]:
         Section("Data Errors", at("la-errors")),
         Section("Schools' checks", at("la-checking"), (at("la-school-sees"),)),
     ]
-    if role in RETURN_READERS:
+    if role in RETURN_READERS and _has_national_return():
         sections.append(Section("Return", at("la-returns")))
     return sections
+
+
+def _has_national_return() -> bool:
+    return definitions.load(current_collection()).national_return
 
 
 def sections_for(request) -> list[Section]:
@@ -115,7 +119,11 @@ def sections_for(request) -> list[Section]:
             reports,
         ]
     if role == Role.NATIONAL_ADMIN:
-        collection = Section("Collection", reverse("national-dashboard"), (reverse("dashboard"),))
+        collection = (
+            Section("Collection", reverse("national-dashboard"), (reverse("dashboard"),))
+            if _has_national_return()
+            else Section("Collection", reverse("dashboard"))
+        )
         la = _la_in_url(request)
         return [collection, *(_la_sections(la, role) if la else []), reports]
     if role in LA_SECTION_ROLES:

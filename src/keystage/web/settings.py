@@ -81,6 +81,9 @@ MIDDLEWARE = [
     # Every response to a signed-in user (pages, exports, redirects) is sent no-store.
     "keystage.accounts.middleware.NoStoreMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # A collection's pages have its id first in their path: the request's collection
+    # (keystage.web.links), which its links keep to.
+    "keystage.web.links.CollectionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
@@ -258,8 +261,17 @@ KEYSTAGE_REPORT_MIN_PUPILS = int(os.environ.get("KEYSTAGE_REPORT_MIN_PUPILS", "6
 # collection: unset, each collection definition's own `[retention]` applies (docs/retention.md).
 KEYSTAGE_RETENTION_YEARS = os.environ.get("KEYSTAGE_RETENTION_YEARS", "")
 
-# The collection the product works on unless told otherwise.
+# The collection the product works on unless told otherwise (commands, the paths from before
+# there were several collections), and the collections the service offers side by side: each
+# has its pages under its id (/ks1-2024/la/938/dashboard), in this order on the home page.
 KEYSTAGE_COLLECTION = os.environ.get("KEYSTAGE_COLLECTION", "ks1-2023")
+KEYSTAGE_COLLECTIONS = [
+    c.strip()
+    for c in os.environ.get("KEYSTAGE_COLLECTIONS", "ks1-2023,ks1-2024,ks1-2025").split(",")
+    if c.strip()
+]
+if KEYSTAGE_COLLECTION not in KEYSTAGE_COLLECTIONS:
+    KEYSTAGE_COLLECTIONS.insert(0, KEYSTAGE_COLLECTION)
 # The most a web upload may hold, all files together (a whole LA's files fit in a zip of this).
 KEYSTAGE_MAX_UPLOAD_MB = int(os.environ.get("KEYSTAGE_MAX_UPLOAD_MB", "50"))
 # The most one file in a zip, and all the files of a zip together, may unpack to: counted on

@@ -1,17 +1,26 @@
-"""URL configuration: sign-in and two-factor pages, and the home page."""
+"""URL configuration: sign-in, two-factor, accounts and the home page, then every page of a
+collection under the collection's id (keystage.web.links), and the paths from before there were
+several collections, which redirect to the default collection's page."""
 
-from django.urls import include, path
+from django.urls import include, path, register_converter
 
 from keystage.web import views
+from keystage.web.links import CollectionConverter, collection_patterns
+
+register_converter(CollectionConverter, "collection")
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("", include("keystage.accounts.urls")),
-    path("", include("keystage.submissions.urls")),
-    path("", include("keystage.collection.urls")),
-    path("", include("keystage.checking.urls")),
-    path("", include("keystage.returns.urls")),
-    path("", include("keystage.reports.urls")),
+    *collection_patterns(
+        [
+            path("", include("keystage.submissions.urls")),
+            path("", include("keystage.collection.urls")),
+            path("", include("keystage.checking.urls")),
+            path("", include("keystage.returns.urls")),
+            path("", include("keystage.reports.urls")),
+        ]
+    ),
 ]
 
 # Not found, no permission and failures in the service's layout (keystage.web.errors).
