@@ -126,11 +126,21 @@ def ctf(pupils: list[dict], la: str = "938", estab: str = "2001", encoding: str 
             if p.get(tag) is not None:
                 name = {"upn": "UPN", "dob": "DOB"}.get(tag, tag.capitalize())
                 out.append(f"<{name}>{escape(p[tag])}</{name}>")
+        basic = ""
         if p.get("former_upn"):
-            out.append(
-                f"<BasicDetails><FormerUPN>{escape(p['former_upn'])}</FormerUPN></BasicDetails>"
-            )
+            basic += f"<FormerUPN>{escape(p['former_upn'])}</FormerUPN>"
+        if p.get("nc_year"):
+            basic += f"<NCyearActual>{escape(p['nc_year'])}</NCyearActual>"
+        if basic:
+            out.append(f"<BasicDetails>{basic}</BasicDetails>")
         out.append("<StageAssessments><KeyStage><Stage>KS1</Stage>")
+        # The phonics check's rows (spec phonics.md §3.1): each Result a mark or an outcome code.
+        for result in p.get("phonics", ()):
+            out.append(
+                f"<StageAssessment><Locale>ENG</Locale><Year>{p.get('year', '2023')}</Year>"
+                "<Subject>PHO</Subject><Method>TT</Method><Component>PHO</Component>"
+                f"<ResultStatus>R</ResultStatus><Result>{escape(result)}</Result></StageAssessment>"
+            )
         for subject, (subj, comp) in _COMPONENT.items():
             if p.get(subject) is not None:
                 out.append(

@@ -76,6 +76,16 @@ uploads = list(Upload.objects.order_by("id").values(
 for u in uploads:
     u["whole"] = (not u["stored_path"]) or len(read_kept(store, u["stored_path"])) == u["size"]
 packs = sorted(store.glob("packs/*.pack"))
+
+
+def size(path):
+    # The worker may reclaim (delete) a pack between the glob and here: it then holds nothing.
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
 facts_due = FactsDue.objects.count()
 tasks = [(t.task_path.rsplit(".", 1)[-1], t.status, len(t.worker_ids))
          for t in DBTaskResult.objects.order_by("enqueued_at")]
@@ -96,7 +106,7 @@ print(json.dumps({
     "events": sorted(AuditEvent.objects.filter(action__startswith="upload.")
                      .values_list("action", flat=True)),
     "restart_events": AuditEvent.objects.filter(action="batch.restarted").count(),
-    "pack_bytes": sum(p.stat().st_size for p in packs),
+    "pack_bytes": sum(size(p) for p in packs),
     "kept_bytes": sum({u["sha256"]: u["size"] for u in uploads if u["stored_path"]}.values()),
 }, default=str))
 """

@@ -126,7 +126,7 @@ def test_rows_that_are_not_ks1_teacher_assessment_for_2023_are_counted_not_used(
     assert [p.upn for p in pupils] == ["J938200416007", "Y938200416008", "M938200416009"]
     assert counts.ignored_assessments == {
         "FSP assessment rows": 2,
-        "phonics rows": 1,
+        "phonics screening check rows": 1,
         "KS1 test (TT) rows": 2,
         "unrecognised subject/component ENG/XYZ": 1,
         "rows for other years": 5,

@@ -165,11 +165,16 @@ class Definition:
 
     def map_ctf_assessment(self, subject: str, component: str) -> str | None:
         """The subject key a CTF StageAssessment row holds, or None if it is not one of ours."""
+        mapping = self.ctf_mapping_for(subject, component)
+        return mapping.maps_to if mapping is not None else None
+
+    def ctf_mapping_for(self, subject: str, component: str) -> CtfMapping | None:
+        """The `[[ctf_mapping]]` a CTF StageAssessment row's subject and component match."""
         subject = (subject or "").strip().upper()
         component = (component or "").strip().upper()
         for m in self.ctf_mappings:
             if subject in m.subjects and ("*" in m.components or component in m.components):
-                return m.maps_to
+                return m
         return None
 
     def csv_header_map(self) -> dict[str, str]:

@@ -185,6 +185,9 @@ class RuleContext:
         self.name_extra = frozenset(d.name_extra_characters)
         self.sex_codes = frozenset(c.upper() for c in d.sex_codes)
         self.nc_year = d.nc_year.strip().upper()
+        self.nc_years = frozenset(y.strip().upper() for y in (d.nc_years or (d.nc_year,)))
+        # Words for the collection's pupils in shared rules' messages ([cohort] words).
+        self.cohort_words = {**_COHORT_WORDS, **d.raw.get("cohort", {}).get("words", {})}
         self.subjects = {s.key: s for s in d.subjects}
         self.valid = {s.key: frozenset(c.upper() for c in s.valid) for s in d.subjects}
         self.legacy = {
@@ -201,14 +204,14 @@ class RuleContext:
             for s in d.subjects
         }
         # Canonical spellings map to themselves so the common case skips strip().upper().
-        self._normal = {c: c for s in d.subjects for c in s.valid} | {"": ""}
+        self._normal = {c: c.strip().upper() for s in d.subjects for c in s.valid} | {"": ""}
         self._upn_memo: tuple[str, tuple[str, ...]] = ("", ("1500",))
         self.own = book.context(self) if book.context else None
         self.pupil_plan = self._pupil_plan()
 
     def _pupil_plan(self) -> tuple[tuple[Rule | None, str, _CachedGroup | None], ...]:
-        """The pupil rules in report order, with the rules that read only the date of birth, or
-        only the outcomes, gathered into one cached step each (see `_CachedGroup`)."""
+        """The pupil rules in report order, with the rules that read only the date of birth (and
+        NC year), or only the outcomes, gathered into one cached step each (`_CachedGroup`)."""
         subject_keys = tuple(self.subjects)
 
         def outcomes_key(pupil: PupilRecord) -> tuple[str | None, ...] | None:
@@ -216,14 +219,14 @@ class RuleContext:
                 return None  # rare: not worth remembering
             return tuple(map(pupil.outcomes.get, subject_keys))
 
-        def dob_key(pupil: PupilRecord) -> str:
-            return pupil.dob
+        def dob_key(pupil: PupilRecord) -> tuple[str, str]:
+            return pupil.dob, pupil.nc_year
 
         groups: dict[str, _CachedGroup] = {}
         plan: list[tuple[Rule | None, str, _CachedGroup | None]] = []
         for rule, severity in self.by_scope["pupil"]:
             reads = frozenset(rule.reads)
-            if reads == {"dob"}:
+            if reads and reads <= {"dob", "nc_year"}:
                 name, key_of = "dob", dob_key
             elif reads and reads <= _OUTCOME_READS:
                 name, key_of = "outcomes", outcomes_key
@@ -260,6 +263,12 @@ class RuleContext:
 
 
 _OUTCOME_READS = frozenset({"outcomes", "duplicate_outcomes", "wrong_parameters"})
+
+# How shared rules speak of a collection's pupils unless its definition says ([cohort] words).
+_COHORT_WORDS = {
+    "pupil": "a pupil of this collection",
+    "this_year": "the pupil belongs in this year's collection",
+}
 
 
 class _CachedGroup:

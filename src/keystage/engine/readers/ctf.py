@@ -4,12 +4,14 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
 from lxml import etree
 
+from keystage.engine import definition as definitions
 from keystage.engine.definition import Definition
 from keystage.engine.readers import SchoolFileReader, display_name, iso_date
 from keystage.engine.records import PupilRecord, RejectedFile
@@ -88,6 +90,28 @@ def _value(el) -> str:
     return t
 
 
+@functools.cache
+def _others(definition_id: str, kind: str) -> tuple[tuple[str, Definition], ...]:
+    """The shipped definitions of other kinds of collection, with the words for their rows."""
+    out = []
+    for other_id in definitions.available():
+        other = definitions.load(other_id)
+        if other.kind != kind and other.id != definition_id:
+            title = other.name.rsplit(" ", 1)[0] if other.name[-4:].isdigit() else other.name
+            out.append((title[:1].lower() + title[1:], other))
+    return tuple(out)
+
+
+def _other_collection_claiming(definition: Definition, stage: str, subj: str, comp: str) -> str:
+    """The words for another kind of collection whose rows these are ("phonics screening
+    check"), or "": a KS1 file may carry its Year 2 pupils' phonics re-check, and the other
+    way round; each import counts the other's rows as ignored, by name."""
+    for title, other in _others(definition.id, definition.kind):
+        if stage in other.ctf_stages and other.ctf_mapping_for(subj, comp) is not None:
+            return title
+    return ""
+
+
 class CtfReader(SchoolFileReader):
     """A CTF: `<CTfile>` with a `Header` and `CTFpupilData/Pupil` elements."""
 
@@ -98,7 +122,7 @@ class CtfReader(SchoolFileReader):
         self._year = str(definition.year)
         self._stage = definition.stage.upper()
         self._method = definition.method.upper()
-        self._nc_year = definition.nc_year
+        self._nc_years = frozenset(definition.nc_years or (definition.nc_year,))
         # (stage, year, subject, method, component) as written -> verdict; files repeat the
         # same few combinations thousands of times, so each is worked out once.
         self._verdicts: dict[tuple[str, str, str, str, str], tuple[int, str, str]] = {}
@@ -430,7 +454,7 @@ class CtfReader(SchoolFileReader):
         nc_year = nc_year.strip() if nc_year else ""
         former_upn = former_upn.strip() if former_upn else ""
         outcomes, duplicates, wrong = self._outcomes(rows)
-        if not outcomes and nc_year != self._nc_year and (nc_year or not wrong):
+        if not outcomes and nc_year not in self._nc_years and (nc_year or not wrong):
             # Not in the KS1 cohort: a whole-school CTF carries every year group. A pupil with
             # no NC year but KS1 rows for the wrong year is kept, so that the rule on wrong
             # assessment parameters can say so.
@@ -477,6 +501,8 @@ class CtfReader(SchoolFileReader):
             if kind == _USE:
                 code = row[5]
                 code = code.strip() if code else ""
+                if detail and not code.isdigit():
+                    subject_key = detail  # a code given in place of a mark (codes_to)
                 if subject_key in outcomes:
                     found = duplicates.setdefault(subject_key, [used[subject_key]])
                     found.append(row)
@@ -503,26 +529,31 @@ class CtfReader(SchoolFileReader):
         return outcomes, duplicates, wrong
 
     def _verdict(self, stage: str, year: str, subject: str, method: str, component: str):
-        """Whether a StageAssessment row is one of ours: (_USE, subject key, ""), (_WRONG_YEAR,
-        subject key, reason) or (_IGNORE, "", reason), with reasons an LA officer reads."""
+        """Whether a StageAssessment row is one of ours: (_USE, subject key, where a Result that
+        is not a whole number goes), (_WRONG_YEAR, subject key, reason) or (_IGNORE, "",
+        reason), with reasons an LA officer reads. Which rows are ours is the definition's:
+        its stages, methods and CTF mapping."""
         stage, year, method = stage.strip().upper(), year.strip(), method.strip().upper()
         subj, comp = subject.strip().upper(), component.strip().upper()
-        if subj.startswith("PHO") or comp.startswith("PHO") or stage in ("PSC", "PHO", "PHONICS"):
-            return _IGNORE, "", "phonics rows"
-        if stage != self._stage:
+        d = self.definition
+        mapping = d.ctf_mapping_for(subj, comp)
+        if mapping is None or stage not in d.ctf_stages:
+            other = _other_collection_claiming(d, stage, subj, comp)
+            if other:
+                return _IGNORE, "", f"{other} rows"
+        if stage not in d.ctf_stages:
             return _IGNORE, "", f"{stage[:20]} assessment rows" if stage else "rows with no Stage"
-        if method != self._method:
+        if method not in d.ctf_methods:
             if method == "TT":
                 return _IGNORE, "", f"{stage} test (TT) rows"
             return _IGNORE, "", f"{stage} rows with method {method[:20] or '(none)'}"
-        subject_key = self.definition.map_ctf_assessment(subj, comp)
         if year != self._year:
-            if subject_key:
-                return _WRONG_YEAR, subject_key, "rows for other years"
+            if mapping is not None:
+                return _WRONG_YEAR, mapping.maps_to, "rows for other years"
             return _IGNORE, "", "rows for other years"
-        if subject_key is None:
+        if mapping is None:
             return _IGNORE, "", f"unrecognised subject/component {subj[:20]}/{comp[:20]}"
-        return _USE, subject_key, ""
+        return _USE, mapping.maps_to, mapping.codes_to
 
     def _ignore(self, reason: str) -> None:
         counted = self.counts.ignored_assessments

@@ -240,19 +240,31 @@ def _dob_implausible(dob: dt.date, ctx: RuleContext) -> bool:
     field="dob",
     title="Date of birth outside usual cohort",
     spec_status="LIKELY",
-    reads=("dob",),
+    reads=("dob", "nc_year"),
 )
 def dob_unusual(pupil: PupilRecord, ctx: RuleContext) -> str | None:
     dob = pupil.dob_date
+    if dob is None:
+        return None
+    # The usual range of the pupil's own NC year when the collection has several (phonics:
+    # Year 1 and the Year 2 re-check), else the collection's one range.
     d = ctx.definition
-    if dob is None or d.dob_usual_from <= dob <= d.dob_usual_to:
+    year = _nc_year(pupil.nc_year) if pupil.nc_year else ""
+    by_year = d.dob_usual_by_nc_year
+    if year in by_year:
+        start, end = by_year[year]
+    elif len(by_year) == 1:
+        ((year, (start, end)),) = by_year.items()
+    else:  # an NC year not the collection's (P15 says so): any of its years
+        start, end, year = d.dob_usual_from, d.dob_usual_to, " or ".join(sorted(by_year))
+    if start <= dob <= end:
         return None
     if ctx.enabled(ctx.ids["P12"]) and _dob_implausible(dob, ctx):
         return None  # P12 reports it as an error
     return (
-        f"Date of birth {long_date(dob)} is outside the usual range for year 2 "
-        f"({long_date(d.dob_usual_from)} to {long_date(d.dob_usual_to)}): confirm the pupil "
-        "completed key stage 1 this year, or correct the date."
+        f"Date of birth {long_date(dob)} is outside the usual range for year {year} "
+        f"({long_date(start)} to {long_date(end)}): confirm {ctx.cohort_words['this_year']}, "
+        "or correct the date."
     )
 
 
@@ -260,7 +272,7 @@ def dob_unusual(pupil: PupilRecord, ctx: RuleContext) -> str | None:
     "P12",
     "error",
     field="dob",
-    title="Date of birth implausible for KS1",
+    title="Date of birth implausible for the collection",
     spec_status="UNCERTAIN",
     reads=("dob",),
 )
@@ -270,7 +282,7 @@ def dob_implausible(pupil: PupilRecord, ctx: RuleContext) -> str | None:
         return None
     d = ctx.definition
     return (
-        f"Date of birth {long_date(dob)} is not possible for a key stage 1 pupil (it should be "
+        f"Date of birth {long_date(dob)} is not possible for {ctx.cohort_words['pupil']} (it should be "
         f"between {long_date(d.dob_plausible_from)} and {long_date(d.dob_plausible_to)}): "
         "correct it from the pupil's records."
     )
@@ -314,15 +326,16 @@ def _nc_year(value: str) -> str:
     "P15",
     "query",
     field="nc_year",
-    title="NC year is not year 2",
+    title="NC year not the collection's",
     spec_status="UNCERTAIN",
     reads=("nc_year",),
 )
-def nc_year_not_end_of_ks1(pupil: PupilRecord, ctx: RuleContext) -> str | None:
+def nc_year_not_the_collections(pupil: PupilRecord, ctx: RuleContext) -> str | None:
     value = pupil.nc_year
-    if not value or value == ctx.nc_year or _nc_year(value) == ctx.nc_year:
+    if not value or value in ctx.nc_years or _nc_year(value) in ctx.nc_years:
         return None
+    years = " or ".join(sorted(ctx.nc_years))
     return (
-        f"NC year '{value}' is not year {ctx.nc_year}: confirm the pupil completed key stage 1 "
-        "this year, or remove them from the return."
+        f"NC year '{value}' is not year {years}: confirm {ctx.cohort_words['this_year']}, or "
+        "remove them from the return."
     )
