@@ -75,8 +75,11 @@ class ReadCounts:
 
     pupils: int = 0
     ignored_assessments: dict[str, int] = field(default_factory=dict)  # reason -> rows
-    ignored_pupils: int = 0  # pupils with no KS1 TA row of the collection year at all
+    ignored_pupils: int = 0  # pupils with no row of the collection (and not in its year groups)
     notes: list[str] = field(default_factory=list)
+    # Reasons in `ignored_assessments` that are another collection's rows -> that collection's
+    # definition id ("phonics screening check rows" -> "phonics-2023").
+    claimed: dict[str, str] = field(default_factory=dict)
 
     def ignore(self, reason: str, n: int = 1) -> None:
         self.ignored_assessments[reason] = self.ignored_assessments.get(reason, 0) + n

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from keystage.engine import definition as definitions
 from keystage.engine import rules
 from keystage.engine.definition import Definition
 from keystage.engine.readers import display_name, open_school_file
@@ -239,6 +240,19 @@ def prepare_file(
     return prepared
 
 
+def _wrong_collection(name: str, definition: Definition, counts) -> str:
+    """Why a file with none of the collection's results but another collection's is refused,
+    naming the collection it belongs to."""
+    reason = max(counts.claimed, key=lambda r: counts.ignored_assessments.get(r, 0))
+    other = definitions.load(counts.claimed[reason])
+    rows = counts.ignored_assessments.get(reason, 0)
+    return (
+        f"{name}: the file holds {reason.removesuffix(' rows')} results ({rows} "
+        f"{'row' if rows == 1 else 'rows'}) and none of {definition.name}: import it into "
+        f"{other.name} instead (its upload page, or `keystage --collection {other.id} import`)"
+    )
+
+
 def _prepare(
     path: str | Path,
     name: str,
@@ -269,7 +283,9 @@ def _prepare(
             prepared.la, prepared.estab = school.info.la, school.info.estab
             dumps = _JSON.encode
             check = rules.check_pupil
+            any_result = False
             for index, pupil in enumerate(reader.pupils()):
+                any_result = any_result or bool(pupil.outcomes)
                 prepared.pupils.append(
                     (
                         pupil.line,
@@ -287,6 +303,8 @@ def _prepare(
                 for finding in check(pupil, definition, school=school.info):
                     prepared.pupil_findings.append((index, finding))
             counts = reader.counts
+            if not any_result and counts.claimed:
+                raise RejectedFile(_wrong_collection(name, definition, counts))
             prepared.ignored = {
                 "assessments": dict(counts.ignored_assessments),
                 "pupils": counts.ignored_pupils,

@@ -102,14 +102,21 @@ def _others(definition_id: str, kind: str) -> tuple[tuple[str, Definition], ...]
     return tuple(out)
 
 
-def _other_collection_claiming(definition: Definition, stage: str, subj: str, comp: str) -> str:
+def _other_collection_claiming(
+    definition: Definition, stage: str, subj: str, comp: str, year: str
+) -> tuple[str, str]:
     """The words for another kind of collection whose rows these are ("phonics screening
-    check"), or "": a KS1 file may carry its Year 2 pupils' phonics re-check, and the other
-    way round; each import counts the other's rows as ignored, by name."""
+    check") and its definition id (the one of the row's year if there is one), or ("", ""): a
+    KS1 file may carry its Year 2 pupils' phonics re-check, and the other way round; each
+    import counts the other's rows as ignored, by name."""
+    found = ("", "")
     for title, other in _others(definition.id, definition.kind):
         if stage in other.ctf_stages and other.ctf_mapping_for(subj, comp) is not None:
-            return title
-    return ""
+            if str(other.year) == year:
+                return title, other.id
+            if not found[0]:
+                found = (title, other.id)
+    return found
 
 
 class CtfReader(SchoolFileReader):
@@ -538,9 +545,11 @@ class CtfReader(SchoolFileReader):
         d = self.definition
         mapping = d.ctf_mapping_for(subj, comp)
         if mapping is None or stage not in d.ctf_stages:
-            other = _other_collection_claiming(d, stage, subj, comp)
-            if other:
-                return _IGNORE, "", f"{other} rows"
+            title, other_id = _other_collection_claiming(d, stage, subj, comp, year)
+            if title:
+                reason = f"{title} rows"
+                self.counts.claimed[reason] = other_id
+                return _IGNORE, "", reason
         if stage not in d.ctf_stages:
             return _IGNORE, "", f"{stage[:20]} assessment rows" if stage else "rows with no Stage"
         if method not in d.ctf_methods:

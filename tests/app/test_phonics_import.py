@@ -1,0 +1,71 @@
+"""Phonics files imported into Keystage (spec phonics.md §3): a phonics school file goes into
+the phonics collection with the check's rules applied; a file of one collection imported into
+another is refused, naming the collection it belongs to, and nothing of it is stored."""
+
+from __future__ import annotations
+
+import pytest
+
+from keystage.submissions.actions import get_collection
+from keystage.submissions.importing import import_paths
+from keystage.submissions.models import PupilRecord, Upload
+from keystage.submissions.queries import data_errors
+from tests.builders import pupil, write_ctf
+
+pytestmark = pytest.mark.django_db
+
+
+def phonics_pupil(n: int, results, nc_year="1", **over) -> dict:
+    return pupil(n, nc_year=nc_year, phonics=results, reading=None, writing=None, maths=None,
+                 science=None, dob="2016-10-14" if nc_year == "1" else "2015-10-14",
+                 **over)  # fmt: skip
+
+
+def test_a_phonics_file_goes_into_the_phonics_collection_with_its_rules(loaded, tmp_path):
+    f = write_ctf(tmp_path / "9382001_CTF_938LLLL_001.xml", [
+        phonics_pupil(1, ["34"]), phonics_pupil(2, ["A"]), phonics_pupil(3, ["41"]),
+        phonics_pupil(4, ["28"], nc_year="2"),
+    ])  # fmt: skip
+    [r] = import_paths([str(f)], collection_code="phonics-2023")
+    assert (r.outcome, r.laestab, r.pupils, r.errors) == ("accepted", "9382001", 4, 1)
+    phonics = get_collection("phonics-2023")
+    stored = PupilRecord.objects.filter(collection=phonics, is_current=True).order_by("upn")
+    assert sorted((p.nc_year, sorted(p.outcomes.items())) for p in stored) == [
+        ("1", [("mark", "34")]), ("1", [("mark", "41")]), ("1", [("psc_code", "A")]),
+        ("2", [("mark", "28")]),
+    ]  # fmt: skip
+    found = [(row["rule"], row["value"]) for row in data_errors(phonics)]
+    assert found == [("PSC-R02", "41")]
+    assert not PupilRecord.objects.filter(collection=get_collection("ks1-2023")).exists()
+
+
+def test_a_phonics_file_imported_as_ks1_is_refused_naming_its_collection(loaded, tmp_path):
+    f = write_ctf(tmp_path / "9382001_CTF_938LLLL_001.xml",
+                  [phonics_pupil(1, ["34"]), phonics_pupil(2, ["30"], nc_year="2")])  # fmt: skip
+    [r] = import_paths([str(f)])  # the default collection: KS1 2023
+    assert r.outcome == "rejected"
+    assert r.reason == (
+        f"{f}: the file holds phonics screening check results (2 rows) "
+        "and none of Key stage 1 teacher assessment 2023: import it into Phonics screening "
+        "check 2023 instead (its upload page, or `keystage --collection phonics-2023 import`)"
+    )
+    assert not PupilRecord.objects.exists()
+    assert Upload.objects.get().state == Upload.State.REJECTED
+
+
+def test_a_ks1_file_imported_as_phonics_is_refused_naming_its_collection(loaded, tmp_path):
+    f = write_ctf(tmp_path / "9382001_CTF_938LLLL_001.xml", [pupil(n) for n in (1, 2)])
+    [r] = import_paths([str(f)], collection_code="phonics-2023")
+    assert r.outcome == "rejected"
+    assert "the file holds key stage 1 teacher assessment results (8 rows) and none of " \
+        "Phonics screening check 2023: import it into Key stage 1 teacher assessment 2023" \
+        in r.reason  # fmt: skip
+    assert not PupilRecord.objects.exists()
+
+
+def test_a_ks1_file_with_some_phonics_rows_is_still_a_ks1_file(loaded, tmp_path):
+    f = write_ctf(tmp_path / "9382001_CTF_938LLLL_001.xml",
+                  [pupil(1), pupil(2, nc_year="2", phonics=["Wt"])])  # fmt: skip
+    [r] = import_paths([str(f)])
+    assert (r.outcome, r.pupils) == ("accepted", 2)
+    assert r.ignored["assessments"] == {"phonics screening check rows": 1}
