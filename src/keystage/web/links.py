@@ -23,7 +23,7 @@ import functools
 
 from django.conf import settings
 from django.http import HttpResponsePermanentRedirect, HttpResponseRedirect
-from django.urls import URLPattern, URLResolver, get_resolver, include, path
+from django.urls import URLPattern, URLResolver, get_resolver, get_script_prefix, include, path
 from django.urls import reverse as django_reverse
 
 _current: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -110,7 +110,8 @@ class CollectionMiddleware:
 
 
 def _to_default_collection(request, **kwargs):
-    target = f"/{settings.KEYSTAGE_COLLECTION}{request.path_info}"
+    # Under the service's own path prefix when it has one (SCRIPT_NAME behind a proxy).
+    target = f"{get_script_prefix()}{settings.KEYSTAGE_COLLECTION}{request.path_info}"
     query = request.META.get("QUERY_STRING", "")
     target = f"{target}?{query}" if query else target
     # 308 for a form posted to an old address: it is posted again, not turned into a GET.
