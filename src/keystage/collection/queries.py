@@ -105,10 +105,12 @@ class Timeline:
     school_deadline: dt.date | None
     school_deadline_is_own: bool  # False: the definition's suggested date
     national_deadline: dt.date | None
+    national_return: bool  # False: the collection sends nothing to the national collection
 
 
 def timeline(user, la: LocalAuthority, collection: Collection) -> Timeline:
-    dates = definitions.load(collection.code).dates
+    definition = definitions.load(collection.code)
+    dates = definition.dates
     own = (
         scoped(user, LaCollectionSettings)
         .filter(la=la, collection=collection, school_deadline__isnull=False)
@@ -120,6 +122,7 @@ def timeline(user, la: LocalAuthority, collection: Collection) -> Timeline:
         school_deadline=own or dates.get("school_deadline"),
         school_deadline_is_own=own is not None,
         national_deadline=dates.get("national_deadline"),
+        national_return=definition.national_return,
     )
 
 

@@ -24,7 +24,6 @@ from keystage.audit.events import in_words
 from keystage.audit.models import AuditEvent
 from keystage.collection import actions, exports, queries
 from keystage.collection.forms import ExpectedCohortForm, SchoolDeadlineForm
-from keystage.engine import definition as definitions
 from keystage.engine import words
 from keystage.engine.words import long_date, long_datetime
 from keystage.orgs.models import LocalAuthority, School
@@ -150,7 +149,6 @@ def dashboard(request, code):
             "la": la,
             "collection": collection,
             "timeline": queries.timeline(request.user, la, collection),
-            "national_return": definitions.load(collection.code).national_return,
             "counts": queries.counts(all_rows),
             "state_links": {state: link({"state": state}) for state in queries.SchoolState},
             "received_states": queries.RECEIVED_STATES,

@@ -185,7 +185,7 @@ class RuleContext:
         self.name_extra = frozenset(d.name_extra_characters)
         self.sex_codes = frozenset(c.upper() for c in d.sex_codes)
         self.nc_year = d.nc_year.strip().upper()
-        self.nc_years = frozenset(y.strip().upper() for y in (d.nc_years or (d.nc_year,)))
+        self.nc_years = frozenset(y.strip().upper() for y in d.nc_years)
         # Words for the collection's pupils in shared rules' messages ([cohort] words).
         self.cohort_words = {**_COHORT_WORDS, **d.raw.get("cohort", {}).get("words", {})}
         self.subjects = {s.key: s for s in d.subjects}

@@ -41,6 +41,12 @@ def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count:,} {word if count == 1 else (many or word + 's')}"
 
 
+def either(items) -> str:
+    """Choices in words: 'A', 'A or D', 'A, D or L'."""
+    items = list(items)
+    return ", ".join(items[:-1]) + f" or {items[-1]}" if len(items) > 1 else "".join(items)
+
+
 def amount(size: int) -> str:
     """A number of bytes in words: '1.4 GB', '12.0 KB', '800 bytes'; a limit set in megabytes
     (a multiple of 1,048,576 bytes) as that many MB: '100 MB'."""

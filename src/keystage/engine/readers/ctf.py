@@ -127,9 +127,7 @@ class CtfReader(SchoolFileReader):
     def __init__(self, stream: BinaryIO, definition: Definition, *, name: str, owns_stream: bool):
         super().__init__(stream, definition, name=name, owns_stream=owns_stream)
         self._year = str(definition.year)
-        self._stage = definition.stage.upper()
-        self._method = definition.method.upper()
-        self._nc_years = frozenset(definition.nc_years or (definition.nc_year,))
+        self._nc_years = frozenset(definition.nc_years)
         # (stage, year, subject, method, component) as written -> verdict; files repeat the
         # same few combinations thousands of times, so each is worked out once.
         self._verdicts: dict[tuple[str, str, str, str, str], tuple[int, str, str]] = {}

@@ -9,7 +9,7 @@ import unicodedata
 from keystage.engine import upn
 from keystage.engine.records import PupilRecord
 from keystage.engine.rules import RuleContext, pupil_rule
-from keystage.engine.words import long_date
+from keystage.engine.words import either, long_date
 
 _DIGITS = frozenset("0123456789")
 _FIX_UPN = "check it against the pupil's records and correct it"
@@ -256,7 +256,7 @@ def dob_unusual(pupil: PupilRecord, ctx: RuleContext) -> str | None:
     elif len(by_year) == 1:
         ((year, (start, end)),) = by_year.items()
     else:  # an NC year not the collection's (P15 says so): any of its years
-        start, end, year = d.dob_usual_from, d.dob_usual_to, " or ".join(sorted(by_year))
+        start, end, year = d.dob_usual_from, d.dob_usual_to, either(sorted(by_year))
     if start <= dob <= end:
         return None
     if ctx.enabled(ctx.ids["P12"]) and _dob_implausible(dob, ctx):
@@ -334,7 +334,7 @@ def nc_year_not_the_collections(pupil: PupilRecord, ctx: RuleContext) -> str | N
     value = pupil.nc_year
     if not value or value in ctx.nc_years or _nc_year(value) in ctx.nc_years:
         return None
-    years = " or ".join(sorted(ctx.nc_years))
+    years = either(sorted(ctx.nc_years))
     return (
         f"NC year '{value}' is not year {years}: confirm {ctx.cohort_words['this_year']}, or "
         "remove them from the return."

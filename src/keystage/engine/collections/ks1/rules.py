@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from keystage.engine.records import PupilRecord
 from keystage.engine.rulebook import Hit, RuleBook, RuleContext
+from keystage.engine.words import either
 
 CORE_SUBJECTS = ("reading", "writing", "maths")  # "R/W/M" in spec §5.4
 SCIENCE = "science"
@@ -40,10 +41,6 @@ def inline(ctx: RuleContext, key: str) -> str:
     return text if text.startswith("English") else text.lower()
 
 
-def code_list(codes: tuple[str, ...] | list[str]) -> str:
-    return ", ".join(codes[:-1]) + f" or {codes[-1]}" if len(codes) > 1 else "".join(codes)
-
-
 # -- missing results -------------------------------------------------------------------------
 
 
@@ -56,7 +53,7 @@ def _missing(pupil: PupilRecord, ctx: RuleContext, key: str) -> str | None:
     absent = "/".join(sorted(ctx.not_assessed)) or "A"
     return (
         f"No {inline(ctx, key)} result: enter the pupil's teacher assessment "
-        f"({code_list(judgements)}, or {absent} if there is not enough evidence for a judgement)."
+        f"({either(judgements)}, or {absent} if there is not enough evidence for a judgement)."
     )
 
 
@@ -135,7 +132,7 @@ def _invalid(pupil: PupilRecord, ctx: RuleContext, keys: tuple[str, ...], rule_i
         if legacy_reported and code in ctx.legacy[key]:
             continue
         hint = suggestion(code, key, ctx, rule_id)
-        codes = code_list(ctx.school_codes[key])
+        codes = either(ctx.school_codes[key])
         action = f"did you mean {hint}? Use one of {codes}" if hint else f"use one of {codes}"
         hits.append(
             Hit(key, raw, f"{label(ctx, key)} result '{raw}' is not a valid code: {action}.")
@@ -181,7 +178,7 @@ def legacy_code(pupil: PupilRecord, ctx: RuleContext) -> list[Hit]:
     for key, legacy in ctx.legacy.items():
         raw = pupil.outcomes.get(key)
         if raw and ctx.code(raw) in legacy:
-            codes = code_list(ctx.school_codes[key])
+            codes = either(ctx.school_codes[key])
             hits.append(
                 Hit(
                     key,

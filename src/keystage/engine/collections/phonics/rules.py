@@ -10,13 +10,9 @@ import datetime as dt
 
 from keystage.engine.records import PupilRecord
 from keystage.engine.rulebook import Hit, RuleBook, RuleContext
+from keystage.engine.words import either
 
 MARK, CODE = "mark", "psc_code"  # the definitions' two items
-
-
-def code_list(codes) -> str:
-    codes = list(codes)
-    return ", ".join(codes[:-1]) + f" or {codes[-1]}" if len(codes) > 1 else "".join(codes)
 
 
 class PhonicsContext:
@@ -75,7 +71,7 @@ def nothing_given(pupil: PupilRecord, ctx: RuleContext) -> str | None:
         return None
     enter = (
         f"enter the pupil's mark ({own.low} to {own.high}), or "
-        f"{code_list(own.school_codes)} if they did not take the check."
+        f"{either(own.school_codes)} if they did not take the check."
     )
     if code:  # Wa or Wt alone: they go beside a mark, and DfE drops them
         raw = _raw_code(pupil)
@@ -117,7 +113,7 @@ def code_invalid(pupil: PupilRecord, ctx: RuleContext) -> Hit | None:
     raw = _raw_code(pupil)
     return _on_code(
         pupil,
-        f"Outcome code '{raw}' is not valid: enter {code_list(ctx.own.codes)}, or leave it "
+        f"Outcome code '{raw}' is not valid: enter {either(ctx.own.codes)}, or leave it "
         "empty when the mark is given.",
     )
 
