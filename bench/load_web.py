@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 from bench.figures import write_block  # noqa: E402
 from bench.server import descendants, start_server, stop_server, wait_until_up  # noqa: E402
 from bench.server import kind as process_kind  # noqa: E402
-from bench.webclient import Session, Visitor, run_sessions, summarise  # noqa: E402
+from bench.webclient import Session, Visitor, run_sessions, summarise, timeline  # noqa: E402
 
 KEYSTAGE = [sys.executable, "-m", "keystage.cli"]
 PG_ADMIN = os.environ.get(
@@ -381,6 +381,7 @@ def one_run(label, visitors, server, *, seconds, think, max_requests, during=Non
         "cpu_s": {k: round(v, 1) for k, v in cpu.items()},
         "cpu_ms_per_request": {k: round(v * 1000 / max(total, 1), 1) for k, v in cpu.items()},
         "load": [round(x, 2) for x in (*load_before, *load_after)],
+        "timeline": timeline(stats),
         **extra,
     }
     log(json.dumps(result))
@@ -394,6 +395,9 @@ def concurrent_import(env: dict, reserved: list[Path]):
     proc = subprocess.Popen([*KEYSTAGE, "import", "--quiet", *map(str, reserved)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                             start_new_session=True)  # fmt: skip
+    ended: list[float] = []
+    threading.Thread(target=lambda: (proc.wait(), ended.append(time.monotonic())),
+                     daemon=True).start()  # fmt: skip
 
     def finish() -> dict:
         running = proc.poll() is None
@@ -403,7 +407,7 @@ def concurrent_import(env: dict, reserved: list[Path]):
         else:
             out, _ = proc.communicate()
         return {
-            "import_s": round(time.monotonic() - started, 1),
+            "import_s": round((ended[0] if ended else time.monotonic()) - started, 1),
             "import_outlasted_run": running,
             "import_summary": out.strip().splitlines()[-1] if out.strip() else "",
             "import_files": sum(1 for r in reserved for f in r.iterdir() if f.is_file()),

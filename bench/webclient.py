@@ -205,10 +205,12 @@ class PageStats:
     ms: list[float] = field(default_factory=list)
     bytes: list[int] = field(default_factory=list)
     error_examples: list[str] = field(default_factory=list)
+    at: list[float] = field(default_factory=list)  # seconds into the run each request began
 
-    def add(self, ok: bool, ms: float, size: int, why: str = "") -> None:
+    def add(self, ok: bool, ms: float, size: int, why: str = "", at: float = 0.0) -> None:
         self.count += 1
         self.ms.append(ms)
+        self.at.append(at)
         self.bytes.append(size)
         if not ok:
             self.errors += 1
@@ -229,6 +231,20 @@ class PageStats:
 
 def summarise(stats: dict[str, PageStats]) -> dict[str, dict]:
     return {name: s.summary() for name, s in sorted(stats.items())}
+
+
+def timeline(stats: dict[str, PageStats], step: float = 10.0) -> list[dict]:
+    """Every page's requests together, by the `step` seconds of the run they began in: how
+    many, their p50 and p95 (where in a run the slow requests were)."""
+    windows: dict[int, list[float]] = {}
+    for s in stats.values():
+        for at, ms in zip(s.at, s.ms, strict=True):
+            windows.setdefault(int(at // step), []).append(ms)
+    return [
+        {"from_s": k * step, "requests": len(v), "p50_ms": round(percentile(v, 50), 1),
+         "p95_ms": round(percentile(v, 95), 1)}
+        for k, v in sorted(windows.items())
+    ]  # fmt: skip
 
 
 # -- the load runner --------------------------------------------------------------------------
@@ -260,7 +276,8 @@ def run_sessions(
     stats: dict[str, PageStats] = {}
     lock = threading.Lock()
     sent = [0]
-    deadline = time.monotonic() + seconds
+    started = time.monotonic()
+    deadline = started + seconds
 
     def one(n: int, v: Visitor) -> None:
         rnd = random.Random(seed * 100_003 + n)
@@ -272,6 +289,7 @@ def run_sessions(
                     return
                 sent[0] += 1
             name, path = rnd.choice(v.pages)
+            at = time.monotonic() - started
             try:
                 r = v.session.get(path, follow=False)
                 good, why = ok(r), f"{r.status} {path}"
@@ -284,14 +302,13 @@ def run_sessions(
                     0,
                 )
             with lock:
-                stats.setdefault(name, PageStats()).add(good, ms, size, why)
+                stats.setdefault(name, PageStats()).add(good, ms, size, why, at)
             if think:
                 time.sleep(min(rnd.uniform(*think), max(0.0, deadline - time.monotonic())))
 
     threads = [
         threading.Thread(target=one, args=(n, v), daemon=True) for n, v in enumerate(visitors)
     ]
-    started = time.monotonic()
     for t in threads:
         t.start()
     for t in threads:

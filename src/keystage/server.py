@@ -113,13 +113,27 @@ def task_niceness() -> int:
 
 
 def lower_priority() -> None:
-    """Make this process (and what it starts) background work, by `task_niceness()`."""
+    """Make this process (and what it starts) background work, by `task_niceness()`.
+
+    Linux's autogroup scheduling (`kernel.sched_autogroup_enabled`, on in many kernels) shares
+    the CPU between sessions first and honours a process's niceness only within its own
+    session: an import started in a session of its own (cron, a systemd unit, `setsid`) would
+    take an equal share beside the whole web service whatever its niceness. A process that
+    leads its own session therefore lowers its session's share as well (`/proc/self/autogroup`),
+    which touches nothing but that session; one started from a shell or by `keystage serve`
+    shares its session and is lowered by its niceness alone."""
     n = task_niceness()
     if n and hasattr(os, "nice"):
         try:
             os.nice(n)
         except OSError:
             pass  # not allowed here: run at the usual priority
+        if os.getsid(0) == os.getpid():
+            try:
+                with open("/proc/self/autogroup", "w") as f:
+                    f.write(str(n))
+            except OSError:
+                pass  # no autogroups here (or not allowed): niceness is all there is
 
 
 def _in_task_child() -> None:

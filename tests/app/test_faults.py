@@ -371,3 +371,40 @@ def test_a_recount_removes_only_the_facts_due_it_counted(loaded):
     mark_due(loaded.pk, [b.pk])  # b's data changes again while it runs
     clear_due(read)
     assert list(FactsDue.objects.values_list("school_id", flat=True)) == [b.pk]
+
+
+def test_unstored_bytes_between_kept_files_of_a_pack_are_given_back(loaded, settings, tmp_path):
+    """A pack's bytes that no stored upload needs (a file prepared and never stored, or an
+    upload deleted since) are freed even between two kept files, and read as zeros: they may
+    hold pupils' data. The kept files around them read back whole."""
+    from keystage.submissions.importing import import_paths
+    from keystage.submissions.kept import read_kept
+    from keystage.submissions.models import Upload
+    from keystage.worker.recovery import reclaim
+    from tests.builders import pupil, write_ctf
+
+    settings.KEYSTAGE_RECLAIM_AFTER_SECONDS = 0
+    files = [
+        write_ctf(tmp_path / f"938{estab}_CTF_938LLLL_001.xml",
+                  [pupil(n, estab=estab) for n in range(1, 40)], estab=estab)
+        for estab in ("2001", "2002", "2003")
+    ]  # fmt: skip
+    import_paths([str(f) for f in files], jobs=1)
+    first, middle, last = Upload.objects.order_by("id")
+    store = Path(settings.UPLOAD_STORE)
+    [pack] = {u.stored_path.split("@")[0] for u in (first, middle, last)}
+    gone = middle.stored_path
+    offset, length = map(int, gone.split("@")[1].split("+"))
+    assert length > 8192  # spans whole blocks, so the file system can free some
+    Upload.objects.filter(pk=middle.pk).delete()  # as if it had never been stored
+    blocks = (store / pack).stat().st_blocks
+
+    freed = reclaim()
+    assert freed.get("pack_bytes", 0) >= length - 2 * 4096
+    with open(store / pack, "rb") as f:
+        f.seek(offset)
+        assert f.read(length) == bytes(length)
+    assert (store / pack).stat().st_blocks < blocks
+    for u in (first, last):
+        assert len(read_kept(store, u.stored_path)) == u.size
+    assert reclaim().get("pack_bytes", 0) == 0  # once given back, nothing more to do

@@ -80,6 +80,10 @@ def test_the_stamp_moves_with_changes_not_with_views(la938, members):
     record("pupil.edited", user=members["officer938"], la=la)
     second = data_stamp(la.pk)
     assert second != first
+    # A file refused before its LA was known is on no LA's pages: no LA's stamp moves (a
+    # national import's unplaceable files would otherwise renew every LA's pages, each time).
+    record("upload.rejected", user=None)
+    assert data_stamp(la.pk) == second
     # A change of no LA (the schools register) moves every LA's stamp.
     record("register.loaded", user=None)
     assert data_stamp(la.pk) != second

@@ -395,3 +395,27 @@ def test_keystage_serve_refuses_an_address_in_use(tmp_path):
     assert done.returncode == 2
     assert done.stderr.startswith(f"keystage serve: cannot listen on 127.0.0.1 port {port}")
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.one_pass
+def test_background_work_in_a_session_of_its_own_lowers_that_session_only():
+    """Linux shares the CPU between sessions first (autogroups) and honours niceness only
+    within one: `keystage import` run by cron or a unit of its own leads its session and lowers
+    that session's share too; one started from a shell (sharing the shell's session) changes
+    only its own niceness."""
+    code = (
+        "import os; from keystage.server import lower_priority; lower_priority(); "
+        "g = '/proc/self/autogroup'; "
+        "print(os.nice(0), open(g).read().split()[-1] if os.path.exists(g) else '-')"
+    )
+    env = {**os.environ, "KEYSTAGE_TASK_NICE": "7"}
+    own = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True, start_new_session=True)  # fmt: skip
+    shared = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                            text=True, check=True)  # fmt: skip
+    before = os.nice(0)
+    assert own.stdout.split()[0] == shared.stdout.split()[0] == str(before + 7)
+    if Path("/proc/self/autogroup").exists():
+        assert own.stdout.split()[1] == "7"
+        # The test's own session (the shell's, in real life) is left as it was.
+        assert shared.stdout.split()[1] == Path("/proc/self/autogroup").read_text().split()[-1]

@@ -93,3 +93,10 @@ READ_ONLY_EVENTS: tuple[str, ...] = (
     "reports.pack_requested",
     "operations.backup_made",
 )
+
+
+# Events of no LA that change no LA's data: a file refused before any LA could be told from it
+# (an unknown school, an unreadable file) is on no LA's pages, so it does not renew every LA's
+# kept pages (keystage.audit.stamps). Other events of no LA (the schools register, retention,
+# a restore) change what every LA's pages read.
+NO_LA_DATA_EVENTS: tuple[str, ...] = ("upload.rejected",)

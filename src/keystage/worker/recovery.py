@@ -15,6 +15,7 @@ See docs/architecture.md, "When a worker dies"."""
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
@@ -215,6 +216,79 @@ def _queue_due_rebuilds(now: datetime, *, starting: bool) -> int:
 
 # -- bytes no stored row needs --------------------------------------------------------------
 
+_PUNCH_HOLE = 0x01 | 0x02  # FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE (linux/falloc.h)
+
+
+def _gaps(kept: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The (start, end) ranges before and between the kept (start, end) spans."""
+    gaps, at = [], 0
+    for start, end in sorted(kept):
+        if start > at:
+            gaps.append((at, start))
+        at = max(at, end)
+    return gaps
+
+
+def _fallocate():
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        fallocate = libc.fallocate
+    except (OSError, AttributeError):
+        return None
+    fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+    return fallocate
+
+
+def _free(f, gaps: list[tuple[int, int]]) -> int:
+    """Give the bytes of `gaps` back to the file system as holes (they read as zeros after),
+    or, where it cannot make holes, overwrite them with zeros: they may hold pupils' data that
+    was never stored, which must not stay readable. Gaps that are holes or zeros already are
+    left. Returns how many bytes were freed or cleared."""
+    import ctypes
+
+    fd, done = f.fileno(), 0
+    fallocate = _fallocate()
+    block = os.fstat(fd).st_blksize or 4096
+    for start, end in gaps:
+        # Only whole blocks become holes: the parts of blocks at either end are zeroed.
+        inner, outer = -(-start // block) * block, end // block * block
+        if inner >= outer:
+            done += _zero(f, start, end)
+            continue
+        done += _zero(f, start, inner) + _zero(f, outer, end)
+        try:
+            if os.lseek(fd, inner, os.SEEK_DATA) >= outer:
+                continue  # a hole already
+        except OSError:
+            continue  # no data from here to the end of the file
+        if fallocate is not None and fallocate(fd, _PUNCH_HOLE, inner, outer - inner) == 0:
+            done += outer - inner
+            continue
+        if fallocate is not None and ctypes.get_errno() not in (errno.EOPNOTSUPP, errno.ENOSYS):
+            raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()), f.name)
+        done += _zero(f, inner, outer)
+    if done:
+        os.fsync(fd)
+    return done
+
+
+def _zero(f, start: int, end: int, chunk: int = 1 << 20) -> int:
+    """Overwrite bytes start..end with zeros, a chunk at a time, where they are not zeros."""
+    done = 0
+    for at in range(start, end, chunk):
+        n = min(chunk, end - at)
+        f.seek(at)
+        if f.read(n).strip(b"\0"):
+            f.seek(at)
+            f.write(bytes(n))
+            done += n
+    f.flush()
+    return done
+
+
 _PACK_PLACE = re.compile(r"packs/(?P<pack>[\w.-]+\.pack)@(?P<offset>\d+)\+(?P<length>\d+)")
 _TEMP = re.compile(r"keystage-(?:import|batch)-(?P<pid>\d+)-")
 
@@ -222,13 +296,14 @@ _TEMP = re.compile(r"keystage-(?:import|batch)-(?P<pid>\d+)-")
 def reclaim() -> dict:
     """Remove what an import wrote before it died and no stored row refers to:
 
-    - the unstored end of a pack file (`kept.Keeper`) no process holds open, or the whole pack
-      when no upload is kept in it, once untouched for `KEYSTAGE_RECLAIM_AFTER_SECONDS`;
+    - the unstored bytes of a pack file (`kept.Keeper`) no process holds open, once untouched
+      for `KEYSTAGE_RECLAIM_AFTER_SECONDS`: the whole pack when no upload is kept in it, its
+      end after the last upload kept, and the bytes between kept uploads (files prepared but
+      never stored, or whose uploads were deleted) given back as holes (`_free`);
     - temporary folders ("keystage-import-PID-...") of processes of this machine that died;
     - web upload folders of batches that have finished, or were never recorded, once
       untouched for that long.
-
-    Bytes between two kept uploads of a pack are left (a pack is only ever cut at its end)."""
+    """
     from keystage.submissions.batches import batches_folder
     from keystage.submissions.models import ImportBatch, Upload
 
@@ -238,7 +313,7 @@ def reclaim() -> dict:
 
     packs = Path(settings.UPLOAD_STORE) / "packs"
     if packs.is_dir():
-        ends: dict[str, int] = {}
+        spans: dict[str, list[tuple[int, int]]] = {}
         for where in (
             Upload.objects.filter(stored_path__startswith="packs/")
             .values_list("stored_path", flat=True)
@@ -246,8 +321,9 @@ def reclaim() -> dict:
         ):
             m = _PACK_PLACE.fullmatch(where)
             if m:
-                end = int(m["offset"]) + int(m["length"])
-                ends[m["pack"]] = max(ends.get(m["pack"], 0), end)
+                start = int(m["offset"])
+                spans.setdefault(m["pack"], []).append((start, start + int(m["length"])))
+        ends = {pack: max(e for _, e in kept) for pack, kept in spans.items()}
         for pack in sorted(packs.glob("*.pack")):
             try:
                 with open(pack, "r+b") as f:
@@ -263,9 +339,11 @@ def reclaim() -> dict:
                         pack.unlink()
                         out["packs_removed"] += 1
                         out["pack_bytes"] += size
-                    elif size > end:
-                        f.truncate(end)
-                        out["pack_bytes"] += size - end
+                    else:
+                        if size > end:
+                            f.truncate(end)
+                            out["pack_bytes"] += size - end
+                        out["pack_bytes"] += _free(f, _gaps(spans[pack.name]))
             except FileNotFoundError:
                 continue
 
