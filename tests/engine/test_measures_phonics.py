@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import importlib
+import inspect
 import io
 import json
 
@@ -15,7 +17,7 @@ import pytest
 
 from keystage.engine import definition
 from keystage.engine import measures as shared
-from keystage.engine.collections import module_of
+from keystage.engine.collections import module_of, packages
 from keystage.engine.collections.phonics import measures as phonics
 from keystage.engine.measures import MeasureSettingsError, Needs
 from keystage.engine.readers import open_school_file
@@ -348,3 +350,15 @@ def test_every_collection_has_one_measures_entry_point():
     assert own.count_by_group(pupils, ks1, lambda p: ["all", f"sex:{p.sex}"]) == {
         "all": counts, "sex:F": counts,
     }  # fmt: skip
+
+
+def test_every_collections_measures_module_has_the_same_functions_and_parameters():
+    entry = ("needs", "count_pupils", "count_by_group", "measures", "ees_row", "to_json",
+             "from_json")  # fmt: skip
+    shapes = {}
+    for code, package in packages().items():
+        own = importlib.import_module(f"{package.__name__}.measures")
+        shapes[code] = {n: list(inspect.signature(getattr(own, n)).parameters) for n in entry}
+    assert len(shapes) >= 2
+    first = next(iter(shapes.values()))
+    assert all(shape == first for shape in shapes.values()), shapes

@@ -12,6 +12,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from keystage.engine import definition as definitions
@@ -387,12 +388,18 @@ def _is_first_year(record: PupilRecord | Mapping[str, str], s: PhonicsSettings) 
     return True  # an outcomes mapping: the caller gave last year's first-year results
 
 
+@cache
+def _shipped(definition_id: str) -> Definition | None:
+    """A shipped definition, or None when Keystage has none by that id (looked up once: a
+    national rebuild counts thousands of schools)."""
+    return definitions.load(definition_id) if definition_id in definitions.available() else None
+
+
 def _last_year_settings(s: PhonicsSettings) -> PhonicsSettings:
     """Last year's definition's settings when Keystage has it (its threshold and marks);
     else this year's (the threshold has been 32 since 2012)."""
-    if s.previous and s.previous in definitions.available():
-        return settings(definitions.load(s.previous))
-    return s
+    found = _shipped(s.previous) if s.previous else None
+    return settings(found) if found is not None else s
 
 
 def _by_end(member: _Member, s: PhonicsSettings, last: PhonicsSettings) -> str:
@@ -509,9 +516,8 @@ def _name(definition_id: str | None, fallback: str) -> str:
     no such definition."""
     if not definition_id:
         return fallback
-    if definition_id in definitions.available():
-        return definitions.load(definition_id).name
-    return definition_id
+    found = _shipped(definition_id)
+    return found.name if found is not None else definition_id
 
 
 def _missing_reason(s: PhonicsSettings, missing: tuple[str, ...], group: Group) -> str:
