@@ -19,6 +19,7 @@ __all__ = [
     "Counts",
     "MeasureSettings",
     "MeasureSettingsError",
+    "Needs",
     "count_pupils",
     "ees_row",
     "measures",
@@ -38,6 +39,18 @@ _COMPUTED = ("eligible", "met", "higher", UNKNOWN)
 
 class MeasureSettingsError(ValueError):
     """The definition's [measures] table cannot be used; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a collection's measures read beyond this year's pupil records, which the caller
+    fetches and passes to its `count_pupils` (docs/measures.md, "One entry point"):
+    `last_year`, the id of last year's definition of the same collection, whose pupils by UPN
+    go in as `last_year=`; `other_collection`, the id of another collection of the same year,
+    whose pupils' UPNs go in as `other_collection=`. None when not read."""
+
+    last_year: str | None = None
+    other_collection: str | None = None
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
 Shared code never names a collection's items, codes or rule ids: it asks here for the package
 of the definition it works with. A package declares `COLLECTION`, the collection code its
 definitions carry (`[collection] collection`), and has a `rules` module with its `BOOK` (see
-`engine/rulebook.py`). Adding a collection is adding a package: nothing here lists them.
+`engine/rulebook.py`) and a `measures` module whose functions have the same signatures in every
+package (docs/measures.md, "One entry point"). Adding a collection is adding a package: nothing
+here lists them.
 """
 
 from __future__ import annotations
