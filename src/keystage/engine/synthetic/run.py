@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from keystage.engine.definition import Definition
+from keystage.engine.synthetic import mistakes
+from keystage.engine.synthetic.draws import la_rng
 from keystage.engine.synthetic.files import FileWriters, write_school
 from keystage.engine.synthetic.schools import REGISTER_COLUMNS, School, register_row
 from keystage.reference import LocalAuthorityRef, local_authorities
@@ -71,6 +73,23 @@ class LaResult:
     files: dict[str, int]
     errors: dict[str, int]
     bytes_written: int
+
+
+def finish_la(la: LocalAuthorityRef, schools: list[School], settings: Settings, out_dir: Path,
+              *, csv_name: Callable[[School], str], weights: dict[str, float],
+              own: mistakes.OwnMistake, writers: FileWriters, pupils: int) -> LaResult:  # fmt: skip
+    """The LA's pupils have their results: put in the mistakes (wrong files first, then the
+    pupils' mistakes by `weights`, the collection's own made by `own`) and write the files."""
+    seed, rate, d = settings.seed, settings.error_rate, settings.definition
+    errors = mistakes.choose_file_faults(la, schools, seed=seed, error_rate=rate,
+                                         csv_name=csv_name)  # fmt: skip
+    injected: list[tuple] = []
+    made = mistakes.inject_pupil_errors(la, schools, seed=seed, error_rate=rate, d=d,
+                                        log=injected, weights=weights, own=own)  # fmt: skip
+    for kind, n in made.items():
+        errors[kind] = errors.get(kind, 0) + n
+    return write_la(la, schools, out_dir=out_dir, d=d, write_rng=la_rng(seed, la.code, "write"),
+                    writers=writers, errors=errors, injected=injected, pupils=pupils)  # fmt: skip
 
 
 def write_la(la: LocalAuthorityRef, schools: list[School], *, out_dir: Path, d: Definition,

@@ -40,8 +40,8 @@ from keystage.engine.synthetic.run import (
     check_settings,
     chosen_las,
     default_workers,
+    finish_la,
     run,
-    write_la,
 )
 from keystage.engine.synthetic.schools import School, ctf_style, la_profile, plan_schools
 from keystage.engine.synthetic.schools import schools_in as _schools_in
@@ -477,18 +477,17 @@ def _generate_la(la: LocalAuthorityRef, la_index: int, targets: dict[str, int],
     _make_pupils(la, schools, settings)
     cohort = [p for s in schools for p in s.pupils]
     _assign_outcomes(la, cohort, targets, settings)
-    errors = mistakes.choose_file_faults(la, schools, seed=settings.seed,
-                                         error_rate=settings.error_rate,
-                                         csv_name=lambda s: _csv_name(s, d))  # fmt: skip
-    injected: list[tuple] = []
-    own = mistakes.inject_pupil_errors(la, schools, seed=settings.seed,
-                                       error_rate=settings.error_rate, d=d, log=injected,
-                                       weights=_PUPIL_ERROR_WEIGHTS, own=_own_mistake)  # fmt: skip
-    for kind, n in own.items():
-        errors[kind] = errors.get(kind, 0) + n
-    write_rng = _la_rng(settings.seed, la.code, "write")
-    return write_la(la, schools, out_dir=out_dir, d=d, write_rng=write_rng, writers=_WRITERS,
-                    errors=errors, injected=injected, pupils=len(cohort))  # fmt: skip
+    return finish_la(
+        la,
+        schools,
+        settings,
+        out_dir,
+        csv_name=lambda s: _csv_name(s, d),
+        weights=_PUPIL_ERROR_WEIGHTS,
+        own=_own_mistake,
+        writers=_WRITERS,
+        pupils=len(cohort),
+    )
 
 
 def _generate_la_job(args: tuple) -> LaResult:
