@@ -81,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--national", action="store_true", help="every LA in England")
     gen.add_argument("--error-rate", type=float, default=0.02)
     gen.add_argument("--seed", type=int, default=0)
+    # Also after the command (`generate --collection phonics-2023`); SUPPRESS keeps the global
+    # option's value when it is not given here.
+    gen.add_argument("--collection", default=argparse.SUPPRESS,
+                     help="the collection whose files to write (default ks1-2023)")  # fmt: skip
     _fmt_arg(gen)
 
     serve = sub.add_parser("serve", help="run the web service and its background task workers")
@@ -554,23 +558,35 @@ def cmd_pupils(args) -> int:
 
 def cmd_generate(args) -> int:
     from keystage import reference
-    from keystage.engine.collections.ks1 import synthetic
+    from keystage.engine import collections, definition
 
     known = {la.code for la in reference.local_authorities()}
     if args.la:
         bad = [c for c in args.la if c not in known]
         if bad:
             raise UsageError(f"not an English LA code of 2023: {', '.join(bad)}")
-    if not 0 <= args.error_rate <= 1:
-        raise UsageError("--error-rate is a fraction between 0 and 1, e.g. 0.02")
-    summary = synthetic.generate(
-        args.out,
-        las=args.la,
-        national=args.national,
-        error_rate=args.error_rate,
-        seed=args.seed,
-        workers=min(4, os.cpu_count() or 1),
+    if not 0 <= args.error_rate <= 0.5:
+        raise UsageError("--error-rate is a fraction between 0 and 0.5, e.g. 0.02")
+    chosen = (
+        args.collection or os.environ.get("KEYSTAGE_COLLECTION") or definition.DEFAULT_COLLECTION
     )
+    d = definition.load(chosen)
+    try:
+        synthetic = collections.module_of(d, "synthetic")
+    except ModuleNotFoundError:
+        raise UsageError(f"Keystage cannot write synthetic files for {d.id} yet") from None
+    try:
+        summary = synthetic.generate(
+            args.out,
+            las=args.la,
+            national=args.national,
+            error_rate=args.error_rate,
+            seed=args.seed,
+            definition=d,
+            workers=min(4, os.cpu_count() or 1),
+        )
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     data = {
         "las": summary.las,
         "schools": summary.schools,

@@ -1,4 +1,5 @@
-"""Public reference data shipped with Keystage: LA codes and regions, published KS1 figures."""
+"""Public reference data shipped with Keystage: LA codes and regions, published KS1 and phonics
+figures."""
 
 from __future__ import annotations
 
@@ -46,4 +47,13 @@ def local_authorities() -> tuple[LocalAuthorityRef, ...]:
 def published_ks1() -> tuple[dict[str, str], ...]:
     """Rows of the published KS1 series: year, level, code, name, parent, *_exs, *_gds."""
     with _open("ks1_published_2016_2023.csv") as f:
+        return tuple(dict(r) for r in csv.DictReader(f))
+
+
+@cache
+def published_phonics() -> tuple[dict[str, str], ...]:
+    """Rows of the published phonics screening check series: year, level, code, name, parent,
+    y1_met (% of Year 1 pupils meeting the expected standard) and its pupil groups; blank where
+    DfE suppressed a figure or the LA did not exist that year."""
+    with _open("phonics_published_2015_2025.csv") as f:
         return tuple(dict(r) for r in csv.DictReader(f))
