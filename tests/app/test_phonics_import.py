@@ -112,3 +112,19 @@ def test_a_year_2_pupil_is_compared_with_last_years_record_when_it_is_held(loade
         (met["upn"], "PSC-R08"), (this_year[2]["upn"], "PSC-R08"),
         (this_year[3]["upn"], "PSC-R09"),
     ])  # fmt: skip
+
+
+def test_a_school_whose_marks_are_all_alike_is_queried_as_a_school(loaded, tmp_path):
+    alike = [phonics_pupil(n, ["40"]) for n in range(1, 6)]
+    f = write_ctf(tmp_path / "9382001_CTF_938LLLL_001.xml", alike)
+    import_paths([str(f)], collection_code="phonics-2023")
+    rows = [row for row in data_errors(get_collection("phonics-2023")) if row["rule"] == "PSC-R11"]
+    assert [(r["laestab"], r["upn"], r["field"], r["value"]) for r in rows] == [
+        ("9382001", "", "mark", "40")
+    ]
+    assert rows[0]["message"].startswith("All 5 pupils with a phonics mark at ")
+    # One pupil's own mark in the school's next file: the query goes.
+    alike[4]["phonics"] = ["39"]
+    f = write_ctf(tmp_path / "9382001_CTF_938LLLL_002.xml", alike)
+    import_paths([str(f)], collection_code="phonics-2023")
+    assert not [r for r in data_errors(get_collection("phonics-2023")) if r["rule"] == "PSC-R11"]
