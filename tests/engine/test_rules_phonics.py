@@ -19,6 +19,7 @@ from keystage.engine.rules import (
     SchoolOf,
     check_cohort,
     check_pupil,
+    last_year_nc_years,
 )
 
 D = definition.load("phonics-2023")
@@ -208,6 +209,9 @@ def test_a_year_1_pupil_is_never_compared_with_last_year():
     entries = [entry(1, "A938200124001", nc_year="1"), entry(2, "A938200124002", nc_year="1")]
     last = last_year(("A938200124001", "1", {"mark": "38"}))
     assert across(entries, last) == []
+    # So the caller looks up last year's records of Year 2 pupils only (KS1 has no such rule).
+    assert last_year_nc_years(D24) == {"2"}
+    assert last_year_nc_years(definition.load("ks1-2024")) == frozenset()
 
 
 def school(laestab, marks, nc_year="1", first_key=0):

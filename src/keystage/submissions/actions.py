@@ -461,11 +461,15 @@ def last_year_of_la(
     source: tuple[Collection, definitions.Definition] | None, collection: Collection, la_id: int
 ) -> rules.LastYear | None:
     """Last year's current records, in any LA, under the UPN or former UPN of a current pupil
-    of this LA: one query (two joins on the UPN index), never one per pupil."""
+    of this LA in the NC years the rules across years check: one query (two joins on the UPN
+    index), never one per pupil."""
     if source is None:
         return None
     previous, previous_definition = source
     here = PupilRecord.objects.filter(collection=collection, la_id=la_id, is_current=True)
+    nc_years = rules.last_year_nc_years(definitions.load(collection.code))
+    if nc_years:
+        here = here.filter(nc_year__in=sorted(nc_years))
     held = PupilRecord.objects.filter(collection=previous, is_current=True)
     columns = ("id", "upn", "nc_year", "outcomes")
     by_upn = held.filter(upn__in=here.values("upn")).values_list(*columns)
@@ -489,7 +493,7 @@ def do_refresh_cohort_checks(la_ids: Iterable[int], *, collection: Collection) -
     table = PupilRecord._meta.db_table
     reads = rules.cohort_reads(definition)
     with_outcomes = "outcomes" in reads
-    last_year = last_year_source(definition) if reads else None
+    last_year = last_year_source(definition) if "last_year" in reads else None
     decoded: dict[str, dict] = {}  # a few hundred sets of results make up an LA
     written = 0
     for la_id in sorted(set(la_ids)):

@@ -192,7 +192,7 @@ def cohort_fields(collection: Collection) -> frozenset[str]:
     definition = definitions.load(collection.code)
     reads = rules.cohort_reads(definition)
     items = {s.key for s in definition.subjects} if "outcomes" in reads else set()
-    return COHORT_FIELDS | (reads - {"outcomes"}) | items
+    return COHORT_FIELDS | (reads - {"outcomes", "last_year"}) | items
 
 
 # -- permission ---------------------------------------------------------------------------------

@@ -250,9 +250,25 @@ def check_cohort(
 def cohort_reads(definition: Definition) -> frozenset[str]:
     """The record attributes the enabled rules across records read beyond the identity items
     (e.g. "outcomes", "nc_year"): what a caller must put in each `CohortEntry`, and which
-    edits call for the checks across the LA's schools again."""
+    edits call for the checks across the LA's schools again. "last_year": a rule compares
+    pupils with last year's records (`LastYear`)."""
     ctx = context_for(definition)
     return frozenset(name for rule, _ in ctx.by_scope["cohort"] for name in rule.reads)
+
+
+def last_year_nc_years(definition: Definition) -> frozenset[str]:
+    """The NC years of the pupils the enabled rules across years compare with last year (each
+    names its own in its `nc_year` setting; none: every pupil), so that a caller looks up last
+    year's records of those pupils only."""
+    ctx = context_for(definition)
+    years = set()
+    for rule, _ in ctx.by_scope["cohort"]:
+        if "last_year" in rule.reads:
+            year = str(ctx.setting(rule.id, "nc_year", "")).strip()
+            if not year:
+                return frozenset()
+            years.add(year)
+    return frozenset(years)
 
 
 def check_return_header(
@@ -308,6 +324,7 @@ __all__ = [
     "book_for",
     "check_cohort",
     "cohort_reads",
+    "last_year_nc_years",
     "check_establishments",
     "check_pupil",
     "check_return_header",

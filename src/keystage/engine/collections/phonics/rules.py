@@ -202,7 +202,7 @@ def _former(entry, matched: str) -> str:
 
 
 @cohort_rule("R08", "query", field="nc_year", title="Met the standard last year, checked again",
-             spec_status="UNCERTAIN", reads=("nc_year", "former_upn"))  # fmt: skip
+             spec_status="UNCERTAIN", reads=("nc_year", "former_upn", "last_year"))  # fmt: skip
 def met_last_year(entries, ctx: RuleContext) -> list[Hit]:
     last = ctx.last_year
     if last is None:
@@ -234,7 +234,7 @@ def met_last_year(entries, ctx: RuleContext) -> list[Hit]:
 
 
 @cohort_rule("R09", "query", field="nc_year", title="No result last year for a Year 2 pupil",
-             spec_status="UNCERTAIN", reads=("nc_year", "former_upn"))  # fmt: skip
+             spec_status="UNCERTAIN", reads=("nc_year", "former_upn", "last_year"))  # fmt: skip
 def nothing_last_year(entries, ctx: RuleContext) -> list[Hit]:
     last = ctx.last_year
     if last is None:
