@@ -69,3 +69,62 @@ def test_a_ks1_file_with_some_phonics_rows_is_still_a_ks1_file(loaded, tmp_path)
     [r] = import_paths([str(f)])
     assert (r.outcome, r.pupils) == ("accepted", 2)
     assert r.ignored["assessments"] == {"phonics screening check rows": 1}
+
+
+def _pupil_2024(n: int, mark: str, **over) -> dict:
+    # Year 2 in 2024: born September 2016 to August 2017.
+    return phonics_pupil(n, [mark], nc_year="2", year="2024", estab="2002", **over) | {
+        "dob": "2016-10-14"
+    }
+
+
+def _cross_year(collection) -> list[tuple[str, str]]:
+    return sorted(
+        (row["upn"], row["rule"])
+        for row in data_errors(collection)
+        if row["rule"] in ("PSC-R08", "PSC-R09")
+    )
+
+
+def test_a_year_2_pupil_is_compared_with_last_years_record_when_it_is_held(loaded, tmp_path):
+    met, not_met, renamed = (phonics_pupil(n, [m]) for n, m in ((1, "35"), (2, "20"), (3, "32")))
+    last = write_ctf(tmp_path / "9382001_CTF_938LLLL_001.xml", [met, not_met, renamed])
+    this_year = [
+        _pupil_2024(11, "36", upn=met["upn"]),  # met in 2023: should not be checked again
+        _pupil_2024(12, "33", upn=not_met["upn"]),  # 20 in 2023: the re-check is right
+        _pupil_2024(13, "38", former_upn=renamed["upn"]),  # met in 2023 under its former UPN
+        _pupil_2024(14, "30"),  # not in 2023's collection
+    ]
+    f = write_ctf(tmp_path / "9382002_CTF_938LLLL_001.xml", this_year, estab="2002")
+    phonics_2024 = get_collection("phonics-2024")
+    # Without 2023's collection held, the rules across years do not run.
+    [r] = import_paths([str(f)], collection_code="phonics-2024")
+    assert r.outcome == "accepted"
+    assert _cross_year(phonics_2024) == []
+    # With it held, the next import of the LA's files compares each Year 2 pupil with 2023.
+    [r] = import_paths([str(last)], collection_code="phonics-2023")
+    assert r.outcome == "accepted"
+    this_year[3]["surname"] = "SMITHZ"  # the school's file again, one name corrected
+    f = write_ctf(tmp_path / "9382002_CTF_938LLLL_002.xml", this_year, estab="2002")
+    [r] = import_paths([str(f)], collection_code="phonics-2024")
+    assert r.outcome == "superseded"
+    assert _cross_year(phonics_2024) == sorted([
+        (met["upn"], "PSC-R08"), (this_year[2]["upn"], "PSC-R08"),
+        (this_year[3]["upn"], "PSC-R09"),
+    ])  # fmt: skip
+
+
+def test_a_school_whose_marks_are_all_alike_is_queried_as_a_school(loaded, tmp_path):
+    alike = [phonics_pupil(n, ["40"]) for n in range(1, 6)]
+    f = write_ctf(tmp_path / "9382001_CTF_938LLLL_001.xml", alike)
+    import_paths([str(f)], collection_code="phonics-2023")
+    rows = [row for row in data_errors(get_collection("phonics-2023")) if row["rule"] == "PSC-R11"]
+    assert [(r["laestab"], r["upn"], r["field"], r["value"]) for r in rows] == [
+        ("9382001", "", "mark", "40")
+    ]
+    assert rows[0]["message"].startswith("All 5 pupils with a phonics mark at ")
+    # One pupil's own mark in the school's next file: the query goes.
+    alike[4]["phonics"] = ["39"]
+    f = write_ctf(tmp_path / "9382001_CTF_938LLLL_002.xml", alike)
+    import_paths([str(f)], collection_code="phonics-2023")
+    assert not [r for r in data_errors(get_collection("phonics-2023")) if r["rule"] == "PSC-R11"]

@@ -375,10 +375,12 @@ def test_phonics_2023_dates_and_cohort_are_the_specs():
 
 def test_phonics_rules_have_the_specs_severities():
     d = load("phonics-2023")
-    # R01-R06 are the check's own; the spec's R07 (NC year) and R10 (date of birth for the NC
-    # year) are the shared rules P15 and P11 reading the check's cohort, P15 an error as R07.
-    assert set(d.rules) == {*(f"PSC-R{n:02d}" for n in range(1, 7)), "PSC-P15"}
-    queries = {"PSC-R05", "PSC-R06"}
+    # R01-R06, R08, R09 and R11 are the check's own; the spec's R07 (NC year) and R10 (date of
+    # birth for the NC year) are the shared rules P15 and P11 reading the check's cohort, P15 an
+    # error as R07.
+    own = {*(f"PSC-R{n:02d}" for n in (*range(1, 7), 8, 9, 11))}
+    assert set(d.rules) == {*own, "PSC-P15"}
+    queries = {"PSC-R05", "PSC-R06", "PSC-R08", "PSC-R09", "PSC-R11"}
     for rule_id, settings in d.rules.items():
         assert settings["severity"] == ("query" if rule_id in queries else "error"), rule_id
 

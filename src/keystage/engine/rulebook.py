@@ -10,7 +10,8 @@ and outputs are the collection's. A collection's own rules are registered with t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
@@ -54,6 +55,47 @@ class Hit(NamedTuple):
     value: str
     message: str
     key: Any = None
+
+
+class SchoolOf(NamedTuple):
+    """The key of a finding of the checks across an LA's schools that is about one school as
+    a whole, not a pupil (e.g. its marks all alike): the school's LAESTAB."""
+
+    laestab: str
+
+
+class LastYearRecord(NamedTuple):
+    """One current record of last year's collection, as a rule across years reads it."""
+
+    upn: str
+    nc_year: str
+    outcomes: Mapping[str, str]
+
+
+class LastYear:
+    """Last year's collection as Keystage holds it, for the rules that compare a pupil with
+    their record a year before (the phonics re-check). The caller builds it from last year's
+    current records whose UPN is a UPN or former UPN of this year's pupils (looked up across
+    every LA: a pupil may have moved), and passes None when it does not hold last year's
+    collection at all, so that those rules do not run rather than find every pupil missing.
+    `definition` is last year's: its threshold and codes say what a result meant then."""
+
+    def __init__(self, definition: Definition, records: Iterable[LastYearRecord]):
+        self.definition = definition
+        self.by_upn: dict[str, list[LastYearRecord]] = {}
+        for r in records:
+            self.by_upn.setdefault(r.upn.strip().upper(), []).append(r)
+
+    def of(self, upn: str, former_upn: str = "") -> tuple[str, tuple[LastYearRecord, ...]]:
+        """(the UPN that matched, last year's records under it): the pupil's own UPN first,
+        then their former UPN(s) (several may be given, separated by commas or spaces);
+        ("", ()) when last year holds none of them."""
+        for candidate in (upn, *former_upn.replace(",", " ").split()):
+            key = candidate.strip().upper()
+            found = self.by_upn.get(key) if key else None
+            if found:
+                return candidate.strip(), tuple(found)
+        return "", ()
 
 
 def _number(rule_id: str) -> str:
@@ -238,6 +280,17 @@ class RuleContext:
                 plan.append((None, "", groups[name]))
             groups[name].rules.append((rule, severity))
         return tuple(plan)
+
+    # Last year's records of the pupils checked (`rules.LastYear`), for the rules across
+    # years; None when the caller does not hold last year's collection.
+    last_year: Any = None
+
+    def given(self, last_year: Any) -> RuleContext:
+        """This context with last year's records of the pupils being checked: a shallow copy,
+        so that the context cached for the definition never holds one caller's pupils."""
+        ctx = copy.copy(self)
+        ctx.last_year = last_year
+        return ctx
 
     def enabled(self, rule_id: str) -> bool:
         return rule_id in self.severity

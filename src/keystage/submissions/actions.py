@@ -437,12 +437,64 @@ def _user(user):
     return user if user is not None and getattr(user, "is_authenticated", False) else None
 
 
+def last_year_source(
+    definition: definitions.Definition,
+) -> tuple[Collection, definitions.Definition] | None:
+    """Last year's collection of a definition's (its `collection.previous`) and its
+    definition, when Keystage holds it with pupils in it; None otherwise, and then the rules
+    across years do not run (rather than find every pupil without a record last year)."""
+    previous = (
+        Collection.objects.filter(code=definition.previous).first() if definition.previous else None
+    )
+    if (
+        previous is None
+        or not PupilRecord.objects.filter(collection=previous, is_current=True).exists()
+    ):
+        return None
+    try:
+        return previous, definitions.load(previous.code)
+    except KeyError:  # a collection whose definition is no longer shipped
+        return None
+
+
+def last_year_of_la(
+    source: tuple[Collection, definitions.Definition] | None, collection: Collection, la_id: int
+) -> rules.LastYear | None:
+    """Last year's current records, in any LA, under the UPN or former UPN of a current pupil
+    of this LA in the NC years the rules across years check: one query (two joins on the UPN
+    index), never one per pupil."""
+    if source is None:
+        return None
+    previous, previous_definition = source
+    here = PupilRecord.objects.filter(collection=collection, la_id=la_id, is_current=True)
+    nc_years = rules.last_year_nc_years(definitions.load(collection.code))
+    if nc_years:
+        here = here.filter(nc_year__in=sorted(nc_years))
+    held = PupilRecord.objects.filter(collection=previous, is_current=True)
+    columns = ("id", "upn", "nc_year", "outcomes")
+    by_upn = held.filter(upn__in=here.values("upn")).values_list(*columns)
+    by_former = held.filter(upn__in=here.exclude(former_upn="").values("former_upn"))
+    seen: set[int] = set()
+    records = []
+    for pk, upn, nc_year, outcomes in by_upn.union(by_former.values_list(*columns), all=True):
+        if pk not in seen:  # one pupil's UPN may be another's former UPN
+            seen.add(pk)
+            records.append(rules.LastYearRecord(upn, nc_year, outcomes or {}))
+    return rules.LastYear(previous_definition, records)
+
+
 @transaction.atomic
 def do_refresh_cohort_checks(la_ids: Iterable[int], *, collection: Collection) -> int:
     """Re-run the checks across all current pupils of each LA (duplicate UPNs, the same pupil
-    under two UPNs) and replace their findings. Returns the number of findings written."""
+    under two UPNs, and a collection's own: a phonics school's marks all alike, a Year 2
+    pupil's record last year) and replace their findings. Returns the number of findings
+    written."""
     definition = definitions.load(collection.code)
     table = PupilRecord._meta.db_table
+    reads = rules.cohort_reads(definition)
+    with_outcomes = "outcomes" in reads
+    last_year = last_year_source(definition) if "last_year" in reads else None
+    decoded: dict[str, dict] = {}  # a few hundred sets of results make up an LA
     written = 0
     for la_id in sorted(set(la_ids)):
         laestabs, names = {}, {}
@@ -450,10 +502,12 @@ def do_refresh_cohort_checks(la_ids: Iterable[int], *, collection: Collection) -
             "pk", "laestab", "name"
         ):
             laestabs[pk], names[pk] = laestab, name
+        school_of = {laestab: pk for pk, laestab in laestabs.items()}
         cohort = Finding.objects.filter(
             collection=collection, la_id=la_id, scope=Finding.Scope.COHORT
         )
-        # A query confirmed correct stays confirmed while it still fires for that pupil.
+        # A query confirmed correct stays confirmed while it still fires for that pupil (or
+        # school, for a finding about a school as a whole).
         explained = list(
             cohort.filter(severity="query", explanation__gt="").values_list(
                 "school_id", "pupil__upn", "rule", "field", "explanation", "explained_by_id",
@@ -462,32 +516,62 @@ def do_refresh_cohort_checks(la_ids: Iterable[int], *, collection: Collection) -
         )  # fmt: skip
         cohort.delete()
         where = {}
+        upload_of: dict[int, int] = {}  # school -> the upload of its latest current pupils
         entries = []
+        outcomes_column = ', "outcomes"' if with_outcomes else ""
         with connection.cursor() as cursor:
             # Plain SQL: this reads every current pupil of the LA after each import.
             cursor.execute(
-                f'SELECT "id", "upload_id", "school_id", "upn", "surname", "forename", "dob" '  # noqa: S608
+                f'SELECT "id", "upload_id", "school_id", "upn", "surname", "forename", "dob", '  # noqa: S608
+                f'"nc_year", "former_upn"{outcomes_column} '
                 f'FROM "{table}" WHERE "collection_id" = %s AND "la_id" = %s AND "is_current"',
                 [collection.pk, la_id],
             )
-            for pid, upload_id, school_id, upn, surname, forename, dob in cursor.fetchall():
+            for row in cursor.fetchall():
+                pid, upload_id, school_id, upn, surname, forename, dob, nc_year, former = row[:9]
+                outcomes = None
+                if with_outcomes:
+                    outcomes = row[9]
+                    if isinstance(outcomes, str):  # SQLite gives the JSON text
+                        text = outcomes
+                        outcomes = decoded.get(text)
+                        if outcomes is None:
+                            outcomes = decoded[text] = json.loads(text)
                 where[pid] = (upload_id, school_id)
+                upload_of[school_id] = max(upload_id, upload_of.get(school_id, 0))
                 entries.append(
                     rules.CohortEntry(
-                        pid, laestabs[school_id], upn, surname, forename, dob, names[school_id]
+                        pid,
+                        laestabs[school_id],
+                        upn,
+                        surname,
+                        forename,
+                        dob,
+                        names[school_id],
+                        nc_year,
+                        former,
+                        outcomes,
                     )  # fmt: skip
                 )
-        found = rules.check_cohort(entries, definition)
+        found = rules.check_cohort(
+            entries, definition, last_year=last_year_of_la(last_year, collection, la_id)
+        )
         rows = []
-        for pid, f in found:
-            upload_id, school_id = where[pid]
+        for key, f in found:
+            if isinstance(key, rules.SchoolOf):  # about the school as a whole
+                school_id = school_of[key.laestab]
+                pid, upload_id = None, upload_of[school_id]
+            else:
+                pid = key
+                upload_id, school_id = where[pid]
             rows.append((collection.pk, upload_id, school_id, la_id, pid, True, "cohort", f.rule,
                          f.severity, f.field, f.value[:200], f.message))  # fmt: skip
         bulk.insert_rows(Finding._meta.db_table, FINDING_COLUMNS, rows)
         for school_id, upn, rule, name, text, by, at in explained:
+            about = {"pupil__upn": upn} if upn is not None else {"pupil__isnull": True}
             cohort.filter(
-                school_id=school_id, pupil__upn=upn, rule=rule, field=name, severity="query",
-                is_current=True,
+                school_id=school_id, rule=rule, field=name, severity="query", is_current=True,
+                **about,
             ).update(explanation=text, explained_by_id=by, explained_at=at)  # fmt: skip
         written += len(found)
     return written

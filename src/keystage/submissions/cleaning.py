@@ -31,7 +31,8 @@ from keystage.submissions.models import Collection, Finding, PupilChange, PupilR
 # which `scoped` decides). Schools own their data and correct it by sending a new file.
 EDIT_ROLES = (Role.LA_ADMIN, Role.LA_OFFICER, Role.LA_RESTRICTED)
 IDENTITY_FIELDS = ("upn", "surname", "forename", "dob", "sex")
-# Fields the checks across the LA's schools read (duplicate UPNs, one pupil under two UPNs).
+# Fields the checks across the LA's schools read (duplicate UPNs, one pupil under two UPNs);
+# a collection's own checks across schools may read more (`cohort_fields`).
 COHORT_FIELDS = frozenset({"upn", "surname", "forename", "dob"})
 MAX_LENGTH = {"upn": 40, "surname": 200, "forename": 200, "dob": 40, "sex": 20}
 # Rules that need what only the file showed (e.g. a subject given twice): their findings are
@@ -182,6 +183,16 @@ def _set_value(pupil: PupilRecord, name: str, value: str) -> None:
         setattr(pupil, name, value)
     else:
         pupil.outcomes = {**(pupil.outcomes or {}), name: value}
+
+
+def cohort_fields(collection: Collection) -> frozenset[str]:
+    """The fields whose edit calls for the checks across the LA's schools again: the identity
+    items, and what the collection's own checks across schools read (phonics: the NC year,
+    and a pupil's results, which a school's results all alike are judged on)."""
+    definition = definitions.load(collection.code)
+    reads = rules.cohort_reads(definition)
+    items = {s.key for s in definition.subjects} if "outcomes" in reads else set()
+    return COHORT_FIELDS | (reads - {"outcomes", "last_year"}) | items
 
 
 # -- permission ---------------------------------------------------------------------------------
@@ -380,7 +391,8 @@ def do_edit_pupil(user, pupil_id: int, version: int, values: dict[str, str], *,
         changed = _apply(user, pupil, version, values, reason=reason.strip(), at=at)
         if changed:
             revalidate([pupil], {pupil.pk: set(changed)})
-            _after_change(pupil.collection, [pupil], cohort=bool(COHORT_FIELDS & set(changed)))
+            cohort = bool(cohort_fields(pupil.collection) & set(changed))
+            _after_change(pupil.collection, [pupil], cohort=cohort)
             record("pupil.edited", user=user, la=pupil.la_id, school=pupil.school_id, obj=pupil,
                    upn=pupil.upn, changes={k: f"{a} -> {b}" for k, (a, b) in changed.items()},
                    reason=reason.strip())  # fmt: skip
@@ -415,7 +427,8 @@ def do_edit_pupils(user, edits: list[tuple[int, int, dict[str, str]]], *,
         pupils = [r.pupil for r in done]
         if pupils:
             revalidate(pupils, {r.pupil.pk: set(r.changed) for r in done})
-            cohort = any(COHORT_FIELDS & set(r.changed) for r in done)
+            fields = cohort_fields(pupils[0].collection)
+            cohort = any(fields & set(r.changed) for r in done)
             _after_change(pupils[0].collection, pupils, cohort=cohort)
             for r in done:
                 p = r.pupil

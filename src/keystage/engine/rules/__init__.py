@@ -46,9 +46,12 @@ from keystage.engine.rulebook import (
     SEVERITIES,
     SPEC_STATUSES,
     Hit,
+    LastYear,
+    LastYearRecord,
     Rule,
     RuleBook,
     RuleContext,
+    SchoolOf,
     findings,
     keyed_findings,
     pupil_findings,
@@ -104,6 +107,10 @@ class CohortEntry(NamedTuple):
     # The school's name, so that a message about another record says where it is in words
     # ("Downs Infant School (9382002)"); "" names the school by its LAESTAB only.
     school: str = ""
+    nc_year: str = ""
+    former_upn: str = ""
+    # Only for the rules that read results across a school (`cohort_reads`); None: not given.
+    outcomes: Mapping[str, str] | None = None
 
 
 # The rules every collection needs, by number; a collection's book gives them its prefix.
@@ -222,11 +229,15 @@ def check_establishments(
 
 
 def check_cohort(
-    entries: Iterable[CohortEntry], definition: Definition
+    entries: Iterable[CohortEntry], definition: Definition, *, last_year: LastYear | None = None
 ) -> list[tuple[Any, Finding]]:
-    """The rules across records (P03, P14) over all current pupils of an LA: (entry key, finding) for every record
-    involved."""
+    """The rules across records (P03, P14, a collection's own) over all current pupils of an
+    LA: (entry key, finding) for every record involved, or (`SchoolOf`, finding) for a finding
+    about a school as a whole. `last_year`: last year's records of these pupils, for the rules
+    that compare with them; None when last year's collection is not held (they do not run)."""
     ctx = context_for(definition)
+    if last_year is not None:
+        ctx = ctx.given(last_year)
     listed = [e if isinstance(e, CohortEntry) else CohortEntry(*e) for e in entries]
     out: list[tuple[Any, Finding]] = []
     for rule, severity in ctx.by_scope["cohort"]:
@@ -234,6 +245,30 @@ def check_cohort(
         if result:
             out.extend(keyed_findings(rule, severity, result))
     return out
+
+
+def cohort_reads(definition: Definition) -> frozenset[str]:
+    """The record attributes the enabled rules across records read beyond the identity items
+    (e.g. "outcomes", "nc_year"): what a caller must put in each `CohortEntry`, and which
+    edits call for the checks across the LA's schools again. "last_year": a rule compares
+    pupils with last year's records (`LastYear`)."""
+    ctx = context_for(definition)
+    return frozenset(name for rule, _ in ctx.by_scope["cohort"] for name in rule.reads)
+
+
+def last_year_nc_years(definition: Definition) -> frozenset[str]:
+    """The NC years of the pupils the enabled rules across years compare with last year (each
+    names its own in its `nc_year` setting; none: every pupil), so that a caller looks up last
+    year's records of those pupils only."""
+    ctx = context_for(definition)
+    years = set()
+    for rule, _ in ctx.by_scope["cohort"]:
+        if "last_year" in rule.reads:
+            year = str(ctx.setting(rule.id, "nc_year", "")).strip()
+            if not year:
+                return frozenset()
+            years.add(year)
+    return frozenset(years)
 
 
 def check_return_header(
@@ -278,13 +313,18 @@ __all__ = [
     "SPEC_STATUSES",
     "CohortEntry",
     "Hit",
+    "LastYear",
+    "LastYearRecord",
     "ReturnHeaderCase",
     "Rule",
     "RuleContext",
     "SchoolCase",
     "SchoolInfo",
+    "SchoolOf",
     "book_for",
     "check_cohort",
+    "cohort_reads",
+    "last_year_nc_years",
     "check_establishments",
     "check_pupil",
     "check_return_header",
