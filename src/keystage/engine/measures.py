@@ -93,23 +93,33 @@ def settings(definition: Definition) -> MeasureSettings:
     return checked
 
 
+def read_buckets(
+    raw: Mapping[str, Any], computed: Iterable[str], where: str
+) -> dict[str, str | frozenset[str]]:
+    """A definition's [measures.buckets]: each bucket one of the `computed` names, or a list
+    of outcome codes (upper-cased). Raises `MeasureSettingsError` naming the bucket otherwise."""
+    computed = tuple(computed)
+    buckets: dict[str, str | frozenset[str]] = {}
+    for name, value in raw.items():
+        if isinstance(value, str):
+            if value not in computed:
+                raise MeasureSettingsError(
+                    f"{where}: [measures.buckets] {name} = {value!r}; use a list of codes "
+                    f"or one of {', '.join(computed)}"
+                )
+            buckets[name] = value
+        else:
+            buckets[name] = frozenset(str(c).strip().upper() for c in value)
+    return buckets
+
+
 def _settings(definition: Definition) -> MeasureSettings:
     where = f"collection definition {definition.id!r} ({definition.source or 'in memory'})"
     raw = definition.raw.get("measures")
     if not isinstance(raw, dict):
         raise MeasureSettingsError(f"{where} has no [measures] table; see docs/measures.md")
     try:
-        buckets: dict[str, str | frozenset[str]] = {}
-        for name, value in raw["buckets"].items():
-            if isinstance(value, str):
-                if value not in _COMPUTED:
-                    raise MeasureSettingsError(
-                        f"{where}: [measures.buckets] {name} = {value!r}; use a list of codes "
-                        f"or one of {', '.join(_COMPUTED)}"
-                    )
-                buckets[name] = value
-            else:
-                buckets[name] = frozenset(str(c).strip().upper() for c in value)
+        buckets = read_buckets(raw["buckets"], _COMPUTED, where)
         found = MeasureSettings(
             not_eligible=frozenset(str(c).strip().upper() for c in raw.get("not_eligible", ())),
             unknown_eligible=bool(raw.get("unknown_eligible", True)),

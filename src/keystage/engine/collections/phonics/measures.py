@@ -18,7 +18,14 @@ from typing import Any
 from keystage.engine import definition as definitions
 from keystage.engine.collections.phonics.rules import CODE, MARK
 from keystage.engine.definition import Definition
-from keystage.engine.measures import UNKNOWN, MeasureSettingsError, Needs, percent, rounded
+from keystage.engine.measures import (
+    UNKNOWN,
+    MeasureSettingsError,
+    Needs,
+    percent,
+    read_buckets,
+    rounded,
+)
 from keystage.engine.records import PupilRecord
 
 __all__ = [
@@ -123,17 +130,7 @@ def _settings(d: Definition) -> PhonicsSettings:
         if mark.marks is None:
             raise MeasureSettingsError(f"{where}: [measures] distribution names {mark.key!r}, "
                                        "which has no marks = { min, max }")  # fmt: skip
-        buckets: dict[str, str | frozenset[str]] = {}
-        for name, value in raw["buckets"].items():
-            if isinstance(value, str):
-                if value not in _COMPUTED:
-                    raise MeasureSettingsError(
-                        f"{where}: [measures.buckets] {name} = {value!r}; use a list of codes "
-                        f"or one of {', '.join(_COMPUTED)}"
-                    )
-                buckets[name] = value
-            else:
-                buckets[name] = _upper(value)
+        buckets = read_buckets(raw["buckets"], _COMPUTED, where)
         groups = tuple(
             Group(key, str(g.get("label", key)), str(g["nc_year"]) if "nc_year" in g else None)
             for key, g in raw["groups"].items()
