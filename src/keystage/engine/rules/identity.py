@@ -10,6 +10,7 @@ from keystage.engine import upn
 from keystage.engine.records import PupilRecord
 from keystage.engine.rules import RuleContext, pupil_rule
 from keystage.engine.words import either, long_date
+from keystage.engine.year_groups import nc_year_key
 
 _DIGITS = frozenset("0123456789")
 _FIX_UPN = "check it against the pupil's records and correct it"
@@ -249,7 +250,7 @@ def dob_unusual(pupil: PupilRecord, ctx: RuleContext) -> str | None:
     # The usual range of the pupil's own NC year when the collection has several (phonics:
     # Year 1 and the Year 2 re-check), else the collection's one range.
     d = ctx.definition
-    year = _nc_year(pupil.nc_year) if pupil.nc_year else ""
+    year = nc_year_key(pupil.nc_year) if pupil.nc_year else ""
     by_year = d.dob_usual_by_nc_year
     if year in by_year:
         start, end = by_year[year]
@@ -313,15 +314,6 @@ def sex_invalid(pupil: PupilRecord, ctx: RuleContext) -> str | None:
     return f"Sex '{value}' is not a valid value: enter {codes}."
 
 
-def _nc_year(value: str) -> str:
-    value = value.strip().upper()
-    for prefix in ("YEAR", "YR", "Y"):
-        if value.startswith(prefix) and value[len(prefix) :].strip().isdigit():
-            value = value[len(prefix) :].strip()
-            break
-    return value.lstrip("0") if value.isdigit() and value.strip("0") else value
-
-
 @pupil_rule(
     "P15",
     "query",
@@ -332,7 +324,7 @@ def _nc_year(value: str) -> str:
 )
 def nc_year_not_the_collections(pupil: PupilRecord, ctx: RuleContext) -> str | None:
     value = pupil.nc_year
-    if not value or value in ctx.nc_years or _nc_year(value) in ctx.nc_years:
+    if not value or value in ctx.nc_years or nc_year_key(value) in ctx.nc_years:
         return None
     years = either(sorted(ctx.nc_years))
     return (
