@@ -345,13 +345,18 @@ class Progress:
 
 
 def _describe(r) -> str:
+    from keystage.submissions.actions import year_group_words
+
     if r.outcome == "rejected":
         return f"rejected    {r.reason}"
     counts = (
         f"{_count(r.pupils, 'pupil')}, {_count(r.errors, 'error')}, "
         f"{_count(r.queries, 'query', 'queries')}"
     )
-    if r.outcome == "superseded":
+    replaced = year_group_words(r.as_dict())
+    if replaced:
+        counts += f"; {replaced}"
+    elif r.outcome == "superseded":
         c = r.changes
         counts += (
             f"; replaces the previous file: {len(c.get('added', []))} added, "
@@ -409,10 +414,17 @@ def cmd_import(args) -> int:
             for k in ("accepted", "superseded", "unchanged", "rejected")
         }
         pupils = sum(r.pupils for r in results if r.outcome in ("accepted", "superseded"))
+        kept = sum(r.year_group.get("kept", 0) for r in results if r.outcome == "superseded")
         print(
             f"{_count(len(results), 'file')} in {elapsed:.1f}s: {tally['accepted']} accepted, "
             f"{tally['superseded']} superseded an earlier file, {tally['unchanged']} unchanged, "
-            f"{tally['rejected']} rejected; {_count(pupils, 'pupil')} stored."
+            f"{tally['rejected']} rejected; {_count(pupils, 'pupil')} stored"
+            + (
+                f", and {_count(kept, 'pupil')} of other year groups kept from the schools' "
+                "earlier files."
+                if kept
+                else "."
+            )
         )
     else:
         fields = (
@@ -426,6 +438,7 @@ def cmd_import(args) -> int:
             "added",
             "removed",
             "changed",
+            "kept",
             "reason",
         )
         write_table(sys.stdout, fields, (r.as_dict() for r in results), args.format)

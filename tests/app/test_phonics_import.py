@@ -8,7 +8,7 @@ import pytest
 
 from keystage.submissions.actions import get_collection
 from keystage.submissions.importing import import_paths
-from keystage.submissions.models import PupilRecord, Upload
+from keystage.submissions.models import Finding, PupilRecord, Upload
 from keystage.submissions.queries import data_errors
 from tests.builders import pupil, write_ctf
 
@@ -16,9 +16,9 @@ pytestmark = pytest.mark.django_db
 
 
 def phonics_pupil(n: int, results, nc_year="1", **over) -> dict:
+    over = {"dob": "2016-10-14" if nc_year == "1" else "2015-10-14", **over}
     return pupil(n, nc_year=nc_year, phonics=results, reading=None, writing=None, maths=None,
-                 science=None, dob="2016-10-14" if nc_year == "1" else "2015-10-14",
-                 **over)  # fmt: skip
+                 science=None, **over)  # fmt: skip
 
 
 def test_a_phonics_file_goes_into_the_phonics_collection_with_its_rules(loaded, tmp_path):
@@ -128,3 +128,108 @@ def test_a_school_whose_marks_are_all_alike_is_queried_as_a_school(loaded, tmp_p
     f = write_ctf(tmp_path / "9382001_CTF_938LLLL_002.xml", alike)
     import_paths([str(f)], collection_code="phonics-2023")
     assert not [r for r in data_errors(get_collection("phonics-2023")) if r["rule"] == "PSC-R11"]
+
+
+# -- year-group files (issue 16): a school's Year 1 and Year 2 pupils in separate files ------
+
+
+def _upn(n: int) -> str:
+    return pupil(n)["upn"]
+
+
+def _current(phonics) -> dict[str, PupilRecord]:
+    return {p.upn: p for p in PupilRecord.objects.filter(collection=phonics, is_current=True)}
+
+
+def test_a_year_group_file_replaces_only_its_year_group(loaded, tmp_path):
+    """Year 1 file, then Year 2 file (both groups current), an LA edit to a Year 2 pupil, a new
+    Year 1 file (Year 1 replaced, Year 2 kept with the edit and its findings), then a file of
+    both year groups (everything replaced, the LA's edit a conflict as for any file)."""
+    from keystage.accounts.actions import do_create_member
+    from keystage.accounts.models import Role
+    from keystage.cli import _describe
+    from keystage.orgs.models import LocalAuthority, School
+    from keystage.reports.models import FactsDue
+    from keystage.submissions import cleaning, grid
+    from keystage.submissions.actions import year_group_words
+    from keystage.submissions.models import PupilChange
+
+    phonics = get_collection("phonics-2023")
+    school = School.objects.get(laestab="9382001")
+
+    def send(name, pupils):
+        [r] = import_paths([str(write_ctf(tmp_path / name, pupils))], collection_code=phonics.code)
+        return r
+
+    first = send("year1.xml", [phonics_pupil(1, ["34"]), phonics_pupil(2, ["28"]),
+                               phonics_pupil(3, ["40"])])  # fmt: skip
+    # Pupil 13 is pupil 1's name and birth date under another UPN: the check across records
+    # must see the Year 1 pupils kept from the first file.
+    second = send("year2.xml", [
+        phonics_pupil(11, ["30"], nc_year="2"), phonics_pupil(12, ["41"], nc_year="2"),
+        phonics_pupil(13, ["33"], nc_year="2", surname=pupil(1)["surname"], dob="2016-10-14"),
+    ])  # fmt: skip
+    assert (second.outcome, second.pupils) == ("superseded", 3)
+    assert second.changes == {"added": sorted(map(_upn, (11, 12, 13))), "removed": [],
+                              "changed": []}  # fmt: skip
+    current = _current(phonics)
+    assert sorted(current) == sorted(map(_upn, (1, 2, 3, 11, 12, 13)))
+    assert {p.upload_id for p in current.values()} == {second.upload_id}  # one current upload
+    assert Upload.objects.get(pk=first.upload_id).pupils.count() == 3  # kept as its file had it
+    assert year_group_words(second.as_dict()) == (
+        "replaced the school's Year 2 pupils (0 in the earlier file, 3 in this one: 3 added, "
+        "0 removed, 0 changed) and kept its Year 1 pupils (3) from the earlier file"
+    )
+    same_child = Finding.objects.filter(collection=phonics, is_current=True, rule="PSC-P14")
+    assert sorted(f.pupil.upn for f in same_child) == sorted([_upn(1), _upn(13)])
+
+    la = LocalAuthority.objects.get(code="938")
+    officer = do_create_member("officer", password="a long enough pass phrase 938",
+                               role=Role.LA_OFFICER, la=la).user  # fmt: skip
+    p11 = current[_upn(11)]
+    cleaning.do_edit_pupil(officer, p11.pk, p11.version, {"surname": "JONES"}, reason="typo")
+    due_before = FactsDue.objects.get(collection=phonics, school=school).token
+
+    third = send("year1-again.xml", [phonics_pupil(1, ["34"]), phonics_pupil(2, ["29"]),
+                                     phonics_pupil(4, ["33"])])  # fmt: skip
+    assert third.outcome == "superseded"
+    # Only the Year 1 pupils are compared: 3 left, 4 came, 2's mark changed.
+    assert third.changes == {"added": [_upn(4)], "removed": [_upn(3)],
+                             "changed": [{"upn": _upn(2), "fields": ["mark"]}]}  # fmt: skip
+    assert Upload.objects.get(pk=third.upload_id).changes == third.changes
+    current = _current(phonics)
+    assert sorted(current) == sorted(map(_upn, (1, 2, 4, 11, 12, 13)))
+    assert {p.upload_id for p in current.values()} == {third.upload_id}
+    words = (
+        "replaced the school's Year 1 pupils (3 in the earlier file, 3 in this one: 1 added, "
+        "1 removed, 1 changed) and kept its Year 2 pupils (3) from the earlier file"
+    )
+    assert year_group_words(third.as_dict()) == words  # the web's result page
+    assert _describe(third) == (
+        f"superseded  9382001 Example Primary School: 3 pupils, 0 errors, 0 queries; {words}  "
+        f"[{tmp_path / 'year1-again.xml'}]"
+    )
+    # The LA's edit, the kept pupils' findings and the check across records stay.
+    kept = current[_upn(11)]
+    assert (kept.surname, kept.version) == ("JONES", 2)
+    entries = grid.trail(officer, kept)
+    assert [(e.source, e.field, e.old, e.new) for e in entries][1:] == [
+        ("Edit", "Surname", pupil(11)["surname"], "JONES")
+    ]
+    assert entries[0].source == "School's file year2.xml"
+    found = [(r["upn"], r["rule"]) for r in data_errors(phonics) if r["upn"]]
+    assert (_upn(12), "PSC-R02") in found  # the mark 41 of the Year 2 file
+    assert sorted(u for u, rule in found if rule == "PSC-P14") == sorted([_upn(1), _upn(13)])
+    assert FactsDue.objects.get(collection=phonics, school=school).token != due_before
+
+    both = send("both.xml", [phonics_pupil(1, ["34"]), phonics_pupil(11, ["30"], nc_year="2")])
+    assert both.year_group == {} and year_group_words(both.as_dict()) == ""
+    assert both.changes == {
+        "added": [], "removed": sorted(map(_upn, (2, 4, 12, 13))),
+        "changed": [{"upn": _upn(11), "fields": ["surname"]}],
+    }  # fmt: skip
+    assert sorted(_current(phonics)) == sorted(map(_upn, (1, 11)))
+    # The file disagrees with the LA's edit: a conflict for the LA, as with any later file.
+    conflict = PupilChange.objects.get(conflict=PupilChange.Conflict.OPEN)
+    assert (conflict.upn, conflict.old, conflict.new) == (_upn(11), "JONES", pupil(11)["surname"])
+    assert conflict.upload_id == both.upload_id

@@ -7,7 +7,8 @@ import that fails or is killed half-way, leaves what was held before exactly as 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Set
 from dataclasses import dataclass, field
 
 from django.db import connection, models, transaction
@@ -16,6 +17,7 @@ from django.utils import timezone
 from keystage.audit.models import audit_actor, audit_row, insert_events
 from keystage.engine import definition as definitions
 from keystage.engine import rules
+from keystage.engine.year_groups import nc_year_key, year_label
 from keystage.orgs.models import LocalAuthority, School
 from keystage.submissions import bulk
 from keystage.submissions.kept import kept_length
@@ -76,6 +78,9 @@ class ImportResult:
     size: int = 0
     sha256: str = ""
     kept_bytes: int | None = None
+    # Of a year-group file that replaced only its NC year of the school's earlier file
+    # (`KeptYearGroups.summary`): {"year": "2", "replaced": 27, "kept": 30, "kept_years": ["1"]}.
+    year_group: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {
@@ -91,12 +96,37 @@ class ImportResult:
             "added": len(self.changes.get("added", [])),
             "removed": len(self.changes.get("removed", [])),
             "changed": len(self.changes.get("changed", [])),
+            "kept": self.year_group.get("kept", 0),
+            **({"year_group": self.year_group} if self.year_group else {}),
             **(
                 {"size": self.size, "sha256": self.sha256, "kept_bytes": self.kept_bytes}
                 if self.sha256
                 else {}
             ),
         }
+
+
+def year_group_words(row: dict) -> str:
+    """What a year-group file replaced, in words, from its result (`ImportResult.as_dict`):
+    "replaced the school's Year 2 pupils (27 in the earlier file, 28 in this one: 3 added,
+    2 removed, 1 changed) and kept its Year 1 pupils (30) from the earlier file". "" for any
+    other result, which replaced all of the school's pupils (or none)."""
+    found = row.get("year_group") or {}
+    if row.get("outcome") != "superseded" or not found.get("kept"):
+        return ""
+    years = found.get("kept_years") or []
+    kept = (
+        " and ".join(year_label(y) for y in years) + " pupils"
+        if years and all(years)
+        else "other pupils"
+    )
+    return (
+        f"replaced the school's {year_label(found['year'])} pupils "
+        f"({found['replaced']:,} in the earlier file, {row.get('pupils', 0):,} in this one: "
+        f"{row.get('added', 0):,} added, {row.get('removed', 0):,} removed, "
+        f"{row.get('changed', 0):,} changed) and kept its {kept} ({found['kept']:,}) from the "
+        "earlier file"
+    )
 
 
 def get_collection(collection_id: str | None = None) -> Collection:
@@ -147,16 +177,18 @@ def imported_files(collection: Collection, among=None) -> dict[str, dict]:
     return {row["sha256"]: row for row in rows.iterator(chunk_size=5000)}
 
 
-def _diff(previous_id: int, new_rows: list[tuple]) -> dict:
+def _diff(previous_id: int, new_rows: list[tuple], leave_out: Set[int] = frozenset()) -> dict:
     """What a school's new file changed against its previous one: pupils added, removed and
     changed (by UPN). A pupil whose new record gives, as its former UPN, a UPN of the previous
     file that the new file no longer has is the same pupil with a new UPN: changed, with
-    "upn" among its fields and `former_upn` saying what it was."""
+    "upn" among its fields and `former_upn` saying what it was. `leave_out`: records of the
+    previous upload the new file does not replace (another year group's), not compared."""
     old = {
         upn: (surname, forename, dob, sex, outcomes)
-        for upn, surname, forename, dob, sex, outcomes in PupilRecord.objects.filter(
+        for pk, upn, surname, forename, dob, sex, outcomes in PupilRecord.objects.filter(
             upload_id=previous_id
-        ).values_list("upn", "surname", "forename", "dob", "sex", "outcomes")
+        ).values_list("id", "upn", "surname", "forename", "dob", "sex", "outcomes")
+        if pk not in leave_out
     }
     # new rows: (line, upn, surname, forename, dob, sex, outcomes_json, nc_year, former_upn, ...)
     new = {r[1]: (r[2], r[3], r[4], r[5], json.loads(r[6])) for r in new_rows}
@@ -209,12 +241,101 @@ def _current_uploads(cursor, collection: Collection, school_ids: list[int]) -> d
     return dict(cursor.fetchall())
 
 
+@dataclass
+class KeptYearGroups:
+    """What a year-group file (`PreparedFile.year_group`) leaves of its school's current
+    upload: the records of the other NC years, current or removed by the LA, which go on to
+    the new upload with their findings and the LA's changes (`_carry_year_groups`). A record
+    of the file's NC year, or whose UPN the file gives (as a pupil's UPN or former UPN), is
+    replaced by the file, as every record is by a file of all year groups."""
+
+    year: str  # the file's NC year, as the definition spells it
+    ids: set[int] = field(default_factory=set)  # the earlier upload's records kept
+    replaced: int = 0  # current records of the earlier upload that the file replaces
+    kept_years: Counter = field(default_factory=Counter)  # NC year -> current records kept
+
+    def summary(self) -> dict:
+        return {
+            "year": self.year,
+            "replaced": self.replaced,
+            "kept": sum(self.kept_years.values()),
+            "kept_years": sorted(self.kept_years),
+        }
+
+
+def _kept_year_groups(
+    previous: dict[int, int], files: list[PreparedFile]
+) -> dict[int, KeptYearGroups]:
+    """School id -> what its year-group file keeps of the school's current upload (`previous`:
+    school id -> that upload), for the files of `files` that keep anything."""
+    wanted = {p.school.school_id: p for p in files
+              if p.year_group and not p.rejected and p.school.school_id in previous}  # fmt: skip
+    if not wanted:
+        return {}
+    school_of = {previous[school]: school for school in wanted}
+    named = {
+        school: {u.strip().upper() for r in p.pupils for u in (r[1], r[8]) if u}
+        for school, p in wanted.items()
+    }
+    found: dict[int, KeptYearGroups] = {
+        school: KeptYearGroups(p.year_group) for school, p in wanted.items()
+    }
+    rows = PupilRecord.objects.filter(upload_id__in=list(school_of)).values_list(
+        "id", "upload_id", "upn", "nc_year", "is_current", "flag"
+    )
+    for pk, upload_id, upn, nc_year, is_current, flag in rows.iterator(chunk_size=5000):
+        school = school_of[upload_id]
+        kept = found[school]
+        if nc_year_key(nc_year) == nc_year_key(kept.year) or upn.strip().upper() in named[school]:
+            kept.replaced += is_current
+        elif is_current:
+            kept.ids.add(pk)
+            kept.kept_years[nc_year_key(nc_year)] += 1
+        elif flag == "removed":  # the LA's removal stays with the pupil, who stays removed
+            kept.ids.add(pk)
+    return {school: kept for school, kept in found.items() if kept.ids}
+
+
+def _carry_year_groups(kept: dict[int, KeptYearGroups], new_upload: dict[int, int]) -> None:
+    """Copy the records a year-group file keeps into the school's new upload (`new_upload`:
+    school id -> upload id), as they are now (the LA's edits in them, removed pupils still
+    removed, the same version), with their pupil findings (explanations, and what only the
+    file could show) as they are. The LA's changes of those pupils move with them to the
+    copies, so that the pupil's trail, open conflicts and a later file's conflicts find them;
+    the earlier upload keeps its records as its file had them."""
+    ids = sorted(set().union(*(k.ids for k in kept.values())))
+    if not ids:
+        return
+    originals = list(PupilRecord.objects.filter(pk__in=ids).order_by("id"))
+    copy_ids = bulk.allocate_ids(PupilRecord._meta.db_table, len(originals))
+    copy_of: dict[int, int] = {}
+    copies = []
+    for original, copy_id in zip(originals, copy_ids, strict=True):
+        copy_of[original.pk] = copy_id
+        original.pk, original.upload_id = copy_id, new_upload[original.school_id]
+        copies.append(original)
+    PupilRecord.objects.bulk_create(copies, batch_size=2000)
+    findings = list(Finding.objects.filter(pupil_id__in=ids, scope=Finding.Scope.PUPIL))
+    for f in findings:
+        f.pk, f.pupil_id = None, copy_of[f.pupil_id]
+        f.upload_id = new_upload[f.school_id]
+    Finding.objects.bulk_create(findings, batch_size=2000)
+    upload_of = {c.pk: c.upload_id for c in copies}
+    touched = set(PupilChange.objects.filter(pupil_id__in=ids).values_list("pupil_id", flat=True))
+    for old_id in sorted(touched):  # only pupils the LA changed: few
+        new_id = copy_of[old_id]
+        PupilChange.objects.filter(pupil_id=old_id).update(
+            pupil_id=new_id, upload_id=upload_of[new_id]
+        )
+
+
 def do_store_files(
     group: list[PreparedFile], *, collection: Collection, user=None, source: str = "cli"
 ) -> list[ImportResult]:
     """Store prepared files in one transaction: rejections are recorded; each accepted file
     becomes its school's current upload and supersedes the one before (kept, with what
-    changed). Files of one group must be for different schools.
+    changed); a year-group file's upload takes over the school's pupils of its other NC years
+    (`_carry_year_groups`). Files of one group must be for different schools.
 
     A national import stores 16,500 files; doing it group by group costs a handful of
     statements per group instead of a dozen round trips per file. Nothing is half-stored: a
@@ -234,6 +355,7 @@ def do_store_files(
     la_ids = dict(LocalAuthority.objects.filter(code__in=unplaced).values_list("code", "pk"))
     with transaction.atomic(), connection.cursor() as cursor:
         previous = _current_uploads(cursor, collection, schools)
+        others = _kept_year_groups(previous, accepted)
         upload_ids = bulk.allocate_ids(Upload._meta.db_table, len(group))
         n_pupils = sum(len(p.pupils) for p in accepted)
         pupil_ids = iter(bulk.allocate_ids(PupilRecord._meta.db_table, n_pupils))
@@ -290,15 +412,17 @@ def do_store_files(
             )
             outcome = "superseded" if prev else "accepted"
             laestab = school.info.la + school.info.estab
+            year_group = others[school.school_id].summary() if school.school_id in others else {}
             events.append(audit_row(
                 stamp, actor, f"upload.{outcome}", school.la_id, school.school_id,
                 ("Upload", upload_id), file=name, laestab=laestab, pupils=len(p.pupils),
                 errors=p.error_count, queries=p.query_count, supersedes=prev,
+                **({"year_group": year_group} if year_group else {}),
             ))  # fmt: skip
             results.append(ImportResult(
                 p.name, outcome, laestab=laestab, school_name=school.info.name,
                 pupils=len(p.pupils), errors=p.error_count, queries=p.query_count,
-                upload_id=upload_id, ignored=p.ignored,
+                upload_id=upload_id, ignored=p.ignored, year_group=year_group,
             ))  # fmt: skip
         bulk.insert_rows(Upload._meta.db_table, UPLOAD_COLUMNS,
                          [tuple(u[c] for c in UPLOAD_COLUMNS) for u in uploads])  # fmt: skip
@@ -310,15 +434,22 @@ def do_store_files(
             by_new = {r.upload_id: (r, p) for r, p in zip(results, group, strict=True)}
             for new_id, old_id in superseded.items():
                 r, p = by_new[new_id]
-                r.changes = _diff(old_id, p.pupils)
+                leave_out = (
+                    others[p.school.school_id].ids if p.school.school_id in others else set()
+                )
+                r.changes = _diff(old_id, p.pupils, leave_out)
                 Upload.objects.filter(pk=new_id).update(changes=r.changes)
+            # Before the earlier uploads' records stop being current: the copies keep theirs.
+            _carry_year_groups(others, {p.school.school_id: r.upload_id
+                                      for r, p in by_new.values() if p.school.school_id in others})  # fmt: skip
             old = list(superseded.values())
             Upload.objects.filter(pk__in=old).update(
                 state=Upload.State.SUPERSEDED, superseded_at=now
             )
             PupilRecord.objects.filter(upload_id__in=old).update(is_current=False)
             Finding.objects.filter(upload_id__in=old).update(is_current=False)
-            _carry_over(superseded, user=user, now=now)
+            _carry_over(superseded, user=user, now=now,
+                        carried=set().union(*(k.ids for k in others.values())))  # fmt: skip
         insert_events(events)
         # The recount of these schools' facts, in the same transaction (see reports.due).
         from keystage.reports.due import mark_due
@@ -333,17 +464,18 @@ def _pupil_value(pupil: PupilRecord, name: str) -> str:
     return (pupil.outcomes or {}).get(name, "")
 
 
-def _carry_over(superseded: dict[int, int], *, user, now) -> None:
+def _carry_over(superseded: dict[int, int], *, user, now, carried: Set[int] = frozenset()) -> None:
     """What the LA did to the records a school's new file replaces: explanations of queries
     the new file raises again go with the pupil, and where the new file disagrees with an LA
     edit (or brings back a pupil the LA removed) an open conflict is recorded on the new
     record for the LA to settle, instead of silently overwriting either. Only schools whose
-    records the LA touched cost a lookup."""
+    records the LA touched cost a lookup. `carried`: records a year-group file did not
+    replace, already copied to the new upload with all of that (`_carry_year_groups`)."""
     new_of = {old: new for new, old in superseded.items()}
     old_ids = list(new_of)
     explained = Finding.objects.filter(
         upload_id__in=old_ids, scope=Finding.Scope.PUPIL, severity="query", explanation__gt=""
-    ).values_list("upload_id", "pupil__upn", "rule", "field", "explanation", "explained_by_id",
+    ).exclude(pupil_id__in=carried).values_list("upload_id", "pupil__upn", "rule", "field", "explanation", "explained_by_id",
                   "explained_at")  # fmt: skip
     for old_id, upn, rule, name, text, by, at in explained:
         Finding.objects.filter(
@@ -352,7 +484,7 @@ def _carry_over(superseded: dict[int, int], *, user, now) -> None:
         ).filter(
             models.Q(pupil__upn=upn) | models.Q(pupil__former_upn=upn)
         ).update(explanation=text, explained_by_id=by, explained_at=at)  # fmt: skip
-    _carry_added_pupils(new_of)
+    _carry_added_pupils(new_of, carried)
     touched = list(
         PupilChange.objects.filter(upload_id__in=old_ids, pupil__isnull=False)
         .filter(
@@ -407,11 +539,14 @@ def _carry_over(superseded: dict[int, int], *, user, now) -> None:
     PupilChange.objects.bulk_create(conflicts)
 
 
-def _carry_added_pupils(new_of: dict[int, int]) -> None:
+def _carry_added_pupils(new_of: dict[int, int], carried: Set[int] = frozenset()) -> None:
     """A pupil the LA added because the school's file left them out stays in the collection
     when the school's next file leaves them out again (copied to the new upload, still
-    flagged); if the new file has them, the school's record is the one kept."""
-    added = list(PupilRecord.objects.filter(upload_id__in=list(new_of), flag="added"))
+    flagged); if the new file has them, the school's record is the one kept. `carried`: as
+    `_carry_over`'s."""
+    added = list(
+        PupilRecord.objects.filter(upload_id__in=list(new_of), flag="added").exclude(pk__in=carried)
+    )
     if not added:
         return
     in_files = set(

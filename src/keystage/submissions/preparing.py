@@ -20,6 +20,7 @@ from keystage.engine import rules
 from keystage.engine.definition import Definition
 from keystage.engine.readers import display_name, open_school_file
 from keystage.engine.records import Finding, RejectedFile
+from keystage.engine.year_groups import year_group
 from keystage.submissions.kept import Keeper
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,9 @@ class PreparedFile:
     )  # (pupil index, finding)
     school_findings: list[Finding] = field(default_factory=list)
     ignored: dict = field(default_factory=dict)
+    # The one NC year all its pupils are in, in a collection of several (`year_groups`): the
+    # file then replaces only that year group of the school's pupils. "" replaces them all.
+    year_group: str = ""
 
     @property
     def error_count(self) -> int:
@@ -343,4 +347,5 @@ def _prepare(
     prepared.school_findings = rules.check_school(
         header, prepared.school.info, len(prepared.pupils), definition
     )
+    prepared.year_group = year_group((p[7] for p in prepared.pupils), definition)
     return prepared, content

@@ -21,7 +21,7 @@ from keystage.accounts.scope import las_for, membership_of, schools_for, scoped
 from keystage.engine.words import amount, plural
 from keystage.orgs.models import LocalAuthority
 from keystage.submissions import batches, cleaning, grid
-from keystage.submissions.actions import get_collection
+from keystage.submissions.actions import get_collection, year_group_words
 from keystage.submissions.cells import cell as grid_cell
 from keystage.submissions.forms import UploadForm
 from keystage.submissions.models import PupilRecord
@@ -202,7 +202,10 @@ def found_school(found, laestab: str) -> str:
 @require_safe
 def batch(request, batch_id: int):
     found = _batch(request, batch_id)
-    rows = [r | {"kept_note": kept_note(r)} for r in found.results or []]
+    rows = [
+        r | {"kept_note": kept_note(r), "year_group_words": year_group_words(r)}
+        for r in found.results or []
+    ]
     running = _live(found)
     return render(
         request,
