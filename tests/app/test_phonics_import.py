@@ -4,12 +4,16 @@ another is refused, naming the collection it belongs to, and nothing of it is st
 
 from __future__ import annotations
 
+import html
+
 import pytest
+from django.utils import timezone
 
 from keystage.submissions.actions import get_collection
 from keystage.submissions.importing import import_paths
-from keystage.submissions.models import Finding, PupilRecord, Upload
+from keystage.submissions.models import Finding, ImportBatch, PupilRecord, Upload
 from keystage.submissions.queries import data_errors
+from keystage.web.links import reverse
 from tests.builders import pupil, write_ctf
 
 pytestmark = pytest.mark.django_db
@@ -141,7 +145,7 @@ def _current(phonics) -> dict[str, PupilRecord]:
     return {p.upn: p for p in PupilRecord.objects.filter(collection=phonics, is_current=True)}
 
 
-def test_a_year_group_file_replaces_only_its_year_group(loaded, tmp_path):
+def test_a_year_group_file_replaces_only_its_year_group(loaded, tmp_path, signed_in, fast_hashing):
     """Year 1 file, then Year 2 file (both groups current), an LA edit to a Year 2 pupil, a new
     Year 1 file (Year 1 replaced, Year 2 kept with the edit and its findings), then a file of
     both year groups (everything replaced, the LA's edit a conflict as for any file)."""
@@ -168,16 +172,17 @@ def test_a_year_group_file_replaces_only_its_year_group(loaded, tmp_path):
     second = send("year2.xml", [
         phonics_pupil(11, ["30"], nc_year="2"), phonics_pupil(12, ["41"], nc_year="2"),
         phonics_pupil(13, ["33"], nc_year="2", surname=pupil(1)["surname"], dob="2016-10-14"),
+        phonics_pupil(14, ["36"], nc_year="2"),
     ])  # fmt: skip
-    assert (second.outcome, second.pupils) == ("superseded", 3)
-    assert second.changes == {"added": sorted(map(_upn, (11, 12, 13))), "removed": [],
+    assert (second.outcome, second.pupils) == ("superseded", 4)
+    assert second.changes == {"added": sorted(map(_upn, (11, 12, 13, 14))), "removed": [],
                               "changed": []}  # fmt: skip
     current = _current(phonics)
-    assert sorted(current) == sorted(map(_upn, (1, 2, 3, 11, 12, 13)))
+    assert sorted(current) == sorted(map(_upn, (1, 2, 3, 11, 12, 13, 14)))
     assert {p.upload_id for p in current.values()} == {second.upload_id}  # one current upload
     assert Upload.objects.get(pk=first.upload_id).pupils.count() == 3  # kept as its file had it
     assert year_group_words(second.as_dict()) == (
-        "replaced the school's Year 2 pupils (0 in the earlier file, 3 in this one: 3 added, "
+        "replaced the school's Year 2 pupils (0 in the earlier file, 4 in this one: 4 added, "
         "0 removed, 0 changed) and kept its Year 1 pupils (3) from the earlier file"
     )
     same_child = Finding.objects.filter(collection=phonics, is_current=True, rule="PSC-P14")
@@ -188,6 +193,8 @@ def test_a_year_group_file_replaces_only_its_year_group(loaded, tmp_path):
                                role=Role.LA_OFFICER, la=la).user  # fmt: skip
     p11 = current[_upn(11)]
     cleaning.do_edit_pupil(officer, p11.pk, p11.version, {"surname": "JONES"}, reason="typo")
+    p14 = current[_upn(14)]
+    cleaning.do_remove_pupil(officer, p14.pk, p14.version, reason="left before the check")
     due_before = FactsDue.objects.get(collection=phonics, school=school).token
 
     third = send("year1-again.xml", [phonics_pupil(1, ["34"]), phonics_pupil(2, ["29"]),
@@ -204,7 +211,14 @@ def test_a_year_group_file_replaces_only_its_year_group(loaded, tmp_path):
         "replaced the school's Year 1 pupils (3 in the earlier file, 3 in this one: 1 added, "
         "1 removed, 1 changed) and kept its Year 2 pupils (3) from the earlier file"
     )
-    assert year_group_words(third.as_dict()) == words  # the web's result page
+    assert year_group_words(third.as_dict()) == words
+    batch = ImportBatch.objects.create(  # as a web upload's task records its result
+        collection=phonics, la=la, uploaded_by=officer, created_at=timezone.now(), state="done",
+        folder="", file_names=["year1-again.xml"], total_files=1, done_files=1,
+        results=[third.as_dict()],
+    )  # fmt: skip
+    page = signed_in(officer).get(reverse("upload-batch", args=[batch.pk])).content.decode()
+    assert f"3 pupils, 0 errors, 0 queries; {words}" in html.unescape(page.replace("<wbr>", ""))
     assert _describe(third) == (
         f"superseded  9382001 Example Primary School: 3 pupils, 0 errors, 0 queries; {words}  "
         f"[{tmp_path / 'year1-again.xml'}]"
@@ -221,11 +235,16 @@ def test_a_year_group_file_replaces_only_its_year_group(loaded, tmp_path):
     assert (_upn(12), "PSC-R02") in found  # the mark 41 of the Year 2 file
     assert sorted(u for u, rule in found if rule == "PSC-P14") == sorted([_upn(1), _upn(13)])
     assert FactsDue.objects.get(collection=phonics, school=school).token != due_before
+    # The pupil the LA removed stays removed, and can still be put back.
+    removed = PupilRecord.objects.get(upload_id=third.upload_id, upn=_upn(14))
+    assert (removed.is_current, removed.flag) == (False, "removed")
+    cleaning.do_restore_pupil(officer, removed.pk, removed.version, reason="took the check")
+    assert _upn(14) in _current(phonics)
 
     both = send("both.xml", [phonics_pupil(1, ["34"]), phonics_pupil(11, ["30"], nc_year="2")])
     assert both.year_group == {} and year_group_words(both.as_dict()) == ""
     assert both.changes == {
-        "added": [], "removed": sorted(map(_upn, (2, 4, 12, 13))),
+        "added": [], "removed": sorted(map(_upn, (2, 4, 12, 13, 14))),
         "changed": [{"upn": _upn(11), "fields": ["surname"]}],
     }  # fmt: skip
     assert sorted(_current(phonics)) == sorted(map(_upn, (1, 11)))

@@ -475,8 +475,10 @@ def _carry_over(superseded: dict[int, int], *, user, now, carried: Set[int] = fr
     old_ids = list(new_of)
     explained = Finding.objects.filter(
         upload_id__in=old_ids, scope=Finding.Scope.PUPIL, severity="query", explanation__gt=""
-    ).exclude(pupil_id__in=carried).values_list("upload_id", "pupil__upn", "rule", "field", "explanation", "explained_by_id",
-                  "explained_at")  # fmt: skip
+    ).exclude(pupil_id__in=carried).values_list(
+        "upload_id", "pupil__upn", "rule", "field", "explanation", "explained_by_id",
+        "explained_at",
+    )  # fmt: skip
     for old_id, upn, rule, name, text, by, at in explained:
         Finding.objects.filter(
             upload_id=new_of[old_id], scope=Finding.Scope.PUPIL, severity="query", rule=rule,
