@@ -574,6 +574,19 @@ def _user(user):
     return user if user is not None and getattr(user, "is_authenticated", False) else None
 
 
+def collections_following(collection: Collection) -> list[Collection]:
+    """The collections held whose definition names this one as last year's
+    (`collection.previous`): their checks across years read this collection's pupils."""
+    following = []
+    for later in Collection.objects.exclude(pk=collection.pk).order_by("code"):
+        try:
+            if definitions.load(later.code).previous == collection.code:
+                following.append(later)
+        except KeyError:  # a collection whose definition is no longer shipped
+            continue
+    return following
+
+
 def last_year_source(
     definition: definitions.Definition,
 ) -> tuple[Collection, definitions.Definition] | None:

@@ -323,6 +323,10 @@ def import_paths(
                     stored(*group.flush())
                 if touched_las:
                     actions.do_refresh_cohort_checks(touched_las, collection=collection)
+                    # Next year's pupils of these LAs are compared with this year's (phonics'
+                    # Year 2 pupils with their Year 1 results): check them again now.
+                    for later in actions.collections_following(collection):
+                        actions.do_refresh_cohort_checks(touched_las, collection=later)
             except Exception:
                 if not failing:
                     raise
