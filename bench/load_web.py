@@ -489,6 +489,13 @@ def main() -> int:
     return 0 if all(r["errors"] == 0 for r in results) else 1
 
 
+def _autogroups() -> bool:
+    try:
+        return Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
+    except OSError:
+        return False
+
+
 def write_docs(results: list[dict], data: dict, largest: list[dict], people: list[dict],
                web_workers: int) -> None:  # fmt: skip
     s = data["summary"]
@@ -500,7 +507,8 @@ def write_docs(results: list[dict], data: dict, largest: list[dict], people: lis
         f"{os.cpu_count()} cores, Python {platform.python_version()}, PostgreSQL, by "
         "`bench/load_web.py --write-docs`; `keystage serve` with "
         f"{web_workers} web processes and 2 task workers (imports and task workers at "
-        f"nice {os.environ.get('KEYSTAGE_TASK_NICE', '10')}).",
+        f"nice {os.environ.get('KEYSTAGE_TASK_NICE', '10')}); the kernel's autogroup scheduling "
+        f"{'on' if _autogroups() else 'off'}.",
         "",
         f"Data: the national year of `bench/import_national.py` ({s.get('las')} LAs, "
         f"{s.get('pupils')} pupils generated), {data['loaded']} LAs loaded before the runs and "
@@ -530,7 +538,10 @@ def write_docs(results: list[dict], data: dict, largest: list[dict], people: lis
             lines.append(f"| {name} | {p['count']} | {p['errors']} | {p['p50_ms']} | "
                          f"{p['p95_ms']} | {p['max_ms']} | < {TARGET_MS.get(name, '')} | "
                          f"{p['mean_bytes']:,} |")  # fmt: skip
-        lines.append("")
+        lines += ["", "Every page's p95 by 10 s of the run: " + ", ".join(
+            f"{w['from_s']:.0f}–{w['from_s'] + 10:.0f} s {w['p95_ms']:.0f} ms"
+            for w in r.get("timeline", [])
+        ) + ".", ""]  # fmt: skip
     write_block("load_web", "Web load (issue 15)", lines)
 
 
