@@ -122,6 +122,16 @@ def test_phonics_return_round_trip(phonics_la, members, signed_in):
     plan = actions.do_authorise_la(la, collection, user=national)
     assert len(plan.will) == 2 and not plan.will_not
     assert set(held.values_list("status", flat=True)) == {"authorised"}
+    # The collector's page of the LA names no other collection's rules.
+    national_page = signed_in(national).get(
+        reverse("collected-la", kwargs={"code": "938", "collection": PHONICS})
+    )
+    counted = " ".join("".join(etree.HTML(national_page.content).xpath(
+        '//*[@id="what-is-counted"]')[0].itertext()).split())  # fmt: skip
+    assert counted == (
+        "These are the errors and queries the national collection finds in the return files "
+        "it holds."
+    )
 
     # What the collector holds is what the LA holds, Wa and Wt aside (never sent).
     expected = {

@@ -386,9 +386,17 @@ def _rule_title(rule: str) -> str:
     return known.title if known else rule
 
 
-def untravelled_rules_text() -> str:
-    """Each rule id and title, joined with "and": 'X More than one result and Y Wrong ...'."""
-    names = [f"{r} {_rule_title(r)}" for r in UNTRAVELLED]
+def untravelled_rules_text(definition=None) -> str:
+    """Each rule id and title, joined with "and": 'X More than one result and Y Wrong ...';
+    with a definition, only its collection's rules ("" when it has none)."""
+    ids = list(UNTRAVELLED)
+    if definition is not None:
+        ctx = rules.context_for(definition)
+        own = {rule.id for found in ctx.by_scope.values() for rule, _ in found}
+        ids = [r for r in ids if r in own]
+    if not ids:
+        return ""
+    names = [f"{r} {_rule_title(r)}" for r in ids]
     return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
 
 

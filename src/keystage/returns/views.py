@@ -504,7 +504,9 @@ def _collected_la_page(request, la, *, error_list_=None):
             "status_tags": STATUS_TAGS,
             "may_authorise": actions.may_authorise(request.user),
             "waiting": sum(cr.status != "authorised" for cr in held),
-            "untravelled_rules": queries.untravelled_rules_text(),
+            "untravelled_rules": queries.untravelled_rules_text(
+                definitions.load(_collection().code)
+            ),
             "totals": {
                 k: sum(getattr(cr, k) for cr in held)
                 for k in ("pupils", "errors", "queries", "unexplained")
