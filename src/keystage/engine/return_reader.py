@@ -310,6 +310,7 @@ class _Reader:
             forename=_text(el, "Forename"),
             dob=_text(el, "DOB"),
             sex=_text(el, layout.get("sex_element", "Sex")),
+            nc_year=_text(el, layout["nc_year_element"]) if layout.get("nc_year_element") else "",
         )
         year, stage, method = str(d.year), d.stage.upper(), d.method.upper()
         path = f"{layout['stage_assessments']}/{layout['key_stage']}"

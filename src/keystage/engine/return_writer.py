@@ -2,7 +2,10 @@
 
 Element names come from the definition's [return] section (they are reconstructed, so they are
 data). The writer streams with `lxml.etree.xmlfile`, one pupil at a time, so an LA of 20,000
-pupils never sits in memory as a tree. Empty items are left out, never written empty.
+pupils never sits in memory as a tree. Empty items are left out, never written empty. A layout with `nc_year_element` gives each
+pupil's NC year (a collection of several year groups); codes the definition lists in
+`[codes] not_sent` are never written (a code the national collection does not take: the item
+beside it carries the result).
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ class ReturnPupil:
     sex: str
     outcomes: dict[str, str]  # subject key -> code
     explanations: list[Explanation] = field(default_factory=list)
+    nc_year: str = ""  # written when the layout has `nc_year_element`
 
 
 @dataclass
@@ -146,6 +150,7 @@ def write_return(
     """Write one return to `out` (a binary file); returns the number of pupils written."""
     layout = definition.return_layout
     subjects = definition.subjects
+    not_sent = {_code(c) for c in definition.codes.get("not_sent", ())}
     pupils_written = 0
     with etree.xmlfile(out, encoding="UTF-8") as xf:
         xf.write_declaration()
@@ -176,22 +181,26 @@ def write_return(
                         with xf.element(layout["pupils"]):
                             for p in estab.pupils:
                                 xf.write("\n")  # a line per pupil: messages give lines
-                                _write_pupil(xf, layout, definition, subjects, p)
+                                _write_pupil(xf, layout, definition, subjects, p, not_sent)
                                 pupils_written += 1
                             xf.write("\n")
                     xf.flush()
     return pupils_written
 
 
-def _write_pupil(xf, layout, definition: Definition, subjects, p: ReturnPupil) -> None:
+def _write_pupil(
+    xf, layout, definition: Definition, subjects, p: ReturnPupil, not_sent: set[str]
+) -> None:
     with xf.element(layout["pupil"]):
         _leaf(xf, "UPN", p.upn)
         _leaf(xf, "Surname", p.surname)
         _leaf(xf, "Forename", p.forename)
         _leaf(xf, "DOB", p.dob)
         _leaf(xf, layout.get("sex_element", "Sex"), p.sex)
+        if layout.get("nc_year_element"):
+            _leaf(xf, layout["nc_year_element"], p.nc_year)
         rows = [(s, _code(p.outcomes.get(s.key, ""))) for s in subjects]
-        rows = [(s, code) for s, code in rows if code]
+        rows = [(s, code) for s, code in rows if code and code not in not_sent]
         if rows:
             with xf.element(layout["stage_assessments"]):
                 with xf.element(layout["key_stage"]):

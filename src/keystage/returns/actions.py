@@ -168,6 +168,8 @@ def do_build_return(
             establishment = ReturnEstablishment(
                 la.code, school.estab, pupils, queries.school_explanations(school, collection)
             )
+            written: list = []
+            establishment.pupils = _kept(pupils, written)
             with (folder / name).open("wb") as f:
                 count = write_return(f, header, [establishment], d)
             files.append(
@@ -176,6 +178,7 @@ def do_build_return(
                     "name": name,
                     "pupils": count,
                     "sha256": _sha256(folder / name),
+                    "counts": queries.count_return_pupils(written, d),
                 }
             )
         bundle = bundle_file_name(d, la=la.code, serial=serial)
@@ -217,6 +220,13 @@ def do_build_return(
         confirmed=bool(items),
     )
     return generation
+
+
+def _kept(pupils, into: list):
+    """The pupils, streamed on to the writer, each also kept in `into` (for the figures)."""
+    for p in pupils:
+        into.append(p)
+        yield p
 
 
 def _sha256(path: Path) -> str:
@@ -455,6 +465,7 @@ def _load_establishment(
             forename=p.record.forename[:200],
             dob=p.record.dob[:40],
             sex=p.record.sex[:20],
+            nc_year=p.record.nc_year[:10],
             outcomes=p.record.outcomes,
             explanations=[
                 {"rule": e.rule, "field": e.field, "text": e.text} for e in p.explanations
@@ -632,15 +643,21 @@ def _submit(la, collection, *, user, now) -> list[CollectedReturn]:
 
 
 DECLARATION = (
-    "I am an approver of {la}. I confirm that this return is the LA's statutory KS1 return "
+    "I am an approver of {la}. I confirm that this return is the LA's statutory {name} return "
     "for {collection}, that the errors and unexplained queries listed were checked, and that "
     "the national collection may use it."
 )
 
 
+def return_name(collection: Collection) -> str:
+    """What the return is called in words: `[return] name`, else the header's Collection."""
+    d = _definition(collection)
+    return str(d.return_layout.get("name", d.collection))
+
+
 def declaration_for(la: LocalAuthority, collection: Collection) -> str:
     """The words an approver confirms before submitting (kept with the submission)."""
-    return DECLARATION.format(la=la.name, collection=collection.name)
+    return DECLARATION.format(la=la.name, name=return_name(collection), collection=collection.name)
 
 
 def new_submission_token() -> str:
@@ -901,10 +918,11 @@ def do_send_back(cr: CollectedReturn, *, reason: str, user, now=None) -> Collect
         previous_status=previous,
         reason=reason,
     )
+    name = return_name(cr.collection)
     send_after_commit(
-        f"KS1 return of {cr.school.name} ({cr.school.laestab}) sent back by the national "
-        "collection",
-        f"The national collection has sent the KS1 return of {cr.school.name} "
+        f"{name[:1].upper()}{name[1:]} return of {cr.school.name} ({cr.school.laestab}) sent "
+        "back by the national collection",
+        f"The national collection has sent the {name} return of {cr.school.name} "
         f"({cr.school.laestab}) back to {cr.la.name}.\n\nWhy:\n{reason}\n\n"
         "Correct the data, then build and submit the return again (or upload corrected return "
         "files):\n"

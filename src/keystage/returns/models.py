@@ -154,6 +154,8 @@ class CollectedPupil(models.Model):
     forename = models.CharField(max_length=200)
     dob = models.CharField(max_length=40)
     sex = models.CharField(max_length=20)
+    # The NC year the file gives (`[return] nc_year_element`); blank for a return without one.
+    nc_year = models.CharField(max_length=10, blank=True, default="")
     outcomes = models.JSONField(default=dict)
     explanations = models.JSONField(default=list)  # [{"rule", "field", "text"}] from the file
 

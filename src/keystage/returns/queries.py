@@ -15,6 +15,8 @@ from django.utils import timezone
 from keystage.audit.models import AuditEvent
 from keystage.engine import definition as definitions
 from keystage.engine import rules
+from keystage.engine.collections import module_of
+from keystage.engine.records import PupilRecord as EngineRecord
 from keystage.engine.return_writer import Explanation, ReturnPupil
 from keystage.engine.words import plural
 from keystage.orgs.models import LocalAuthority, School
@@ -88,10 +90,16 @@ def return_pupils(
             rows = (
                 PupilRecord.objects.filter(school=school, collection=collection, is_current=True)
                 .order_by("line", "pk")
-                .values_list("pk", "upn", "surname", "forename", "dob", "sex", "outcomes")
+                .values_list(
+                    "pk", "upn", "surname", "forename", "dob", "sex", "outcomes", "nc_year"
+                )
             )
-            for pk, upn, surname, forename, dob, sex, outcomes in rows.iterator(chunk_size=2000):
-                yield ReturnPupil(upn, surname, forename, dob, sex, outcomes, notes.get(pk, []))
+            for pk, upn, surname, forename, dob, sex, outcomes, nc_year in rows.iterator(
+                chunk_size=2000
+            ):
+                yield ReturnPupil(
+                    upn, surname, forename, dob, sex, outcomes, notes.get(pk, []), nc_year
+                )
 
         yield school, pupils()
 
@@ -110,6 +118,48 @@ def school_explanations(school: School, collection: Collection) -> list[Explanat
         .values_list("rule", "field", "explanation")
     )
     return [Explanation(*r) for r in rows]
+
+
+# -- the return's figures (check your answers) ---------------------------------------------------
+
+
+def count_return_pupils(pupils, definition) -> dict:
+    """The counts of the collection's measures module (`module_of(definition, "measures")`)
+    of pupils as the return carries them (`ReturnPupil`s or collected pupils), as JSON."""
+    module = module_of(definition, "measures")
+    records = [
+        EngineRecord(line=0, upn=p.upn, nc_year=p.nc_year, outcomes=dict(p.outcomes or {}))
+        for p in pupils
+    ]
+    return module.to_json(module.count_pupils(records, definition))
+
+
+def return_figures(definition, counted: list[dict]) -> list[tuple[str, str]]:
+    """The headline figures of the schools' counts (`count_return_pupils`) added up, as the
+    collection's measures module words them; [] when nothing was counted."""
+    if not counted:
+        return []
+    module = module_of(definition, "measures")
+    total = sum(module.from_json(c) for c in counted)
+    return module.headlines(total, definition, as_of=timezone.localdate())
+
+
+def generation_figures(generation) -> list[tuple[str, str]]:
+    """The figures of a built return, from the counts kept per school file when it was built
+    (a return built before they were kept has none)."""
+    counted = [f["counts"] for f in generation.files if f.get("counts")]
+    return return_figures(definitions.load(generation.collection.code), counted)
+
+
+def held_figures(held: list[CollectedReturn], collection: Collection) -> list[tuple[str, str]]:
+    """The figures of school returns the national collection holds (their current pupils)."""
+    from keystage.returns.models import CollectedPupil
+
+    d = definitions.load(collection.code)
+    pupils = CollectedPupil.objects.filter(
+        version_id__in=[cr.current_id for cr in held if cr.current_id], is_current=True
+    ).only("upn", "nc_year", "outcomes")
+    return return_figures(d, [count_return_pupils(pupils, d)]) if held else []
 
 
 # -- the collector's view -----------------------------------------------------------------------
@@ -336,9 +386,17 @@ def _rule_title(rule: str) -> str:
     return known.title if known else rule
 
 
-def untravelled_rules_text() -> str:
-    """Each rule id and title, joined with "and": 'X More than one result and Y Wrong ...'."""
-    names = [f"{r} {_rule_title(r)}" for r in UNTRAVELLED]
+def untravelled_rules_text(definition=None) -> str:
+    """Each rule id and title, joined with "and": 'X More than one result and Y Wrong ...';
+    with a definition, only its collection's rules ("" when it has none)."""
+    ids = list(UNTRAVELLED)
+    if definition is not None:
+        ctx = rules.context_for(definition)
+        own = {rule.id for found in ctx.by_scope.values() for rule, _ in found}
+        ids = [r for r in ids if r in own]
+    if not ids:
+        return ""
+    names = [f"{r} {_rule_title(r)}" for r in ids]
     return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
 
 

@@ -207,6 +207,7 @@ def _check_answers(request, la, *, generation=None, error: str | None = None):
             "unexplained": generation.unexplained_queries,
         }
         action = url_for("la-return-submit", kwargs={"code": la.code, "serial": generation.serial})
+        figures = queries.generation_figures(generation)
     else:
         waiting = list(
             scoped(request.user, CollectedReturn).filter(
@@ -217,6 +218,7 @@ def _check_answers(request, la, *, generation=None, error: str | None = None):
             k: sum(getattr(cr, k) for cr in waiting) for k in ("pupils", "errors", "unexplained")
         }
         summary["schools"] = len(waiting)
+        figures = queries.held_figures(waiting, collection)
         action = url_for("la-return-submit-loaded", kwargs={"code": la.code})
     deadline, days = queries.days_to_deadline(collection)
     return render(
@@ -228,6 +230,7 @@ def _check_answers(request, la, *, generation=None, error: str | None = None):
             "generation": generation,
             "generation_when": when(generation.created_at) if generation else "",
             "summary": summary,
+            "figures": figures,
             "action": action,
             "token": request.POST.get("token") or actions.new_submission_token(),
             "declaration": actions.declaration_for(la, collection),
@@ -501,7 +504,9 @@ def _collected_la_page(request, la, *, error_list_=None):
             "status_tags": STATUS_TAGS,
             "may_authorise": actions.may_authorise(request.user),
             "waiting": sum(cr.status != "authorised" for cr in held),
-            "untravelled_rules": queries.untravelled_rules_text(),
+            "untravelled_rules": queries.untravelled_rules_text(
+                definitions.load(_collection().code)
+            ),
             "totals": {
                 k: sum(getattr(cr, k) for cr in held)
                 for k in ("pupils", "errors", "queries", "unexplained")

@@ -22,6 +22,7 @@ __all__ = [
     "count_pupils",
     "ees_row",
     "from_json",
+    "headlines",
     "measures",
     "needs",
     "settings",
@@ -76,6 +77,14 @@ def ees_row(
     as_of: dt.date | None = None,
 ) -> dict[str, int]:
     return shared.ees_row(counts, definition, keystage_columns=keystage_columns)
+
+
+def headlines(
+    counts: Counts, definition: Definition, *, as_of: dt.date | None = None
+) -> list[tuple[str, str]]:
+    """The figures shown before a return is sent (check your answers): none for KS1 yet, whose
+    page shows the counts of schools, pupils and open items only."""
+    return []
 
 
 def to_json(counts: Counts) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from keystage.engine.measures import (
     rounded,
 )
 from keystage.engine.records import PupilRecord
+from keystage.engine.words import plural
 
 __all__ = [
     "UNKNOWN",
@@ -35,6 +36,7 @@ __all__ = [
     "count_pupils",
     "ees_row",
     "from_json",
+    "headlines",
     "measures",
     "needs",
     "settings",
@@ -630,3 +632,24 @@ def ees_row(
             if name != s.eligible_bucket:
                 row[s.percent_column.format(group=g.key, bucket=name)] = buckets[name]["rounded"]
     return row
+
+
+def headlines(
+    counts: Counts, definition: Definition, *, as_of: dt.date | None = None
+) -> list[tuple[str, str]]:
+    """The figures a person checks before sending these pupils on (the return's check your
+    answers page): (label, words) per group of [measures.groups] that was counted and has
+    pupils. A group that needs what was not passed in (by the end of Year 2 without last
+    year's results) is left out: it is no figure of the return."""
+    out = []
+    for g in measures(counts, definition, as_of=as_of)["groups"].values():
+        if not g["pupils"]:
+            continue
+        text = f"{plural(g['pupils'], 'pupil')}, {g['eligible']} eligible"
+        if g["met"] is None:
+            text += f": {g['reason']}" if g["reason"] else ""
+        else:
+            share = f" ({g['met_rounded']}%)" if g["met_rounded"] is not None else ""
+            text += f", {g['met']} met the expected standard{share}"
+        out.append((g["label"], text))
+    return out
