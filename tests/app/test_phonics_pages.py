@@ -184,3 +184,33 @@ def test_the_school_check_loop_works_for_phonics_with_its_measures(phonics938, m
         "Pupils meeting the expected standard are not shown yet: the threshold is not yet "
         "published; it will be on 26 June 2023."
     )
+
+
+@pytest.mark.parametrize("code", ["phonics-2024", "phonics-2025"])
+def test_later_years_pages_answer_with_their_own_years(code, loaded, members, settings,
+                                                       signed_in, client, tmp_path):  # fmt: skip
+    settings.KEYSTAGE_COLLECTIONS = [*settings.KEYSTAGE_COLLECTIONS, code]
+    year = int(code[-4:])
+    born = {"1": f"{year - 7}-10-14", "2": f"{year - 8}-10-14"}  # Year 1 and Year 2 that year
+    f = write_ctf(tmp_path / "9382002_CTF_938LLLL_001.xml", [
+        phonics_pupil(n, [mark], nc_year=nc, estab="2002", year=str(year)) | {"dob": born[nc]}
+        for n, mark, nc in ((1, "36", "1"), (2, "50", "1"), (3, "31", "2"))
+    ], estab="2002")  # fmt: skip
+    [r] = import_paths([str(f)], collection_code=code)
+    assert (r.outcome, r.pupils, r.errors) == ("accepted", 3, 1)  # 50 is no mark of 0 to 40
+    collection = get_collection(code)
+    do_release(members["officer938"], collection, [School.objects.get(laestab="9382002")])
+    signed_in(members["officer938"])
+    la = {"code": "938", "collection": code}
+    for name, kw in [("la-dashboard", la), ("la-errors", la), ("la-pupils", la),
+                     ("la-checking-school", la | {"laestab": "9382002"})]:  # fmt: skip
+        page = client.get(reverse(name, kwargs=kw))
+        assert page.status_code == 200, name
+        assert not KS1_WORDS.search(text_of(page)), (name, KS1_WORDS.findall(text_of(page)))
+    grid = text_of(client.get(reverse("la-pupils", kwargs=la), {"show": "all"}))
+    assert re.findall(r"9382002 (Year \d)", grid) == ["Year 1", "Year 1", "Year 2"]
+    signed_in(members["school938"])
+    check = text_of(client.get(reverse("school-check", kwargs={"laestab": "9382002",
+                                                               "collection": code})))  # fmt: skip
+    # Year 1: 36 met, 50 unknown (eligible, not met); Year 2: 31 working towards.
+    assert "Eligible pupils 2 1 Meeting the expected standard 50% 0%" in check
