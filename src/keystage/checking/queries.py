@@ -22,6 +22,7 @@ from keystage.checking.models import Confirmation, Message, Release
 from keystage.engine import collections as collection_packages
 from keystage.engine import definition as definitions
 from keystage.engine.measures import UNKNOWN, count_pupils, measures, rounded
+from keystage.engine.records import PupilRecord as EngineRecord
 from keystage.orgs.models import School
 from keystage.reports import queries as report_queries
 from keystage.reports.disclosure import SUPPRESSED, Viewer
@@ -195,9 +196,21 @@ def confirmations(user, collection: Collection, school: School) -> list[Confirma
 
 
 def pupils(collection: Collection, school: School) -> list[dict]:
-    """The school's current pupils as the checking report lists them (the caller has checked
-    the user may see the school)."""
-    return list(pupil_list(collection, la=school.la.code, school=school.laestab))
+    """The school's current pupils as the checking report lists them, each with their NC year
+    (the caller has checked the user may see the school)."""
+    found = list(pupil_list(collection, la=school.la.code, school=school.laestab))
+    years = dict(
+        PupilRecord.objects.filter(
+            collection=collection, school=school, is_current=True
+        ).values_list("upn", "nc_year")
+    )
+    # Codes as the definition spells them (phonics' "Wt"; the list upper-cases them).
+    spelt = {c.upper(): c for s in definitions.load(collection.code).subjects for c in s.valid}
+    keys = definitions.load(collection.code).subject_keys
+    for row in found:
+        row["nc_year"] = years.get(row["upn"], "")
+        row.update({k: spelt.get(row[k], row[k]) for k in keys})
+    return found
 
 
 # -- the school summary -----------------------------------------------------------------------
@@ -215,8 +228,14 @@ class Summary:
     subjects: list[str]  # subject labels, in the definition's order
     codes: list[SummaryRow]  # pupils at each outcome code (that any pupil has), with the share
     measures: list[SummaryRow]  # eligible, then the met and higher measures (in that order)
-    combined: dict  # reading, writing and maths together
+    combined: dict | None  # KS1's reading, writing and maths together; None for a collection
+    # without a combined measure (phonics)
     comparison: dict | None  # the LA's figures: {"name", "subjects": [...], "combined": {...}}
+    # What the outcome table's shares are of, and any word on figures not shown yet.
+    share_of: str = "the share is of pupils eligible in the subject"
+    notes: tuple[str, ...] = ()
+    nc_years: bool = False  # the pupil list shows each pupil's NC year (phonics: Years 1 and 2)
+    items: list[str] | None = None  # the pupil list's item columns: `subjects` when None
 
 
 def _percent(value) -> str:
@@ -292,12 +311,78 @@ def la_comparison(collection: Collection, school: School, subjects) -> dict:
     }
 
 
-def summary(collection: Collection, school: School, *, comparisons: bool) -> Summary:
+def _label(bucket: str) -> str:
+    """A bucket's name from the definition for people: "working_towards_expected_standard"
+    -> "Working towards expected standard"."""
+    return bucket.replace("_", " ").capitalize()
+
+
+def _summary_by_group(collection: Collection, school: School, definition, as_of) -> Summary:
+    """The school summary of a collection whose measures are by pupil group (phonics: Year 1
+    and the Year 2 re-check, each a column), from its package's measures module: pupils in
+    each bucket of the definition with the share of eligible pupils, eligible pupils and the
+    share meeting the expected standard, or why it is not shown yet (the threshold not yet
+    published). Groups across years (by the end of Year 2) need other collections' records
+    and are left to the reports."""
+    module = collection_packages.module_of(definition, "measures")
+    rows = PupilRecord.objects.filter(collection=collection, school=school, is_current=True)
+    records = [
+        EngineRecord(line=0, upn=upn, nc_year=nc_year, outcomes=outcomes or {})
+        for upn, nc_year, outcomes in rows.values_list("upn", "nc_year", "outcomes")
+    ]
+    m = module.measures(module.count_pupils(records, definition), definition, as_of=as_of)
+    groups = [g for g in m["groups"].values() if g["distribution"] is not None]
+    eligible_bucket = next(iter(groups[0]["buckets"])) if groups else ""
+    code_rows = []
+    for name in groups[0]["buckets"] if groups else ():
+        if name == eligible_bucket:
+            continue
+        cells = []
+        for g in groups:
+            b = g["buckets"][name]
+            cells.append("-" if b["count"] is None else _share(b["count"], b["percent"]))
+        code_rows.append(SummaryRow(_label(name), cells))
+    measure_rows = [
+        SummaryRow("Eligible pupils", [str(g["eligible"]) for g in groups]),
+        SummaryRow(
+            "Meeting the expected standard",
+            [_percent(g["met_percent"]) or "-" if g["reason"] is None else "-" for g in groups],
+        ),
+    ]
+    reason = m["threshold"]["reason"]
+    notes = ()
+    if reason:
+        mark = m["threshold"]["mark"]
+        notes = (
+            f"Pupils meeting the expected standard are not shown yet: {reason}. Until then "
+            f"the table gives the marks' buckets that do not depend on it (the expected "
+            f"standard has been a mark of {mark} or more every year since 2012).",
+        )
+    return Summary(
+        pupils=m["pupils"],
+        subjects=[g["label"] for g in groups],
+        codes=code_rows,
+        measures=measure_rows,
+        combined=None,
+        comparison=None,
+        share_of="the share is of the group's eligible pupils",
+        items=[s.label for s in definition.subjects],
+        notes=notes,
+        nc_years=len(definition.nc_years) > 1,
+    )
+
+
+def summary(collection: Collection, school: School, *, comparisons: bool,
+            as_of: dt.date | None = None) -> Summary:  # fmt: skip
     """Per subject: pupils at each outcome (with the share of eligible pupils), eligible pupils,
     the share at the expected standard or above and at greater depth; the combined reading,
     writing and maths measure. With `comparisons`, the LA's figures from the fact tables, with
-    disclosure control (`la_comparison`)."""
+    disclosure control (`la_comparison`). A collection whose measures are by pupil group
+    (phonics) has its own layout (`_summary_by_group`), without the LA's figures yet, its
+    figures as on `as_of` (today when None: the threshold may not be published yet)."""
     definition = definitions.load(collection.code)
+    if definition.raw.get("measures", {}).get("groups"):  # [measures.groups]: by pupil group
+        return _summary_by_group(collection, school, definition, as_of)
     subjects = list(definition.subjects)
     outcomes = PupilRecord.objects.filter(
         collection=collection, school=school, is_current=True

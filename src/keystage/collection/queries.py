@@ -126,8 +126,20 @@ def timeline(user, la: LocalAuthority, collection: Collection) -> Timeline:
     )
 
 
+def register_expects(collection: Collection) -> bool:
+    """Whether the schools register says which schools are expected to submit this
+    collection. `School.expected_ks1` is worked out when the register is loaded, with the
+    default collection's definition (orgs.actions.do_load_register), so it holds for the
+    collections of that kind only; for another (phonics) Keystage does not know which schools
+    are expected, and counts none."""
+    default = definitions.load(definitions.DEFAULT_COLLECTION)
+    return definitions.load(collection.code).kind == default.kind
+
+
 def school_rows(user, la: LocalAuthority, collection: Collection) -> list[SchoolRow]:
-    """Every school of the LA the user may see that is expected to submit or has sent a file."""
+    """Every school of the LA the user may see that is expected to submit (`register_expects`)
+    or has sent a file."""
+    expects = register_expects(collection)
     uploads = scoped(user, Upload).filter(collection=collection, la=la, school__isnull=False)
     latest = {
         r["school_id"]: r
@@ -140,7 +152,7 @@ def school_rows(user, la: LocalAuthority, collection: Collection) -> list[School
     schools = (
         scoped(user, School)
         .filter(la=la)
-        .filter(Q(expected_ks1=True) | Q(pk__in=list(latest)))
+        .filter((Q(expected_ks1=True) if expects else Q(pk__in=[])) | Q(pk__in=list(latest)))
         .order_by("laestab")
     )
     findings: dict[tuple[int, str], int] = {
@@ -187,7 +199,7 @@ def school_rows(user, la: LocalAuthority, collection: Collection) -> list[School
                 urn=s.urn,
                 laestab=s.laestab,
                 name=s.name,
-                expected_ks1=s.expected_ks1,
+                expected_ks1=s.expected_ks1 and expects,
                 received=received,
                 last_upload=max(
                     (t for t in (up.get("last_ok"), up.get("last_rejected")) if t), default=None

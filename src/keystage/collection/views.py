@@ -24,6 +24,7 @@ from keystage.audit.events import in_words
 from keystage.audit.models import AuditEvent
 from keystage.collection import actions, exports, queries
 from keystage.collection.forms import ExpectedCohortForm, SchoolDeadlineForm
+from keystage.engine import definition as definitions
 from keystage.engine import words
 from keystage.engine.words import long_date, long_datetime
 from keystage.orgs.models import LocalAuthority, School
@@ -150,6 +151,8 @@ def dashboard(request, code):
             "collection": collection,
             "timeline": queries.timeline(request.user, la, collection),
             "counts": queries.counts(all_rows),
+            "register_expects": queries.register_expects(collection),
+            "collection_name": definitions.load(collection.code).name,
             "state_links": {state: link({"state": state}) for state in queries.SchoolState},
             "received_states": queries.RECEIVED_STATES,
             "rows": page.object_list,

@@ -56,9 +56,15 @@ def cell(f, pupil_id: int, who: str, editor: bool) -> Markup:
             f'id="{fid}" name="{fid}"{aria}>{f["option_tags"]}</select>'
         )
     else:
+        # A mark is typed as a number: a text input with the numeric keypad (GOV.UK's advice
+        # for whole numbers rather than type="number").
+        kind = (
+            "keystage-mark" if f.get("numeric") else INPUT_CLASSES.get(f["name"], "keystage-name")
+        )
+        numeric = ' inputmode="numeric"' if f.get("numeric") else ""
         out += (
-            f'<input class="govuk-input {INPUT_CLASSES.get(f["name"], "keystage-name")}'
-            f'{" govuk-input--error" if red else ""}" id="{fid}" name="{fid}" type="text" '
+            f'<input class="govuk-input {kind}'
+            f'{" govuk-input--error" if red else ""}" id="{fid}" name="{fid}" type="text"{numeric} '
             f'value="{escape(f["value"])}" spellcheck="false" autocomplete="off"{aria}>'
         )
     if f["findings"]:

@@ -132,19 +132,29 @@ def field_label(collection: Collection, name: str) -> str:
 
 
 def choices(collection: Collection, name: str) -> tuple[str, ...] | None:
-    """The valid values of a field with a fixed list (sex, outcomes), from the definition."""
+    """The valid values of a field with a fixed list (sex, outcomes), from the definition; None
+    for a field typed in (a name, a date, a mark)."""
     definition = definitions.load(collection.code)
     if name == "sex":
         return tuple(sorted(definition.sex_codes))
-    if name in definition.subject_keys:
+    if name in definition.subject_keys and definition.subject(name).marks is None:
         return definition.subject(name).valid
     return None
 
 
-def clean_value(collection: Collection, name: str, raw: str, current: str) -> str:
+def marks(collection: Collection, name: str) -> tuple[int, int] | None:
+    """(lowest, highest) of an item that is a mark (phonics' `marks = {min, max}`), else None."""
+    definition = definitions.load(collection.code)
+    if name in definition.subject_keys:
+        return definition.subject(name).marks
+    return None
+
+
+def clean_value(collection: Collection, name: str, raw: str, current: str, who: str = "") -> str:
     """The value to store for `raw` typed or chosen for `name`; ValueError with a message for
-    people when it cannot be stored. A value the record already holds may stay, even if it is
-    not valid (the rules say what is wrong with it), so that saving a page loses nothing."""
+    people when it cannot be stored (naming the pupil `who`, "Ava Smith", where it helps). A
+    value the record already holds may stay, even if it is not valid (the rules say what is
+    wrong with it), so that saving a page loses nothing."""
     upper = name in ("upn", "sex") or name not in MAX_LENGTH  # codes are compared so
     value = (raw or "").strip()
     value = value.upper() if upper else value
@@ -153,7 +163,15 @@ def clean_value(collection: Collection, name: str, raw: str, current: str) -> st
         return current
     if name not in editable_fields(collection):
         raise ValueError(f"{label} cannot be changed here")
+    bounds = marks(collection, name)
+    if bounds is not None and value:
+        low, high = bounds
+        if not (value.isascii() and value.isdigit() and low <= int(value) <= high):
+            raise ValueError(f"Enter a mark from {low} to {high}" + (f" for {who}" if who else ""))
+        return str(int(value))  # "07" is 7
     options = choices(collection, name)
+    if options is not None:  # as the definition spells it (phonics' "Wa" typed "wa" or "WA")
+        value = {o.upper(): o for o in options}.get(value.upper(), value)
     if options is not None and value and value not in options:
         raise ValueError(f"{label} must be one of {', '.join(options)}")
     if name == "dob" and value:
@@ -344,6 +362,11 @@ def _stale(pupil: PupilRecord, version: int) -> StaleEdit:
     )  # fmt: skip
 
 
+def _named(pupil: PupilRecord) -> str:
+    """A pupil as a message names them: "Ava Smith" (forename, then surname, as held)."""
+    return " ".join(n for n in (pupil.forename.strip(), pupil.surname.strip()) if n) or pupil.upn
+
+
 def _apply(user, pupil: PupilRecord, version: int, values: dict[str, str], *, reason: str,
            at) -> dict[str, tuple[str, str]]:  # fmt: skip
     """Change one locked pupil in place; returns field -> (old, new) of what changed."""
@@ -356,7 +379,7 @@ def _apply(user, pupil: PupilRecord, version: int, values: dict[str, str], *, re
     for name, raw in values.items():
         old = value_of(pupil, name)
         try:
-            new = clean_value(pupil.collection, name, raw, old)
+            new = clean_value(pupil.collection, name, raw, old, who=_named(pupil))
         except ValueError as e:
             problems[name] = str(e)
             continue
@@ -505,7 +528,9 @@ def do_add_pupil(user, school, values: dict[str, str], *, reason: str) -> PupilR
         problems = []
         for name in editable_fields(collection):
             try:
-                _set_value(pupil, name, clean_value(collection, name, values.get(name, ""), ""))
+                raw = values.get(name, "")
+                named = " ".join(values.get(k, "").strip() for k in ("forename", "surname"))
+                _set_value(pupil, name, clean_value(collection, name, raw, "", who=named.strip()))
             except ValueError as e:
                 problems.append(str(e))
         if not pupil.upn:

@@ -339,9 +339,9 @@ def _prepare(
         ignored = sum(prepared.ignored["assessments"].values())
         reject(
             prepared,
-            f"{name}: no pupil with a {definition.stage} teacher assessment for "
-            f"{definition.year} was found ({ignored} other assessment rows ignored): check "
-            "that the school exported its KS1 teacher assessments, not another key stage",
+            f"{name}: no pupil with a result of {definition.name} was found ({ignored} other "
+            f"assessment rows ignored): check that the school exported its {definition.name} "
+            "results, not another assessment's",
         )
         return prepared, content
     prepared.school_findings = rules.check_school(

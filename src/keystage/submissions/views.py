@@ -18,6 +18,7 @@ from markupsafe import Markup, escape
 
 from keystage.accounts.models import Role
 from keystage.accounts.scope import las_for, membership_of, schools_for, scoped
+from keystage.engine import definition as definitions
 from keystage.engine.words import amount, plural
 from keystage.orgs.models import LocalAuthority
 from keystage.submissions import batches, cleaning, grid
@@ -320,8 +321,10 @@ def _shown(collection, pupil, name: str) -> str:
     is one of the choices, else exactly as held, so that saving unchanged changes nothing."""
     value = cleaning.value_of(pupil, name)
     options = cleaning.choices(collection, name)
-    if options is not None and value.strip().upper() in options:
-        return value.strip().upper()
+    if options is not None:
+        found = {o.upper(): o for o in options}.get(value.strip().upper())
+        if found is not None:
+            return found
     return value
 
 
@@ -345,7 +348,7 @@ def _fields(collection, pupil, entered: dict | None = None, errors: dict | None 
         found = findings.get(name, [])
         out.append(Row({"name": name, "label": cleaning.field_label(collection, name), "value": value,
                     "shown": shown, "select_items": items, "error": errors.get(name, ""),
-                    "option_tags": tags,
+                    "option_tags": tags, "numeric": cleaning.marks(collection, name) is not None,
                     "findings": found, "in_error": any(f.severity == "error" for f in found),
                     "changed": value != shown}))  # fmt: skip
     return out
@@ -527,6 +530,9 @@ def pupils(request, code):
             "school_to_correct": cleaning.SCHOOL_TO_CORRECT,
             "who_hint": cleaning.WHO_CORRECTS_HINT,
             "field_names": [(n, cleaning.field_label(collection, n)) for n in names],
+            # A collection of more than one NC year (phonics: Year 1 and the Year 2 re-check)
+            # shows each pupil's.
+            "show_nc_year": len(definitions.load(collection.code).nc_years) > 1,
             "bulk_choices": {n: cleaning.choices(collection, n) for n in names},
             "bulk_error": bulk_error,
             "bulk_error_on": "field" if bulk_error.startswith("Choose") else "value",
@@ -714,6 +720,7 @@ def _pupil_page(request, record, *, editor, entered=None, problems=(), stale=Non
             "restore_reason": restore_reason,
             "who_hint": cleaning.WHO_CORRECTS_HINT,
             "label": lambda name: cleaning.field_label(collection, name),
+            "show_nc_year": len(definitions.load(collection.code).nc_years) > 1,
             "when": when,
         },
         status=status or (409 if problems else 200),
