@@ -131,7 +131,7 @@ def test_a_mark_is_edited_in_the_grid_within_the_definitions_marks(phonics938, m
     refused = _grid_post(client, ava, mark="41")
     assert refused.status_code == 409
     body = text_of(refused)
-    assert "Enter a mark from 0 to 40 for Ava Smith" in body
+    assert "Enter Ava Smith’s phonics mark as a whole number from 0 to 40" in body
     assert f'href="#{ava.pk}-mark"' in refused.content.decode()  # the summary links to the cell
     assert _pupil("Smith").outcomes["mark"] == "30"  # nothing saved
     for typed in ("ten", "-1", "3.5"):

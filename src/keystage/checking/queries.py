@@ -352,11 +352,9 @@ def _summary_by_group(collection: Collection, school: School, definition, as_of)
     reason = m["threshold"]["reason"]
     notes = ()
     if reason:
-        mark = m["threshold"]["mark"]
         notes = (
             f"Pupils meeting the expected standard are not shown yet: {reason}. Until then "
-            f"the table gives the marks' buckets that do not depend on it (the expected "
-            f"standard has been a mark of {mark} or more every year since 2012).",
+            "the table gives the counts that do not depend on it.",
         )
     return Summary(
         pupils=m["pupils"],

@@ -133,7 +133,7 @@ def field_label(collection: Collection, name: str) -> str:
 
 def choices(collection: Collection, name: str) -> tuple[str, ...] | None:
     """The valid values of a field with a fixed list (sex, outcomes), from the definition; None
-    for a field typed in (a name, a date, a mark)."""
+    for a field typed in (a name, a date, a number)."""
     definition = definitions.load(collection.code)
     if name == "sex":
         return tuple(sorted(definition.sex_codes))
@@ -143,7 +143,8 @@ def choices(collection: Collection, name: str) -> tuple[str, ...] | None:
 
 
 def marks(collection: Collection, name: str) -> tuple[int, int] | None:
-    """(lowest, highest) of an item that is a mark (phonics' `marks = {min, max}`), else None."""
+    """(lowest, highest) of an item scored as a whole number (the definition's
+    `marks = {min, max}`), else None."""
     definition = definitions.load(collection.code)
     if name in definition.subject_keys:
         return definition.subject(name).marks
@@ -167,7 +168,10 @@ def clean_value(collection: Collection, name: str, raw: str, current: str, who: 
     if bounds is not None and value:
         low, high = bounds
         if not (value.isascii() and value.isdigit() and low <= int(value) <= high):
-            raise ValueError(f"Enter a mark from {low} to {high}" + (f" for {who}" if who else ""))
+            whose = f"{who}’s" if who else "the"
+            raise ValueError(
+                f"Enter {whose} {label.lower()} as a whole number from {low} to {high}"
+            )
         return str(int(value))  # "07" is 7
     options = choices(collection, name)
     if options is not None:  # as the definition spells it (phonics' "Wa" typed "wa" or "WA")
