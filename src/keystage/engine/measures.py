@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from keystage.engine.definition import Definition
 from keystage.engine.records import PupilRecord
@@ -28,6 +28,8 @@ __all__ = [
     "settings",
     "wilson_interval",
 ]
+
+T = TypeVar("T")
 
 # The code a pupil is counted under when a subject has no code, or one not valid for it this
 # year. Lower case, so it can never clash with a real (upper-cased) outcome code.
@@ -83,13 +85,19 @@ def settings(definition: Definition) -> MeasureSettings:
     """Read and check the definition's [measures] table. Raises `MeasureSettingsError` when a
     code valid for a subject would be counted in no bucket, or in two: a figure that silently
     drops pupils is worse than one that refuses to run."""
-    found = _CHECKED.get(id(definition))
+    return checked_once(_CHECKED, definition, _settings)
+
+
+def checked_once(kept: dict, definition: Definition, read: Callable[[Definition], T]) -> T:
+    """`read(definition)`, kept in `kept` for as long as that very definition object lives (a
+    definition is immutable once loaded; a few dozen are ever kept)."""
+    found = kept.get(id(definition))
     if found is not None and found[0] is definition:
         return found[1]
-    checked = _settings(definition)
-    if len(_CHECKED) > 64:
-        _CHECKED.clear()
-    _CHECKED[id(definition)] = (definition, checked)
+    checked = read(definition)
+    if len(kept) > 64:
+        kept.clear()
+    kept[id(definition)] = (definition, checked)
     return checked
 
 

@@ -22,6 +22,7 @@ from keystage.engine.measures import (
     UNKNOWN,
     MeasureSettingsError,
     Needs,
+    checked_once,
     percent,
     read_buckets,
     rounded,
@@ -104,14 +105,7 @@ _CHECKED: dict[int, tuple[Definition, PhonicsSettings]] = {}
 def settings(definition: Definition) -> PhonicsSettings:
     """Read and check the definition's phonics measures. Raises `MeasureSettingsError` when an
     outcome code would be counted in no bucket, or in two, or a table is missing."""
-    found = _CHECKED.get(id(definition))
-    if found is not None and found[0] is definition:
-        return found[1]
-    checked = _settings(definition)
-    if len(_CHECKED) > 64:
-        _CHECKED.clear()
-    _CHECKED[id(definition)] = (definition, checked)
-    return checked
+    return checked_once(_CHECKED, definition, _settings)
 
 
 def _upper(codes: Iterable[str]) -> frozenset[str]:
