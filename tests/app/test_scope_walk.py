@@ -136,6 +136,11 @@ PARAMETERS = {
     },
     "report-gap-chart": lambda t: {"level": "school", "code": TENANT_SCHOOLS[t.code], "fmt": "svg"},
     "report-trend-chart": lambda t: {"level": "la", "code": t.code, "fmt": "svg"},
+    "report-distribution-chart": lambda t: {
+        "level": "school",
+        "code": TENANT_SCHOOLS[t.code],
+        "fmt": "svg",
+    },
 }
 # The school of each tenant whose return the national collection holds (see _returns).
 RETURN_SCHOOLS = {"202": "2022003", "938": "9384001"}

@@ -290,7 +290,7 @@ def la_comparison(collection: Collection, school: School, subjects) -> dict:
     if found is None:
         return {"name": school.la.name, "available": False}
     by_subject = found.subjects
-    combined = by_subject[report_queries.COMBINED]
+    combined = by_subject[report_queries.headline(collection)]
     shown = {
         "subjects": [
             {"met": _shown(by_subject[s.key]["met"]), "higher": _shown(by_subject[s.key]["higher"])}

@@ -80,6 +80,31 @@ def line_chart(title: str, years: list[str], series: list[tuple[str, list]], *, 
     return _finish(fig, fmt, title, _describe(years, series))
 
 
+def distribution(title: str, marks: dict[int, int], threshold: int | None, *, fmt="svg") -> bytes:
+    """Pupils at each mark, one bar per mark, with a line at the threshold when it is given
+    (marks at or above it meet the expected standard)."""
+    xs = sorted(marks)
+    fig, ax = plt.subplots(figsize=(7.5, 3.4), dpi=100)
+    try:
+        ax.bar(xs, [marks[m] for m in xs], 0.8, color=COLOURS[0], label="Pupils")
+        if threshold is not None:
+            ax.axvline(threshold - 0.5, color=COLOURS[4], linestyle="--",
+                       label=f"Threshold: {threshold}")  # fmt: skip
+            ax.legend(fontsize=8, frameon=False)
+        ax.set_xlabel("Mark")
+        ax.set_ylabel("Pupils")
+        ax.set_xticks([m for m in xs if m % 5 == 0])
+        ax.yaxis.get_major_locator().set_params(integer=True)
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.set_title("\n".join(textwrap.wrap(title, 70)), fontsize=10)
+    except BaseException:
+        plt.close(fig)
+        raise
+    line = f" The threshold is {threshold}." if threshold is not None else ""
+    shown = ", ".join(f"{m}: {marks[m]}" for m in xs if marks[m])
+    return _finish(fig, fmt, title, f"Pupils at each mark: {shown or 'none'}.{line}")
+
+
 def _finish(fig, fmt: str, title: str, description: str) -> bytes:
     """The figure as SVG (with its title and a text description, for screen readers) or PNG,
     with no date in it, so the same figures give the same bytes; the figure is closed."""

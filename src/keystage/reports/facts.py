@@ -1,6 +1,12 @@
 """Rebuilding the fact tables from current pupil records.
 
-School facts are counted with the engine (`measures.count_pupils`): pupils with the same
+A collection's school facts are counted by its own measures module
+(`collections.module_of(definition, "measures")`, docs/measures.md "One entry point"), with
+what its `needs` says it reads beyond this year's records (phonics: last year's results and
+another collection's pupils), fetched in one query each; KS1's are counted on a fast path
+of their own, below, since a national KS1 rebuild counts 600,000 pupils.
+
+KS1's school facts are counted with the engine (`measures.count_pupils`): pupils with the same
 outcomes count the same, so each distinct set of outcomes (a few hundred in the country) is
 counted once and the counts are tallied as vectors (one slot per subject and code). LA facts are
 the sums of their schools', region facts of their LAs', England's of the regions'. `Counts` add
@@ -20,13 +26,15 @@ from dataclasses import asdict
 
 import numpy as np
 from django.db import OperationalError, connection, transaction
-from django.db.models import CharField, Value
+from django.db.models import CharField, Q, Value
 from django.db.models.fields.json import KT
 from django.db.models.functions import Concat
 from django.utils import timezone
 
+from keystage.engine import collections as collection_packages
 from keystage.engine import definition as definitions
 from keystage.engine.measures import UNKNOWN, Counts, count_pupils
+from keystage.engine.records import PupilRecord as Record
 from keystage.orgs.models import LocalAuthority, Region, School
 from keystage.reports.models import NATIONAL_CODE, Fact
 from keystage.submissions.models import Collection, PupilRecord
@@ -334,6 +342,9 @@ def rebuild_facts(collection: Collection, *, schools: Iterable[int] | None = Non
 
 def _rebuild(collection: Collection, schools) -> int:
     definition = definitions.load(collection.code)
+    module = collection_packages.module_of(definition, "measures")
+    if module.Counts is not Counts:
+        return _rebuild_by_module(collection, definition, module, schools)
     slots = _Slots(definition)
     school_ids = None if schools is None else sorted(set(schools))
     now = timezone.now()
@@ -427,5 +438,169 @@ def _rebuild(collection: Collection, schools) -> int:
         written += _write(
             (cid, "national", NATIONAL_CODE, None, None, group, int(row[0]), slots.json(row), stamp)
             for group, row in zip(n_keys, n_matrix.tolist(), strict=True)
+        )
+    return written
+
+
+# -- every other collection: counted by its own measures module ---------------------------------
+
+_RECORD_FIELDS = ("school_id", "la_id", "upn", "dob", "sex", "nc_year", "outcomes",
+                  "characteristics")  # fmt: skip
+
+
+def _record(upn, dob, sex, nc_year, outcomes, characteristics) -> Record:
+    return Record(line=0, upn=upn, dob=dob, sex=sex, nc_year=nc_year, outcomes=outcomes or {},
+                  characteristics=characteristics or {})  # fmt: skip
+
+
+def _group_of(record: Record) -> list[str]:
+    return groups_of(record.dob, record.sex, record.characteristics)
+
+
+def _held(code: str | None) -> Collection | None:
+    """The collection of that id when Keystage holds any current pupil records of it."""
+    if not code:
+        return None
+    found = Collection.objects.filter(code=code).first()
+    if found is None or not PupilRecord.objects.filter(collection=found, is_current=True).exists():
+        return None
+    return found
+
+
+def _current(collection, la_ids, upns=None):
+    rows = PupilRecord.objects.filter(collection=collection, is_current=True)
+    if la_ids is not None:
+        where = Q(la_id__in=la_ids)
+        if upns:
+            where |= Q(upn__in=sorted(upns))
+        rows = rows.filter(where)
+    return rows.values_list(*_RECORD_FIELDS).iterator(chunk_size=CHUNK)
+
+
+def _inputs(definition, module, collection, la_ids):
+    """(this year's records per school, last year's per school or None, the other
+    collection's per school or None), each read in one query. What `needs` names counts as
+    held for an LA when Keystage has any of its records of the LA: else its schools get None
+    and the measure says what to load."""
+    this_year: dict[int, tuple[int, list[Record]]] = {}
+    for school_id, la_id, *rest in _current(collection, la_ids):
+        this_year.setdefault(school_id, (la_id, []))[1].append(_record(*rest))
+    need = module.needs(definition)
+    other: dict[int, list[Record]] | None = None
+    other_las: set[int] = set()
+    held = _held(need.other_collection)
+    if held is not None:
+        other = defaultdict(list)
+        for school_id, la_id, *rest in _current(held, la_ids):
+            other[school_id].append(_record(*rest))
+            other_las.add(la_id)
+    last: dict[int, dict[str, Record]] | None = None
+    last_las: set[int] = set()
+    held = _held(need.last_year)
+    if held is not None:
+        # Last year's records of these LAs' schools, and of this year's pupils (and the other
+        # collection's) wherever they were last year.
+        upns = {r.upn for _, found in this_year.values() for r in found}
+        upns |= {r.upn for found in (other or {}).values() for r in found}
+        upns.discard("")
+        by_school: dict[int, dict[str, Record]] = defaultdict(dict)
+        by_upn: dict[str, Record] = {}
+        for school_id, la_id, *rest in _current(held, la_ids, upns):
+            record = _record(*rest)
+            if la_ids is None or la_id in la_ids:
+                by_school[school_id][record.upn] = record
+                last_las.add(la_id)
+            by_upn.setdefault(record.upn, record)
+        last = {}
+        for school_id, (_, found) in this_year.items():
+            mine = dict(by_school.get(school_id, {}))
+            for r in (*found, *(other or {}).get(school_id, ())):
+                if r.upn in by_upn:
+                    mine.setdefault(r.upn, by_upn[r.upn])
+            last[school_id] = mine
+    inputs = {}
+    for school_id, (la_id, found) in this_year.items():
+        inputs[school_id] = (
+            la_id,
+            found,
+            last[school_id] if last is not None and la_id in last_las else None,
+            other.get(school_id, []) if other is not None and la_id in other_las else None,
+        )
+    return inputs
+
+
+def _rebuild_by_module(collection: Collection, definition, module, schools) -> int:
+    """The rebuild of `_rebuild` for a collection KS1's fast path does not count: each
+    school's records counted by `module.count_by_group`, its `Counts` stored with
+    `module.to_json` and added up (`from_json`, `+`) for its LA, region and England."""
+    school_ids = None if schools is None else sorted(set(schools))
+    now = timezone.now()
+    stamp = (
+        now if connection.vendor == "postgresql" else connection.ops.adapt_datetimefield_value(now)
+    )
+    cid = collection.pk
+    la_info = {
+        pk: (code, region_id)
+        for pk, code, region_id in LocalAuthority.objects.values_list("pk", "code", "region_id")
+    }
+    region_code = dict(Region.objects.values_list("pk", "dfe_code"))
+    la_ids = None
+    if school_ids is not None:
+        la_ids = sorted(
+            set(School.objects.filter(pk__in=school_ids).values_list("la_id", flat=True))
+        )
+    inputs = _inputs(definition, module, collection, la_ids)
+    laestab = dict(School.objects.filter(pk__in=list(inputs)).values_list("pk", "laestab"))
+    wanted = None if school_ids is None else set(school_ids)
+    school_rows, la_sums = [], defaultdict(list)
+    for school_id, (la_id, found, last_year, other) in sorted(inputs.items()):
+        by_group = module.count_by_group(found, definition, _group_of, last_year=last_year,
+                                         other_collection=other)  # fmt: skip
+        for group, counts in by_group.items():
+            la_sums[(la_id, group)].append(counts)
+            if wanted is None or school_id in wanted:
+                school_rows.append((cid, "school", laestab[school_id], la_id, school_id, group,
+                                    counts.pupils, json.dumps(module.to_json(counts)), stamp))  # fmt: skip
+
+    def summed(found: list) -> tuple[int, str]:
+        total = sum(found, module.Counts())
+        return total.pupils, json.dumps(module.to_json(total))
+
+    written = 0
+    with transaction.atomic():
+        facts = Fact.objects.filter(collection=collection)
+        if school_ids is None:
+            facts.delete()
+        else:
+            facts.filter(level=Fact.Level.SCHOOL, school_id__in=school_ids).delete()
+            facts.filter(level=Fact.Level.LA, la_id__in=la_ids).delete()
+        written += _write(school_rows)
+        written += _write(
+            (cid, "la", la_info[la_id][0], la_id, None, group, *summed(found), stamp)
+            for (la_id, group), found in la_sums.items()
+        )
+        # Regions: the sum of their LAs (read back, so untouched LAs count too); England:
+        # the sum of the regions.
+        las = facts.filter(level=Fact.Level.LA)
+        if la_ids is not None:
+            regions = {la_info[la_id][1] for la_id in la_ids}
+            las = las.filter(la__region_id__in=regions)
+            facts.filter(
+                level=Fact.Level.REGION, area_code__in=[region_code[r] for r in regions]
+            ).delete()
+        region_sums = defaultdict(list)
+        for la_id, group, data in las.values_list("la_id", "group", "counts"):
+            region_sums[(la_info[la_id][1], group)].append(module.from_json(data))
+        written += _write(
+            (cid, "region", region_code[rid], None, None, group, *summed(found), stamp)
+            for (rid, group), found in region_sums.items()
+        )
+        facts.filter(level=Fact.Level.NATIONAL).delete()
+        national_sums = defaultdict(list)
+        for group, data in facts.filter(level=Fact.Level.REGION).values_list("group", "counts"):
+            national_sums[group].append(module.from_json(data))
+        written += _write(
+            (cid, "national", NATIONAL_CODE, None, None, group, *summed(found), stamp)
+            for group, found in national_sums.items()
         )
     return written

@@ -13,27 +13,26 @@ out from the unrounded percentages, then rounded the same way.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from django.db.models import Max, Q, Sum
+from django.utils import timezone
 
 from keystage.collection.models import ExpectedCohort
 from keystage.engine import collections as collection_packages
 from keystage.engine import definition as definitions
-from keystage.engine.measures import Counts, ees_row, measures, rounded, wilson_interval
+from keystage.engine.measures import rounded, wilson_interval
 from keystage.orgs.models import LocalAuthority, Region, School
 from keystage.reports import disclosure
 from keystage.reports.disclosure import EVERYTHING, SUPPRESSED, Viewer
-from keystage.reports.facts import counts_from_json
 from keystage.reports.models import NATIONAL_CODE, Fact, FactsDue
 from keystage.submissions.models import Collection
 
 PLACES = 1
 GAP_GROUPS = ("all", "sex:F", "sex:M", "term:autumn", "term:spring", "term:summer")
-COMBINED = "combined"
 MEASURES = ("met", "higher")
-MEASURE_LABELS = {"met": "expected standard or above", "higher": "greater depth"}
 
 SUMMARY_FIELDS = (
     "level", "code", "name", "subject", "pupils", "eligible", "met", "met_percent", "higher",
@@ -66,6 +65,18 @@ _GROUP_LABELS = {
     "sen:E": "Education, health and care plan", "sen:K": "SEN support", "sen:N": "No SEN",
 }  # fmt: skip
 _GROUP_ORDER = {g: n for n, g in enumerate(_GROUP_LABELS)}
+
+
+def today() -> dt.date:
+    """The day figures are shown on (a collection may hold some back until a date of its
+    definition, as phonics does its "met" figures until the threshold is published)."""
+    return timezone.localdate()
+
+
+def _measures_of(collection: Collection):
+    """(definition, the collection's `measures` module: its Counts, from_json, measures...)."""
+    definition = definitions.load(collection.code)
+    return definition, collection_packages.module_of(definition, "measures")
 
 
 class AreaNotFound(LookupError):
@@ -186,7 +197,7 @@ class AreaFigures:
     area: Area
     group: str
     pupils: int
-    counts: Counts
+    counts: object  # the collection's measures.Counts
     measures: dict
     subjects: dict[str, dict[str, Figure | None]] = field(default_factory=dict)
     pupils_hidden: bool = False
@@ -196,8 +207,9 @@ def _area_q(area: Area) -> Q:
     return Q(level=area.level, area_code=area.code)
 
 
-def _fetch(collection, area_list, groups=None) -> dict[tuple[str, str], dict[str, Counts]]:
+def _fetch(collection, area_list, groups=None) -> dict[tuple[str, str], dict]:
     """{(level, code): {group: Counts}} for these areas, in one query."""
+    from_json = _measures_of(collection)[1].from_json
     q = Q()
     for a in area_list:
         q |= _area_q(a)
@@ -206,21 +218,21 @@ def _fetch(collection, area_list, groups=None) -> dict[tuple[str, str], dict[str
         rows = rows.filter(group__in=list(groups))
     out: dict = defaultdict(dict)
     for level, code, group, data in rows.values_list("level", "area_code", "group", "counts"):
-        out[(level, code)][group] = counts_from_json(data)
+        out[(level, code)][group] = from_json(data)
     return out
 
 
-def _subject_figures(m: dict) -> dict[str, dict[str, Figure | None]]:
-    out: dict[str, dict[str, Figure | None]] = {}
-    parts = [(k, s) for k, s in m["subjects"].items()] + [(COMBINED, m["combined"])]
-    for key, s in parts:
-        out[key] = {
-            "met": Figure(s["eligible"], s["met"], s["met_percent"]),
-            "higher": None
-            if s["higher"] is None
-            else Figure(s["eligible"], s["higher"], s["higher_percent"]),
+def _subject_figures(collection: Collection, m: dict) -> dict[str, dict[str, Figure | None]]:
+    """The headline shares of a `measures` result, per row of the reports (a subject, the
+    combined measure, a phonics group) and measure, as the collection's reports module reads
+    them."""
+    return {
+        key: {
+            measure: None if share is None else Figure(*share)
+            for measure, share in by_measure.items()
         }
-    return out
+        for key, by_measure in _own(collection).shares(m).items()
+    }
 
 
 class Disclosure:
@@ -230,6 +242,8 @@ class Disclosure:
 
     def __init__(self, collection, viewer: Viewer, groups):
         self.collection = collection
+        self.Counts = _measures_of(collection)[1].Counts
+        self.from_json = _measures_of(collection)[1].from_json
         self.viewer = viewer
         self.groups = list(groups) if groups is not None else None
         self._own = None
@@ -250,7 +264,7 @@ class Disclosure:
                 Q(level="la", la_id__in=v.la_ids) | Q(level="school", school_id__in=v.school_ids)
             ).exclude(level="school", la_id__in=v.la_ids)
             self._own = [
-                (la_id, self._la_region.get(la_id), group, counts_from_json(data), level == "la")
+                (la_id, self._la_region.get(la_id), group, self.from_json(data), level == "la")
                 for level, la_id, group, data in rows.values_list(
                     "level", "la_id", "group", "counts"
                 )
@@ -267,7 +281,7 @@ class Disclosure:
             la_ids = set(School.objects.filter(pk__in=v.school_ids).values_list("la_id", flat=True))
             rows = self._facts(level="la", la_id__in=la_ids).values_list("la_id", "group", "counts")
             self._known = [
-                (la_id, self._la_region.get(la_id), group, counts_from_json(data), True)
+                (la_id, self._la_region.get(la_id), group, self.from_json(data), True)
                 for la_id, group, data in rows
             ]
         return self._known
@@ -279,7 +293,7 @@ class Disclosure:
         own, others = self.context(la, group)
         return not disclosure.hidden(counts.pupils, own.pupils, others)
 
-    def context(self, area: Area, group: str) -> tuple[Counts, int]:
+    def context(self, area: Area, group: str) -> tuple[object, int]:
         """(the viewer's own counts inside `area` for `group`, the number of other units)."""
         units = self._own_units()
         if area.level in ("region", "national") and self.viewer.school_ids:
@@ -296,7 +310,7 @@ class Disclosure:
                 or (area.level == "la" and la_id == area.la_id)
             )
         ]
-        return sum((c for _, c, _ in own), Counts()), self._others(area, group, own)
+        return sum((c for _, c, _ in own), self.Counts()), self._others(area, group, own)
 
     def _others(self, area: Area, group: str, own) -> int:
         if area.level == "school":
@@ -350,7 +364,7 @@ def figures(
     from keystage.web.readcache import kept
 
     parts = (
-        "figures", collection.pk, facts_stamp(collection), disclosure.threshold(),
+        "figures", collection.pk, facts_stamp(collection), disclosure.threshold(), str(today()),
         [(a.level, a.code) for a in area_list],
         None if groups is None else list(groups),
         (viewer.everything, sorted(viewer.la_ids), sorted(viewer.school_ids)),
@@ -361,7 +375,12 @@ def figures(
 def _figures(
     collection: Collection, area_list: list[Area], groups, viewer: Viewer
 ) -> dict[tuple[str, str], dict[str, AreaFigures]]:
-    definition = definitions.load(collection.code)
+    definition, module = _measures_of(collection)
+    as_of = today()
+
+    def measures(counts):
+        return module.measures(counts, definition, as_of=as_of)
+
     fetched = _fetch(collection, area_list, groups)
     control = None if viewer.everything else Disclosure(collection, viewer, groups)
     limit = disclosure.threshold()
@@ -370,12 +389,13 @@ def _figures(
         mine: dict[str, AreaFigures] = {}
         owned = viewer.owns(area.level, area.la_id, area.school_id)
         for group, counts in fetched.get((area.level, area.code), {}).items():
-            m = measures(counts, definition)
-            found = AreaFigures(area, group, counts.pupils, counts, m, _subject_figures(m))
+            m = measures(counts)
+            found = AreaFigures(area, group, counts.pupils, counts, m,
+                                _subject_figures(collection, m))  # fmt: skip
             if control is not None and not owned:
                 own, others = control.context(area, group)
-                own_m = measures(own, definition) if own.pupils else None
-                own_figures = _subject_figures(own_m) if own_m else {}
+                own_m = measures(own) if own.pupils else None
+                own_figures = _subject_figures(collection, own_m) if own_m else {}
                 found.pupils_hidden = disclosure.hidden(
                     counts.pupils, own.pupils, others, limit=limit
                 )
@@ -423,32 +443,55 @@ def _own(collection: Collection):
     return collection_packages.module_of(definitions.load(collection.code), "reports")
 
 
+def own_reports(collection: Collection):
+    """The collection's reports module (`engine/collections/<kind>/reports.py`)."""
+    return _own(collection)
+
+
 def published_columns(collection: Collection) -> dict[tuple[str, str], str]:
     """The published series' columns, per (subject, measure)."""
     return _own(collection).PUBLISHED_COLUMNS
 
 
 def trend_subjects(collection: Collection) -> list[str]:
-    """The subjects DfE publishes a series for, in the definition's order."""
+    """The rows of the reports DfE publishes a series for, in the reports' order."""
     columns = published_columns(collection)
-    return [k for k in definitions.load(collection.code).subject_keys if (k, "met") in columns]
+    return [k for k in subject_keys(collection) if (k, "met") in columns]
+
+
+def _report_subjects(collection: Collection) -> list[tuple[str, str, bool]]:
+    return _own(collection).report_subjects(definitions.load(collection.code))
 
 
 def has_higher(collection: Collection, subject: str) -> bool:
-    """Whether a subject (or the combined measure) has a higher standard to count."""
-    if subject == COMBINED:
-        return True
-    return bool(definitions.load(collection.code).subject(subject).higher)
+    """Whether a row of the reports (a subject, a combined measure) has a higher standard."""
+    return any(key == subject and higher for key, _, higher in _report_subjects(collection))
 
 
 def subject_keys(collection: Collection) -> list[str]:
-    return [*definitions.load(collection.code).subject_keys, COMBINED]
+    """The rows of the reports, in order: KS1's subjects and its combined measure, phonics'
+    Year 1, Year 2 re-check and by the end of Year 2 (the collection's reports module)."""
+    return [key for key, _, _ in _report_subjects(collection)]
 
 
 def subject_labels(collection: Collection) -> dict[str, str]:
-    labels = {s.key: s.label for s in definitions.load(collection.code).subjects}
-    labels[COMBINED] = _own(collection).COMBINED_LABEL
-    return labels
+    return {key: label for key, label, _ in _report_subjects(collection)}
+
+
+def headline(collection: Collection) -> str:
+    """The row the gap analysis opens on (KS1's combined measure, phonics' Year 1)."""
+    return _own(collection).HEADLINE
+
+
+def measure_labels(collection: Collection) -> dict[str, str]:
+    """How each measure is spoken of ("expected standard or above", "greater depth")."""
+    return _own(collection).MEASURE_LABELS
+
+
+def words(collection: Collection) -> tuple[str, str]:
+    """(file name stem, title word) of the collection's downloads: ("ks1", "KS1")."""
+    own = _own(collection)
+    return own.STEM, own.TITLE
 
 
 # -- the reports ------------------------------------------------------------------------------
@@ -631,16 +674,18 @@ def _published_value(columns: dict, row: dict | None, subject: str, measure: str
 
 
 def official(collection: Collection, *, viewer: Viewer = EVERYTHING, las=()) -> list[dict]:
-    """Provisional figures against DfE's published 2023 figures (whole numbers), for England,
+    """Provisional figures against DfE's published figures of the collection's year (whole
+    numbers), for England,
     each region and the LAs given: the difference is in percentage points, from the
     provisional percentage rounded to a whole number as DfE publishes."""
     area_list = national_areas() + [Area("la", a.code, a.name, a.pk, None, None) for a in las]
     found = figures(collection, area_list, ["all"], viewer)
     columns = published_columns(collection)
+    year = str(definitions.load(collection.code).year)
     out = []
     for area in area_list:
         f = found.get((area.level, area.code), {}).get("all")
-        row = published(collection, "2023", area.level, area.code)
+        row = published(collection, year, area.level, area.code)
         if f is None:
             continue
         for subject, measure in columns:
@@ -662,7 +707,7 @@ def official(collection: Collection, *, viewer: Viewer = EVERYTHING, las=()) -> 
 
 
 def trend(collection: Collection, area_list: list[Area]) -> list[dict]:
-    """DfE's published series (2016-2023) for the areas given that DfE publishes (LAs, regions,
+    """DfE's published series (KS1 2016-2023, phonics 2015-2025) for the areas given that DfE publishes (LAs, regions,
     England): one row per area and year with the headline percentages."""
     wanted = {(a.level, a.code): a for a in area_list if a.level in ("la", "region", "national")}
     columns = published_columns(collection)
@@ -679,10 +724,10 @@ def trend(collection: Collection, area_list: list[Area]) -> list[dict]:
 
 
 def open_data(collection: Collection, *, viewer: Viewer = EVERYTHING) -> tuple[list, list]:
-    """England, region and LA counts in the column layout of DfE's EES KS1 files
-    (`t_readta_eligible_pupils`...), with EES's geography columns. An area whose figures would be
+    """England, region and LA counts in the column layout of DfE's EES files of the collection
+    (KS1's `t_readta_eligible_pupils`..., phonics' `t_phonics_y1_eligible_pupils`...), with EES's geography columns. An area whose figures would be
     suppressed for the viewer has every count "c"."""
-    definition = definitions.load(collection.code)
+    definition, module = _measures_of(collection)
     la_rows = Fact.objects.filter(collection=collection, level="la", group="all")
     if not viewer.everything:
         la_rows = la_rows.filter(la_id__in=viewer.la_ids)
@@ -710,7 +755,7 @@ def open_data(collection: Collection, *, viewer: Viewer = EVERYTHING) -> tuple[l
         f = found.get((area.level, area.code), {}).get("all")
         if f is None:
             continue
-        values = ees_row(f.counts, definition, keystage_columns=False)
+        values = module.ees_row(f.counts, definition, keystage_columns=False, as_of=today())
         hidden = f.pupils_hidden or any(
             fig.hidden for m in f.subjects.values() for fig in m.values() if fig is not None
         )

@@ -75,10 +75,11 @@ def make_pack(pack_id: int) -> None:
         collection, la = pack.collection, pack.la
         viewer = viewer_for(pack.requested_by)
         area_list = queries.la_area(la)
+        word = queries.words(collection)[1]
         sections = [
-            section(f"KS1 summary: {la.name}", queries.SUMMARY_FIELDS,
+            section(f"{word} summary: {la.name}", queries.SUMMARY_FIELDS,
                     queries.summary(collection, viewer=viewer, area_list=area_list)),
-            section(f"KS1 gap analysis: {la.name}", queries.GAP_FIELDS,
+            section(f"{word} gap analysis: {la.name}", queries.GAP_FIELDS,
                     queries.gap(collection, viewer=viewer, area_list=area_list)),
         ]  # fmt: skip
         with_data = Fact.objects.filter(
@@ -88,10 +89,10 @@ def make_pack(pack_id: int) -> None:
             rows = queries.summary(collection, viewer=viewer, area_list=queries.school_area(school))
             sections.append(
                 section(
-                    f"KS1 summary: {school.laestab} {school.name}", queries.SUMMARY_FIELDS, rows
+                    f"{word} summary: {school.laestab} {school.name}", queries.SUMMARY_FIELDS, rows
                 )
             )
-        pack.pdf = pdf_bytes(f"KS1 reports: {la.code} {la.name}", sections)
+        pack.pdf = pdf_bytes(f"{word} reports: {la.code} {la.name}", sections)
         pack.state = ReportPack.State.DONE
     except Exception as e:  # the page says it failed; the log has the detail
         log.exception("report pack %s failed", pack_id)

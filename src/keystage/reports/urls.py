@@ -38,6 +38,11 @@ urlpatterns = [
         name="report-gap-chart",
     ),  # fmt: skip
     path(
+        "reports/<str:level>/<str:code>/distribution-chart.<str:fmt>",
+        views.distribution_chart,
+        name="report-distribution-chart",
+    ),  # fmt: skip
+    path(
         "reports/<str:level>/<str:code>/trend-chart.<str:fmt>",
         views.trend_chart,
         name="report-trend-chart",

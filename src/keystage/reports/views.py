@@ -1,4 +1,4 @@
-"""Report pages: KS1 summary, pupil list, gap analysis, provisional national figures and their
+"""Report pages: a collection's summary, pupil list, gap analysis, provisional national figures and their
 comparison with DfE's published figures, with CSV, Excel, PDF and chart downloads.
 
 Views parse the request, find the area among those the user may see (`accounts.scope`), check
@@ -21,6 +21,7 @@ from keystage.accounts.scope import las_for, membership_of, schools_for, scoped
 from keystage.collection import exports
 from keystage.collection.actions import do_record_view
 from keystage.collection.visibility import school_may_see
+from keystage.engine import definition as definitions
 from keystage.orgs.models import Region
 from keystage.reports import actions, charts, queries
 from keystage.reports.disclosure import SUPPRESSED, threshold, viewer_for
@@ -138,6 +139,8 @@ def _cell(figure) -> dict:
         return {"text": "–"}
     if figure.hidden:
         return {"text": SUPPRESSED, "classes": "keystage-suppressed"}
+    if figure.count is None:  # held back (the phonics threshold not yet published) or uncounted
+        return {"text": "–"}
     if figure.percent is None:
         return {"text": "no pupils"}
     return {
@@ -157,7 +160,7 @@ def index(request):
     if membership is None:
         return redirect("home")
     collection = _collection()
-    context = {"collection": collection, "role": membership.role}
+    context = {"collection": collection, "role": membership.role, "word": _word(collection)}
     if membership.role == Role.SCHOOL_USER:
         context["schools"] = list(schools_for(request.user))
         context["may_see"] = school_may_see(collection, membership.school.la, "provisional")
@@ -171,6 +174,11 @@ def index(request):
             context["schools"] = list(schools_for(request.user).order_by("laestab"))
     context["regions"] = list(Region.objects.order_by("dfe_code"))
     return render(request, "reports/index.html", context)
+
+
+def _word(collection) -> str:
+    """How the pages name the collection's reports: "KS1", "Phonics"."""
+    return queries.words(collection)[1]
 
 
 # -- summary ----------------------------------------------------------------------------------
@@ -188,6 +196,7 @@ def _summary_context(request, level, code):
     viewer = viewer_for(request.user)
     found = queries.figures(collection, area_list, ["all"], viewer)
     labels = queries.subject_labels(collection)
+    measure_labels = queries.measure_labels(collection)
     trend_keys = queries.trend_subjects(collection)
     columns = [(a, found.get((a.level, a.code), {}).get("all")) for a in area_list]
     rows = [{
@@ -205,20 +214,33 @@ def _summary_context(request, level, code):
             if all(c.get("text") == "–" for c in cells) and measure == "higher":
                 continue
             rows.append({
-                "label": f"{labels[subject]}: {queries.MEASURE_LABELS[measure]}",
+                "label": f"{labels[subject]}: {measure_labels[measure]}",
                 "cells": cells,
             })  # fmt: skip
     main = columns[0][1]
-    codes = []
+    own = queries.own_reports(collection)
+    codes, distributions, notes = [], [], []
+    if main is not None:
+        notes = own.notes(main.measures)
     if main is not None and not main.pupils_hidden:
-        for key, s in main.measures["subjects"].items():
-            hidden = main.subjects[key]["met"].hidden
+        for table in own.outcome_tables(main.measures):
+            hidden = main.subjects[table["key"]]["met"].hidden
             codes.append({
-                "subject": labels[key],
-                "eligible": SUPPRESSED if hidden else s["eligible"],
-                "codes": [(code, SUPPRESSED if hidden else v["count"],
-                           SUPPRESSED if hidden else queries.rounded(v["percent"], queries.PLACES))
-                          for code, v in s["codes"].items() if v["count"] or code != "unknown"],
+                "subject": labels[table["key"]],
+                "eligible": SUPPRESSED if hidden else table["eligible"],
+                "codes": [(code, SUPPRESSED if hidden else n,
+                           SUPPRESSED if hidden else queries.rounded(p, queries.PLACES))
+                          for code, n, p in table["codes"]],
+            })  # fmt: skip
+        url_level, url_code = _url_level(area_list[0])
+        for d in own.distributions(main.measures):
+            if main.subjects[d["key"]]["met"].hidden or not d["pupils"]:
+                continue
+            chart = reverse("report-distribution-chart",
+                            kwargs={"level": url_level, "code": url_code, "fmt": "svg"})  # fmt: skip
+            query = "?" + urlencode({"group": d["key"]})
+            distributions.append({
+                **d, "chart": chart + query, "chart_png": chart[: -len("svg")] + "png" + query,
             })  # fmt: skip
     trend = queries.trend(collection, area_list) if len(area_list) > 1 or level != "school" else []
     trend_areas = []
@@ -231,7 +253,14 @@ def _summary_context(request, level, code):
                 for s, m in queries.published_columns(collection)
             }
             trend_areas.append({"area": a, "rows": rows_of, "provisional": provisional})
+    years = sorted({r["year"] for r in trend})
     return {
+        "word": _word(collection),
+        "year": str(definitions.load(collection.code).year),
+        "trend_years": f"{years[0]} to {years[-1]}" if years else "",
+        "distributions": distributions,
+        "notes": notes,
+        "outcome_note": own.OUTCOME_NOTE,
         "collection": collection,
         "area": area_list[0],
         "place": place,
@@ -260,9 +289,9 @@ def summary(request, level, code):
 
 
 def _gap_params(request, collection):
-    subject = request.GET.get("subject", queries.COMBINED)
+    subject = request.GET.get("subject", queries.headline(collection))
     if subject not in queries.subject_keys(collection):
-        subject = queries.COMBINED
+        subject = queries.headline(collection)
     measure = request.GET.get("measure", "met")
     if measure not in queries.MEASURES or (
         measure == "higher" and not queries.has_higher(collection, subject)
@@ -295,7 +324,8 @@ def _gap_context(request, level, code):
         "subject": subject,
         "measure": measure,
         "subject_label": labels[subject],
-        "measure_label": queries.MEASURE_LABELS[measure],
+        "measure_label": queries.measure_labels(collection)[measure],
+        "word": _word(collection),
         "subjects": list(labels.items()),
         "dimensions": [
             {
@@ -347,6 +377,22 @@ def gap_chart(request, level, code, fmt):
     return _image(charts.grouped_bars(title, categories, series, fmt=fmt), fmt)
 
 
+@require_safe
+@shows_hidden_page
+def distribution_chart(request, level, code, fmt):
+    """The mark distribution of one year group (`?group=y1`) of the summary's area, with the
+    threshold drawn once it is published."""
+    if fmt not in charts.FORMATS:
+        raise Http404("Charts are svg or png")
+    context = _summary_context(request, level, code)
+    found = next((d for d in context["distributions"] if d["key"] == request.GET.get("group")),
+                 None)  # fmt: skip
+    if found is None:
+        raise Http404("No mark distribution for this group in this area")
+    title = f"{found['label']}: pupils at each mark, {context['area'].name}"
+    return _image(charts.distribution(title, found["marks"], found["threshold"], fmt=fmt), fmt)
+
+
 def _image(data: bytes, fmt: str) -> HttpResponse:
     response = HttpResponse(data, content_type=charts.FORMATS[fmt])
     response["Cache-Control"] = "private, max-age=60"
@@ -367,7 +413,8 @@ def trend_chart(request, level, code, fmt):
         by_year = {r["year"]: r[key] for r in t["rows"]}
         series.append((f"{t['area'].name} (published)", [by_year.get(y) for y in years]))
     labels = queries.subject_labels(context["collection"])
-    title = f"{labels[subject]}, expected standard or above, published 2016 to 2023"
+    measure = queries.measure_labels(context["collection"])["met"]
+    title = f"{labels[subject]}, {measure}, published {context['trend_years']}"
     return _image(charts.line_chart(title, years, series, fmt=fmt), fmt)
 
 
@@ -377,7 +424,7 @@ def trend_chart(request, level, code, fmt):
 def _pupil_rows(request, school):
     collection = _collection()
     rows = list(pupil_list(collection, school=school.laestab))
-    subjects = queries.subject_keys(collection)[:-1]
+    subjects = list(definitions.load(collection.code).subject_keys)
     params = {
         "q": request.GET.get("q", "").strip(),
         "subject": request.GET.get("subject", ""),
@@ -434,7 +481,8 @@ def pupils(request, code):
     }
     return render(request, "reports/pupils.html", {
         "collection": collection, "school": school, "rows": rows, "params": params,
-        "subjects": subjects, "labels": queries.subject_labels(collection),
+        "subjects": subjects, "word": _word(collection),
+        "labels": {s.key: s.label for s in definitions.load(collection.code).subjects},
         "sort_links": sort_links, "query": link()[1:],
         "links": _links(queries.school_area(school)[0]),
     })  # fmt: skip
@@ -482,12 +530,13 @@ def official(request):
     rows = _official_rows(request, collection)
     labels = queries.subject_labels(collection)
     for r in rows:
-        r["label"] = f"{labels[r['subject']]}: {queries.MEASURE_LABELS[r['measure']]}"
+        r["label"] = f"{labels[r['subject']]}: {queries.measure_labels(collection)[r['measure']]}"
     by_area: dict = {}
     for r in rows:
         by_area.setdefault((r["level"], r["code"]), {"area": r, "rows": []})["rows"].append(r)
     return render(request, "reports/official.html", {
         "collection": collection, "areas": list(by_area.values()), "threshold": threshold(),
+        "year": str(definitions.load(collection.code).year),
     })  # fmt: skip
 
 
@@ -512,8 +561,9 @@ def summary_export(request, level, code, fmt):
     rows = queries.summary(
         context["collection"], viewer=viewer_for(request.user), area_list=area_list
     )
-    stem = f"ks1-summary-{level}-{code}"
-    title = f"KS1 summary: {context['area'].name}"
+    word, title_word = queries.words(context["collection"])
+    stem = f"{word}-summary-{level}-{code}"
+    title = f"{title_word} summary: {context['area'].name}"
     return _table(fmt, stem, queries.SUMMARY_FIELDS, rows, title=title, request=request,
                   context={"summary": context})  # fmt: skip
 
@@ -526,8 +576,9 @@ def gap_export(request, level, code, fmt):
     if fmt == "pdf" and level == "la":
         raise Http404("An LA's PDF is made in the background: use Create a PDF on its summary")
     context = _gap_context(request, level, code)
-    stem = f"ks1-gap-{level}-{code}"
-    title = f"KS1 gap analysis: {context['area'].name}"
+    word, title_word = queries.words(context["collection"])
+    stem = f"{word}-gap-{level}-{code}"
+    title = f"{title_word} gap analysis: {context['area'].name}"
     return _table(fmt, stem, queries.GAP_FIELDS, context["all_rows"], title=title,
                   request=request, context={"gap": context})  # fmt: skip
 
@@ -542,8 +593,10 @@ def pupils_export(request, code, fmt):
     do_record_view("export.report_pupil_list", user=request.user, la=school.la, school=school,
                    collection=collection.code, filters={k: v for k, v in params.items() if v},
                    rows=len(rows), format=fmt)  # fmt: skip
-    return _table(fmt, f"ks1-pupils-{code}", pupil_fields(collection), rows,
-                  title=f"KS1 pupil list: {school.laestab} {school.name}", request=request)  # fmt: skip
+    word, title_word = queries.words(collection)
+    return _table(fmt, f"{word}-pupils-{code}", pupil_fields(collection), rows,
+                  title=f"{title_word} pupil list: {school.laestab} {school.name}",
+                  request=request)  # fmt: skip
 
 
 @require_safe
@@ -556,8 +609,10 @@ def national_export(request, fmt):
     collection = _collection()
     _school_comparisons(request, collection)
     rows = queries.national(collection, viewer=viewer_for(request.user))
-    return _table(fmt, "ks1-provisional-national", queries.NATIONAL_FIELDS, rows,
-                  title="KS1 provisional national and regional figures", request=request)  # fmt: skip
+    word, title_word = queries.words(collection)
+    return _table(fmt, f"{word}-provisional-national", queries.NATIONAL_FIELDS, rows,
+                  title=f"{title_word} provisional national and regional figures",
+                  request=request)  # fmt: skip
 
 
 @require_safe
@@ -570,22 +625,25 @@ def official_export(request, fmt):
     collection = _collection()
     _school_comparisons(request, collection)
     rows = _official_rows(request, collection)
-    return _table(fmt, "ks1-provisional-against-published", queries.OFFICIAL_FIELDS, rows,
-                  title="KS1 provisional figures against DfE's published 2023 figures",
+    word, title_word = queries.words(collection)
+    year = definitions.load(collection.code).year
+    return _table(fmt, f"{word}-provisional-against-published", queries.OFFICIAL_FIELDS, rows,
+                  title=f"{title_word} provisional figures against DfE's published {year} figures",
                   request=request)  # fmt: skip
 
 
 @require_safe
 @shows_hidden_page
 def open_data(request):
-    """England, regions and the LAs the user owns (as LA admin or officer), in DfE's EES KS1
-    column layout."""
+    """England, regions and the LAs the user owns (as LA admin or officer), in the column layout
+    of DfE's EES files of the collection (KS1's `t_readta_*`, phonics' `t_phonics_y1_*`)."""
     if _role(request) is None:
         return redirect("home")
     collection = _collection()
     _school_comparisons(request, collection)
     fields, rows = queries.open_data(collection, viewer=viewer_for(request.user))
-    return exports.download("csv", "ks1-provisional-open-data", fields, rows)
+    return exports.download("csv", f"{queries.words(collection)[0]}-provisional-open-data",
+                            fields, rows)  # fmt: skip
 
 
 # -- LA report packs (PDF, made by a task) ----------------------------------------------------
@@ -621,5 +679,8 @@ def pack_download(request, pack_id):
     if found.state != ReportPack.State.DONE or not found.pdf:
         raise Http404("This PDF is not ready")
     response = HttpResponse(bytes(found.pdf), content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="ks1-reports-la-{found.la.code}.pdf"'
+    word = queries.words(found.collection)[0]
+    response["Content-Disposition"] = (
+        f'attachment; filename="{word}-reports-la-{found.la.code}.pdf"'
+    )
     return response
