@@ -116,14 +116,14 @@ def test_phonics_facts_and_summary_page(cohort, members, signed_in, monkeypatch)
     assert "Key stage 1 teacher assessment 2023, which is not loaded" not in body
     # The mark distribution, with the threshold drawn, and its table.
     assert "with the threshold of 32 drawn" in body
-    assert 'id="marks-y1"' in body and "5 pupils with a mark" not in body
+    assert 'id="distribution-table-y1"' in body and "5 pupils with a mark" not in body
     assert "4 pupils with a mark" in body  # 35, 32, 31, 20 (A and L have none)
     svg = client.get(reverse("report-distribution-chart", kwargs={
         "collection": p2023.code, "level": "school", "code": "9382001", "fmt": "svg"}) + "?group=y1")  # fmt: skip
     assert svg.status_code == 200 and b"Threshold: 32" in svg.content
     assert b"31: 1, 32: 1, 35: 1" in svg.content
     # The published trend from the reference file, 2015 to 2025 (2020 and 2021: none).
-    assert "Trend against DfE&#39;s published figures, 2015 to 2025" in body
+    assert "Trend against DfE's published figures, 2015 to 2025" in body
     assert "2023 provisional" in body
 
     # 2024: by the end of Year 2 across both years.

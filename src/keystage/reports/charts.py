@@ -80,20 +80,22 @@ def line_chart(title: str, years: list[str], series: list[tuple[str, list]], *, 
     return _finish(fig, fmt, title, _describe(years, series))
 
 
-def distribution(title: str, marks: dict[int, int], threshold: int | None, *, fmt="svg") -> bytes:
-    """Pupils at each mark, one bar per mark, with a line at the threshold when it is given
-    (marks at or above it meet the expected standard)."""
-    xs = sorted(marks)
+def distribution(
+    title: str, counts: dict[int, int], threshold: int | None, *, unit: str, fmt="svg"
+) -> bytes:
+    """Pupils at each point of a scale (`unit`, e.g. the collection's word for it), one bar per
+    point, with a line at the threshold when it is given (at or above it meets the standard)."""
+    xs = sorted(counts)
     fig, ax = plt.subplots(figsize=(7.5, 3.4), dpi=100)
     try:
-        ax.bar(xs, [marks[m] for m in xs], 0.8, color=COLOURS[0], label="Pupils")
+        ax.bar(xs, [counts[x] for x in xs], 0.8, color=COLOURS[0], label="Pupils")
         if threshold is not None:
             ax.axvline(threshold - 0.5, color=COLOURS[4], linestyle="--",
                        label=f"Threshold: {threshold}")  # fmt: skip
             ax.legend(fontsize=8, frameon=False)
-        ax.set_xlabel("Mark")
+        ax.set_xlabel(unit[:1].upper() + unit[1:])
         ax.set_ylabel("Pupils")
-        ax.set_xticks([m for m in xs if m % 5 == 0])
+        ax.set_xticks([x for x in xs if x % 5 == 0])
         ax.yaxis.get_major_locator().set_params(integer=True)
         ax.spines[["top", "right"]].set_visible(False)
         ax.set_title("\n".join(textwrap.wrap(title, 70)), fontsize=10)
@@ -101,8 +103,8 @@ def distribution(title: str, marks: dict[int, int], threshold: int | None, *, fm
         plt.close(fig)
         raise
     line = f" The threshold is {threshold}." if threshold is not None else ""
-    shown = ", ".join(f"{m}: {marks[m]}" for m in xs if marks[m])
-    return _finish(fig, fmt, title, f"Pupils at each mark: {shown or 'none'}.{line}")
+    shown = ", ".join(f"{x}: {counts[x]}" for x in xs if counts[x])
+    return _finish(fig, fmt, title, f"Pupils at each {unit}: {shown or 'none'}.{line}")
 
 
 def _finish(fig, fmt: str, title: str, description: str) -> bytes:

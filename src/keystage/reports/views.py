@@ -380,17 +380,19 @@ def gap_chart(request, level, code, fmt):
 @require_safe
 @shows_hidden_page
 def distribution_chart(request, level, code, fmt):
-    """The mark distribution of one year group (`?group=y1`) of the summary's area, with the
-    threshold drawn once it is published."""
+    """The distribution of one group (`?group=y1`) of the summary's area over its scale, with
+    the threshold drawn once it is published."""
     if fmt not in charts.FORMATS:
         raise Http404("Charts are svg or png")
     context = _summary_context(request, level, code)
     found = next((d for d in context["distributions"] if d["key"] == request.GET.get("group")),
                  None)  # fmt: skip
     if found is None:
-        raise Http404("No mark distribution for this group in this area")
-    title = f"{found['label']}: pupils at each mark, {context['area'].name}"
-    return _image(charts.distribution(title, found["marks"], found["threshold"], fmt=fmt), fmt)
+        raise Http404("No distribution for this group in this area")
+    title = f"{found['label']}: pupils at each {found['unit']}, {context['area'].name}"
+    chart = charts.distribution(title, found["marks"], found["threshold"], unit=found["unit"],
+                                fmt=fmt)  # fmt: skip
+    return _image(chart, fmt)
 
 
 def _image(data: bytes, fmt: str) -> HttpResponse:

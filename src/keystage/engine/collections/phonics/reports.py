@@ -88,6 +88,9 @@ def distributions(found: dict[str, Any]) -> list[dict[str, Any]]:
     (None before it is published: no line is drawn)."""
     return [
         {"key": key, "label": g["label"], "marks": g["distribution"]["marks"],
-         "threshold": g["distribution"]["threshold"], "pupils": g["distribution"]["pupils"]}
+         "threshold": g["distribution"]["threshold"], "pupils": g["distribution"]["pupils"],
+         # How the shared pages speak of the scale ("pupils at each mark from 0 to 40").
+         "unit": "mark", "low": min(g["distribution"]["marks"], default=0),
+         "high": max(g["distribution"]["marks"], default=0)}
         for key, g in found["groups"].items() if g["distribution"] is not None
     ]  # fmt: skip
