@@ -340,29 +340,35 @@ def rebuild_facts(collection: Collection, *, schools: Iterable[int] | None = Non
         return _rebuild(collection, schools)
 
 
+def _rebuild_scope(schools):
+    """What both rebuilds start from: the schools asked for (None: all) and their LAs, the
+    rows' timestamp as the database takes it, each LA's (code, region) and each region's code."""
+    school_ids = None if schools is None else sorted(set(schools))
+    la_ids = None
+    if school_ids is not None:
+        la_ids = sorted(
+            set(School.objects.filter(pk__in=school_ids).values_list("la_id", flat=True))
+        )
+    now = timezone.now()
+    stamp = (
+        now if connection.vendor == "postgresql" else connection.ops.adapt_datetimefield_value(now)
+    )
+    la_info = {
+        pk: (code, region_id)
+        for pk, code, region_id in LocalAuthority.objects.values_list("pk", "code", "region_id")
+    }
+    region_code = dict(Region.objects.values_list("pk", "dfe_code"))
+    return school_ids, la_ids, stamp, la_info, region_code
+
+
 def _rebuild(collection: Collection, schools) -> int:
     definition = definitions.load(collection.code)
     module = collection_packages.module_of(definition, "measures")
     if module.Counts is not Counts:
         return _rebuild_by_module(collection, definition, module, schools)
     slots = _Slots(definition)
-    school_ids = None if schools is None else sorted(set(schools))
-    now = timezone.now()
-    stamp = (
-        now if connection.vendor == "postgresql" else connection.ops.adapt_datetimefield_value(now)
-    )
+    school_ids, la_ids, stamp, la_info, region_code = _rebuild_scope(schools)
     cid = collection.pk
-    la_info = {
-        pk: (code, region_id)
-        for pk, code, region_id in LocalAuthority.objects.values_list("pk", "code", "region_id")
-    }
-    region_code = dict(Region.objects.values_list("pk", "dfe_code"))
-    if school_ids is None:
-        la_ids = None
-    else:
-        la_ids = sorted(
-            set(School.objects.filter(pk__in=school_ids).values_list("la_id", flat=True))
-        )
     # Every pupil of the LAs touched: the chosen schools' facts, and their LAs' sums.
     keys, matrix = _count(collection, slots, definition, la_ids=la_ids)
     laestab = dict(School.objects.filter(pk__in={k[0] for k in keys}).values_list("pk", "laestab"))
@@ -533,22 +539,8 @@ def _rebuild_by_module(collection: Collection, definition, module, schools) -> i
     """The rebuild of `_rebuild` for a collection KS1's fast path does not count: each
     school's records counted by `module.count_by_group`, its `Counts` stored with
     `module.to_json` and added up (`from_json`, `+`) for its LA, region and England."""
-    school_ids = None if schools is None else sorted(set(schools))
-    now = timezone.now()
-    stamp = (
-        now if connection.vendor == "postgresql" else connection.ops.adapt_datetimefield_value(now)
-    )
+    school_ids, la_ids, stamp, la_info, region_code = _rebuild_scope(schools)
     cid = collection.pk
-    la_info = {
-        pk: (code, region_id)
-        for pk, code, region_id in LocalAuthority.objects.values_list("pk", "code", "region_id")
-    }
-    region_code = dict(Region.objects.values_list("pk", "dfe_code"))
-    la_ids = None
-    if school_ids is not None:
-        la_ids = sorted(
-            set(School.objects.filter(pk__in=school_ids).values_list("la_id", flat=True))
-        )
     inputs = _inputs(definition, module, collection, la_ids)
     laestab = dict(School.objects.filter(pk__in=list(inputs)).values_list("pk", "laestab"))
     wanted = None if school_ids is None else set(school_ids)
