@@ -1,6 +1,8 @@
-"""Benchmark (not a test): import a national year of KS1 files and compare with a bare parse.
+"""Benchmark (not a test): import a national year of files and compare with a bare parse.
 
-Generates ~16,500 school files (~650,000 pupils) once into bench/out/, then for each database
+Generates a national year of one collection (KS1 2023 unless `--collection` names another,
+e.g. phonics-2024): ~16,500 school files (~650,000 pupils for KS1) once into bench/out/, then
+for each database
 asked for: a fresh database, `keystage init`, `keystage schools load`, and a timed
 `keystage import` of every LA folder, sampling the memory of the whole process tree (each
 database `--repeat` times). In the same run it times a bare `lxml.etree.parse` of every XML file
@@ -10,6 +12,12 @@ Targets (issue 2): import <= 60 s on PostgreSQL, <= 90 s on SQLite, <= 3x the ba
 peak memory <= 500 MB. With --write-docs the figures go to docs/performance.md.
 
     .venv/bin/python bench/import_national.py --db sqlite --db postgres --repeat 3 --write-docs
+    .venv/bin/python bench/import_national.py --collection phonics-2024 --previous phonics-2023 \
+        --db sqlite --db postgres --write-docs
+
+`--previous` imports that collection's national year (same seed) into each fresh database
+first, untimed, so the timed import checks its pupils against last year's as a real LA's second
+year does (phonics' cross-year rules).
 """
 
 from __future__ import annotations
@@ -42,7 +50,7 @@ PG_ADMIN = os.environ.get(
 )
 
 
-def generate(out: Path, seed: int) -> dict:
+def generate(out: Path, seed: int, collection: str | None, las: list[str] | None = None) -> dict:
     marker = out / "summary.json"
     if marker.exists():
         return json.loads(marker.read_text())
@@ -51,7 +59,8 @@ def generate(out: Path, seed: int) -> dict:
         [
             *KEYSTAGE,
             "generate",
-            "--national",
+            *(["--collection", collection] if collection else []),
+            *([a for la in las for a in ("--la", la)] if las else ["--national"]),
             "--out",
             str(out),
             "--seed",
@@ -119,10 +128,16 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
-def timed_import(env: dict, folders: list[str]) -> tuple[float, int, str]:
+def timed_import(env: dict, folders: list[str], collection: str | None) -> tuple[float, int, str]:
     started = time.monotonic()
     proc = subprocess.Popen(
-        [*KEYSTAGE, "import", "--quiet", *folders],
+        [
+            *KEYSTAGE,
+            "import",
+            *(["--collection", collection] if collection else []),
+            "--quiet",
+            *folders,
+        ],  # fmt: skip
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -187,14 +202,28 @@ def _median(values: list[float]) -> float:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "national")
+    ap.add_argument("--collection", default=None, help="collection, e.g. phonics-2024 (KS1 2023)")
+    ap.add_argument(
+        "--previous",
+        default=None,
+        help="a collection imported first, untimed (last year's, for cross-year rules)",
+    )
+    ap.add_argument("--la", action="append", help="these LAs only (a trial run; not national)")
+    ap.add_argument("--out", type=Path, default=None, help="where the generated files are kept")
     ap.add_argument("--db", action="append", choices=("sqlite", "postgres"))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=1, help="imports per database (default 1)")
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args()
     dbs = args.db or ["sqlite"]
-    summary = generate(args.out, args.seed)
+    if args.out is None:
+        name = f"national-{args.collection}" if args.collection else "national"
+        args.out = ROOT / "bench" / "out" / name
+    summary = generate(args.out, args.seed, args.collection, args.la)
+    previous = None
+    if args.previous:
+        previous = args.out.parent / f"national-{args.previous}"
+        generate(previous, args.seed, args.previous, args.la)
     print(f"data: {summary}", flush=True)
     folders = la_folders(args.out)
     # The bare parse is timed before the first import and again after every import, and the
@@ -222,8 +251,11 @@ def main() -> int:
                         check=True,
                         capture_output=True,
                     )
+                    if previous:
+                        _, _, before = timed_import(env, la_folders(previous), args.previous)
+                        print(f"{args.previous} imported first: {before}", flush=True)
                     settle()
-                    elapsed, peak, last = timed_import(env, folders)
+                    elapsed, peak, last = timed_import(env, folders, args.collection)
                 finally:
                     cleanup()
                 run = {"import_s": round(elapsed, 1), "peak_mb": round(peak / 2**20),
@@ -242,11 +274,11 @@ def main() -> int:
         })  # fmt: skip
     print(json.dumps({"bare_parse_s": [round(x, 1) for x in parses], "results": results}))
     if args.write_docs:
-        write_docs(summary, parses, parsed, size, results)
+        write_docs(summary, parses, parsed, size, results, args.collection, args.previous)
     return 0
 
 
-def write_docs(summary, parses, parsed, size, results) -> None:
+def write_docs(summary, parses, parsed, size, results, collection=None, previous=None) -> None:
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     each = ", ".join(f"{x:.1f}" for x in parses)
     lines = [
@@ -274,7 +306,14 @@ def write_docs(summary, parses, parsed, size, results) -> None:
         "",
         "Import summary lines: " + "; ".join(f"{r['db']}: {r['summary']}" for r in results),
     ]
-    write_block("import_national", "National import (issue 2)", lines)
+    if previous:
+        lines += ["", f"Each database held {previous}'s national year first (imported untimed), so "
+                  "the timed import checked every pupil against last year's."]  # fmt: skip
+    if collection:
+        write_block(f"import_national_{collection}", f"National import, {collection} (issue 16)",
+                    lines)  # fmt: skip
+    else:
+        write_block("import_national", "National import (issue 2)", lines)
 
 
 if __name__ == "__main__":

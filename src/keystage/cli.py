@@ -162,7 +162,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     restore.add_argument("file", type=Path, help="a file `keystage backup` wrote")
     _fmt_arg(restore)
+    _collection_after_the_command(sub)
     return parser
+
+
+def _collection_after_the_command(sub) -> None:
+    """`--collection` is taken after any command too (`keystage import --collection
+    phonics-2024 ...`), as people type it; SUPPRESS keeps the global option's value when it is
+    not given there."""
+    for command in sub.choices.values():
+        if "--collection" not in command._option_string_actions:
+            command.add_argument("--collection", default=argparse.SUPPRESS, metavar="ID",
+                                 help="the collection (as the global option)")  # fmt: skip
+        for action in command._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _collection_after_the_command(action)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -208,3 +208,23 @@ def test_zip_bomb_is_refused_whole(ready, capsys):
     from keystage.submissions.models import PupilRecord
 
     assert PupilRecord.objects.count() == 0
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_collection_is_taken_before_or_after_the_command(ready, capsys, where):
+    """`keystage --collection phonics-2023 import` and `keystage import --collection phonics-2023`
+    are the same command: a KS1 file is refused by phonics either way, naming its collection."""
+    from keystage.submissions.models import PupilRecord
+
+    write_ctf(ready / "ks1.xml", [pupil(1), pupil(2)])
+    option = ["--collection", "phonics-2023"]
+    args = [*option, "import", str(ready / "ks1.xml")] if where == "before" else [
+        "import", *option, str(ready / "ks1.xml")]  # fmt: skip
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "ks1.xml" in err and "import it into Key stage 1 teacher assessment 2023" in err, err
+    assert PupilRecord.objects.count() == 0
+    # The option given after the command wins over the one before it, as people expect.
+    assert main(["--collection", "phonics-2023", "import", "--collection", "ks1-2023",
+                 str(ready / "ks1.xml")]) == 0  # fmt: skip
+    assert PupilRecord.objects.count() == 2
