@@ -66,6 +66,23 @@ def test_check_your_answers_shows_what_is_sent_and_asks_for_the_declaration(
     assert rows["Pupils"] == "5 pupils"
     assert rows["Open errors"] == "0 errors in West Sussex's data when the return was built"
     assert rows["Queries without an explanation"] == "1 query when the return was built"
+    # The return's figures, hand-worked from the five pupils: reading EXS but one Q (not a
+    # result: eligible, not met), writing WTS, maths GDS, science EXS.
+    assert (
+        rows["English reading"]
+        == "5 eligible, 4 expected standard or above (80%), 0 greater depth (0%)"
+    )
+    assert (
+        rows["English writing"]
+        == "5 eligible, 0 expected standard or above (0%), 0 greater depth (0%)"
+    )
+    assert rows["Mathematics"] == (
+        "5 eligible, 5 expected standard or above (100%), 5 greater depth (100%)"
+    )
+    assert rows["Science"] == "5 eligible, 5 expected standard or above (100%)"
+    assert rows["Reading, writing and maths combined"] == (
+        "5 eligible, 0 expected standard or above (0%), 0 greater depth (0%)"
+    )
     links = html.xpath('//dd[contains(@class, "actions")]//a/@href')
     assert f"{reverse('la-errors', kwargs={'code': '938'})}?severity=query" in links
     button = html.xpath('//form//button[contains(@class, "govuk-button")]')[0]

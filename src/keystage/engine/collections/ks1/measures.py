@@ -82,9 +82,29 @@ def ees_row(
 def headlines(
     counts: Counts, definition: Definition, *, as_of: dt.date | None = None
 ) -> list[tuple[str, str]]:
-    """The figures shown before a return is sent (check your answers): none for KS1 yet, whose
-    page shows the counts of schools, pupils and open items only."""
-    return []
+    """The figures a person checks before sending these pupils on (the return's check your
+    answers page): (label, words) per subject with eligible pupils, then the combined measure,
+    in the words of the summary report ("expected standard or above", "greater depth")."""
+    from keystage.engine.collections.ks1.reports import COMBINED_LABEL, MEASURE_LABELS
+
+    found = measures(counts, definition)
+    labels = {s.key: s.label for s in definition.subjects}
+    out = []
+
+    def words(m: Mapping[str, Any]) -> str:
+        text = f"{m['eligible']} eligible, {m['met']} {MEASURE_LABELS['met']} "
+        text += f"({shared.rounded(m['met_percent'])}%)"
+        if m.get("higher") is not None:
+            text += f", {m['higher']} {MEASURE_LABELS['higher']} "
+            text += f"({shared.rounded(m['higher_percent'])}%)"
+        return text
+
+    for key, m in found["subjects"].items():
+        if m["eligible"]:
+            out.append((labels[key], words(m)))
+    if found["combined"]["eligible"] and found["combined"]["subjects"]:
+        out.append((COMBINED_LABEL, words(found["combined"])))
+    return out
 
 
 def to_json(counts: Counts) -> dict[str, Any]:
