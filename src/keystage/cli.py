@@ -29,6 +29,20 @@ def _fmt_arg(p: argparse.ArgumentParser, default: str = "text") -> None:
     )
 
 
+def _kept_from_before(results) -> int:
+    """The pupils that year-group files kept from their schools' files of before this import:
+    a school whose earlier file came in this same import has its pupils counted already in
+    what was stored."""
+    seen: set[str] = set()
+    kept = 0
+    for r in results:
+        if r.outcome == "superseded" and r.laestab not in seen:
+            kept += r.year_group.get("kept", 0)
+        if r.outcome in ("accepted", "superseded"):
+            seen.add(r.laestab)
+    return kept
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="keystage",
@@ -428,7 +442,7 @@ def cmd_import(args) -> int:
             for k in ("accepted", "superseded", "unchanged", "rejected")
         }
         pupils = sum(r.pupils for r in results if r.outcome in ("accepted", "superseded"))
-        kept = sum(r.year_group.get("kept", 0) for r in results if r.outcome == "superseded")
+        kept = _kept_from_before(results)
         print(
             f"{_count(len(results), 'file')} in {elapsed:.1f}s: {tally['accepted']} accepted, "
             f"{tally['superseded']} superseded an earlier file, {tally['unchanged']} unchanged, "

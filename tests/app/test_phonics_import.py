@@ -255,3 +255,25 @@ def test_a_year_group_file_replaces_only_its_year_group(loaded, tmp_path, signed
     conflict = PupilChange.objects.get(conflict=PupilChange.Conflict.OPEN)
     assert (conflict.upn, conflict.old, conflict.new) == (_upn(11), "JONES", pupil(11)["surname"])
     assert conflict.upload_id == both.upload_id
+
+
+def test_the_import_summary_counts_kept_pupils_once(loaded, tmp_path, capsys):
+    """A school's Year 1 and Year 2 files in one import: every pupil was stored by this import,
+    none "kept from earlier files". A later Year 1 file keeps the Year 2 pupils of before."""
+    from keystage.cli import main
+
+    both = tmp_path / "both"
+    both.mkdir()
+    write_ctf(both / "a_year1.xml", [phonics_pupil(n, ["34"]) for n in (1, 2, 3)])
+    write_ctf(both / "b_year2.xml", [phonics_pupil(n, ["30"], nc_year="2") for n in (11, 12)])
+    assert main(["import", "--collection", "phonics-2023", "--quiet", str(both)]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.endswith("1 accepted, 1 superseded an earlier file, 0 unchanged, 0 rejected; "
+                         "5 pupils stored."), line  # fmt: skip
+    later = write_ctf(tmp_path / "year1_again.xml", [phonics_pupil(n, ["36"]) for n in (1, 2)])
+    assert main(["import", "--collection", "phonics-2023", "--quiet", str(later)]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.endswith("2 pupils stored, and 2 pupils of other year groups kept from the "
+                         "schools' earlier files."), line  # fmt: skip
+    phonics = get_collection("phonics-2023")
+    assert PupilRecord.objects.filter(collection=phonics, is_current=True).count() == 4
