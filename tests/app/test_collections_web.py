@@ -109,8 +109,9 @@ def test_a_collection_the_service_does_not_offer_is_not_found(la938, members, si
                                                               settings):  # fmt: skip
     signed_in(members["officer938"])
     assert client.get("/ks9-2031/la/938/dashboard").status_code == 404
-    # phonics-2024 has a definition, but this service does not offer it.
-    assert "phonics-2024" not in settings.KEYSTAGE_COLLECTIONS
+    assert client.get("/phonics-2024/la/938/dashboard").status_code == 200  # offered by default
+    # A service that offers KS1 alone: phonics-2024 has a definition, but is not offered.
+    settings.KEYSTAGE_COLLECTIONS = ["ks1-2023", "ks1-2024", "ks1-2025"]
     assert client.get("/phonics-2024/la/938/dashboard").status_code == 404
     assert client.get("/ks1-2025/la/938/dashboard").status_code == 200
 
@@ -131,15 +132,21 @@ def test_the_home_page_lists_the_collections_with_their_state_and_dates(
     listed = page[page.index("data-collections") :]
     listed = listed[: listed.index("</dl>")]
     rows = listed.split('<div class="govuk-summary-list__row')[1:]
+    # The service's default collections: the statutory ones first, then KS1's optional years.
     assert [re.search(r'href="([^"]+)"', r).group(1) for r in rows] == [
-        "/ks1-2023/la/938/dashboard", "/ks1-2024/la/938/dashboard", "/ks1-2025/la/938/dashboard",
+        "/ks1-2023/la/938/dashboard", "/phonics-2023/la/938/dashboard",
+        "/phonics-2024/la/938/dashboard", "/phonics-2025/la/938/dashboard",
+        "/ks1-2024/la/938/dashboard", "/ks1-2025/la/938/dashboard",
     ]  # fmt: skip
-    first, second, _ = (" ".join(re.sub(r"<[^>]+>", " ", r).split()) for r in rows)
-    assert "Key stage 1 teacher assessment 2023" in first
-    assert "Closed" in first and "National deadline 21 July 2023" in first
-    assert first.endswith("5 pupils held")  # LA 938's in 2023 (la938: 3 + 2)
-    assert "Optional: no national return" in second and "National deadline" not in second
-    assert "Schools' deadline 25 June 2024" in second and second.endswith("0 pupils held")
+    ks1, _, phonics, _, optional, _ = (" ".join(re.sub(r"<[^>]+>", " ", r).split()) for r in rows)
+    assert "Key stage 1 teacher assessment 2023" in ks1
+    assert "Closed" in ks1 and "National deadline 21 July 2023" in ks1
+    assert ks1.endswith("5 pupils held")  # LA 938's in 2023 (la938: 3 + 2)
+    assert "Phonics screening check 2024" in phonics and "Optional" not in phonics
+    assert "National deadline 19 July 2024" in phonics
+    assert "Schools' deadline 25 June 2024" in phonics and phonics.endswith("0 pupils held")
+    assert "Optional: no national return" in optional and "National deadline" not in optional
+    assert "Schools' deadline 25 June 2024" in optional and optional.endswith("0 pupils held")
 
 
 def test_a_collections_phase_follows_its_dates():

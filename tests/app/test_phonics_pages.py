@@ -37,9 +37,9 @@ def phonics_pupil(n: int, results, nc_year="1", **over) -> dict:
 
 
 @pytest.fixture
-def phonics938(loaded, members, settings, tmp_path):
-    """The phonics collection offered beside KS1's, with LA 938's two files imported."""
-    settings.KEYSTAGE_COLLECTIONS = [*settings.KEYSTAGE_COLLECTIONS, PHONICS]
+def phonics938(loaded, members, tmp_path):
+    """The phonics collection (the service offers it beside KS1's), with LA 938's two files
+    imported."""
     first = write_ctf(tmp_path / "9382001_CTF_938LLLL_001.xml", [
         phonics_pupil(1, ["34"]), phonics_pupil(2, ["A"]), phonics_pupil(3, ["41"]),
         phonics_pupil(4, ["28"], nc_year="2"),
@@ -187,9 +187,8 @@ def test_the_school_check_loop_works_for_phonics_with_its_measures(phonics938, m
 
 
 @pytest.mark.parametrize("code", ["phonics-2024", "phonics-2025"])
-def test_later_years_pages_answer_with_their_own_years(code, loaded, members, settings,
-                                                       signed_in, client, tmp_path):  # fmt: skip
-    settings.KEYSTAGE_COLLECTIONS = [*settings.KEYSTAGE_COLLECTIONS, code]
+def test_later_years_pages_answer_with_their_own_years(code, loaded, members, signed_in, client,
+                                                       tmp_path):  # fmt: skip
     year = int(code[-4:])
     born = {"1": f"{year - 7}-10-14", "2": f"{year - 8}-10-14"}  # Year 1 and Year 2 that year
     f = write_ctf(tmp_path / "9382002_CTF_938LLLL_001.xml", [

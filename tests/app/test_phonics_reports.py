@@ -48,9 +48,7 @@ def _2024(n: int, mark: str, nc_year: str, **over) -> dict:
 
 
 @pytest.fixture
-def cohort(loaded, tmp_path, settings):
-    settings.KEYSTAGE_COLLECTIONS = [*settings.KEYSTAGE_COLLECTIONS, "phonics-2023",
-                                     "phonics-2024"]  # fmt: skip
+def cohort(loaded, tmp_path):
     a = [phonics_pupil(n, [r]) for n, r in Y1_A] + [
         phonics_pupil(n, [r], nc_year="2") for n, r in Y2_A
     ]

@@ -45,8 +45,7 @@ def _held(model, la, collection=None) -> set[tuple]:
 
 
 @pytest.fixture
-def phonics_la(la938, tmp_path, settings):
-    settings.KEYSTAGE_COLLECTIONS = [*settings.KEYSTAGE_COLLECTIONS, PHONICS]
+def phonics_la(la938, tmp_path):
     one = write_ctf(tmp_path / "9382001_CTF_938LLLL_001.xml", [
         _pupil(1, ["34"]), _pupil(2, ["32", "Wa"]), _pupil(3, ["A"]),
         _pupil(4, ["28"], nc_year="2"),

@@ -5,6 +5,10 @@ own users see there (filled with plausible values, so the forms carry the tenant
 request must load no model instance outside the user's scope (`scoped()` is the judge) and
 change no row outside it (every model's rows are compared before and after).
 
+The walk is made in each of `COLLECTIONS` (KS1's and a phonics one): each tenant's pupils,
+check loop, returns and report packs are of that collection, in its own items, so the pages of
+every kind of collection are walked with data on them.
+
 A new URL must be added to `PARAMETERS` (how to fill its path parameters) or to `EXEMPT`;
 otherwise this test fails, so no page escapes the walk."""
 
@@ -17,6 +21,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from keystage.engine import definition as definitions
 from keystage.web.links import reverse
 from tests.builders import SCHOOLS, ctf, pupil, write_register
 
@@ -26,16 +31,23 @@ pytestmark = pytest.mark.django_db
 LA202_MARKS = ("ZZ-OTHER-TENANT", "OTHERTENANT", "officer202")
 LA938_MARKS = ("ZZ-TENANT-938", "TENANTNINETHREEEIGHT", "officer938")
 
+# The collections walked: KS1's, and the phonics check's (another collection module: its own
+# items, rules, measures, reports and return layout).
+COLLECTIONS = ("ks1-2023", "phonics-2024")
+
 
 @dataclass(frozen=True)
 class Tenant:
     """Real ids of one tenant's rows, and the strings that mark its data."""
 
     code: str
+    collection: str  # the id of the collection the tenant's data is of
     batch_id: int
     membership_id: int
     marks: tuple[str, ...]
     pupil_id: int = 0  # one of the tenant's pupil records
+    reference: str = ""  # of the tenant's return submission (see _returns)
+    bundle: str = ""  # the name of the zip of the tenant's first return build
 
 
 def _la_code(t: Tenant) -> dict:
@@ -101,12 +113,8 @@ PARAMETERS = {
     "la-return-upload": _la_code,
     "la-return-submit-loaded": _la_code,
     "la-return-submit": lambda t: {"code": t.code, "serial": 1},
-    "la-return-submitted": lambda t: {"code": t.code, "reference": f"KS1-2023-{t.code}-001"},
-    "la-return-download": lambda t: {
-        "code": t.code,
-        "serial": 1,
-        "file": f"{t.code}_KS1_2023_001.zip",
-    },
+    "la-return-submitted": lambda t: {"code": t.code, "reference": t.reference},
+    "la-return-download": lambda t: {"code": t.code, "serial": 1, "file": t.bundle},
     "national-dashboard": None,
     "national-dashboard-export": lambda t: {"fmt": "csv"},
     "collected-la": _la_code,
@@ -187,20 +195,45 @@ def register_file(tmp_path):
     return write_register(tmp_path / "schools.csv", schools=schools)
 
 
+def walk_pupil(collection_id: str, n: int, la: str, estab: str, surname: str) -> dict:
+    """A pupil of the collection, in its own items: KS1's teacher assessments, or a Year 1
+    pupil's phonics mark in the check's year (pupil 3's 41 is out of range: an error, so the
+    tenant's data is on the Data Errors page of either kind of collection)."""
+    d = definitions.load(collection_id)
+    if d.kind != "phonics":
+        return pupil(n, la=la, estab=estab, surname=surname)
+    mark = {1: "36", 2: "20"}.get(n, "41")
+    return pupil(n, la=la, estab=estab, surname=surname, nc_year="1", phonics=[mark],
+                 year=str(d.year), dob=f"{d.year - 7}-10-14", reading=None, writing=None,
+                 maths=None, science=None)  # fmt: skip
+
+
+def walk_file(collection_id, la, estab, surname, pupils=3) -> bytes:
+    """A school's CTF of the collection."""
+    rows = [walk_pupil(collection_id, n, la, estab, surname) for n in range(1, pupils + 1)]
+    return ctf(rows, la, estab).encode()
+
+
 def _uploaded_batch(user, name, la, estab, surname) -> int:
-    """A web upload by `user`, imported the way the background task does it."""
+    """A web upload by `user` of the default collection's file (the tenants fixture sets the
+    default), imported the way the background task does it."""
+    from django.conf import settings
+
     from keystage.submissions.batches import do_create_batch, run_batch
 
-    pupils = [pupil(n, la=la, estab=estab, surname=surname) for n in range(1, 4)]
-    file = SimpleUploadedFile(name, ctf(pupils, la, estab).encode(), "text/xml")
+    body = walk_file(settings.KEYSTAGE_COLLECTION, la, estab, surname)
+    file = SimpleUploadedFile(name, body, "text/xml")
     batch = do_create_batch(user, [file])
     run_batch(batch.pk)
     return batch.pk
 
 
-def _returns(members, settings, tmp_path) -> None:
+def _returns(members, settings, tmp_path) -> dict[str, dict]:
     """Each tenant's return built (serial 1) and held by the national collection: LA 202's
-    uploaded, LA 938's submitted by its approver."""
+    uploaded, LA 938's submitted by its approver. Returns {LA code: {"bundle": the build's
+    zip, "reference": the submission's}}; LA 202 has not submitted, so its reference is
+    LA 938's with its own code (no such submission: its page answers 404 to all)."""
+    from keystage.engine.return_writer import bundle_file_name
     from keystage.orgs.models import LocalAuthority
     from keystage.returns import actions
     from keystage.submissions.actions import get_collection
@@ -212,16 +245,35 @@ def _returns(members, settings, tmp_path) -> None:
     files = [(f["name"], actions.generation_path(g202, f["name"]).read_bytes()) for f in g202.files]
     actions.do_upload_returns(la202, collection, files, user=members["officer202"])
     g938 = actions.do_build_return(la938, collection, user=members["officer938"], confirm=True)
-    actions.do_submit_generation(g938, user=members["officer938"])
+    reference = actions.do_submit_generation(g938, user=members["officer938"]).submission.reference
+    d = definitions.load(collection.code)
+    bundles = {g.la.code: g.bundle_name for g in (g202, g938)}
+    # The zips are named by the collection's definition.
+    assert bundles == {code: bundle_file_name(d, la=code, serial=1) for code in ("202", "938")}
+    return {
+        code: {"bundle": bundles[code], "reference": reference.replace("-938-", f"-{code}-")}
+        for code in ("202", "938")
+    }
 
 
 @pytest.fixture
-def tenants(members, settings, tmp_path):
+def collection_id() -> str:
+    """The collection whose pages are walked (the walk is parametrized over COLLECTIONS)."""
+    return COLLECTIONS[0]
+
+
+@pytest.fixture
+def tenants(collection_id, members, settings, tmp_path):
     from keystage.submissions.models import PupilRecord
 
     settings.KEYSTAGE_DATA_DIR = tmp_path
+    # The walked collection is the default one: reverse() and get_collection() name it.
+    settings.KEYSTAGE_COLLECTION = collection_id
+    if collection_id not in settings.KEYSTAGE_COLLECTIONS:
+        settings.KEYSTAGE_COLLECTIONS = [*settings.KEYSTAGE_COLLECTIONS, collection_id]
     la202 = Tenant(
         code="202",
+        collection=collection_id,
         batch_id=_uploaded_batch(members["officer202"], "ZZ-OTHER-TENANT.xml", "202", "2003",
                                  "OTHERTENANT"),
         membership_id=members["officer202"].membership.pk,
@@ -229,22 +281,24 @@ def tenants(members, settings, tmp_path):
     )  # fmt: skip
     la938 = Tenant(
         code="938",
+        collection=collection_id,
         batch_id=_uploaded_batch(members["officer938"], "ZZ-TENANT-938.xml", "938", "4001",
                                  "TENANTNINETHREEEIGHT"),
         membership_id=members["officer938"].membership.pk,
         marks=LA938_MARKS,
     )  # fmt: skip
     _check_loop(members)
-    _returns(members, settings, tmp_path)
+    returns = _returns(members, settings, tmp_path)
+    pupils = PupilRecord.objects.filter(collection__code=collection_id, is_current=True)
     pupil_ids = {
-        code: PupilRecord.objects.filter(surname=surname).order_by("pk").first().pk
+        code: pupils.filter(surname=surname).order_by("pk").first().pk
         for code, surname in (("202", "OTHERTENANT"), ("938", "TENANTNINETHREEEIGHT"))
     }
-    la202 = dataclasses.replace(la202, pupil_id=pupil_ids["202"])
-    la938 = dataclasses.replace(la938, pupil_id=pupil_ids["938"])
+    la202 = dataclasses.replace(la202, pupil_id=pupil_ids["202"], **returns["202"])
+    la938 = dataclasses.replace(la938, pupil_id=pupil_ids["938"], **returns["938"])
     # The data is really there, so a page that leaked it would show it.
-    assert PupilRecord.objects.filter(surname="OTHERTENANT", school__urn="100000").count() == 3
-    assert PupilRecord.objects.filter(surname="TENANTNINETHREEEIGHT").count() == 3
+    assert pupils.filter(surname="OTHERTENANT", school__urn="100000").count() == 3
+    assert pupils.filter(surname="TENANTNINETHREEEIGHT").count() == 3
     return {"202": la202, "938": la938}
 
 
@@ -295,6 +349,13 @@ WALKS = {
 # carry that tenant's ids (its pupils, schools, members) as a hostile user would copy them.
 FORM_OWNERS = {"202": ("officer202", "admin202", "school202"),
                "938": ("officer938", "admin938", "school938")}  # fmt: skip
+
+# Pages that show the tenant's data (its schools' names, pupils' surnames, its officer's
+# messages) to the national admin in every collection walked: uploads, pupils, errors, the check
+# loop, the return, reports.
+SHOWS_TENANT = {"upload-batch", "upload-history", "la-dashboard", "la-errors", "la-pupils",
+                "la-pupil", "la-checking-school", "school-check", "la-returns", "collected-la",
+                "collected-return", "report-pupils", "report-summary", "report-pack-download"}  # fmt: skip
 
 # URLs that answer a file, not a page with forms.
 DOWNLOADS = ("-export", "-pdf", "-download", "-chart", "-chase-list")
@@ -530,12 +591,11 @@ def tenant_forms(members, tenant, urls: dict[str, str]) -> dict[str, list[dict]]
     """{URL: [form data]} of the forms each URL's pages show the tenant's own users."""
 
     def a_file():
-        body = ctf([pupil(n, la=tenant.code, estab=TENANT_SCHOOLS[tenant.code][3:],
-                          surname=tenant.marks[1]) for n in range(1, 3)],
-                   tenant.code, TENANT_SCHOOLS[tenant.code][3:])  # fmt: skip
+        body = walk_file(tenant.collection, tenant.code, TENANT_SCHOOLS[tenant.code][3:],
+                         tenant.marks[1], pupils=2)  # fmt: skip
         # Named without the tenant's marks: a user who posts another LA's file sees its name
         # (and that it is refused as that LA's) among their own uploads, which is no leak.
-        return SimpleUploadedFile(f"walk-{tenant.code}.xml", body.encode(), "text/xml")
+        return SimpleUploadedFile(f"walk-{tenant.code}.xml", body, "text/xml")
 
     pages = [url for name, url in urls.items() if not name.endswith(DOWNLOADS)]
     found: dict[str, list[dict]] = {}
@@ -587,12 +647,13 @@ def walk_urls(tenant: Tenant, names=None) -> dict[str, str]:
 
 
 def walk(client, members, tenants, who, whose, may_see, names=None, sign_in=None,
-         look=LOOKS, forms=None) -> int:  # fmt: skip
+         look=LOOKS, forms=None, shown_on=None) -> int:  # fmt: skip
     """Every URL (or those `names`) as `who`, filled with `whose` ids: GET it, then POST an
     empty form and each real form the tenant's own users see there. Raises WalkFailed when a
     page (or an e-mail) shows the tenant's marks, a request loads a row `who` may not see, or
     changes one (`look` chooses which of these to look for). `forms`: the tenant's forms of
-    these URLs when already found (`tenant_forms`). Returns the requests made."""
+    these URLs when already found (`tenant_forms`); `shown_on`, a set, gets the names of the
+    URLs whose pages show the tenant's marks. Returns the requests made."""
     from django.core import mail
 
     tenant = tenants[whose]
@@ -614,8 +675,10 @@ def walk(client, members, tenants, who, whose, may_see, names=None, sign_in=None
             status = response.status_code
             where = f"{who} {method.upper()} {url} {sorted(data)}"
             assert status < 500, (where, status)
+            shown = [mark for mark in tenant.marks if mark in body]
+            if shown and status == 200 and shown_on is not None:
+                shown_on.add(name)
             if not may_see:
-                shown = [mark for mark in tenant.marks if mark in body]
                 if "marks" in look and shown and status == 200:
                     raise WalkFailed(f"{where}: shows {shown} of LA {whose}")
                 foreign = read.foreign(seen)
@@ -636,8 +699,10 @@ def walk(client, members, tenants, who, whose, may_see, names=None, sign_in=None
     return requests
 
 
+@pytest.mark.parametrize("collection_id", COLLECTIONS)
 @pytest.mark.parametrize("whose", sorted(WALKS))
-def test_walk_every_url_with_another_tenants_ids(members, tenants, client, signed_in, whose):
+def test_walk_every_url_with_another_tenants_ids(members, tenants, client, signed_in, whose,
+                                                 collection_id):  # fmt: skip
     from django.core import mail
     from django.db import transaction
 
@@ -651,10 +716,13 @@ def test_walk_every_url_with_another_tenants_ids(members, tenants, client, signe
         # national admin's changes to the tenant's) is rolled back before the next.
         with transaction.atomic():
             sign_in()
+            shown_on: set[str] = set()
             requests = walk(client, members, tenants, who, whose, may_see, sign_in=sign_in,
-                            forms=forms)  # fmt: skip
+                            forms=forms, shown_on=shown_on)  # fmt: skip
             if may_see:
-                # The national admin really reaches the other tenant's data through these URLs.
+                # The national admin really reaches the other tenant's data through these URLs,
+                # in this collection's pages of each kind: so a page that leaked it would show it.
+                assert SHOWS_TENANT <= shown_on, sorted(SHOWS_TENANT - shown_on)
                 page = client.get(reverse("la-errors", kwargs={"code": tenants[whose].code}))
                 assert "ZZ-OTHER-TENANT" in _body(page) or "OTHERTENANT" in _body(page)
             transaction.set_rollback(True)

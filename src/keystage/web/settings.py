@@ -263,11 +263,13 @@ KEYSTAGE_RETENTION_YEARS = os.environ.get("KEYSTAGE_RETENTION_YEARS", "")
 
 # The collection the product works on unless told otherwise (commands, the paths from before
 # there were several collections), and the collections the service offers side by side: each
-# has its pages under its id (/ks1-2024/la/938/dashboard), in this order on the home page.
+# has its pages under its id (/ks1-2024/la/938/dashboard), in this order on the home page: the
+# statutory collections first (KS1 2023, the phonics checks), then the optional KS1 years.
 KEYSTAGE_COLLECTION = os.environ.get("KEYSTAGE_COLLECTION", "ks1-2023")
+DEFAULT_COLLECTIONS = "ks1-2023,phonics-2023,phonics-2024,phonics-2025,ks1-2024,ks1-2025"
 KEYSTAGE_COLLECTIONS = [
     c.strip()
-    for c in os.environ.get("KEYSTAGE_COLLECTIONS", "ks1-2023,ks1-2024,ks1-2025").split(",")
+    for c in os.environ.get("KEYSTAGE_COLLECTIONS", DEFAULT_COLLECTIONS).split(",")
     if c.strip()
 ]
 if KEYSTAGE_COLLECTION not in KEYSTAGE_COLLECTIONS:
