@@ -287,11 +287,31 @@ class Disclosure:
         return self._known
 
     def _la_shown(self, la_unit, group: str) -> bool:
-        """Whether this school-level viewer is shown the pupil count of their LA's group."""
+        """Whether this school-level viewer is shown their LA's figures of the group: its
+        pupils and every row of the reports with pupils in it. The rows need not count the
+        same pupils (phonics' Year 1 and Year 2 re-check are different pupils), so an LA whose
+        pupils are shown can still have a figure suppressed; a region or England figure that
+        took the LA as known would then give that figure away."""
         la_id, _, _, counts, _ = la_unit
         la = Area("la", f"#{la_id}", "", la_id=la_id)  # code: only a cache key here
         own, others = self.context(la, group)
-        return not disclosure.hidden(counts.pupils, own.pupils, others)
+        if disclosure.hidden(counts.pupils, own.pupils, others):
+            return False
+        definition, module = _measures_of(self.collection)
+        as_of = today()
+        theirs = _subject_figures(self.collection, module.measures(counts, definition, as_of=as_of))
+        mine = (
+            _subject_figures(self.collection, module.measures(own, definition, as_of=as_of))
+            if own.pupils else {}
+        )  # fmt: skip
+        for subject, by_measure in theirs.items():
+            figure = by_measure["met"]
+            if figure is None or not figure.eligible:
+                continue  # no pupils in the row: nothing to give away
+            own_eligible = mine[subject]["met"].eligible if subject in mine else 0
+            if disclosure.hidden(figure.eligible, own_eligible, others):
+                return False
+        return True
 
     def context(self, area: Area, group: str) -> tuple[object, int]:
         """(the viewer's own counts inside `area` for `group`, the number of other units)."""
