@@ -508,6 +508,7 @@ def cmd_report(args) -> int:
             fields, rows = queries.NATIONAL_FIELDS, queries.national(collection)
     except queries.AreaNotFound as e:
         raise UsageError(str(e)) from None
+    fields = queries.fields_for(collection, fields)  # phonics: no greater depth columns
     if args.format == "text" and not rows:
         print(
             "No figures yet: import files first. Each import queues a recount of the fact "

@@ -276,10 +276,13 @@ def _shown(figure) -> str:
     return _percent(figure.percent) or "-"
 
 
-def la_comparison(collection: Collection, school: School, subjects) -> dict:
+def la_comparison(collection: Collection, school: School, keys, measures, *,
+                  combined: bool = True) -> dict:  # fmt: skip
     """The LA's figures for the school's report, with the reports' disclosure control applied
     for the school as viewer (also when an LA user previews or prints the report: it is the
-    school's report). The LA chose to let its schools compare themselves with it."""
+    school's report). The LA chose to let its schools compare themselves with it. One row per
+    (measure, label) of `measures`, a cell per row of the reports in `keys` (KS1's subjects,
+    phonics' year groups); with `combined`, KS1's combined measure too."""
     la_area = report_queries.school_area(school)[1]
     viewer = Viewer(school_ids=frozenset([school.pk]))
     found = (
@@ -290,21 +293,20 @@ def la_comparison(collection: Collection, school: School, subjects) -> dict:
     if found is None:
         return {"name": school.la.name, "available": False}
     by_subject = found.subjects
-    combined = by_subject[report_queries.headline(collection)]
-    shown = {
-        "subjects": [
-            {"met": _shown(by_subject[s.key]["met"]), "higher": _shown(by_subject[s.key]["higher"])}
-            for s in subjects
-        ],
-        "combined": {"met": _shown(combined["met"]), "higher": _shown(combined["higher"])},
-    }
-    cells = [c for row in shown["subjects"] for c in row.values()] + list(
-        shown["combined"].values()
-    )
+    rows = [
+        SummaryRow(label, [_shown(by_subject.get(k, {}).get(measure)) for k in keys])
+        for measure, label in measures
+    ]
+    shown_combined = None
+    if combined:
+        both = by_subject[report_queries.headline(collection)]
+        shown_combined = {"met": _shown(both["met"]), "higher": _shown(both["higher"])}
+    cells = [c for row in rows for c in row.cells] + list((shown_combined or {}).values())
     return {
         "name": school.la.name,
         "available": True,
-        **shown,
+        "rows": rows,
+        "combined": shown_combined,
         "pupils": SUPPRESSED if found.pupils_hidden else found.pupils,
         "suppressed": found.pupils_hidden or SUPPRESSED in cells,
         "threshold": disclosure_threshold(),
@@ -317,7 +319,8 @@ def _label(bucket: str) -> str:
     return bucket.replace("_", " ").capitalize()
 
 
-def _summary_by_group(collection: Collection, school: School, definition, as_of) -> Summary:
+def _summary_by_group(collection: Collection, school: School, definition, as_of, *,
+                      comparisons: bool) -> Summary:  # fmt: skip
     """The school summary of a collection whose measures are by pupil group (phonics: Year 1
     and the Year 2 re-check, each a column), from its package's measures module: pupils in
     each bucket of the definition with the share of eligible pupils, eligible pupils and the
@@ -331,7 +334,8 @@ def _summary_by_group(collection: Collection, school: School, definition, as_of)
         for upn, nc_year, outcomes in rows.values_list("upn", "nc_year", "outcomes")
     ]
     m = module.measures(module.count_pupils(records, definition), definition, as_of=as_of)
-    groups = [g for g in m["groups"].values() if g["distribution"] is not None]
+    keys = [k for k, g in m["groups"].items() if g["distribution"] is not None]
+    groups = [m["groups"][k] for k in keys]
     eligible_bucket = next(iter(groups[0]["buckets"])) if groups else ""
     code_rows = []
     for name in groups[0]["buckets"] if groups else ():
@@ -342,11 +346,12 @@ def _summary_by_group(collection: Collection, school: School, definition, as_of)
             b = g["buckets"][name]
             cells.append("-" if b["count"] is None else _share(b["count"], b["percent"]))
         code_rows.append(SummaryRow(_label(name), cells))
+    met = report_queries.measure_labels(collection)["met"]
+    met = met[:1].upper() + met[1:]
     measure_rows = [
         SummaryRow("Eligible pupils", [str(g["eligible"]) for g in groups]),
         SummaryRow(
-            "Meeting the expected standard",
-            [_percent(g["met_percent"]) or "-" if g["reason"] is None else "-" for g in groups],
+            met, [_percent(g["met_percent"]) or "-" if g["reason"] is None else "-" for g in groups]
         ),
     ]
     reason = m["threshold"]["reason"]
@@ -356,13 +361,16 @@ def _summary_by_group(collection: Collection, school: School, definition, as_of)
             f"Pupils meeting the expected standard are not shown yet: {reason}. Until then "
             "the table gives the counts that do not depend on it.",
         )
+    comparison = None
+    if comparisons:  # the LA's facts, as of today (the reports' day), whatever `as_of` is
+        comparison = la_comparison(collection, school, keys, [("met", met)], combined=False)
     return Summary(
         pupils=m["pupils"],
         subjects=[g["label"] for g in groups],
         codes=code_rows,
         measures=measure_rows,
         combined=None,
-        comparison=None,
+        comparison=comparison,
         share_of="the share is of the group's eligible pupils",
         items=[s.label for s in definition.subjects],
         notes=notes,
@@ -376,11 +384,11 @@ def summary(collection: Collection, school: School, *, comparisons: bool,
     the share at the expected standard or above and at greater depth; the combined reading,
     writing and maths measure. With `comparisons`, the LA's figures from the fact tables, with
     disclosure control (`la_comparison`). A collection whose measures are by pupil group
-    (phonics) has its own layout (`_summary_by_group`), without the LA's figures yet, its
-    figures as on `as_of` (today when None: the threshold may not be published yet)."""
+    (phonics) has its own layout (`_summary_by_group`), its figures as on `as_of` (today when
+    None: the threshold may not be published yet)."""
     definition = definitions.load(collection.code)
     if definition.raw.get("measures", {}).get("groups"):  # [measures.groups]: by pupil group
-        return _summary_by_group(collection, school, definition, as_of)
+        return _summary_by_group(collection, school, definition, as_of, comparisons=comparisons)
     subjects = list(definition.subjects)
     outcomes = PupilRecord.objects.filter(
         collection=collection, school=school, is_current=True
@@ -418,7 +426,8 @@ def summary(collection: Collection, school: School, *, comparisons: bool,
     }
     comparison = None
     if comparisons:
-        comparison = la_comparison(collection, school, subjects)
+        comparison = la_comparison(collection, school, [s.key for s in subjects],
+                                   [("met", headings["met"]), ("higher", headings["higher"])])  # fmt: skip
     return Summary(
         pupils=m["pupils"],
         subjects=[s.label for s in subjects],

@@ -89,10 +89,12 @@ def distribution(
     fig, ax = plt.subplots(figsize=(7.5, 3.4), dpi=100)
     try:
         ax.bar(xs, [counts[x] for x in xs], 0.8, color=COLOURS[0], label="Pupils")
+        # Headroom above the tallest bar, so the legend is never drawn over a bar.
+        ax.set_ylim(0, max([*counts.values(), 1]) * 1.3)
         if threshold is not None:
             ax.axvline(threshold - 0.5, color=COLOURS[4], linestyle="--",
                        label=f"Threshold: {threshold}")  # fmt: skip
-            ax.legend(fontsize=8, frameon=False)
+            ax.legend(fontsize=8, frameon=False, loc="upper left", ncol=2)
         ax.set_xlabel(unit[:1].upper() + unit[1:])
         ax.set_ylabel("Pupils")
         ax.set_xticks([x for x in xs if x % 5 == 0])

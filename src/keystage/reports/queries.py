@@ -287,11 +287,31 @@ class Disclosure:
         return self._known
 
     def _la_shown(self, la_unit, group: str) -> bool:
-        """Whether this school-level viewer is shown the pupil count of their LA's group."""
+        """Whether this school-level viewer is shown their LA's figures of the group: its
+        pupils and every row of the reports with pupils in it. The rows need not count the
+        same pupils (phonics' Year 1 and Year 2 re-check are different pupils), so an LA whose
+        pupils are shown can still have a figure suppressed; a region or England figure that
+        took the LA as known would then give that figure away."""
         la_id, _, _, counts, _ = la_unit
         la = Area("la", f"#{la_id}", "", la_id=la_id)  # code: only a cache key here
         own, others = self.context(la, group)
-        return not disclosure.hidden(counts.pupils, own.pupils, others)
+        if disclosure.hidden(counts.pupils, own.pupils, others):
+            return False
+        definition, module = _measures_of(self.collection)
+        as_of = today()
+        theirs = _subject_figures(self.collection, module.measures(counts, definition, as_of=as_of))
+        mine = (
+            _subject_figures(self.collection, module.measures(own, definition, as_of=as_of))
+            if own.pupils else {}
+        )  # fmt: skip
+        for subject, by_measure in theirs.items():
+            figure = by_measure["met"]
+            if figure is None or not figure.eligible:
+                continue  # no pupils in the row: nothing to give away
+            own_eligible = mine[subject]["met"].eligible if subject in mine else 0
+            if disclosure.hidden(figure.eligible, own_eligible, others):
+                return False
+        return True
 
     def context(self, area: Area, group: str) -> tuple[object, int]:
         """(the viewer's own counts inside `area` for `group`, the number of other units)."""
@@ -448,6 +468,18 @@ def own_reports(collection: Collection):
     return _own(collection)
 
 
+def distributions(collection: Collection, found: AreaFigures | None) -> list[dict]:
+    """The distributions of an area's figures (`figures(...)`) its viewer may see: each
+    group's pupils at each point of the collection's scale (KS1 has none), none of a group
+    whose figures are suppressed or that has no pupil on the scale."""
+    if found is None or found.pupils_hidden:
+        return []
+    return [
+        d for d in _own(collection).distributions(found.measures)
+        if d["pupils"] and not found.subjects[d["key"]]["met"].hidden
+    ]  # fmt: skip
+
+
 def published_columns(collection: Collection) -> dict[tuple[str, str], str]:
     """The published series' columns, per (subject, measure)."""
     return _own(collection).PUBLISHED_COLUMNS
@@ -486,6 +518,25 @@ def headline(collection: Collection) -> str:
 def measure_labels(collection: Collection) -> dict[str, str]:
     """How each measure is spoken of ("expected standard or above", "greater depth")."""
     return _own(collection).MEASURE_LABELS
+
+
+def row_heading(collection: Collection) -> str:
+    """What a row of the reports is called: "Subject" (KS1), "Year group" (phonics)."""
+    return _own(collection).ROW_HEADING
+
+
+def measures_shown(collection: Collection) -> list[str]:
+    """The measures the collection's rows have, in `MEASURES` order: KS1's expected standard
+    and greater depth, phonics' expected standard only."""
+    return [m for m in MEASURES if m == "met" or any(h for _, _, h in _report_subjects(collection))]
+
+
+def fields_for(collection: Collection, fields: tuple[str, ...]) -> list[str]:
+    """A download's columns for the collection: those of a measure it does not have (phonics
+    has no greater depth: `higher`, `higher_percent`...) are left out."""
+    shown = measures_shown(collection)
+    return [f for f in fields if f.partition("_")[0] not in MEASURES or
+            f.partition("_")[0] in shown]  # fmt: skip
 
 
 def words(collection: Collection) -> tuple[str, str]:

@@ -31,6 +31,35 @@ def _gap_charts(gap: dict) -> list[dict]:
     return out
 
 
+def _distribution_charts(distributions: list[dict], area_name: str) -> list[dict]:
+    """The distribution charts of a summary (`queries.distributions`), as on its page."""
+    out = []
+    for d in distributions:
+        title = f"{d['label']}: pupils at each {d['unit']}, {area_name}"
+        data = charts.distribution(title, d["marks"], d["threshold"], unit=d["unit"])
+        out.append({"label": title, "src": _svg_uri(data)})
+    return out
+
+
+def labelled(collection, rows) -> list[dict]:
+    """Rows as a PDF shows them to a reader: each row of the reports (a KS1 subject, a phonics
+    year group), pupil group and measure by its name ("Year 1", "Girls", "meeting the
+    expected standard"), not by the key the CSV keeps."""
+    subjects = queries.subject_labels(collection)
+    measures = queries.measure_labels(collection)
+    out = []
+    for r in rows:
+        r = dict(r)
+        if "subject" in r:
+            r["subject"] = subjects.get(r["subject"], r["subject"])
+        if "group" in r:
+            r["group"] = queries.group_label(r["group"])
+        if "measure" in r:
+            r["measure"] = measures.get(r["measure"], r["measure"])
+        out.append(r)
+    return out
+
+
 def pdf_bytes(title: str, sections: list[dict]) -> bytes:
     """A PDF of `sections`: each {"title", "fields", "rows", "charts", "note"}."""
     from weasyprint import HTML
@@ -42,19 +71,38 @@ def pdf_bytes(title: str, sections: list[dict]) -> bytes:
     return HTML(string=html).write_pdf()
 
 
-def section(title, fields, rows, *, charts_=(), note="") -> dict:
+def section(title, fields, rows, *, charts_=(), note="", collection=None) -> dict:
+    """A table of `rows` under `title`; with `collection`, its rows and its "subject" column
+    are named in the collection's words (`labelled`; "Year group" for phonics)."""
+    if collection is not None:
+        rows = labelled(collection, rows)
     shown = [[("" if r.get(f) is None else r.get(f)) for f in fields] for r in rows]
-    return {"title": title, "fields": list(fields), "rows": shown, "charts": list(charts_),
+    headings = [
+        queries.row_heading(collection) if collection is not None and f == "subject" else f
+        for f in fields
+    ]
+    return {"title": title, "fields": headings, "rows": shown, "charts": list(charts_),
             "note": note}  # fmt: skip
 
 
+NOTE = (
+    "Provisional figures from the files loaded so far. Figures marked c are suppressed "
+    "because they rest on too few pupils to be shown outside their school or LA."
+)
+
+
 def pdf_response(request, stem, title, fields, rows, context) -> HttpResponse:
-    charts_ = _gap_charts(context["gap"]) if "gap" in context else []
-    note = (
-        "Provisional figures from the files loaded so far. Figures marked c are suppressed "
-        "because they rest on too few pupils to be shown outside their school or LA."
-    )
-    data = pdf_bytes(title, [section(title, fields, list(rows), charts_=charts_, note=note)])
+    """A report's table as a PDF, with its charts: a gap analysis' bar charts, a summary's
+    distributions (phonics' marks), and the summary's notes on what it cannot show yet."""
+    charts_, note = [], NOTE
+    if "gap" in context:
+        charts_ = _gap_charts(context["gap"])
+    if "summary" in context:
+        summary = context["summary"]
+        charts_ = _distribution_charts(summary["distributions"], summary["area"].name)
+        note = " ".join([NOTE, *summary["notes"]])
+    data = pdf_bytes(title, [section(title, fields, list(rows), charts_=charts_, note=note,
+                                     collection=context.get("collection"))])  # fmt: skip
     response = HttpResponse(data, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{stem}.pdf"'
     return response
@@ -74,24 +122,37 @@ def make_pack(pack_id: int) -> None:
     try:
         collection, la = pack.collection, pack.la
         viewer = viewer_for(pack.requested_by)
-        area_list = queries.la_area(la)
         word = queries.words(collection)[1]
+        fields = queries.fields_for(collection, queries.SUMMARY_FIELDS)
+
+        def summary(title, area_list):
+            rows = queries.summary(collection, viewer=viewer, area_list=area_list)
+            found = queries.figures(collection, area_list[:1], ["all"], viewer)
+            main = found.get((area_list[0].level, area_list[0].code), {}).get("all")
+            own = queries.own_reports(collection)
+            return section(
+                title, fields, rows, collection=collection,
+                charts_=_distribution_charts(queries.distributions(collection, main),
+                                             area_list[0].name),
+                note=" ".join(own.notes(main.measures)) if main is not None else "",
+            )  # fmt: skip
+
+        area_list = queries.la_area(la)
         sections = [
-            section(f"{word} summary: {la.name}", queries.SUMMARY_FIELDS,
-                    queries.summary(collection, viewer=viewer, area_list=area_list)),
+            summary(f"{word} summary: {la.name}", area_list),
             section(f"{word} gap analysis: {la.name}", queries.GAP_FIELDS,
-                    queries.gap(collection, viewer=viewer, area_list=area_list)),
+                    queries.gap(collection, viewer=viewer, area_list=area_list),
+                    collection=collection),
         ]  # fmt: skip
         with_data = Fact.objects.filter(
             collection=collection, level="school", la=la, group="all"
         ).values("school_id")
-        for school in School.objects.filter(pk__in=with_data).select_related("la__region"):
-            rows = queries.summary(collection, viewer=viewer, area_list=queries.school_area(school))
+        schools = School.objects.filter(pk__in=with_data).select_related("la__region")
+        for school in schools.order_by("laestab"):
             sections.append(
-                section(
-                    f"{word} summary: {school.laestab} {school.name}", queries.SUMMARY_FIELDS, rows
-                )
-            )
+                summary(f"{word} summary: {school.laestab} {school.name}",
+                        queries.school_area(school))
+            )  # fmt: skip
         pack.pdf = pdf_bytes(f"{word} reports: {la.code} {la.name}", sections)
         pack.state = ReportPack.State.DONE
     except Exception as e:  # the page says it failed; the log has the detail

@@ -222,6 +222,14 @@ def _summary_context(request, level, code):
     codes, distributions, notes = [], [], []
     if main is not None:
         notes = own.notes(main.measures)
+        url_level, url_code = _url_level(area_list[0])
+        chart = reverse("report-distribution-chart",
+                        kwargs={"level": url_level, "code": url_code, "fmt": "svg"})  # fmt: skip
+        for d in queries.distributions(collection, main):
+            query = "?" + urlencode({"group": d["key"]})
+            distributions.append({
+                **d, "chart": chart + query, "chart_png": chart[: -len("svg")] + "png" + query,
+            })  # fmt: skip
     if main is not None and not main.pupils_hidden:
         for table in own.outcome_tables(main.measures):
             hidden = main.subjects[table["key"]]["met"].hidden
@@ -231,16 +239,6 @@ def _summary_context(request, level, code):
                 "codes": [(code, SUPPRESSED if hidden else n,
                            SUPPRESSED if hidden else queries.rounded(p, queries.PLACES))
                           for code, n, p in table["codes"]],
-            })  # fmt: skip
-        url_level, url_code = _url_level(area_list[0])
-        for d in own.distributions(main.measures):
-            if main.subjects[d["key"]]["met"].hidden or not d["pupils"]:
-                continue
-            chart = reverse("report-distribution-chart",
-                            kwargs={"level": url_level, "code": url_code, "fmt": "svg"})  # fmt: skip
-            query = "?" + urlencode({"group": d["key"]})
-            distributions.append({
-                **d, "chart": chart + query, "chart_png": chart[: -len("svg")] + "png" + query,
             })  # fmt: skip
     trend = queries.trend(collection, area_list) if len(area_list) > 1 or level != "school" else []
     trend_areas = []
@@ -270,6 +268,9 @@ def _summary_context(request, level, code):
         "trend_areas": trend_areas,
         "trend_subjects": [(s, labels[s]) for s in trend_keys],
         "trend_subject": _trend_subject(request, trend_keys),
+        "trend_label": labels.get(_trend_subject(request, trend_keys), ""),
+        "trend_phrase": own.TREND_PHRASE,
+        "row_heading": queries.row_heading(collection),
         "links": _links(area_list[0]),
         "has_figures": main is not None,
         "threshold": threshold(),
@@ -327,6 +328,8 @@ def _gap_context(request, level, code):
         "measure_label": queries.measure_labels(collection)[measure],
         "word": _word(collection),
         "subjects": list(labels.items()),
+        "measures": _measure_headings(collection),
+        "row_heading": queries.row_heading(collection),
         "dimensions": [
             {
                 "key": d,
@@ -509,8 +512,16 @@ def national(request):
         )
     return render(request, "reports/national.html", {
         "collection": collection, "areas": list(by_area.values()), "threshold": threshold(),
-        "coverage": queries.coverage(collection),
+        "coverage": queries.coverage(collection), "measures": _measure_headings(collection),
+        "row_heading": queries.row_heading(collection),
     })  # fmt: skip
+
+
+def _measure_headings(collection) -> list[tuple[str, str]]:
+    """(measure, its heading) of the measures the collection has: "Expected standard or
+    above" and "Greater depth" for KS1, "Meeting the expected standard" for phonics."""
+    labels = queries.measure_labels(collection)
+    return [(m, labels[m][:1].upper() + labels[m][1:]) for m in queries.measures_shown(collection)]
 
 
 def _official_rows(request, collection):
@@ -547,7 +558,8 @@ def official(request):
 
 def _table(fmt, stem, fields, rows, *, title, request, context=None):
     if fmt == "pdf":
-        return pdf_response(request, stem, title, fields, rows, context or {})
+        context = {"collection": _collection(), **(context or {})}
+        return pdf_response(request, stem, title, fields, rows, context)
     return exports.download(fmt, stem, fields, rows)
 
 
@@ -566,7 +578,8 @@ def summary_export(request, level, code, fmt):
     word, title_word = queries.words(context["collection"])
     stem = f"{word}-summary-{level}-{code}"
     title = f"{title_word} summary: {context['area'].name}"
-    return _table(fmt, stem, queries.SUMMARY_FIELDS, rows, title=title, request=request,
+    fields = queries.fields_for(context["collection"], queries.SUMMARY_FIELDS)
+    return _table(fmt, stem, fields, rows, title=title, request=request,
                   context={"summary": context})  # fmt: skip
 
 
@@ -612,7 +625,8 @@ def national_export(request, fmt):
     _school_comparisons(request, collection)
     rows = queries.national(collection, viewer=viewer_for(request.user))
     word, title_word = queries.words(collection)
-    return _table(fmt, f"{word}-provisional-national", queries.NATIONAL_FIELDS, rows,
+    fields = queries.fields_for(collection, queries.NATIONAL_FIELDS)
+    return _table(fmt, f"{word}-provisional-national", fields, rows,
                   title=f"{title_word} provisional national and regional figures",
                   request=request)  # fmt: skip
 

@@ -33,7 +33,13 @@ HEADLINE = "combined"
 # How each measure is spoken of ("Reading: expected standard or above").
 MEASURE_LABELS = {"met": "expected standard or above", "higher": "greater depth"}
 
+# The published trend's measure, after "pupils" ("% of pupils at the expected standard...").
+TREND_PHRASE = "at the expected standard or above"
+
 STEM, TITLE = "ks1", "KS1"
+
+# What a row of the reports is called (a column heading, the gap analysis' choice).
+ROW_HEADING = "Subject"
 
 
 def report_subjects(definition: Definition) -> list[tuple[str, str, bool]]:

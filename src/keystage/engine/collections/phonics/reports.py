@@ -19,10 +19,17 @@ HEADLINE = "y1"
 # How each measure is spoken of ("Year 1: meeting the expected standard").
 MEASURE_LABELS = {"met": "meeting the expected standard"}
 
+# The published trend's measure, after "pupils" ("% of pupils meeting the expected standard").
+TREND_PHRASE = "meeting the expected standard"
+
 # Row headings of the school summary's measures.
 MEASURE_HEADINGS = {"met": "Meeting the expected standard (a mark of the threshold or above)"}
 
 STEM, TITLE = "phonics", "Phonics"
+
+# What a row of the reports is called (a column heading, the gap analysis' choice): Year 1,
+# the Year 2 re-check, by the end of Year 2.
+ROW_HEADING = "Year group"
 
 
 def report_subjects(definition: Definition) -> list[tuple[str, str, bool]]:
