@@ -57,10 +57,6 @@ def schools_with_data(collection: Collection, schools) -> list[School]:
     return list(schools.filter(pk__in=with_pupils).order_by("laestab"))
 
 
-# -- actions ----------------------------------------------------------------------------------
-
-
-@transaction.atomic
 def _la_link(collection: Collection, school: School) -> str:
     """The LA's page of the school's checks in the collection, for an e-mail (sent outside a
     request too, where no page says which collection)."""
@@ -68,6 +64,10 @@ def _la_link(collection: Collection, school: School) -> str:
                      collection=collection.code)  # fmt: skip
 
 
+# -- actions ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
 def do_release(
     user,
     collection: Collection,
