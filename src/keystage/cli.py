@@ -940,7 +940,7 @@ def cmd_demo(args) -> int:
     for username, links in made["pages"].items():
         print(f"  {username}")
         for label, path in links:
-            print(f"    {label:<26} {site}{path}")
+            print(f"    {label:<30} {site}{path}")
     print()
     print(f"Sign in at {site}/ with a user above; upload files at {site}/uploads/.")
     if not os.environ.get("DATABASE_URL"):

@@ -471,8 +471,9 @@ def pages_to_open(users, las) -> dict[str, list[tuple[str, str]]]:
                                                     kwargs={"level": "la", "code": code})),
                 ]  # fmt: skip
                 where = {"level": "la", "code": code}
+                mine.append(("return", "la-returns", {"code": code}))
         if latest:
-            # "Phonics 2024 summary report": the pages' titles say the collection's full name.
+            # "Phonics 2024 Data Errors", "Phonics 2024 summary report", ...
             if where is not None:
                 mine.append(("summary report", "report-summary", where))
             short = f"Phonics {definitions.load(latest).year}"

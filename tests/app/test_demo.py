@@ -174,6 +174,9 @@ def test_demo_seeds_users_of_every_role_and_days_of_uploads(
                                                 "collection": "phonics-2024"})  # fmt: skip
     assert "Phonics 2024 summary report" in again and f"http://127.0.0.1:9001{summary}" in again
     client.post(reverse("sign-in"), {"username": officer, "password": passwords[officer]})
+    theirs = re.split(r"\n  (?=\S)", again.split(f"\n  {officer}\n")[1])[0]
+    printed = re.findall(r"http://127\.0\.0\.1:9001(/phonics-2024/\S+)", theirs)
+    assert len(printed) == 3 and all(client.get(u).status_code == 200 for u in printed), printed
     response = client.get(summary)
     assert response.status_code == 200
     body = response.content.decode()
