@@ -944,6 +944,19 @@ def cmd_demo(args) -> int:
         files = sum(tally.values())
         print(f"  {day} June 2023: {_count(files, 'file')}: {counts}")
     print()
+    print("Phonics screening check, the same LAs:")
+    if not made["phonics"]:
+        print(f"  none: this service does not offer {' or '.join(demo.PHONICS)}; list them in "
+              "KEYSTAGE_COLLECTIONS and run the demo again to add them")  # fmt: skip
+    for seeded in made["phonics"].values():
+        tally = seeded["files"]
+        if tally:
+            counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(tally.items()))
+            files = f"{_count(sum(tally.values()), 'file')} imported: {counts}"
+        else:
+            files = "the uploads of an earlier run are kept"
+        print(f"  {seeded['name']}: {_count(seeded['pupils'], 'pupil')}; {files}")
+    print()
     print("Demo users (also in demo-users.txt in the data directory):")
     for user in made["users"]:
         print(f"  {user.username:<22} password {user.password}   {user.label}")
@@ -956,7 +969,7 @@ def cmd_demo(args) -> int:
     for username, links in made["pages"].items():
         print(f"  {username}")
         for label, path in links:
-            print(f"    {label:<26} {site}{path}")
+            print(f"    {label:<30} {site}{path}")
     print()
     print(f"Sign in at {site}/ with a user above; upload files at {site}/uploads/.")
     if not os.environ.get("DATABASE_URL"):

@@ -1,19 +1,26 @@
 """`keystage demo`: seed the database with synthetic LAs, users of every role and several days
-of uploads, so the web service has something to show. Safe to run again: it reuses what a
-first run made (files, users and their passwords, uploads)."""
+of uploads, so the web service has something to show: KS1 2023, and the phonics screening
+check of 2023 and 2024 for the same LAs when the service offers phonics. Safe to run again: it
+reuses what a first run made (files, users and their passwords, uploads)."""
 
 from __future__ import annotations
 
 import secrets
 from base64 import b32encode
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 DEFAULT_LAS = ("938", "202", "826")
 # Upload days in June 2023: the weeks before the statutory deadline.
 UPLOAD_DAYS = (5, 12, 19, 26)
+# The phonics screening check of two consecutive years, the earlier first: the later year's
+# Year 2 pupils are the earlier year's Year 1 pupils who did not meet the standard (the
+# generator makes both from one seed), and its checks across years and its "by the end of
+# Year 2" figure read the earlier year's results.
+PHONICS = ("phonics-2023", "phonics-2024")
+SEED = 2023
 
 
 class DemoError(Exception):
@@ -63,7 +70,7 @@ def seed(data_dir: Path, las: list[str], *, collection_id: str | None = None, ou
     files = data_dir / "demo-files"
     if not (files / "schools.csv").exists():
         out(f"Writing synthetic school files for LAs {', '.join(las)} to {files} ...")
-        synthetic.generate(files, las=las, error_rate=0.03, seed=2023)
+        synthetic.generate(files, las=las, error_rate=0.03, seed=SEED)
     do_load_register(files / "schools.csv", collection_id=collection_id)
     users = _seed_users(data_dir, las)
     uploads = _seed_uploads(files, las, users, collection_id=collection_id, out=out)
@@ -71,9 +78,20 @@ def seed(data_dir: Path, las: list[str], *, collection_id: str | None = None, ou
     sees = _seed_school_sees(las[0], users, collection_id=collection_id, out=out)
     returns = _seed_returns(las, users, collection_id=collection_id, out=out)
     facts = _seed_facts(collection_id=collection_id, out=out)
+    phonics = _seed_phonics(files, las, users, out=out) if phonics_offered() else {}
     pages = pages_to_open(users, las)
     return {"users": users, "uploads": uploads, "files": files, "released": released,
-            "school_sees": sees, "returns": returns, "facts": facts, "pages": pages}  # fmt: skip
+            "school_sees": sees, "returns": returns, "facts": facts, "phonics": phonics,
+            "pages": pages}  # fmt: skip
+
+
+def phonics_offered() -> bool:
+    """Whether the service offers a phonics collection of the demo's (settings'
+    KEYSTAGE_COLLECTIONS): only then are phonics files made and imported, so every page the
+    demo prints, and every link its e-mails hold, opens."""
+    from keystage.web.links import offered
+
+    return any(code in offered() for code in PHONICS)
 
 
 def _user(users, role):
@@ -172,10 +190,11 @@ def _seed_uploads(files: Path, las, users, *, collection_id, out) -> dict[int, d
     file that is rejected. Done once: a database that has uploads is left as it is."""
     from django.contrib.auth import get_user_model
 
+    from keystage.submissions.actions import get_collection
     from keystage.submissions.importing import import_paths
     from keystage.submissions.models import Upload
 
-    if Upload.objects.exists():
+    if Upload.objects.filter(collection=get_collection(collection_id)).exists():
         return {}
     school_files = sorted(
         p for la in las for p in (files / la).rglob("*") if p.is_file() and not p.name.startswith(".")
@@ -211,7 +230,7 @@ def _seed_check_loop(users, *, collection_id, out) -> list[str]:
     from keystage.checking.models import Release
     from keystage.submissions.actions import get_collection
 
-    if Release.objects.exists():
+    if Release.objects.filter(collection=get_collection(collection_id)).exists():
         return []
     officer = _user(users, Role.LA_OFFICER)
     school_user = _user(users, Role.SCHOOL_USER)
@@ -316,15 +335,97 @@ def _seed_facts(*, collection_id, out) -> int:
     return rebuild_facts(get_collection(collection_id))
 
 
+def _seed_phonics(files: Path, las, users, *, out) -> dict[str, dict]:
+    """Each phonics year of `PHONICS`, the earlier first: the LAs' synthetic files (in
+    demo-files/<collection>/, from the same seed, so the later year's Year 2 pupils are the
+    earlier year's Year 1 pupils who did not meet the standard), imported by the LA officer in
+    two batches (the Monday after the check week, the schools' deadline), then the checking
+    reports of the later year released to the demo school user's school, the main LA's return
+    of the later year built (not submitted), and each year's report figures counted. The schools
+    are those of KS1's register (the generators share how they plan an LA's schools). Done once
+    per collection: one with uploads is left as it is. Returns, per collection, its pupils and
+    the files imported by outcome (none on a later run)."""
+    from keystage.accounts.models import Role
+    from keystage.checking.actions import do_release
+    from keystage.checking.models import Release
+    from keystage.engine import collections
+    from keystage.engine import definition as definitions
+    from keystage.orgs.models import LocalAuthority
+    from keystage.reports.facts import rebuild_facts
+    from keystage.returns import actions as returns
+    from keystage.returns.models import ReturnGeneration
+    from keystage.submissions.actions import get_collection
+    from keystage.submissions.importing import import_paths
+    from keystage.submissions.models import PupilRecord, Upload
+
+    officer = _user(users, Role.LA_OFFICER)
+    london = ZoneInfo("Europe/London")
+    made: dict[str, dict] = {}
+    for code in PHONICS:
+        d = definitions.load(code)
+        collection = get_collection(code)
+        folder = files / code
+        if not (folder / "manifest.csv").exists():
+            out(f"Writing synthetic {d.name} files for LAs {', '.join(las)} to {folder} ...")
+            collections.module_of(d, "synthetic").generate(
+                folder, las=las, error_rate=0.03, seed=SEED, definition=d
+            )
+        tally: dict[str, int] = {}
+        if not Upload.objects.filter(collection=collection).exists():
+            school_files = sorted(
+                p for la in las for p in (folder / la).rglob("*")
+                if p.is_file() and not p.name.startswith(".")
+            )  # fmt: skip
+            ends = d.dates["check_week_ends"]
+            days = (ends + timedelta(days=7 - ends.weekday()), d.dates["school_deadline"])
+            for i, day in enumerate(days):
+                batch = school_files[i :: len(days)]
+                out(f"Importing {len(batch)} {d.name} files as uploaded on "
+                    f"{day.day} {day:%B %Y} ...")  # fmt: skip
+                results = import_paths([str(p) for p in batch], collection_code=code,
+                                       user=officer, source="demo")  # fmt: skip
+                ids = [r.upload_id for r in results if r.upload_id and r.outcome != "unchanged"]
+                Upload.objects.filter(pk__in=ids).update(
+                    uploaded_at=datetime(day.year, day.month, day.day, 10, 30, tzinfo=london)
+                )
+                for r in results:
+                    tally[r.outcome] = tally.get(r.outcome, 0) + 1
+        made[code] = {
+            "name": d.name,
+            "files": tally,
+            "pupils": PupilRecord.objects.filter(collection=collection, is_current=True).count(),
+        }
+    latest = get_collection(PHONICS[-1])
+    school = _user(users, Role.SCHOOL_USER).membership.school
+    has_pupils = PupilRecord.objects.filter(collection=latest, school=school, is_current=True)
+    if not Release.objects.filter(collection=latest).exists() and has_pupils.exists():
+        out(f"Releasing the {latest.name} checking reports of {school.name} to its school user ...")
+        do_release(officer, latest, [school],
+                   note="Please check your pupils' phonics marks and confirm.")  # fmt: skip
+    main_la = LocalAuthority.objects.get(code=las[0])
+    if not ReturnGeneration.objects.filter(la=main_la, collection=latest).exists():
+        # Built, not submitted: the approver checks it and submits it on the return's page
+        # (loading it into the national collection would double the phonics part's time).
+        out(f"Building {main_la.name}'s {latest.name} return, not yet submitted ...")
+        returns.do_build_return(main_la, latest, user=officer, confirm=True)
+    for code in PHONICS:
+        out(f"Counting the {made[code]['name']} report figures ...")
+        made[code]["facts"] = rebuild_facts(get_collection(code))
+    return made
+
+
 def pages_to_open(users, las) -> dict[str, list[tuple[str, str]]]:
-    """username -> (what, path) of the main pages each demo user can open."""
+    """username -> (what, path) of the main pages each demo user can open: KS1's, then those
+    of the latest phonics year the service offers."""
     from django.contrib.auth import get_user_model
 
     from keystage.accounts.models import Role
+    from keystage.engine import definition as definitions
     from keystage.reports.models import NATIONAL_CODE
-    from keystage.web.links import reverse
+    from keystage.web.links import offered, reverse
 
     la = las[0]
+    latest = next((c for c in reversed(PHONICS) if c in offered()), None)
     pages: dict[str, list[tuple[str, str]]] = {}
     for user in users:
         links = [("Home", reverse("home"))]
@@ -336,6 +437,8 @@ def pages_to_open(users, las) -> dict[str, list[tuple[str, str]]]:
                 ("England summary", reverse("report-summary",
                                             kwargs={"level": "england", "code": NATIONAL_CODE})),
             ]  # fmt: skip
+            where = {"level": "england", "code": NATIONAL_CODE}
+            mine = [("national collection", "national-dashboard", {})]
         elif user.role == Role.SCHOOL_USER:
             account = get_user_model().objects.get(username=user.username)
             laestab = account.membership.school.laestab
@@ -347,6 +450,8 @@ def pages_to_open(users, las) -> dict[str, list[tuple[str, str]]]:
                                                 kwargs={"level": "school", "code": laestab})),
                 ("Upload a file", reverse("upload")),
             ]  # fmt: skip
+            mine = [("check your pupils", "school-check", {"laestab": laestab})]
+            where = {"level": "school", "code": laestab}
         else:
             code = user.username.removeprefix("la").split("-")[0]
             links += [
@@ -354,6 +459,8 @@ def pages_to_open(users, las) -> dict[str, list[tuple[str, str]]]:
                 ("Pupils", reverse("la-pupils", kwargs={"code": code})),
                 ("Data Errors", reverse("la-errors", kwargs={"code": code})),
             ]
+            mine = [("Data Errors", "la-errors", {"code": code})]
+            where = None
             if user.role != Role.LA_RESTRICTED:
                 links += [
                     ("Checking by schools", reverse("la-checking", kwargs={"code": code})),
@@ -363,5 +470,14 @@ def pages_to_open(users, las) -> dict[str, list[tuple[str, str]]]:
                     ("Gaps between groups", reverse("report-gap",
                                                     kwargs={"level": "la", "code": code})),
                 ]  # fmt: skip
+                where = {"level": "la", "code": code}
+                mine.append(("return", "la-returns", {"code": code}))
+        if latest:
+            # "Phonics 2024 Data Errors", "Phonics 2024 summary report", ...
+            if where is not None:
+                mine.append(("summary report", "report-summary", where))
+            short = f"Phonics {definitions.load(latest).year}"
+            links += [(f"{short} {what}", reverse(name, kwargs={**kw, "collection": latest}))
+                      for what, name, kw in mine]  # fmt: skip
         pages[user.username] = links
     return pages

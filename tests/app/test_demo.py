@@ -1,5 +1,6 @@
 """`keystage demo`: users of every role with working passwords, uploads on several June days
-(one rejected), and a second run that reuses everything."""
+(one rejected); a second run that reuses everything and, now that the service offers phonics,
+adds the phonics screening check of 2023 and 2024 for the same LAs; a third that reuses that."""
 
 from __future__ import annotations
 
@@ -10,11 +11,15 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count
 
 from keystage.accounts.models import Membership, Role
+from keystage.checking.models import Release
 from keystage.cli import main
 from keystage.collection.models import LaCollectionSettings
+from keystage.demo import PHONICS
+from keystage.reports import queries
 from keystage.reports.models import Fact
 from keystage.returns.models import CollectedReturn, ReturnGeneration
-from keystage.submissions.models import Upload
+from keystage.submissions.actions import get_collection
+from keystage.submissions.models import Finding, PupilRecord, Upload
 from keystage.web.links import reverse
 
 pytestmark = pytest.mark.django_db
@@ -27,6 +32,9 @@ def test_demo_seeds_users_of_every_role_and_days_of_uploads(
     settings.UPLOAD_STORE = tmp_path / "data" / "uploads"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     monkeypatch.delenv("KEYSTAGE_SITE_URL", raising=False)
+    # A service that offers no phonics collection first: the demo seeds KS1 only.
+    without = [c for c in settings.KEYSTAGE_COLLECTIONS if not c.startswith("phonics-")]
+    settings.KEYSTAGE_COLLECTIONS = without
     # Two small LAs keep this quick; the demo's own default is 938, 202 and 826.
     with django_capture_on_commit_callbacks(execute=True):  # e-mails go after their commit
         assert main(["demo", "--la", "202", "--la", "201", "--port", "8123"]) == 0
@@ -43,6 +51,9 @@ def test_demo_seeds_users_of_every_role_and_days_of_uploads(
     assert mailoutbox, "the demo's release and send-back send e-mails"
     mailed = [u for m in mailoutbox for u in re.findall(r"https?://\S+", m.body)]
     assert mailed and all(u.startswith("http://127.0.0.1:8123/") for u in mailed), mailed
+    # No phonics: it says why and how to add it, and prints no page the service would refuse.
+    assert "Phonics screening check, the same LAs:\n  none: this service does not offer" in out
+    assert "/phonics-" not in out and not PupilRecord.objects.exclude(collection__code="ks1-2023")
 
     roles = set(Membership.objects.values_list("role", flat=True))
     assert roles == {r.value for r in Role}
@@ -98,14 +109,24 @@ def test_demo_seeds_users_of_every_role_and_days_of_uploads(
         in out
     )
 
-    counts = [M.objects.count() for M in (Upload, ReturnGeneration, CollectedReturn, Fact)]
+    ks1 = get_collection("ks1-2023")
+
+    def ks1_counts():
+        return [M.objects.filter(collection=ks1).count()
+                for M in (Upload, ReturnGeneration, CollectedReturn, Fact)]  # fmt: skip
+
+    counts = ks1_counts()
     statuses_before = list(CollectedReturn.objects.values_list("status", flat=True))
-    # Again, with --serve on another address: reuses everything, then serves there.
+    # Again, now that the service offers phonics, with --serve on another address: reuses
+    # everything of KS1, adds phonics 2023 and 2024, then serves there.
+    settings.KEYSTAGE_COLLECTIONS = [*without, *PHONICS]
+    mailoutbox.clear()
     served = []
     monkeypatch.setattr("keystage.cli.cmd_serve", lambda args: served.append(args) or 0)
-    assert main(["demo", "--la", "202", "--la", "201", "--port", "9001", "--serve"]) == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        assert main(["demo", "--la", "202", "--la", "201", "--port", "9001", "--serve"]) == 0
     again = capsys.readouterr().out
-    assert [M.objects.count() for M in (Upload, ReturnGeneration, CollectedReturn, Fact)] == counts
+    assert ks1_counts() == counts
     assert list(CollectedReturn.objects.values_list("status", flat=True)) == statuses_before
     assert all(p in again for p in passwords.values())
     assert "uploads of the first run are kept" in again
@@ -113,6 +134,75 @@ def test_demo_seeds_users_of_every_role_and_days_of_uploads(
     assert [(a.host, a.port) for a in served] == [("127.0.0.1", 9001)]
     # Django's development server and one task worker (docs/adr/0008-production-server.md).
     assert served[0].dev and served[0].task_workers == 1 and not served[0].no_worker
+
+    # Phonics: both years' pupils in each demo LA, the later year's Year 2 pupils those of
+    # the earlier year's Year 1 who did not meet the standard (the same UPNs), found by the
+    # checks across years.
+    p2023, p2024 = (get_collection(code) for code in PHONICS)
+    for code in PHONICS:
+        pupils = PupilRecord.objects.filter(collection__code=code, is_current=True)
+        for la in ("202", "201"):
+            assert pupils.filter(la__code=la).exists(), (code, la)
+        name = get_collection(code).name
+        line = next(x for x in again.splitlines() if x.startswith(f"  {name}:"))
+        assert f"{pupils.count():,} pupils; " in line and "accepted" in line
+    year2 = set(PupilRecord.objects.filter(collection=p2024, is_current=True, nc_year="2")
+                .values_list("upn", flat=True))  # fmt: skip
+    year1_before = set(PupilRecord.objects.filter(collection=p2023, is_current=True, nc_year="1")
+                       .values_list("upn", flat=True))  # fmt: skip
+    assert len(year2 & year1_before) > 0.9 * len(year2)
+    across_years = Finding.objects.filter(collection=p2024, is_current=True,
+                                          rule__in=["PSC-R08", "PSC-R09"], pupil__isnull=False)  # fmt: skip
+    assert across_years.filter(la__code="202").exists()
+    assert not Finding.objects.filter(collection=p2023, rule__in=["PSC-R08", "PSC-R09"]).exists()
+
+    # The figures are counted: 2024's "by the end of Year 2" from 2023's Year 1 results.
+    area = queries.Area("la", "202", "")
+    shown = {}
+    for c in (p2023, p2024):
+        found = queries.figures(c, [area], ["all"])[("la", "202")]["all"].subjects
+        shown[c.code] = {k: (v["met"].count, v["met"].eligible) for k, v in found.items()}
+    assert all(shown[c][g][1] > 0 for c in PHONICS for g in ("y1", "y2")), shown
+    assert shown["phonics-2023"]["by_end_y2"][1] == 0  # 2022's results are not held
+    met, eligible = shown["phonics-2024"]["by_end_y2"]
+    assert eligible > 0 and met > shown["phonics-2024"]["y1"][0], shown
+
+    # The LA officer signs in with the printed password and sees the three figures on the
+    # phonics 2024 summary page printed for them.
+    officer = Membership.objects.get(role=Role.LA_OFFICER).user.username
+    summary = reverse("report-summary", kwargs={"level": "la", "code": "202",
+                                                "collection": "phonics-2024"})  # fmt: skip
+    assert "Phonics 2024 summary report" in again and f"http://127.0.0.1:9001{summary}" in again
+    client.post(reverse("sign-in"), {"username": officer, "password": passwords[officer]})
+    theirs = re.split(r"\n  (?=\S)", again.split(f"\n  {officer}\n")[1])[0]
+    printed = re.findall(r"http://127\.0\.0\.1:9001(/phonics-2024/\S+)", theirs)
+    assert len(printed) == 3 and all(client.get(u).status_code == 200 for u in printed), printed
+    response = client.get(summary)
+    assert response.status_code == 200
+    body = response.content.decode()
+    for group in ("y1", "y2", "by_end_y2"):
+        count, of = shown["phonics-2024"][group]
+        # "1376 of 1639" (or "1,376 of 1,639")
+        assert re.search(rf"\b(?:{count:,}|{count}) of (?:{of:,}|{of})\b", body), group
+    assert "By the end of Year 2" in body
+
+    # The phonics 2024 checking reports released to the demo school, its e-mail linking to
+    # that collection's page; the main LA's phonics 2024 return built, not submitted.
+    school = Membership.objects.get(role=Role.SCHOOL_USER).school
+    assert Release.objects.filter(collection=p2024, school=school).exists()
+    [mail] = [m for m in mailoutbox if p2024.name in m.subject]
+    check = reverse("school-check", kwargs={"laestab": school.laestab, "collection": p2024.code})
+    assert f"http://127.0.0.1:9001{check}" in mail.body
+    assert ReturnGeneration.objects.filter(collection=p2024, la__code="202").count() == 1
+    assert not CollectedReturn.objects.filter(collection=p2024).exists()
+
+    # A third run keeps the phonics uploads, releases, returns and figures as they are.
+    everything = [M.objects.count() for M in (Upload, Release, ReturnGeneration, Fact)]
+    assert main(["demo", "--la", "202", "--la", "201", "--port", "9001"]) == 0
+    third = capsys.readouterr().out
+    assert [M.objects.count() for M in (Upload, Release, ReturnGeneration, Fact)] == everything
+    pupils = PupilRecord.objects.filter(collection=p2024, is_current=True).count()
+    assert f"{p2024.name}: {pupils:,} pupils; the uploads of an earlier run are kept" in third
 
 
 def test_demo_with_a_first_la_too_small_is_a_usage_error(settings, tmp_path, capsys):

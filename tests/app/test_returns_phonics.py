@@ -61,7 +61,9 @@ def phonics_la(la938, tmp_path):
     return la938, collection
 
 
-def test_phonics_return_round_trip(phonics_la, members, signed_in):
+def test_phonics_return_round_trip(
+    phonics_la, members, signed_in, mailoutbox, django_capture_on_commit_callbacks
+):
     la, collection = phonics_la
     officer, national = members["officer938"], members["national"]
     generation = actions.do_build_return(la, collection, user=officer)
@@ -103,7 +105,14 @@ def test_phonics_return_round_trip(phonics_la, members, signed_in):
 
     # Sent back, then the LA uploads the same build's zip (as any system's files) and submits.
     back = held.get(school__laestab="9382002")
-    actions.do_send_back(back, reason="Check the disapplied pupil", user=national)
+    officer.email = "officer938@example.org"
+    officer.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.do_send_back(back, reason="Check the disapplied pupil", user=national)
+    # Its e-mail, sent outside any page, links to the phonics collection's pages.
+    [mail] = [m for m in mailoutbox if "sent back" in m.subject]
+    for name, kw in (("la-returns", {}), ("collected-return", {"laestab": "9382002"})):
+        assert reverse(name, kwargs={"code": "938", "collection": PHONICS, **kw}) in mail.body
     assert CollectedReturn.objects.get(pk=back.pk).status == "returned"
     bundle = actions.generation_path(generation)
     with zipfile.ZipFile(io.BytesIO(bundle.read_bytes())) as z:

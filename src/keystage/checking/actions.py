@@ -57,6 +57,13 @@ def schools_with_data(collection: Collection, schools) -> list[School]:
     return list(schools.filter(pk__in=with_pupils).order_by("laestab"))
 
 
+def _la_link(collection: Collection, school: School) -> str:
+    """The LA's page of the school's checks in the collection, for an e-mail (sent outside a
+    request too, where no page says which collection)."""
+    return site_link("la-checking-school", code=school.la.code, laestab=school.laestab,
+                     collection=collection.code)  # fmt: skip
+
+
 # -- actions ----------------------------------------------------------------------------------
 
 
@@ -99,7 +106,7 @@ def do_release(
         record("checking.released", user=user, la=school.la_id, school=school, obj=release,
                collection=collection.code, note=note, schools_released_together=len(targets),
                chosen_by=chosen_by[:200])  # fmt: skip
-        link = site_link("school-check", laestab=school.laestab)
+        link = site_link("school-check", laestab=school.laestab, collection=collection.code)
         send_after_commit(
             f"Check your {collection.name} data: {school.name}",
             f"{school.la.name} has released the checking reports for {school.name} "
@@ -162,9 +169,10 @@ def do_remind(user, collection: Collection, *, note: str = "") -> list[School]:
                 "and has not yet had your confirmation. Please check the pupil list and summary, "
                 "then confirm the data is correct or send a query about the pupils that are wrong"
             )
+        link = site_link("school-check", laestab=school.laestab, collection=collection.code)
         send_after_commit(
             f"Reminder: check your {collection.name} data: {school.name}",
-            f"{why}:\n{site_link('school-check', laestab=school.laestab)}\n"
+            f"{why}:\n{link}\n"
             + (f"\nMessage from the local authority:\n{note}\n" if note else ""),
             school_recipients(school),
         )
@@ -193,7 +201,7 @@ def do_confirm(user, collection: Collection, school: School, *, name: str,
         f"{school.name} has confirmed its {collection.name} data",
         f"{name} ({job_title}) confirmed that the data of {school.name} ({school.laestab}) "
         f"is correct on {long_datetime(timezone.localtime(confirmation.confirmed_at))}.\n\n"
-        f"{site_link('la-checking-school', code=school.la.code, laestab=school.laestab)}\n",
+        f"{_la_link(collection, school)}\n",
         la_recipients(school),
     )
     return confirmation
@@ -249,7 +257,7 @@ def do_send_query(user, collection: Collection, school: School, *, body: str,
         f"{school.name} ({school.laestab}) sent a query"
         + (f" about {words.plural(len(pupils), 'pupil')} ({', '.join(pupils)})" if pupils else "")
         + f":\n\n{body}\n\nAnswer it here:\n"
-        f"{site_link('la-checking-school', code=school.la.code, laestab=school.laestab)}\n",
+        f"{_la_link(collection, school)}\n",
         la_recipients(school),
     )
     return message
@@ -269,7 +277,7 @@ def do_reply(user, collection: Collection, school: School, *, body: str,
     send_after_commit(
         f"{school.la.name} answered your query about {collection.name} data",
         f"{school.la.name} answered the query from {school.name}:\n\n{body}\n\n"
-        f"{site_link('school-check', laestab=school.laestab)}\n",
+        f"{site_link('school-check', laestab=school.laestab, collection=collection.code)}\n",
         school_recipients(school),
     )
     return message

@@ -919,6 +919,8 @@ def do_send_back(cr: CollectedReturn, *, reason: str, user, now=None) -> Collect
         reason=reason,
     )
     name = return_name(cr.collection)
+    # The links name the collection: a send-back may be made outside a request (the demo).
+    where = {"code": cr.la.code, "collection": cr.collection.code}
     send_after_commit(
         f"{name[:1].upper()}{name[1:]} return of {cr.school.name} ({cr.school.laestab}) sent "
         "back by the national collection",
@@ -926,9 +928,9 @@ def do_send_back(cr: CollectedReturn, *, reason: str, user, now=None) -> Collect
         f"({cr.school.laestab}) back to {cr.la.name}.\n\nWhy:\n{reason}\n\n"
         "Correct the data, then build and submit the return again (or upload corrected return "
         "files):\n"
-        f"{site_link('la-returns', code=cr.la.code)}\n\n"
+        f"{site_link('la-returns', **where)}\n\n"
         f"The return as the collection holds it:\n"
-        f"{site_link('collected-return', code=cr.la.code, laestab=cr.school.laestab)}\n",
+        f"{site_link('collected-return', laestab=cr.school.laestab, **where)}\n",
         la_recipients(cr.school),
     )
     return cr
