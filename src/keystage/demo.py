@@ -62,9 +62,19 @@ def seed(data_dir: Path, las: list[str], *, collection_id: str | None = None, ou
     """Everything the demo needs; returns what it made for the caller to print."""
     from django.core.management import call_command
 
+    from keystage.engine import definition as definitions
+    from keystage.engine.collections import for_definition, ks1
     from keystage.engine.collections.ks1 import synthetic
     from keystage.orgs.actions import do_load_reference, do_load_register
 
+    if collection_id:
+        chosen = definitions.load(collection_id)
+        if for_definition(chosen) is not ks1:
+            raise DemoError(
+                f"the demo's school files are KS1 files, and {chosen.id} is {chosen.name}: run "
+                f"`keystage demo` without --collection (it loads {' and '.join(PHONICS)} as "
+                "well when the service offers them) or with a KS1 collection"
+            )
     call_command("migrate", verbosity=0, interactive=False)
     do_load_reference()
     files = data_dir / "demo-files"

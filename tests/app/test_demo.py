@@ -211,3 +211,17 @@ def test_demo_with_a_first_la_too_small_is_a_usage_error(settings, tmp_path, cap
     assert main(["demo", "--la", "201"]) == 2  # City of London: one school
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "201" in err[0] and "--la 938" in err[0]
+
+
+def test_demo_into_a_collection_that_is_not_ks1_is_a_usage_error(settings, tmp_path, capsys):
+    """The demo's school files are KS1's: asked to put them into phonics, it says how to get
+    the phonics demo instead of importing files that collection would refuse."""
+    from keystage.submissions.models import Upload
+
+    settings.DATA_DIR = tmp_path / "data"
+    settings.UPLOAD_STORE = tmp_path / "data" / "uploads"
+    assert main(["demo", "--collection", "phonics-2024"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Phonics screening check 2024" in err[0], err
+    assert "without --collection" in err[0]
+    assert not Upload.objects.exists()
