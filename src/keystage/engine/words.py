@@ -36,6 +36,14 @@ def mid_sentence(text: str) -> str:
     return text[0].lower() + text[1:]
 
 
+def number(value) -> str:
+    """A count as GOV.UK writes it, with thousands separated by commas ("7,201"); anything
+    that is not a whole number (a suppressed "c", a dash) as it is."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return "" if value is None else str(value)
+
+
 def plural(count: int, word: str, many: str | None = None) -> str:
     """'1 error', '2 errors', '0 errors'; `many` for words that do not take an s."""
     return f"{count:,} {word if count == 1 else (many or word + 's')}"

@@ -152,6 +152,7 @@ def environment(**options) -> Environment:
         {
             "long_date": long_date,
             "mid_sentence": words.mid_sentence,
+            "number": words.number,
             "long_datetime": long_datetime,
         }
     )
