@@ -29,6 +29,13 @@ def _fmt_arg(p: argparse.ArgumentParser, default: str = "text") -> None:
     )
 
 
+def _collection_arg(p: argparse.ArgumentParser) -> None:
+    # Also after the command (`import --collection phonics-2023`); SUPPRESS keeps the global
+    # option's value when it is not given here.
+    p.add_argument("--collection", default=argparse.SUPPRESS,
+                   help="collection definition, e.g. phonics-2023 (as before the command)")  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="keystage",
@@ -45,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("file")
     _fmt_arg(load)
 
-    imp = sub.add_parser("import", help="import school KS1 files (CTF XML or CSV), folders or zips")
+    imp = sub.add_parser("import", help="import school files (CTF XML or CSV), folders or zips")
     imp.add_argument("paths", nargs="+", metavar="PATH")
     imp.add_argument(
         "--la",
@@ -54,17 +61,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imp.add_argument("--jobs", type=int, default=None, help="worker processes (default: cores)")
     imp.add_argument("--quiet", action="store_true", help="no per-file lines, only the summary")
+    _collection_arg(imp)
     _fmt_arg(imp)
 
     errs = sub.add_parser("errors", help="the Data Errors report, school then pupil")
     errs.add_argument("--la")
     errs.add_argument("--school", metavar="LAESTAB")
     errs.add_argument("--severity", choices=("error", "query"))
+    _collection_arg(errs)
     _fmt_arg(errs)
 
     pup = sub.add_parser("pupils", help="the pupil list with outcomes and error counts")
     pup.add_argument("--la")
     pup.add_argument("--school", metavar="LAESTAB")
+    _collection_arg(pup)
     _fmt_arg(pup)
 
     rep = sub.add_parser("report", help="measures read from the fact tables, with comparators")
