@@ -660,8 +660,7 @@ BIG_TAIL = "  </CTFpupilData>\n</CTfile>\n"
 
 MEASURE = textwrap.dedent("""\
     import resource, sys
-    from keystage.engine import rules
-from keystage.engine.definition import load
+    from keystage.engine.definition import load
     from keystage.engine.readers import open_school_file
     with open_school_file(sys.argv[1], load()) as reader:
         last = None
