@@ -153,6 +153,40 @@ def ctf(pupils: list[dict], la: str = "938", estab: str = "2001", encoding: str 
     return "\n".join(out)
 
 
+def pupils_of(collection: str, numbers, **over) -> list[dict]:
+    """Pupils with a result of the collection `collection` (ks1-2023, phonics-2023...) for `ctf`."""
+    if collection.startswith("ks1"):
+        return [pupil(n, **over) for n in numbers]
+    year = int(collection[-4:])
+    only_phonics = {"reading": None, "writing": None, "maths": None, "science": None}
+    base = {"nc_year": "1", "phonics": ["34"], "year": str(year), "dob": f"{year - 7}-10-14"}
+    return [pupil(n, **{**only_phonics, **base, **over}) for n in numbers]
+
+
+def csv_of(collection: str, rows: list[dict] | None = None) -> tuple[str, bytes]:
+    """(file name, content) of the collection's CSV template for these pupils."""
+    rows = pupils_of(collection, [1]) if rows is None else rows
+    year = int(collection[-4:])
+    if collection.startswith("ks1"):
+        head = "UPN,Surname,Forename,DOB,Sex,Reading,Writing,Maths,Science"
+        cells = ["reading", "writing", "maths", "science"]
+        name = f"KS1_2001_{year % 100}.csv"
+    else:
+        head = "UPN,Surname,Forename,DOB,Sex,NCyear,Mark,Outcome"
+        cells = ["nc_year", "mark", "code"]
+        name = f"PHONICS_2001_{year % 100}.csv"
+    lines = [head]
+    for r in rows:
+        r = {"mark": (r.get("phonics") or [""])[0], "code": "", **r}
+        lines.append(",".join(_cell(r.get(c) or "") for c in
+                              ["upn", "surname", "forename", "dob", "sex", *cells]))  # fmt: skip
+    return name, ("\n".join(lines) + "\n").encode()
+
+
+def _cell(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"' if any(c in value for c in '",') else value
+
+
 def write_ctf(path: Path, pupils: list[dict], la: str = "938", estab: str = "2001") -> Path:
     path.write_text(ctf(pupils, la, estab), encoding="utf-8")
     return path

@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("file")
     _fmt_arg(load)
 
-    imp = sub.add_parser("import", help="import school KS1 files (CTF XML or CSV), folders or zips")
+    imp = sub.add_parser("import", help="import school files (CTF XML or CSV), folders or zips")
     imp.add_argument("paths", nargs="+", metavar="PATH")
     imp.add_argument(
         "--la",

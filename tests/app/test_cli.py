@@ -11,7 +11,7 @@ import zipfile
 import pytest
 
 from keystage.cli import main
-from tests.builders import pupil, write_ctf, write_register
+from tests.builders import csv_of, pupil, pupils_of, write_ctf, write_register
 
 
 @pytest.fixture
@@ -117,6 +117,34 @@ def test_errors_csv_and_json_use_the_documented_fields(ready, capsys):
     assert main(["errors", "--format", "json", "--severity", "error"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data and all(d["severity"] == "error" for d in data)
+
+
+@pytest.mark.parametrize("code", ["ks1-2023", "phonics-2023", "phonics-2024"])
+def test_formula_cells_of_a_school_csv_cannot_run_in_any_csv_output(ready, capsys, code):
+    """Names and results a spreadsheet would run, kept as the school wrote them, come out of
+    `errors` and `pupils` with a leading apostrophe, in every collection."""
+    formulas = {"surname": '=HYPERLINK("http://evil.example","x")', "forename": "@SUM(A1)"}
+    rows = pupils_of(code, [1], **formulas) + pupils_of(code, [2], surname="+1+1")
+    result = "=cmd|' /C calc'!A0"  # in the first result column: the item's code is invalid
+    if code.startswith("ks1"):
+        rows[0]["reading"] = result
+    else:
+        rows[0]["phonics"], rows[0]["code"] = [""], result
+    name, content = csv_of(code, rows)
+    (ready / name).write_bytes(content)
+    # the collection given after the command, as before it
+    assert main(["import", "--collection", code, str(ready / name)]) == 0
+    capsys.readouterr()
+    for command in ("errors", "pupils"):
+        assert main([command, "--collection", code, "--format", "csv"]) == 0
+        out = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+        cells = [v for row in out for v in row.values()]
+        assert cells and not [c for c in cells if c[:1] in ("=", "+", "-", "@")], command
+        surnames = {row["surname"] for row in out}
+        assert "'" + formulas["surname"] in surnames and "'+1+1" in surnames, command
+    assert main(["--collection", code, "errors", "--format", "csv"]) == 0
+    values = {row["value"] for row in csv.DictReader(io.StringIO(capsys.readouterr().out))}
+    assert "'" + result in values
 
 
 def test_errors_text_is_grouped_school_then_pupil(ready, capsys):

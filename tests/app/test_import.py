@@ -3,6 +3,11 @@ that nothing already held is ever lost."""
 
 from __future__ import annotations
 
+import functools
+import io
+import zipfile
+from pathlib import Path
+
 import pytest
 
 from keystage.submissions import actions, bulk
@@ -10,18 +15,7 @@ from keystage.submissions.importing import import_paths
 from keystage.submissions.kept import read_kept
 from keystage.submissions.models import Finding, PupilRecord, Upload
 from keystage.submissions.queries import data_errors, pupil_list
-from tests.builders import pupil, write_ctf
-
-
-def snapshot(collection):
-    return (
-        sorted(
-            (r["laestab"], r["upn"], r["surname"], r["reading"]) for r in pupil_list(collection)
-        ),
-        # the rejection itself is reported (KS1-F01); everything else must stay as it was
-        sorted((r["upn"], r["rule"]) for r in data_errors(collection) if r["rule"] != "KS1-F01"),
-        sorted(Upload.objects.filter(state="current").values_list("id", flat=True)),
-    )
+from tests.builders import csv_of, ctf, pupil, pupils_of, write_ctf
 
 
 def test_good_file_is_accepted_and_its_pupils_stored(loaded, tmp_path):
@@ -84,32 +78,82 @@ LAUGHS = (
 )
 
 
-@pytest.mark.parametrize(
-    "content",
-    [
-        b"",
-        b"<CTfile><Header>",
-        b"\x00\x01\x02binary",
-        b"<?xml version='1.0'?><Other/>",
-        XXE,
-        LAUGHS,
-        "UPN,Surname\nA938200123001,SMITH\n".encode("utf-16"),
-        b"%PDF-1.4 not a ctf",
-    ],
-    ids=["empty", "truncated", "binary", "wrong-root", "xxe", "entity-expansion", "utf-16", "pdf"],
-)
-def test_rejected_file_leaves_data_untouched(loaded, tmp_path, content):
-    good = write_ctf(tmp_path / "good.xml", [pupil(1), pupil(2)])
-    import_paths([str(good)])
-    before = snapshot(loaded)
-    bad = tmp_path / "9382001_CTF_938LLLL_002.xml"
+# The hostile-input corpus runs against every kind of collection (issue 16): a file of each
+# collection's own shape is imported first, then the hostile one, which must change nothing.
+COLLECTIONS = ["ks1-2023", "phonics-2023", "phonics-2024"]
+OTHER = {"ks1-2023": "phonics-2023", "phonics-2023": "ks1-2023", "phonics-2024": "ks1-2024"}
+
+
+def snapshot(collection):
+    return (
+        sorted(tuple(sorted(r.items())) for r in pupil_list(collection)),
+        # the rejection itself is reported (the F01 rule); everything else must stay as it was
+        sorted((r["upn"], r["rule"]) for r in data_errors(collection) if r["rule"][-4:] != "-F01"),
+        sorted(Upload.objects.filter(state="current").values_list("id", flat=True)),
+    )
+
+
+@functools.cache
+def _bomb() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("9382001_CTF_938LLLL_009.xml", b"\0" * (20 << 20))  # 20 MB of nothing
+    return buf.getvalue()
+
+
+XML_NAME = "9382001_CTF_938LLLL_002.xml"
+# (file name, content, what the reason says) for a collection
+HOSTILE = {
+    "empty": lambda code: (XML_NAME, b"", "the file is empty (0 bytes)"),
+    "truncated": lambda code: (XML_NAME, b"<CTfile><Header>", "the file may be cut short"),
+    "binary": lambda code: (XML_NAME, b"\x00\x01\x02binary", "not a text file"),
+    "wrong-root": lambda code: (XML_NAME, b"<?xml version='1.0'?><Other/>", "not <CTfile>"),
+    "xxe": lambda code: (XML_NAME, XXE, "DOCTYPE declaration"),
+    "entity-expansion": lambda code: (XML_NAME, LAUGHS, "DOCTYPE declaration"),
+    "utf-16": lambda code: (
+        csv_of(code)[0], csv_of(code)[1].decode().encode("utf-16"), "UTF-16 encoded"
+    ),
+    "pdf": lambda code: (XML_NAME, b"%PDF-1.4 not a ctf", "this is a PDF document"),
+    "headers-only-csv": lambda code: (
+        csv_of(code, [])[0], csv_of(code, [])[1], "the file holds no pupils (only its column "
+        "headings)",
+    ),
+    "header-only-ctf": lambda code: (
+        XML_NAME, ctf([]).encode(), "the file holds no pupils (only its header)"
+    ),
+    "other-collections-csv": lambda code: (
+        *csv_of(OTHER[code]), f"`keystage --collection {OTHER[code]} import`"
+    ),
+    # tests/builders writes KS1 rows of 2023 only: a KS1 2023 file, whatever the phonics year
+    "other-collections-ctf": lambda code: (
+        XML_NAME, ctf(pupils_of(OTHER[code], [5])).encode(),
+        f"`keystage --collection {OTHER[code].replace('ks1-2024', 'ks1-2023')} import`",
+    ),
+    "zip-bomb": lambda code: ("batch.zip", _bomb(), "as a zip bomb does"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+@pytest.mark.parametrize("code", COLLECTIONS)
+def test_rejected_file_leaves_data_untouched(loaded, tmp_path, case, code):
+    good = write_ctf(tmp_path / "good.xml", pupils_of(code, [1, 2]))
+    [first] = import_paths([str(good)], collection_code=code)
+    assert first.outcome == "accepted"
+    collection = actions.get_collection(code)
+    before = snapshot(collection)
+    name, content, says = HOSTILE[case](code)
+    bad = tmp_path / name
     bad.write_bytes(content)
-    [r] = import_paths([str(bad)])
+    [r] = import_paths([str(bad)], collection_code=code)
     assert r.outcome == "rejected"
     assert "\n" not in r.reason and "Traceback" not in r.reason and bad.name in r.reason
+    assert says in r.reason
     assert "root:" not in r.reason  # the external entity was never read
-    assert snapshot(loaded) == before
+    assert snapshot(collection) == before
     assert Upload.objects.get(pk=r.upload_id).state == "rejected"
+    # a collection's files are named as its own, never as another kind's
+    if "other" not in case:
+        assert ("phonics" if code.startswith("ks1") else "KS1") not in r.reason
 
 
 def test_unknown_school_is_rejected_with_what_to_do(loaded, tmp_path):
@@ -254,3 +298,62 @@ def test_the_import_leaves_the_garbage_collector_as_it_found_it(loaded, tmp_path
     with pytest.raises(Exception):  # noqa: B017, PT011 - any failure
         import_paths([str(tmp_path / "missing.xml")])
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+@pytest.mark.parametrize("code", COLLECTIONS)
+def test_values_too_long_to_be_real_are_stored_clipped_and_flagged(loaded, tmp_path, code):
+    """Longer than the columns that hold them (which would stop the import on PostgreSQL):
+    stored cut to the column, with the rules' findings on the pupil; the other pupil is fine."""
+    long = {"surname": "S" * 300, "forename": "F" * 250, "upn": "A" * 100, "sex": "F" * 50,
+            "dob": "2" * 100, "former_upn": "B" * 80, "nc_year": "1" * 50}  # fmt: skip
+    first, _ = pupils_of(code, [1, 2])
+    [odd] = pupils_of(code, [3], **long)
+    f = write_ctf(tmp_path / "9382001_CTF_938LLLL_001.xml", [first, odd])
+    [r] = import_paths([str(f)], collection_code=code)
+    assert (r.outcome, r.pupils) == ("accepted", 2)
+    stored = PupilRecord.objects.get(upn="A" * 40)
+    lengths = {n: len(getattr(stored, n)) for n in long}
+    assert lengths == {"surname": 200, "forename": 200, "upn": 40, "sex": 20, "dob": 40,
+                       "former_upn": 40, "nc_year": 10}  # fmt: skip
+    collection = actions.get_collection(code)
+    flagged = {row["field"] for row in data_errors(collection) if row["upn"] == "A" * 40}
+    assert {"upn", "surname", "forename", "sex", "dob"} <= flagged
+    assert not [row for row in data_errors(collection) if row["upn"] == first["upn"]]
+
+
+@pytest.mark.parametrize("code", COLLECTIONS)
+def test_a_zip_with_members_pointing_outside_it(loaded, tmp_path, code, settings):
+    good = ctf(pupils_of(code, [1]))
+    path = tmp_path / "batch.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("../../escape.xml", good)
+        z.writestr("/etc/keystage-evil.xml", good)
+        z.writestr("school/9382001_CTF_938LLLL_001.xml", good)
+        z.writestr("x" * 300 + ".xml", b"<CTfile>")  # a name longer than any file name
+    results = import_paths([str(path)], collection_code=code)
+    by_name = {r.file_name.split("batch.zip:")[1]: r for r in results}
+    assert by_name["school/9382001_CTF_938LLLL_001.xml"].outcome == "accepted"
+    for unsafe in ("../../escape.xml", "/etc/keystage-evil.xml"):
+        assert by_name[unsafe].outcome == "rejected"
+        assert "left out: its name points outside the zip" in by_name[unsafe].reason
+    [long] = [r for n, r in by_name.items() if n.startswith("xxx")]
+    assert long.outcome == "rejected" and "not well formed" in long.reason
+    kept_as = Upload.objects.get(pk=long.upload_id).file_name
+    assert len(kept_as) == 255 and kept_as.startswith("batch.zip:xxx") and kept_as.endswith(".xml")
+    assert not (tmp_path.parent / "escape.xml").exists()
+    assert not list(Path("/etc").glob("keystage-evil*"))
+    assert PupilRecord.objects.filter(collection__code=code).count() == 1
+
+
+@pytest.mark.parametrize("code", COLLECTIONS)
+def test_one_pupil_twice_in_a_file_is_named_on_both_records(loaded, tmp_path, code):
+    [a] = pupils_of(code, [7], forename="ANNA")
+    [b] = pupils_of(code, [8], forename="BELLA", upn=a["upn"])
+    f = write_ctf(tmp_path / "9382001_CTF_938LLLL_001.xml", [a, b])
+    [r] = import_paths([str(f)], collection_code=code)
+    assert (r.outcome, r.pupils) == ("accepted", 2)
+    rows = [row for row in data_errors(actions.get_collection(code)) if row["rule"][-4:] == "-P03"]
+    assert sorted(row["forename"] for row in rows) == ["ANNA", "BELLA"]
+    assert all(row["severity"] == "error" and row["upn"] == a["upn"] for row in rows)
+    anna = next(row["message"] for row in rows if row["forename"] == "ANNA")
+    assert anna.startswith(f"UPN {a['upn']} of ANNA SMITHH is also on the record of BELLA SMITHI")

@@ -217,7 +217,7 @@ def test_a_member_over_the_member_limit_is_refused_from_its_header(tmp_path):
         list(extract_zip(path, tmp_path / "out", max_member_bytes=2000, name="batch.zip"))
     assert e.value.reason == (
         "batch.zip: big.xml unpacks to more than 2.0 KB, the most one file in a zip may hold, so "
-        "the zip was refused: check that it holds only the schools' CTF or KS1 CSV files, and "
+        "the zip was refused: check that it holds only the schools' CTF or CSV files, and "
         "send any larger file on its own"
     )
 

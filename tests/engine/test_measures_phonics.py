@@ -79,6 +79,14 @@ def test_year_1_counts_every_pupil_in_one_bucket_and_shares_of_eligible_pupils()
     assert y1["reason"] is None
 
 
+@pytest.mark.parametrize("mark", ["²", "٣٢", "３２", "40.0", "-1"])
+def test_a_mark_not_written_in_the_digits_0_to_9_is_unknown(mark):
+    counts = phonics.count_pupils([pupil("Y101", "1", mark)], P2023)
+    y1 = phonics.measures(counts, P2023, as_of=AFTER)["groups"]["y1"]
+    assert (y1["buckets"]["unknown"]["count"], y1["met"]) == (1, 0)
+    assert y1["distribution"]["pupils"] == 0
+
+
 def test_the_mark_distribution_counts_pupils_at_each_mark_with_the_threshold():
     counts = phonics.count_pupils(YEAR1, P2023)
     found = phonics.measures(counts, P2023, as_of=AFTER)["groups"]["y1"]["distribution"]

@@ -214,12 +214,18 @@ def test_a_file_name_that_disagrees_with_the_column_is_noted():
     ]
 
 
-def test_no_school_anywhere_is_rejected():
+@pytest.mark.parametrize(
+    ("collection", "named"),
+    [("ks1-2023", "KS1_DDDD_23.csv"), ("ks1-2024", "KS1_DDDD_24.csv"),
+     ("phonics-2023", "PHONICS_DDDD_23.csv"), ("phonics-2025", "PHONICS_DDDD_25.csv")],
+)  # fmt: skip
+def test_no_school_anywhere_is_rejected(collection, named):
     with pytest.raises(RejectedFile) as e:
-        read("UPN,Surname\nA1,SMITH\n", name="results.csv")
+        open_school_file(io.BytesIO(b"UPN,Surname\nA1,SMITH\n"), load(collection),
+                         name="results.csv")  # fmt: skip
     assert e.value.reason == (
         "results.csv: the file does not say which school it is from: add LA and Estab columns, "
-        "or name it KS1_DDDD_23.csv with the school's 4-digit DfE number"
+        f"or name it {named} with the school's 4-digit DfE number"
     )
 
 

@@ -10,100 +10,193 @@ import sys
 import textwrap
 import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import pytest
 from lxml import etree
 
+from keystage.engine import rules
 from keystage.engine.definition import load
-from keystage.engine.readers import ctf, open_school_file
+from keystage.engine.readers import SNIFF_BYTES, ctf, open_school_file
 from keystage.engine.records import RejectedFile
 
-DEFINITION = load("ks1-2023")
 HINTS = ("export", "save", "send", "ask")
-
 HEADER = "<Header><SourceSchool><LEA>938</LEA><Estab>2001</Estab></SourceSchool></Header>"
-PUPIL = (
-    "<Pupil><UPN>A938200123001</UPN><Surname>SMITH</Surname><Forename>AVA</Forename>"
-    "<DOB>2016-01-14</DOB><Sex>F</Sex><StageAssessments><KeyStage><Stage>KS1</Stage>"
-    "<StageAssessment><Year>2023</Year><Subject>MAT</Subject><Method>TA</Method>"
-    "<Component>MAT</Component><Result>EXS</Result></StageAssessment>"
-    "</KeyStage></StageAssessments></Pupil>"
-)
-GOOD_CTF = f'<?xml version="1.0" encoding="UTF-8"?>\n<CTfile>{HEADER}<CTFpupilData>\n{PUPIL}\n</CTFpupilData></CTfile>\n'
 
 
-def refusal(content: bytes, name: str = "9382001_CTF_938LLLL_001.xml") -> RejectedFile:
+def _assessment(stage: str, year: int, subject: str, method: str, component: str, result: str):
+    return (
+        f"<StageAssessment><Year>{year}</Year><Subject>{subject}</Subject><Method>{method}</Method>"
+        f"<Component>{component}</Component><Result>{result}</Result></StageAssessment>"
+    )
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A collection's files as a school sends them, and the words its messages use for them."""
+
+    collection: str
+    short: str  # "export the KS1 CTF again", "the phonics CSV template"
+    dob: str
+    nc_year: str
+    assessment: str  # one StageAssessment row of the collection
+    csv_name: str
+    csv_header: tuple[str, ...]
+    csv_row: tuple[str, ...]
+    example_header: str  # what the "no header row" message gives as an example
+    # the CSV columns after the identity ones, and where a reader puts them
+    extra_columns: tuple[tuple[str, str], ...]
+
+    @property
+    def definition(self):
+        return load(self.collection)
+
+    @property
+    def pupil(self) -> str:
+        basic = f"<BasicDetails><NCyearActual>{self.nc_year}</NCyearActual></BasicDetails>"
+        return (
+            "<Pupil><UPN>A938200123001</UPN><Surname>SMITH</Surname><Forename>AVA</Forename>"
+            f"<DOB>{self.dob}</DOB><Sex>F</Sex>{basic}<StageAssessments><KeyStage><Stage>KS1"
+            f"</Stage>{self.assessment}</KeyStage></StageAssessments></Pupil>"
+        )
+
+    @property
+    def good_ctf(self) -> str:
+        return (
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<CTfile>{HEADER}<CTFpupilData>\n'
+            f"{self.pupil}\n</CTFpupilData></CTfile>\n"
+        )
+
+    def csv(self, *rows: tuple[str, ...], sep: str = ",", end: str = "\n") -> str:
+        return "".join(sep.join(r) + end for r in (self.csv_header, *rows))
+
+
+def _phonics(year: int) -> Shape:
+    return Shape(
+        collection=f"phonics-{year}", short="phonics", dob=f"{year - 7}-10-14", nc_year="1",
+        assessment=_assessment("KS1", year, "PHO", "TT", "PHO", "34"),
+        csv_name=f"PHONICS_2001_{year % 100}.csv",
+        csv_header=("UPN", "Surname", "Forename", "DOB", "Sex", "NCyear", "Mark", "Outcome"),
+        csv_row=("A938200123001", "SMITH", "AVA", f"14/10/{year - 7}", "F", "1", "34", ""),
+        example_header="UPN, Surname, Forename, DOB, Sex, NCyear, Mark, Outcome",
+        extra_columns=(("NCyear", "nc_year"), ("Mark", "mark"), ("Outcome", "psc_code")),
+    )  # fmt: skip
+
+
+SHAPES = {
+    "ks1-2023": Shape(
+        collection="ks1-2023", short="KS1", dob="2016-01-14", nc_year="2",
+        assessment=_assessment("KS1", 2023, "MAT", "TA", "MAT", "EXS"),
+        csv_name="KS1_2001_23.csv",
+        csv_header=("UPN", "Surname", "Forename", "DOB", "Sex", "Reading", "Writing", "Maths",
+                    "Science"),
+        csv_row=("A938200123001", "SMITH", "AVA", "14/01/2016", "F", "EXS", "WTS", "GDS", "EXS"),
+        example_header="UPN, Surname, Forename, DOB, Sex, Reading, Writing, Maths, Science",
+        extra_columns=(("Reading", "reading"), ("Writing", "writing"), ("Maths", "maths"),
+                       ("Science", "science")),
+    ),
+    "phonics-2023": _phonics(2023),
+    "phonics-2024": _phonics(2024),
+}  # fmt: skip
+# The large inputs (megabytes each) are read for one collection of each kind.
+ONE_OF_EACH = ["ks1-2023", "phonics-2023"]
+
+
+@pytest.fixture(params=list(SHAPES))
+def shape(request) -> Shape:
+    return SHAPES[request.param]
+
+
+@pytest.fixture(params=ONE_OF_EACH)
+def one_of_each(request) -> Shape:
+    return SHAPES[request.param]
+
+
+def refusal(
+    content: bytes, shape: Shape, name: str = "9382001_CTF_938LLLL_001.xml"
+) -> RejectedFile:
     """The RejectedFile a file gets, whether at open or while its pupils are read."""
     with pytest.raises(RejectedFile) as e:
-        with open_school_file(io.BytesIO(content), DEFINITION, name=name) as reader:
+        with open_school_file(io.BytesIO(content), shape.definition, name=name) as reader:
             for _ in reader.pupils():
                 pass
     reason = e.value.reason
     assert reason.startswith(f"{name}: "), reason
     assert "\n" not in reason and "Traceback" not in reason and "XML_PARSE" not in reason
     assert any(h in reason for h in HINTS), reason
+    # the collection's own words, never another's
+    other = "phonics" if shape.short == "KS1" else "KS1"
+    assert other not in reason, reason
     return e.value
+
+
+def wanted(shape: Shape) -> str:
+    return f"send the CTF (.xml) exported from the school's MIS, or the {shape.short} CSV template"
 
 
 # -- not a CTF or a CSV at all ---------------------------------------------------------------
 
 
-def test_an_empty_file():
-    assert refusal(b"").reason.endswith(
+def test_an_empty_file(shape):
+    assert refusal(b"", shape).reason.endswith(
         "the file is empty (0 bytes); ask the school to send it again"
     )
 
 
-def test_a_file_of_blank_lines():
-    assert "no content, only blank space" in refusal(b"\r\n \n\t\n").reason
+def test_a_file_of_blank_lines(shape):
+    assert "no content, only blank space" in refusal(b"\r\n \n\t\n", shape).reason
 
 
-def test_binary_data():
-    assert "not a text file" in refusal(os.urandom(2000) + b"\x00" * 10).reason
+def test_binary_data(shape):
+    reason = refusal(os.urandom(2000) + b"\x00" * 10, shape).reason
+    assert reason.endswith(f"this is not a text file (it holds binary data); {wanted(shape)}")
 
 
-def test_a_pdf():
-    assert "this is a PDF document" in refusal(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj").reason
+def test_a_pdf(shape):
+    reason = refusal(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", shape).reason
+    assert reason.endswith(f"this is a PDF document, not a CTF or CSV file; {wanted(shape)}")
 
 
-def test_an_excel_workbook_renamed_to_csv(tmp_path):
+def test_an_excel_workbook_renamed_to_csv(tmp_path, shape):
     import xlsxwriter
 
     path = tmp_path / "book.xlsx"
     book = xlsxwriter.Workbook(str(path))
-    book.add_worksheet().write_row(0, 0, ["UPN", "Surname", "Forename"])
+    book.add_worksheet().write_row(0, 0, list(shape.csv_header))
     book.close()
-    e = refusal(path.read_bytes(), name="KS1_2001_23.csv")
+    e = refusal(path.read_bytes(), shape, name=shape.csv_name)
     assert e.reason == (
-        "KS1_2001_23.csv: this looks like an Excel workbook; save it as CSV (comma delimited) "
+        f"{shape.csv_name}: this looks like an Excel workbook; save it as CSV (comma delimited) "
         "and send that"
     )
 
 
-def test_a_word_document_is_named_as_one():
+def test_a_word_document_is_named_as_one(shape):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("[Content_Types].xml", "<Types/>")
         z.writestr("_rels/.rels", "<Relationships/>")
         z.writestr("word/document.xml", "<w:document/>")
-    reason = refusal(buf.getvalue(), name="KS1 covering letter.docx").reason
-    assert reason.startswith("KS1 covering letter.docx: this is a Word document, not a CTF")
-    assert "Excel" not in reason
+    reason = refusal(buf.getvalue(), shape, name="covering letter.docx").reason
+    assert reason == (
+        f"covering letter.docx: this is a Word document, not a CTF or CSV file; {wanted(shape)}"
+    )
 
 
-def test_an_old_excel_workbook():
+def test_an_old_excel_workbook(shape):
     ole2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 500
-    assert refusal(ole2, name="KS1_2001_23.csv").reason.endswith(
+    assert refusal(ole2, shape, name=shape.csv_name).reason.endswith(
         "this looks like an Excel workbook; save it as CSV (comma delimited) and send that"
     )
 
 
-def test_a_zip_given_as_a_school_file():
+def test_a_zip_given_as_a_school_file(shape):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("9382001_CTF_938LLLL_001.xml", GOOD_CTF)
-    assert "is a zip archive" in refusal(buf.getvalue(), name="upload.xml").reason
+        z.writestr("9382001_CTF_938LLLL_001.xml", shape.good_ctf)
+    assert "is a zip archive" in refusal(buf.getvalue(), shape, name="upload.xml").reason
 
 
 @pytest.mark.parametrize(
@@ -115,46 +208,56 @@ def test_a_zip_given_as_a_school_file():
         ("utf-16-be", b""),
     ],
 )
-@pytest.mark.parametrize(
-    "text", [GOOD_CTF, "UPN\tSurname\tForename\r\nA938200123001\tSMITH\tAVA\r\n"]
-)
-def test_utf16_files(encoding, bom, text):
-    e = refusal(bom + text.encode(encoding), name="KS1_2001_23.csv")
-    assert e.reason == "KS1_2001_23.csv: the file is UTF-16 encoded; save it again as UTF-8 or CSV"
+@pytest.mark.parametrize("kind", ["ctf", "tab-separated csv"])
+def test_utf16_files(encoding, bom, kind, shape):
+    text = shape.good_ctf if kind == "ctf" else shape.csv(shape.csv_row, sep="\t", end="\r\n")
+    e = refusal(bom + text.encode(encoding), shape, name=shape.csv_name)
+    assert e.reason == (
+        f"{shape.csv_name}: the file is UTF-16 encoded; save it again as UTF-8 or CSV"
+    )
 
 
-def test_utf32_files():
-    e = refusal(b"\xff\xfe\x00\x00" + GOOD_CTF.encode("utf-32-le"))
+def test_utf32_files(shape):
+    e = refusal(b"\xff\xfe\x00\x00" + shape.good_ctf.encode("utf-32-le"), shape)
     assert "UTF-32" in e.reason
 
 
-def test_a_web_page():
-    assert (
-        "this is a web page (HTML)"
-        in refusal(b"<!DOCTYPE html>\n<html><body>Sorry</body></html>").reason
+def test_a_web_page(shape):
+    expected = f"this is a web page (HTML), not a CTF file; {wanted(shape)}"
+    assert refusal(b"<!DOCTYPE html>\n<html><body>Sorry</body></html>", shape).reason.endswith(
+        expected
     )
-    assert "this is a web page (HTML)" in refusal(b"<html><body>Sorry</body></html>").reason
+    assert refusal(b"<html><body>Sorry</body></html>", shape).reason.endswith(expected)
+
+
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"], ids=["no BOM", "UTF-8 BOM"])
+def test_a_utf8_file_with_or_without_its_bom_is_read(bom, shape):
+    for content, name in ((shape.good_ctf, "x.xml"), (shape.csv(shape.csv_row), shape.csv_name)):
+        stream = io.BytesIO(bom + content.replace("SMITH", "SMÏTH").encode())
+        with open_school_file(stream, shape.definition, name=name) as reader:
+            [p] = reader.pupils()
+        assert p.surname == "SMÏTH" and p.outcomes, name
 
 
 # -- XML that is not a CTF, or not well formed ---------------------------------------------------
 
 
-def test_the_wrong_root_element():
-    e = refusal(b'<?xml version="1.0"?>\n<SchoolCensus><Header/></SchoolCensus>')
+def test_the_wrong_root_element(shape):
+    e = refusal(b'<?xml version="1.0"?>\n<SchoolCensus><Header/></SchoolCensus>', shape)
     assert e.reason == (
         "9382001_CTF_938LLLL_001.xml: the root element is <SchoolCensus>, not <CTfile>: this is "
-        "not a Common Transfer File; export the KS1 CTF again from the MIS"
+        f"not a Common Transfer File; export the {shape.short} CTF again from the MIS"
     )
 
 
-def test_a_root_element_in_a_namespace():
-    e = refusal(b'<CTfile xmlns="urn:example"><Header/></CTfile>')
+def test_a_root_element_in_a_namespace(shape):
+    e = refusal(b'<CTfile xmlns="urn:example"><Header/></CTfile>', shape)
     assert "declares an XML namespace" in e.reason
 
 
-def test_malformed_xml_names_the_line():
-    content = GOOD_CTF.replace("</Surname>", "</Surname>\n\n</Sex>", 1).encode()
-    e = refusal(content)
+def test_malformed_xml_names_the_line(shape):
+    content = shape.good_ctf.replace("</Surname>", "</Surname>\n\n</Sex>", 1).encode()
+    e = refusal(content, shape)
     assert e.line == 5
     assert e.reason.startswith(
         "9382001_CTF_938LLLL_001.xml: the XML is not well formed at line 5 (Opening and ending "
@@ -163,14 +266,15 @@ def test_malformed_xml_names_the_line():
     assert e.reason.endswith("ask the school to export it again")
 
 
-def test_a_truncated_ctf_is_refused_after_the_pupils_before_the_cut():
-    content = GOOD_CTF.replace(PUPIL, (PUPIL + "\n") * 3).encode()
+def test_a_truncated_ctf_is_refused_after_the_pupils_before_the_cut(shape):
+    content = shape.good_ctf.replace(shape.pupil, (shape.pupil + "\n") * 3).encode()
     cut = content[: content.rindex(b"<Surname>") + 5]
     seen = []
     with pytest.raises(RejectedFile) as e:
-        with open_school_file(io.BytesIO(cut), DEFINITION, name="cut.xml") as reader:
+        with open_school_file(io.BytesIO(cut), shape.definition, name="cut.xml") as reader:
             seen.extend(reader.pupils())
-    assert len(seen) == 2
+    assert [p.line for p in seen] == [3, 4]
+    assert all(p.outcomes for p in seen)
     assert e.value.line == 5
     assert e.value.reason == (
         "cut.xml: the XML is not well formed at line 5 (Couldn't find end of Start Tag Surn); "
@@ -178,38 +282,64 @@ def test_a_truncated_ctf_is_refused_after_the_pupils_before_the_cut():
     )
 
 
-def test_an_undeclared_entity():
-    e = refusal(GOOD_CTF.replace("SMITH", "&nbsp;SMITH").encode())
+def test_an_undeclared_entity(shape):
+    e = refusal(shape.good_ctf.replace("SMITH", "&nbsp;SMITH").encode(), shape)
     assert "line 3 (Entity 'nbsp' not defined)" in e.reason
 
 
-def test_bytes_that_are_not_the_declared_encoding():
-    e = refusal(GOOD_CTF.replace("SMITH", "SMITH\nCAFÉ").encode("cp1252"))
+def test_bytes_that_are_not_the_declared_encoding(shape):
+    e = refusal(shape.good_ctf.replace("SMITH", "SMITH\nCAFÉ").encode("cp1252"), shape)
     assert e.line == 4
     assert "the text at line 4 is not in the file's declared encoding (UTF-8)" in e.reason
 
 
-def test_an_encoding_that_cannot_be_read():
-    e = refusal(GOOD_CTF.replace("UTF-8", "x-unknown-42").encode())
+def test_an_encoding_that_cannot_be_read(shape):
+    e = refusal(shape.good_ctf.replace("UTF-8", "x-unknown-42").encode(), shape)
     assert "declares an encoding that cannot be read" in e.reason
 
 
-def test_nesting_deeper_than_libxml2_allows():
+def test_a_nul_byte_past_the_first_bytes_of_a_ctf(shape):
+    pupils = (shape.pupil + "\n") * (SNIFF_BYTES // len(shape.pupil) + 2)
+    content = shape.good_ctf.replace(shape.pupil, pupils + shape.pupil.replace("SMITH", "SM\0ITH"))
+    e = refusal(content.encode(), shape)
+    assert e.line == 3 + pupils.count("\n")
+    assert "the XML is not well formed at line" in e.reason
+    assert e.reason.endswith("the file may be damaged or edited by hand: ask the school to "
+                             "export it again")  # fmt: skip
+
+
+def test_nesting_deeper_than_libxml2_allows(shape):
     deep = "<a>" * 400 + "</a>" * 400
-    e = refusal(GOOD_CTF.replace("<Sex>F</Sex>", deep).encode())
+    e = refusal(shape.good_ctf.replace("<Sex>F</Sex>", deep).encode(), shape)
     assert "Excessive depth in document: 256" in e.reason
 
 
-def test_a_text_node_over_ten_megabytes():
+def test_a_large_attribute_is_ignored_with_the_rest_of_the_markup(shape):
+    content = shape.good_ctf.replace("<Pupil>", f'<Pupil note="{"x" * 1_000_000}">')
+    with open_school_file(io.BytesIO(content.encode()), shape.definition, name="x.xml") as r:
+        [p] = r.pupils()
+    assert p.upn == "A938200123001" and p.outcomes
+
+
+def test_an_attribute_over_ten_megabytes(one_of_each):
+    content = one_of_each.good_ctf.replace("<Pupil>", f'<Pupil note="{"x" * 11_000_000}">')
+    e = refusal(content.encode(), one_of_each)
+    assert "without a complete pupil" in e.reason or "AttValue length too long" in e.reason
+
+
+def test_a_text_node_over_ten_megabytes(one_of_each):
     # libxml2 stops at 10 MB of text; the reader's own limit between pupils comes first
-    e = refusal(GOOD_CTF.replace("SMITH", "S" * 11_000_000).encode())
+    e = refusal(one_of_each.good_ctf.replace("SMITH", "S" * 11_000_000).encode(), one_of_each)
     assert "without a complete pupil" in e.reason or "Text node too long" in e.reason
 
 
-def test_megabytes_without_a_pupil_are_refused_early():
+def test_megabytes_without_a_pupil_are_refused_early(one_of_each):
     junk = "<Junk>" + "<x>y</x>" * 1_500_000 + "</Junk>"
-    e = refusal(GOOD_CTF.replace("<CTFpupilData>", "<CTFpupilData>" + junk).encode())
-    assert "MB of the file goes by without a complete pupil" in e.reason
+    ctf_text = one_of_each.good_ctf.replace("<CTFpupilData>", "<CTFpupilData>" + junk)
+    assert refusal(ctf_text.encode(), one_of_each).reason.endswith(
+        "MB of the file goes by without a complete pupil, which no MIS export does; export the "
+        f"{one_of_each.short} CTF again from the MIS"
+    )
 
 
 # -- DOCTYPEs, external entities, entity expansion --------------------------------------------------
@@ -249,12 +379,17 @@ class RecordingResolver(etree.Resolver):
 
 
 @pytest.mark.parametrize("target", ["file:///etc/passwd", "http://127.0.0.1:9/ks1.dtd", "SECRET"])
-def test_external_entities_are_refused_before_parsing(target, tmp_path):
+def test_external_entities_are_refused_before_parsing(target, tmp_path, shape):
     secret = tmp_path / "secret.txt"
     secret.write_text("TOP-SECRET-7731")
     target = secret.as_uri() if target == "SECRET" else target
     content = XXE.format(target=target, header=HEADER).encode()
-    assert refusal(content).reason == DOCTYPE_REASON
+    assert refusal(content, shape).reason == DOCTYPE_REASON
+    # also where the entity stands for a result rather than a name
+    content = shape.good_ctf.replace(
+        "<CTfile>", f'<!DOCTYPE CTfile [<!ENTITY r SYSTEM "{target}">]>\n<CTfile>'
+    ).replace("</Result>", "&r;</Result>")
+    assert refusal(content.encode(), shape).reason == DOCTYPE_REASON
 
 
 @pytest.mark.parametrize("target", ["file:///etc/passwd", "SECRET"])
@@ -274,9 +409,9 @@ def test_the_parser_would_not_read_external_entities_either(target, tmp_path):
     assert resolver.asked == []
 
 
-def test_billion_laughs_is_refused_before_parsing():
+def test_billion_laughs_is_refused_before_parsing(shape):
     started = time.monotonic()
-    assert refusal(LAUGHS.encode()).reason == DOCTYPE_REASON
+    assert refusal(LAUGHS.encode(), shape).reason == DOCTYPE_REASON
     assert time.monotonic() - started < 1
 
 
@@ -301,77 +436,206 @@ def test_the_parser_would_not_expand_billion_laughs_either():
         '<?xml version="1.0"?>' + " " * (65536 - 24) + "<!DOCTYPE CTfile>",  # across a chunk
     ],
 )
-def test_a_doctype_is_found_wherever_it_hides_in_the_prolog(prolog):
+def test_a_doctype_is_found_wherever_it_hides_in_the_prolog(prolog, shape):
     content = (prolog + f"\n<CTfile>{HEADER}</CTfile>").encode()
-    assert refusal(content).reason == DOCTYPE_REASON
+    assert refusal(content, shape).reason == DOCTYPE_REASON
 
 
-def test_a_doctype_inside_a_comment_is_only_a_comment():
-    content = GOOD_CTF.replace("<CTfile>", "<!-- <!DOCTYPE CTfile> -->\n<CTfile>").encode()
-    with open_school_file(io.BytesIO(content), DEFINITION, name="x.xml") as reader:
+def test_a_doctype_inside_a_comment_is_only_a_comment(shape):
+    content = shape.good_ctf.replace("<CTfile>", "<!-- <!DOCTYPE CTfile> -->\n<CTfile>").encode()
+    with open_school_file(io.BytesIO(content), shape.definition, name="x.xml") as reader:
         assert len(list(reader.pupils())) == 1
 
 
-def test_a_megabyte_of_prolog_is_refused():
+def test_a_megabyte_of_prolog_is_refused(one_of_each):
     content = (
-        '<?xml version="1.0"?><!--' + "x" * 1_200_000 + "-->" + GOOD_CTF.split("\n", 1)[1]
+        '<?xml version="1.0"?><!--'
+        + "x" * 1_200_000
+        + "-->"
+        + one_of_each.good_ctf.split("\n", 1)[1]
     ).encode()
-    assert "no XML element starts in the first megabyte" in refusal(content).reason
+    assert "no XML element starts in the first megabyte" in refusal(content, one_of_each).reason
 
 
 # -- CSV ------------------------------------------------------------------------------------------
 
+FORMULAS = ('=HYPERLINK("http://evil.example/","x")', "=1+1", "+SUM(A1:A9)", "@SUM(1)", "-2+3",
+            "=cmd|' /C calc'!A0", "-1", "+1", "@cmd")  # fmt: skip
 
-def test_formula_injection_is_kept_as_data():
-    rows = [
-        "UPN,Surname,Forename,DOB,Sex,Reading,Writing,Maths,Science",
-        '"=HYPERLINK(""http://evil.example/"",""x"")",=1+1,+SUM(A1:A9),=1+1,-2+3,=EXS,@SUM(1),-1,+1',
-        "A938200123001,@cmd|' /C calc'!A0,-2+3,14/01/2016,F,EXS,EXS,EXS,EXS",
-    ]
-    with open_school_file(
-        io.BytesIO("\n".join(rows).encode()), DEFINITION, name="KS1_2001_23.csv"
-    ) as reader:
-        first, second = list(reader.pupils())
-    assert first.upn == '=HYPERLINK("http://evil.example/","x")'
-    assert (first.surname, first.forename, first.dob, first.sex) == (
-        "=1+1",
-        "+SUM(A1:A9)",
-        "=1+1",
-        "-2+3",
-    )
-    assert first.outcomes == {
-        "reading": "=EXS",
-        "writing": "@SUM(1)",
-        "maths": "-1",
-        "science": "+1",
+
+def _quoted(cell: str) -> str:
+    return '"' + cell.replace('"', '""') + '"' if '"' in cell or "," in cell else cell
+
+
+def test_formula_injection_is_kept_as_data(shape):
+    """Cells that a spreadsheet would run are read as text, whatever column they are in (the
+    exports neutralise them: tests/app/test_import.py, test_data_errors_web.py)."""
+    n = len(shape.csv_header)
+    first = tuple(_quoted(FORMULAS[i % len(FORMULAS)]) for i in range(n))
+    second = (*shape.csv_row[:1], "@cmd|' /C calc'!A0", "-2+3", *shape.csv_row[3:])
+    content = shape.csv(first, second).encode()
+    with open_school_file(io.BytesIO(content), shape.definition, name=shape.csv_name) as reader:
+        one, two = list(reader.pupils())
+    read = {
+        "UPN": one.upn,
+        "Surname": one.surname,
+        "Forename": one.forename,
+        "DOB": one.dob,
+        "Sex": one.sex,
+        "NCyear": one.nc_year,
+    } | {  # fmt: skip
+        column: one.outcomes.get(key, getattr(one, key, None))
+        for column, key in shape.extra_columns
     }
-    assert (second.surname, second.forename) == ("@cmd|' /C calc'!A0", "-2+3")
+    assert [read[c] for c in shape.csv_header] == [FORMULAS[i % len(FORMULAS)] for i in range(n)]
+    assert (two.surname, two.forename) == ("@cmd|' /C calc'!A0", "-2+3")
 
 
-def test_a_csv_without_a_header_row():
-    e = refusal(b"A938200123001,SMITH,AVA,14/01/2016,F,EXS,WTS,GDS,EXS\n", name="KS1_2001_23.csv")
-    assert e.reason.startswith(
-        "KS1_2001_23.csv: no header row found: the first line should name the columns, e.g. UPN, "
-        "Surname, Forename, DOB, Sex, Reading, Writing, Maths, Science"
+def test_a_csv_without_a_header_row(shape):
+    e = refusal(",".join(shape.csv_row).encode() + b"\n", shape, name=shape.csv_name)
+    assert e.reason == (
+        f"{shape.csv_name}: no header row found: the first line should name the columns, e.g. "
+        f"{shape.example_header}; save the {shape.short} template as CSV (comma delimited) and "
+        "send that"
     )
 
 
-def test_a_csv_field_too_long_to_be_real():
+def test_a_csv_of_headers_only_has_no_pupils(shape):
+    content = shape.csv().encode()
+    with open_school_file(io.BytesIO(content), shape.definition, name=shape.csv_name) as reader:
+        assert list(reader.pupils()) == []
+        assert reader.header.estab == "2001"  # from the name
+
+
+def test_a_csv_field_too_long_to_be_real(shape):
     content = b"UPN,Surname\nA1,SMITH\nA2," + b"x" * 200_000 + b"\n"
-    e = refusal(content, name="KS1_2001_23.csv")
+    e = refusal(content, shape, name=shape.csv_name)
     assert e.line == 3
     assert "line 3 cannot be read as CSV" in e.reason
 
 
-def test_a_nul_byte_late_in_a_csv_is_data_for_the_name_rules():
+def test_a_nul_byte_late_in_a_csv_is_data_for_the_name_rules(shape):
     content = b"UPN,Surname\n" + b"A1,SMITH\n" * 10_000 + b"A2,SM\x00ITH\n"
-    with open_school_file(io.BytesIO(content), DEFINITION, name="KS1_2001_23.csv") as reader:
+    with open_school_file(io.BytesIO(content), shape.definition, name=shape.csv_name) as reader:
         *_, last = reader.pupils()
     assert (last.line, last.surname) == (10_002, "SM\x00ITH")
 
 
-def test_one_enormous_line():
-    assert "no header row found" in refusal(b"x" * 3_000_000, name="KS1_2001_23.csv").reason
+def test_one_enormous_line(one_of_each):
+    content = b"x" * 3_000_000
+    assert "no header row found" in refusal(content, one_of_each, one_of_each.csv_name).reason
+
+
+# -- results as schools write them (phonics: a mark 0-40, or an outcome code) -------------------
+
+# (mark, outcome code) as a school wrote them, and the phonics rules that answer them. A value
+# written as a number is a mark, however it is written; a code is read whatever its case.
+MARKS = [
+    ("34", "", set()),
+    (" 32 ", "", set()),
+    ("40.0", "", {"PSC-R02"}),
+    ("-1", "", {"PSC-R02"}),
+    ("41", "", {"PSC-R02"}),
+    ("32.5", "", {"PSC-R02"}),
+    ("+32", "", {"PSC-R02"}),
+    ("٣٢", "", {"PSC-R02"}),  # Arabic-Indic digits: not a mark the return can carry
+    ("３２", "", {"PSC-R02"}),  # full-width digits
+    ("32", "wa", set()),
+    ("31", "Wa", {"PSC-R05"}),  # working at, below the threshold
+    ("35", "WT", {"PSC-R05"}),  # working towards, at or above it
+    ("", "a", set()),
+    ("32", "a", {"PSC-R03"}),
+    ("", "wt", {"PSC-R01"}),
+    ("", "", {"PSC-R01"}),
+    ("", "q", {"PSC-R06"}),
+    ("", "ABSENT", {"PSC-R04"}),
+    ("", "X" * 300, {"PSC-R04"}),
+]
+PHONICS = [c for c in SHAPES if c.startswith("phonics")]
+
+
+def _findings(pupils, definition) -> list[set[str]]:
+    return [
+        {f.rule for f in rules.check_pupil(p, definition) if f.rule.startswith("PSC-R")}
+        for p in pupils
+    ]
+
+
+@pytest.mark.parametrize("collection", PHONICS)
+def test_marks_and_codes_in_a_ctf_as_schools_write_them(collection):
+    shape = SHAPES[collection]
+    year = shape.definition.year
+    pupils = []
+    for i, (mark, code) in enumerate((m, c) for m, c, _ in MARKS):
+        rows = "".join(
+            _assessment("KS1", year, "PHO", "TT", "PHO", escape(v)) for v in (mark, code) if v
+        )
+        pupils.append(
+            shape.pupil.replace("A938200123001", f"A9382001230{i:02d}").replace(
+                shape.assessment, rows
+            )
+        )
+    content = shape.good_ctf.replace(shape.pupil, "\n".join(pupils))
+    with open_school_file(io.BytesIO(content.encode()), shape.definition, name="x.xml") as r:
+        read = list(r.pupils())
+    assert len(read) == len(MARKS)
+    assert _findings(read, shape.definition) == [expected for *_, expected in MARKS]
+    for p, (mark, code, _) in zip(read, MARKS, strict=True):
+        assert p.outcomes.get("mark", "") == mark.strip(), p.line
+        assert p.outcomes.get("psc_code", "") == code, p.line
+        for f in rules.check_pupil(p, shape.definition):
+            value = f.value.strip()
+            assert value[:50].upper() in f.message.upper(), f  # says what the school wrote
+
+
+@pytest.mark.parametrize("collection", PHONICS)
+def test_marks_and_codes_in_a_csv_as_schools_write_them(collection):
+    shape = SHAPES[collection]
+    rows = [(*shape.csv_row[:6], _quoted(m), _quoted(c)) for m, c, _ in MARKS]
+    rows.append((*shape.csv_row[:6], "²", ""))  # a superscript two: no whole number either
+    content = shape.csv(*rows).encode()
+    with open_school_file(io.BytesIO(content), shape.definition, name=shape.csv_name) as r:
+        read = list(r.pupils())
+    assert [p.line for p in read] == list(range(2, len(MARKS) + 3))
+    expected = [e for *_, e in MARKS] + [{"PSC-R02"}]
+    assert _findings(read, shape.definition) == expected
+
+
+# -- a file of another collection ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sent", "imported_as", "words", "columns"),
+    [
+        ("phonics-2023", "ks1-2023", "phonics screening check", "Mark, Outcome"),
+        ("phonics-2024", "ks1-2024", "phonics screening check", "Mark, Outcome"),
+        ("ks1-2023", "phonics-2023", "key stage 1 teacher assessment",
+         "Reading, Writing, Maths, Science"),
+    ],
+)  # fmt: skip
+def test_a_csv_of_another_collection_is_refused_as_that_collections(
+    sent, imported_as, words, columns
+):
+    shape, other = SHAPES[sent], load(imported_as)
+    for name in (shape.csv_name, "results.csv"):  # its own name, and one that says nothing
+        with pytest.raises(RejectedFile) as e:
+            open_school_file(io.BytesIO(shape.csv(shape.csv_row).encode()), other, name=name)
+        assert e.value.reason == (
+            f"{name}: the file's columns are {words} results ({columns}), with none for "
+            f"{other.name}: import it into {load(sent).name} instead"
+        )
+        assert e.value.belongs_to == sent
+
+
+def test_a_csv_with_its_own_columns_and_another_collections_is_its_own():
+    shape = SHAPES["ks1-2023"]
+    header = (*shape.csv_header, "Phonics mark")
+    content = ",".join(header) + "\n" + ",".join((*shape.csv_row, "34")) + "\n"
+    with open_school_file(io.BytesIO(content.encode()), shape.definition,
+                          name=shape.csv_name) as reader:  # fmt: skip
+        [p] = reader.pupils()
+        assert reader.counts.notes == ["columns not used: Phonics mark"]
+    assert p.outcomes == {"reading": "EXS", "writing": "WTS", "maths": "GDS", "science": "EXS"}
 
 
 # -- 200 MB ---------------------------------------------------------------------------------------
@@ -444,7 +708,7 @@ def test_a_200_mb_ctf_streams_in_bounded_memory_and_its_truncation_is_refused(tm
     expected_line = BIG_HEAD.count("\n") + (n - 1) * lines_per_pupil + 3
     read = 0
     with pytest.raises(RejectedFile) as e:
-        with open_school_file(big, DEFINITION) as reader:
+        with open_school_file(big, load("ks1-2023")) as reader:
             for _ in reader.pupils():
                 read += 1
     assert read == n - 1
@@ -455,20 +719,20 @@ def test_a_200_mb_ctf_streams_in_bounded_memory_and_its_truncation_is_refused(tm
     assert e.value.reason.endswith("the file may be cut short: ask the school to export it again")
 
 
-def test_a_refused_file_object_is_left_open_for_its_owner():
+def test_a_refused_file_object_is_left_open_for_its_owner(shape):
     for content in (b"no header here\n", b"<Nope/>", b""):
         stream = io.BytesIO(content)
         with pytest.raises(RejectedFile):
-            open_school_file(stream, DEFINITION, name="x.csv")
+            open_school_file(stream, shape.definition, name="x.csv")
         assert not stream.closed
         stream.seek(0)  # still usable
 
 
-def test_an_opendocument_spreadsheet():
+def test_an_opendocument_spreadsheet(shape):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
-    e = refusal(buf.getvalue(), name="KS1_2001_23.csv")
+    e = refusal(buf.getvalue(), shape, name=shape.csv_name)
     assert e.reason.endswith(
         "this looks like a spreadsheet (.ods); save it as CSV (comma delimited) and send that"
     )

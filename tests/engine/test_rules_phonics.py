@@ -57,7 +57,7 @@ def test_no_mark_and_no_code():
     )
 
 
-@pytest.mark.parametrize("mark", ["41", "-1", "32.5", "thirty", "4 0"])
+@pytest.mark.parametrize("mark", ["41", "-1", "32.5", "thirty", "4 0", "²", "٣٢", "３２"])
 def test_a_mark_that_is_not_a_whole_number_from_0_to_40(mark):
     assert found(pupil(mark)) == [("PSC-R02", "error", "mark", mark)]
     assert f"Mark '{mark}' is not a whole number from 0 to 40" in messages(pupil(mark))["PSC-R02"]

@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 
 
 class RejectedFile(Exception):  # noqa: N818 - it is a verdict on a file, not a programming error
-    """A file that cannot be imported at all. `reason` is one line an LA officer can act on."""
+    """A file that cannot be imported at all. `reason` is one line an LA officer can act on.
+    `belongs_to`: the id of the collection the file is a file of, when it is another's."""
 
-    def __init__(self, reason: str, *, line: int | None = None):
+    def __init__(self, reason: str, *, line: int | None = None, belongs_to: str = ""):
         self.reason = reason.replace("\n", " ").strip()
         self.line = line
+        self.belongs_to = belongs_to
         super().__init__(self.reason)
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from keystage.engine import definition as definitions
 from keystage.engine import rules
 from keystage.engine.definition import Definition
-from keystage.engine.readers import display_name, open_school_file
-from keystage.engine.records import Finding, RejectedFile
+from keystage.engine.readers import FileWords, display_name, open_school_file
+from keystage.engine.records import Finding, PupilRecord, RejectedFile
 from keystage.engine.year_groups import year_group
 from keystage.submissions.kept import Keeper
 
@@ -87,6 +87,30 @@ def outcomes_json(outcomes: dict[str, str]) -> str:
             _OUTCOMES_JSON.clear()
         text = _OUTCOMES_JSON[key] = _JSON.encode(outcomes)
     return text
+
+
+# The most a pupil record's items may hold: the lengths of PupilRecord's columns (a longer
+# value would stop the import on PostgreSQL), and for results and characteristics (stored as
+# JSON) a Finding's value. No real file comes near them; a hostile or broken one is stored
+# clipped, with the rules' findings on what is left (a name too long, a UPN not valid...).
+STORED_LENGTHS = {"upn": 40, "surname": 200, "forename": 200, "dob": 40, "sex": 20,
+                  "nc_year": 10, "former_upn": 40}  # fmt: skip
+VALUE_LENGTH = 200
+
+
+def clip(pupil: PupilRecord) -> None:
+    """Cut each of a pupil's values to what can be stored (`STORED_LENGTHS`), before the rules
+    see it, so that what they say is about what is kept."""
+    for name, most in STORED_LENGTHS.items():
+        value = getattr(pupil, name)
+        if len(value) > most:
+            setattr(pupil, name, value[:most])
+    for values in (pupil.outcomes, pupil.characteristics):
+        for key, value in values.items():
+            if len(value) > VALUE_LENGTH:
+                values[key] = value[:VALUE_LENGTH]
+    for key, codes in pupil.duplicate_outcomes.items():
+        pupil.duplicate_outcomes[key] = [c[:VALUE_LENGTH] for c in codes]
 
 
 # Files up to this size are read into memory once, hashed and parsed from there.
@@ -174,11 +198,14 @@ def school_from_name(name: str, definition: Definition) -> tuple[str, str, str]:
 
 
 def stored_name(name: str) -> str:
-    """The name an upload is kept under: the file name, or "batch.zip:member" for a member."""
+    """The name an upload is kept under: the file name, or "batch.zip:member" for a member,
+    with the middle of a name longer than Upload.file_name holds (255) left out."""
     if ":" in name and not re.match(r"^[A-Za-z]:[\\/]", name):
         archive, member = name.split(":", 1)
-        return f"{Path(archive).name}:{member}"
-    return Path(name).name
+        name = f"{Path(archive).name}:{member}"
+    else:
+        name = Path(name).name
+    return name if len(name) <= 255 else f"{name[:100]}…{name[-154:]}"
 
 
 def reject(prepared: PreparedFile, reason: str) -> PreparedFile:
@@ -192,12 +219,14 @@ class KeepFailed(Exception):
     """The copy of a file could not be kept (a full disk, the store gone)."""
 
 
-# Said of a file that failed in a way no reader foresaw (a fault of ours, logged with its
-# traceback): never the exception's text, which may hold server paths.
-UNREADABLE = (
-    "the file could not be read; check that it is the school's CTF or KS1 CSV file and send "
-    "it again (the collection team has been told of the problem)"
-)
+def unreadable(definition: Definition) -> str:
+    """Said of a file that failed in a way no reader foresaw (a fault of ours, logged with its
+    traceback): never the exception's text, which may hold server paths."""
+    csv = " ".join(filter(None, (FileWords(definition).short, "CSV")))
+    return (
+        f"the file could not be read; check that it is the school's CTF or {csv} file and send "
+        "it again (the collection team has been told of the problem)"
+    )
 
 
 def prepare_file(
@@ -232,7 +261,7 @@ def prepare_file(
             sha256, size = "", 0  # unreadable: never taken for a repeat of anything
         prepared = PreparedFile(name=name, path=str(path), sha256=sha256, size=size,
                                 la=only_la or "")  # fmt: skip
-        reject(prepared, f"{name}: {UNREADABLE}")
+        reject(prepared, f"{name}: {unreadable(definition)}")
     if keeper is not None and prepared.sha256:
         try:
             prepared.stored_path = keeper.keep(
@@ -253,8 +282,12 @@ def _wrong_collection(name: str, definition: Definition, counts) -> str:
     return (
         f"{name}: the file holds {reason.removesuffix(' rows')} results ({rows} "
         f"{'row' if rows == 1 else 'rows'}) and none of {definition.name}: import it into "
-        f"{other.name} instead (its upload page, or `keystage --collection {other.id} import`)"
+        f"{other.name} instead {_where_to_import(other)}"
     )
+
+
+def _where_to_import(other: Definition) -> str:
+    return f"(its upload page, or `keystage --collection {other.id} import`)"
 
 
 def _prepare(
@@ -289,6 +322,7 @@ def _prepare(
             check = rules.check_pupil
             any_result = False
             for index, pupil in enumerate(reader.pupils()):
+                clip(pupil)
                 any_result = any_result or bool(pupil.outcomes)
                 prepared.pupils.append(
                     (
@@ -315,7 +349,10 @@ def _prepare(
                 "notes": list(counts.notes),
             }
     except RejectedFile as e:
-        reject(prepared, e.reason if e.reason.startswith(name) else f"{name}: {e.reason}")
+        reason = e.reason if e.reason.startswith(name) else f"{name}: {e.reason}"
+        if e.belongs_to:  # another collection's file: where it goes
+            reason = f"{reason} {_where_to_import(definitions.load(e.belongs_to))}"
+        reject(prepared, reason)
         if prepared.school is None:
             # Say which school's file failed when its name tells us, so the LA can chase it.
             la, estab, urn = school_from_name(name, definition)
@@ -337,6 +374,14 @@ def _prepare(
         return prepared, content
     if not prepared.pupils:
         ignored = sum(prepared.ignored["assessments"].values())
+        if not ignored and not prepared.ignored["pupils"]:  # no pupil of any kind
+            only = "its column headings" if header.kind == "csv" else "its header"
+            reject(
+                prepared,
+                f"{name}: the file holds no pupils (only {only}); check that the school "
+                f"exported its {definition.name} results and send the file again",
+            )
+            return prepared, content
         reject(
             prepared,
             f"{name}: no pupil with a result of {definition.name} was found ({ignored} other "

@@ -5,16 +5,18 @@ into a `FileHeader` and a stream of `PupilRecord`s, or reject it with one line a
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from keystage.engine import definition as definitions
 from keystage.engine.definition import Definition
 from keystage.engine.records import FileHeader, PupilRecord, ReadCounts, RejectedFile
 
-__all__ = ["SchoolFileReader", "display_name", "iso_date", "open_school_file"]
+__all__ = ["FileWords", "SchoolFileReader", "display_name", "iso_date", "open_school_file"]
 
 # Enough of the start of a file to tell what it is (magic numbers, BOMs, the first lines).
 SNIFF_BYTES = 64 * 1024
@@ -23,7 +25,24 @@ _EXCEL = "this looks like an Excel workbook; save it as CSV (comma delimited) an
 # Control characters other than tab, LF, CR, FF and Ctrl-Z (old DOS end-of-file): binary data.
 _CONTROL_BYTES = bytes([*range(1, 9), 11, *range(14, 26), *range(27, 32)])
 _CONTROL_SAMPLE = 8 * 1024
-_WANTED = "send the CTF (.xml) exported from the school's MIS, or the KS1 CSV template"
+
+
+class FileWords:
+    """How messages about a school file speak of the collection's files, from the definition's
+    `[files]`: `short_name` ("the KS1 CSV template", "export the KS1 CTF again"), and a header
+    row and a file name (`{yy}`: the year's last two digits) to give as examples."""
+
+    def __init__(self, definition: Definition):
+        files = definition.files
+        self.short = str(files.get("short_name", "")).strip()
+        lead = f"{self.short} " if self.short else ""
+        self.ctf = f"the {lead}CTF"
+        self.csv = f"the {lead}CSV template"
+        self.template = f"the {lead}template"
+        self.example_header = str(files.get("csv_example_header", "UPN, Surname, Forename"))
+        example = str(files.get("csv_example_name", ""))
+        self.example_name = example.format(yy=f"{definition.year % 100:02d}") if example else ""
+        self.wanted = f"send the CTF (.xml) exported from the school's MIS, or {self.csv}"
 
 
 class SchoolFileReader:
@@ -36,6 +55,7 @@ class SchoolFileReader:
     def __init__(self, stream: BinaryIO, definition: Definition, *, name: str, owns_stream: bool):
         self.name = name
         self.definition = definition
+        self.words = FileWords(definition)
         self.header = FileHeader(kind=self.kind)
         self.counts = ReadCounts()
         self._stream = stream
@@ -59,6 +79,23 @@ class SchoolFileReader:
     def rejected(self, what: str, *, line: int | None = None) -> RejectedFile:
         """A `RejectedFile` whose reason starts with this file's name."""
         return RejectedFile(f"{self.name}: {what}", line=line)
+
+
+def other_collections(definition: Definition) -> tuple[tuple[str, Definition], ...]:
+    """The shipped definitions of other kinds of collection than `definition`'s, each with the
+    words for it ("phonics screening check"): a file of theirs is named as theirs."""
+    return _others(definition.id, definition.kind)
+
+
+@functools.cache
+def _others(definition_id: str, kind: str) -> tuple[tuple[str, Definition], ...]:
+    out = []
+    for other_id in definitions.available():
+        other = definitions.load(other_id)
+        if other.kind != kind and other.id != definition_id:
+            title = other.name.rsplit(" ", 1)[0] if other.name[-4:].isdigit() else other.name
+            out.append((title[:1].lower() + title[1:], other))
+    return tuple(out)
 
 
 def display_name(name: str) -> str:
@@ -88,8 +125,9 @@ def iso_date(text: str, *, day_first: bool = True) -> str:
         return text
 
 
-def _sniff(head: bytes, size: int, name: str) -> str:
-    """Which reader the first bytes call for ("ctf" or "csv"); RejectedFile if neither can read them."""
+def _sniff(head: bytes, size: int, name: str, wanted: str) -> str:
+    """Which reader the first bytes call for ("ctf" or "csv"); RejectedFile if neither can read
+    them. `wanted`: what to send instead (`FileWords.wanted`)."""
 
     def reject(what: str) -> RejectedFile:
         return RejectedFile(f"{name}: {what}")
@@ -104,9 +142,9 @@ def _sniff(head: bytes, size: int, name: str) -> str:
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         # Office files are zips; the names of their parts say which program made them.
         if b"word/" in head:
-            raise reject(f"this is a Word document, not a CTF or CSV file; {_WANTED}")
+            raise reject(f"this is a Word document, not a CTF or CSV file; {wanted}")
         if b"ppt/" in head:
-            raise reject(f"this is a PowerPoint file, not a CTF or CSV file; {_WANTED}")
+            raise reject(f"this is a PowerPoint file, not a CTF or CSV file; {wanted}")
         if b"[Content_Types].xml" in head or b"xl/" in head:
             raise reject(_EXCEL)
         if b"opendocument.spreadsheet" in head:
@@ -120,19 +158,19 @@ def _sniff(head: bytes, size: int, name: str) -> str:
     if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):  # OLE2: .xls (or old .doc)
         raise reject(_EXCEL)
     if head.startswith(b"%PDF"):
-        raise reject(f"this is a PDF document, not a CTF or CSV file; {_WANTED}")
+        raise reject(f"this is a PDF document, not a CTF or CSV file; {wanted}")
     if b"\x00" in head:
         # Text in UTF-16 without a BOM has a NUL in every other byte.
         sample = head[:512]
         if sample[1::2].count(0) > len(sample) // 4 or sample[0::2].count(0) > len(sample) // 4:
             raise reject("the file is UTF-16 encoded; save it again as UTF-8 or CSV")
-        raise reject(f"this is not a text file (it holds binary data); {_WANTED}")
+        raise reject(f"this is not a text file (it holds binary data); {wanted}")
     # Binary data shows from the start: counting in the first 8 KB rather than all 64 KB
     # spares a national import (16,500 files) most of the time it spent sniffing.
     sample = head[:_CONTROL_SAMPLE]
     controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
     if controls > max(8, len(sample) // 100):
-        raise reject(f"this is not a text file (it holds binary data); {_WANTED}")
+        raise reject(f"this is not a text file (it holds binary data); {wanted}")
     body = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
     body = body.lstrip(b" \t\r\n\x0c")
     if not body:
@@ -174,7 +212,7 @@ def open_school_file(
         head = stream.read(SNIFF_BYTES)
         size = len(head) if len(head) < SNIFF_BYTES else stream.seek(0, os.SEEK_END) - start
         stream.seek(start)
-        kind = _sniff(head, size, name)
+        kind = _sniff(head, size, name, FileWords(definition).wanted)
         if kind == "ctf":
             from keystage.engine.readers.ctf import CtfReader
 

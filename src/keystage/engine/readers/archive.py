@@ -153,7 +153,7 @@ class ZipMembers:
         return self._reject(
             f"{member[:200]} unpacks to more than {amount(self.max_member_bytes)}, the most one "
             "file in a zip may hold, so the zip was refused: check that it holds only the "
-            "schools' CTF or KS1 CSV files, and send any larger file on its own"
+            "schools' CTF or CSV files, and send any larger file on its own"
         )
 
     def _too_much(self, member: str) -> RejectedFile:

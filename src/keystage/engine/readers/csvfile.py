@@ -1,5 +1,7 @@
-"""Read the DfE KS1 CSV template (spec §4.3), as saved from Excel: find the header row, match its
-columns to the collection's aliases, and stream one pupil record per row.
+"""Read a collection's CSV template (KS1 spec §4.3, phonics spec §3.2), as saved from Excel:
+find the header row, match its columns to the collection's aliases, and stream one pupil record
+per row. A file whose columns are another collection's results and none of this one's is
+refused as that collection's file.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from typing import BinaryIO
 
 from keystage.engine.definition import Definition
 from keystage.engine.definition import _fold as fold_header  # the aliases' own folding
-from keystage.engine.readers import SchoolFileReader, display_name, iso_date
-from keystage.engine.records import PupilRecord
+from keystage.engine.readers import SchoolFileReader, display_name, iso_date, other_collections
+from keystage.engine.records import PupilRecord, RejectedFile
 
 HEADER_SEARCH_LINES = 10  # title lines Excel users put above the column headings
 _LINE_LIMIT = 1024 * 1024  # longest line looked at while searching for the header
@@ -24,11 +26,10 @@ _DECORATION = re.compile(r"\(.*?\)|\[.*?\]|[*:#?]")  # "Date of birth (DD/MM/YYY
 _EXCEL_TEXT = re.compile(r'="(.*)"')  # ="0123": Excel's way of keeping leading zeros
 _IDENTITY = frozenset({"upn", "surname", "forename"})
 _SCHOOL = ("la", "estab", "laestab", "urn")
-_EXAMPLE_HEADER = "UPN, Surname, Forename, DOB, Sex, Reading, Writing, Maths, Science"
 
 
 class CsvReader(SchoolFileReader):
-    """The KS1 CSV template: one header row, then one row per pupil."""
+    """A CSV template: one header row, then one row per pupil."""
 
     kind = "csv"
 
@@ -63,11 +64,14 @@ class CsvReader(SchoolFileReader):
         if found is None:
             raise self.rejected(
                 "no header row found: the first line should name the columns, e.g. "
-                f"{_EXAMPLE_HEADER}; save the KS1 template as CSV (comma delimited) and send that"
+                f"{self.words.example_header}; save {self.words.template} as CSV (comma "
+                "delimited) and send that"
             )
         delimiter, header_row, consumed = found
         consumed += explicit
         self._columns = self._map_columns(header_row, consumed)
+        if not any(f in self._subjects for _, f in self._columns):
+            self._refuse_another_collections(header_row)
         # Rows are read from the lines already looked at, then from the rest of the file.
         self._lines_before = consumed  # physical lines before the reader's first line
         self._rows = csv.reader(itertools.chain(first[consumed:], self._text), delimiter=delimiter)
@@ -128,6 +132,32 @@ class CsvReader(SchoolFileReader):
         if missing:
             notes.append(f"no column for {', '.join(missing)}")
         return columns
+
+    def _refuse_another_collections(self, header_row: list[str]) -> None:
+        """Refuse a file with no column for this collection's results and columns for another
+        collection's (a phonics CSV imported as KS1): it is that collection's file. The
+        other's definition of this year is named when there is one."""
+        best = None
+        for title, other in other_collections(self.definition):
+            aliases = other.csv_header_map()
+            subjects = set(other.subject_keys)
+            cells = [
+                c.strip()
+                for c in header_row
+                if aliases.get(fold_header(c)) in subjects
+                or aliases.get(fold_header(_DECORATION.sub("", c))) in subjects
+            ]
+            if cells and (best is None or (other.year == self.definition.year) > best[3]):
+                best = (title, other, cells, other.year == self.definition.year)
+        if best is None:
+            return
+        title, other, cells, _ = best
+        raise RejectedFile(
+            f"{self.name}: the file's columns are {title} results "
+            f"({', '.join(c[:40] for c in cells[:10])}), with none for {self.definition.name}: "
+            f"import it into {other.name} instead",
+            belongs_to=other.id,
+        )
 
     # -- rows ----------------------------------------------------------------------------
     def _next_row(self) -> tuple[int, dict[str, str]] | None:
@@ -212,9 +242,12 @@ class CsvReader(SchoolFileReader):
             elif len(given) == 6:
                 h.urn = h.urn or given
         if not (h.estab or h.urn):
+            example = self.words.example_name
+            named = (
+                f", or name it {example} with the school's 4-digit DfE number" if example else ""
+            )
             raise self.rejected(
-                "the file does not say which school it is from: add LA and Estab columns, or "
-                "name it KS1_DDDD_23.csv with the school's 4-digit DfE number"
+                f"the file does not say which school it is from: add LA and Estab columns{named}"
             )
 
     def _check_school(self, line: int, values: dict[str, str]) -> None:

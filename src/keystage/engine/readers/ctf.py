@@ -4,16 +4,14 @@
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
 from lxml import etree
 
-from keystage.engine import definition as definitions
 from keystage.engine.definition import Definition
-from keystage.engine.readers import SchoolFileReader, display_name, iso_date
+from keystage.engine.readers import SchoolFileReader, display_name, iso_date, other_collections
 from keystage.engine.records import PupilRecord, RejectedFile
 
 # The parser never loads a DTD, expands an entity or touches the network, and keeps libxml2's
@@ -51,6 +49,7 @@ _REASONS_LIMIT = 50  # distinct "ignored" reasons kept before the rest are lumpe
 _ENCODING_DECL = re.compile(rb"""<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z0-9._:\-]+)["']""")
 _NAME = re.compile(rb"[^\s/>]+")
 _DEFAULT_NAMESPACE = re.compile(rb"\sxmlns\s*=")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)")
 _LATIN1 = {"iso-8859-1", "iso8859-1", "iso_8859-1", "latin1", "latin-1", "l1", "cp819"}
 # A file declared ISO-8859-1 was nearly always written as Windows-1252, whose bytes 0x80-0x9F
 # are letters and punctuation (’ – š) rather than the control characters ISO-8859-1 gives.
@@ -74,7 +73,6 @@ _ASSESSMENT_TAGS = (
     "KeyStage", "Stage", "StageAssessment", "Year", "Subject", "Method", "Component", "Result",
     "ResultDate",
 )  # fmt: skip
-_WANTED = "send the CTF (.xml) exported from the school's MIS, or the KS1 CSV template"
 
 
 def _text(el) -> str:
@@ -90,18 +88,6 @@ def _value(el) -> str:
     return t
 
 
-@functools.cache
-def _others(definition_id: str, kind: str) -> tuple[tuple[str, Definition], ...]:
-    """The shipped definitions of other kinds of collection, with the words for their rows."""
-    out = []
-    for other_id in definitions.available():
-        other = definitions.load(other_id)
-        if other.kind != kind and other.id != definition_id:
-            title = other.name.rsplit(" ", 1)[0] if other.name[-4:].isdigit() else other.name
-            out.append((title[:1].lower() + title[1:], other))
-    return tuple(out)
-
-
 def _other_collection_claiming(
     definition: Definition, stage: str, subj: str, comp: str, year: str
 ) -> tuple[str, str]:
@@ -110,7 +96,7 @@ def _other_collection_claiming(
     KS1 file may carry its Year 2 pupils' phonics re-check, and the other way round; each
     import counts the other's rows as ignored, by name."""
     found = ("", "")
-    for title, other in _others(definition.id, definition.kind):
+    for title, other in other_collections(definition):
         if stage in other.ctf_stages and other.ctf_mapping_for(subj, comp) is not None:
             if str(other.year) == year:
                 return title, other.id
@@ -204,7 +190,7 @@ class CtfReader(SchoolFileReader):
                 # a real CTF never goes this far between pupils, a hostile file would.
                 raise self.rejected(
                     f"more than {GAP_LIMIT >> 20} MB of the file goes by without a complete "
-                    "pupil, which no MIS export does; export the KS1 CTF again from the MIS"
+                    f"pupil, which no MIS export does; export {self.words.ctf} again from the MIS"
                 )
         self._root = parser.close()
         for _, el in parser.read_events():
@@ -262,7 +248,9 @@ class CtfReader(SchoolFileReader):
             elif buf.startswith(b"<!", pos):
                 if buf[pos + 2 : pos + 9].upper() == b"DOCTYPE":
                     if buf[pos + 9 : pos + 16].strip().lower().startswith(b"html"):
-                        raise self.rejected(f"this is a web page (HTML), not a CTF file; {_WANTED}")
+                        raise self.rejected(
+                            f"this is a web page (HTML), not a CTF file; {self.words.wanted}"
+                        )
                     raise self.rejected(
                         "the file has a DOCTYPE declaration, which CTF files never have; export "
                         "it again from the MIS"
@@ -284,11 +272,11 @@ class CtfReader(SchoolFileReader):
         if not root:
             return  # "<" and no name: the parser reports where
         if root.lower() == "html":
-            raise self.rejected(f"this is a web page (HTML), not a CTF file; {_WANTED}")
+            raise self.rejected(f"this is a web page (HTML), not a CTF file; {self.words.wanted}")
         if root != "CTfile":
             raise self.rejected(
                 f"the root element is <{root}>, not <CTfile>: this is not a Common Transfer "
-                "File; export the KS1 CTF again from the MIS"
+                f"File; export {self.words.ctf} again from the MIS"
             )
         end = buf.find(b">", pos)
         if _DEFAULT_NAMESPACE.search(buf, pos, end if end > 0 else len(buf)):
@@ -506,8 +494,10 @@ class CtfReader(SchoolFileReader):
             if kind == _USE:
                 code = row[5]
                 code = code.strip() if code else ""
-                if detail and not code.isdigit():
-                    subject_key = detail  # a code given in place of a mark (codes_to)
+                if detail and not _NUMBER.fullmatch(code):
+                    # A code given in place of a mark (codes_to). Anything written as a number
+                    # ("-1", "40.0") stays a mark, for the rule on marks to name it as one.
+                    subject_key = detail
                 if subject_key in outcomes:
                     found = duplicates.setdefault(subject_key, [used[subject_key]])
                     found.append(row)

@@ -288,7 +288,8 @@ def classify(pupil: PupilRecord | Mapping[str, str], s: PhonicsSettings) -> tupl
     mark_text = (outcomes.get(MARK) or "").strip()
     code = (outcomes.get(CODE) or "").strip().upper()
     if mark_text:
-        if not mark_text.isdigit() or not s.low <= int(mark_text) <= s.high:
+        digits = mark_text.isascii() and mark_text.isdigit()  # not "²", which int() refuses
+        if not digits or not s.low <= int(mark_text) <= s.high:
             return UNKNOWN, None
         if code in s.instead_of_mark:
             return UNKNOWN, None
