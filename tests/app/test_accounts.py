@@ -264,3 +264,13 @@ def test_add_member_command_creates_a_user_with_a_role(loaded, fast_hashing, mon
 
     membership = Membership.objects.get(user__username="first")
     assert (membership.role, membership.la.code) == ("la_admin", "938")
+
+
+def test_a_code_in_other_digits_is_refused_as_not_six_digits(client, members):
+    """ "²²²²²²" is six characters that str.isdigit() takes for digits: the form says what a
+    code looks like instead of failing."""
+    TOTPDevice.objects.create(user=members["admin202"], name="app", confirmed=True)
+    sign_in(client, "admin202")
+    response = client.post(reverse("two-factor-verify"), {"code": "²²²²²²"})
+    assert response.status_code == 200
+    assert "The code must be 6 digits, like 123456" in response.content.decode()

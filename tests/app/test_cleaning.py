@@ -870,3 +870,18 @@ def test_a_bulk_change_with_a_bad_value_or_no_pupils_says_where(cleaning_data, s
     }
     none = client.post(url, {**rows, "bulk_value": "HNM"}).content.decode()
     assert f'href="#select-{p4.pk}">Select the pupils to change' in none
+
+
+def test_the_grid_ignores_rows_that_are_not_pupil_ids(cleaning_data, signed_in):
+    """A tampered form's row "²" (which str.isdigit() accepts and int() refuses) changes
+    nothing and fails nothing; the real row beside it is saved."""
+    client = signed_in(cleaning_data["officer938"])
+    url = reverse("la-pupils", kwargs={"code": "938"})
+    p1 = _p(1)
+    form = {"row": ["²", str(p1.pk)], f"v-{p1.pk}": "1", f"o-{p1.pk}": '{"reading": "BLW"}',
+            f"{p1.pk}-reading": "EXS", "reason": "Phoned", "action": "save",
+            "selected": ["²"]}  # fmt: skip
+    saved = client.post(url + "?school=9382001&show=errors", form)
+    assert saved.status_code == 302
+    p1.refresh_from_db()
+    assert p1.outcomes["reading"] == "EXS"

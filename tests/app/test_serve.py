@@ -414,7 +414,8 @@ def test_background_work_in_a_session_of_its_own_lowers_that_session_only():
     shared = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                             text=True, check=True)  # fmt: skip
     before = os.nice(0)
-    assert own.stdout.split()[0] == shared.stdout.split()[0] == str(before + 7)
+    # Niceness stops at 19 (a suite run under `nice` starts higher).
+    assert own.stdout.split()[0] == shared.stdout.split()[0] == str(min(before + 7, 19))
     if Path("/proc/self/autogroup").exists():
         # A process in the root group (a container's, or a cgroup's with the CPU controller)
         # reads the file as empty ("-"): it has no autogroup of its own to lower.

@@ -231,3 +231,12 @@ def _entry(**changes) -> SchoolEntry:
 )
 def test_expected_for_ks1(changes, expected):
     assert expected_for_ks1(_entry(**changes), D) is expected
+
+
+@pytest.mark.parametrize("age", ["²", "٤", "４"])
+def test_an_age_in_other_digits_is_a_warning_not_a_crash(tmp_path, age):
+    """str.isdigit() is true of "²" and of other scripts' digits; int() cannot read "²"."""
+    register = read_register(_write(tmp_path, _csv([_row(StatutoryLowAge=age)])))
+    [entry] = list(register)
+    assert entry.low_age is None
+    assert register.warnings == [(2, f"URN 100001: StatutoryLowAge {age!r} is not a whole number")]

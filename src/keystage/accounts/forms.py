@@ -5,6 +5,8 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth import authenticate
 
+from keystage.engine.words import digits_only
+
 
 class SignInForm(forms.Form):
     username = forms.CharField(
@@ -41,7 +43,7 @@ class CodeForm(forms.Form):
 
     def clean_code(self) -> str:
         code = "".join(self.cleaned_data["code"].split())
-        if not (code.isdigit() and len(code) == 6):
+        if not (digits_only(code) and len(code) == 6):
             raise forms.ValidationError("The code must be 6 digits, like 123456")
         return code
 

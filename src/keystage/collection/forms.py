@@ -9,6 +9,8 @@ import re
 
 from django import forms
 
+from keystage.engine.words import digits_only
+
 MAX_COHORT_FILE_BYTES = 2 * 1024 * 1024
 
 
@@ -121,7 +123,7 @@ class ExpectedCohortForm(forms.Form):
                     f"school of {self.la_name} you work on"
                 )
                 continue
-            if not count.isdigit() or int(count) > 10000:
+            if not digits_only(count) or int(count) > 10000:
                 problems.append(
                     f"{name} line {line_no}: expected pupils for {school.laestab} must be a "
                     f"whole number, not {count or '(blank)'}"

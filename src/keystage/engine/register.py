@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from keystage.engine.definition import Definition
+from keystage.engine.words import digits_only
 
 # GIAS column names, as the extract writes them.
 URN = "URN"
@@ -190,7 +191,7 @@ class RegisterRows:
             text = cell(column)
             if not text:
                 return None
-            if text.isdigit():
+            if digits_only(text):
                 return int(text)
             self.warnings.append((line, f"URN {urn}: {column} {text!r} is not a whole number"))
             return None

@@ -31,6 +31,7 @@ from keystage.engine.readers.ctf import PARSER_OPTIONS as CTF_PARSER_OPTIONS
 from keystage.engine.records import FileHeader, Finding, PupilRecord, RejectedFile
 from keystage.engine.return_writer import Explanation
 from keystage.engine.rules import SchoolInfo
+from keystage.engine.words import digits_only
 
 PROLOG_LIMIT = 1024 * 1024
 # A return that breaks the schema is validated again as a tree to say at which line, up to
@@ -76,7 +77,7 @@ class ReturnFile:
     @property
     def serial(self) -> int | None:
         value = self.header.get("SerialNo", "")
-        return int(value) if value.isdigit() else None
+        return int(value) if digits_only(value) else None
 
 
 @cache

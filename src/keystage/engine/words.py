@@ -36,6 +36,13 @@ def mid_sentence(text: str) -> str:
     return text[0].lower() + text[1:]
 
 
+def digits_only(value: str) -> bool:
+    """Written in the digits 0-9 alone (and not empty). `str.isdigit()` is also true of "²"
+    (which `int()` cannot read: a crash) and of other scripts' digits ("٣٢"), which no file
+    or form of ours means as a number."""
+    return value.isascii() and value.isdigit()
+
+
 def number(value) -> str:
     """A count as GOV.UK writes it, with thousands separated by commas ("7,201"); anything
     that is not a whole number (a suppressed "c", a dash) as it is."""

@@ -23,6 +23,7 @@ from django.db.models.functions import Cast
 from keystage.audit.models import AuditEvent, record
 from keystage.checking.models import Message
 from keystage.engine import definition as definitions
+from keystage.engine.words import digits_only
 from keystage.orgs.models import LocalAuthority
 from keystage.returns.models import (
     CollectedFinding,
@@ -151,7 +152,7 @@ def years_override() -> int | None:
     raw = str(getattr(settings, "KEYSTAGE_RETENTION_YEARS", "") or "").strip()
     if not raw:
         return None
-    if not raw.isdigit():
+    if not digits_only(raw):
         raise RetentionSettingError(
             f"KEYSTAGE_RETENTION_YEARS {raw!r} is not a whole number of years: set it to e.g. 5, "
             "or unset it to use each collection definition's retention"

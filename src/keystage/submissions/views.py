@@ -19,7 +19,7 @@ from markupsafe import Markup, escape
 from keystage.accounts.models import Role
 from keystage.accounts.scope import las_for, membership_of, schools_for, scoped
 from keystage.engine import definition as definitions
-from keystage.engine.words import amount, plural
+from keystage.engine.words import amount, digits_only, plural
 from keystage.orgs.models import LocalAuthority
 from keystage.submissions import batches, cleaning, grid
 from keystage.submissions.actions import get_collection, year_group_words
@@ -583,7 +583,7 @@ def _grid_edits(post, names) -> tuple[list, dict]:
     the page showed, and every row's values as entered."""
     edits, entered = [], {}
     for raw in post.getlist("row"):
-        if not raw.isdigit():
+        if not digits_only(raw):
             continue
         pid = int(raw)
         try:
@@ -603,10 +603,10 @@ def _grid_edits(post, names) -> tuple[list, dict]:
 def _bulk_edits(post, names) -> tuple[list, str, str]:
     """(pupil id, version, values) for each selected pupil; or a problem and where it is."""
     name = post.get("bulk_field", "")
-    ids = [int(x) for x in post.getlist("selected") if x.isdigit()]
+    ids = [int(x) for x in post.getlist("selected") if digits_only(x)]
     if name not in names:
         return [], "Choose the item to set for the selected pupils", "#bulk-field"
-    rows = [x for x in post.getlist("row") if x.isdigit()]
+    rows = [x for x in post.getlist("row") if digits_only(x)]
     if not ids:
         return [], "Select the pupils to change", f"#select-{rows[0]}" if rows else "#grid"
     value = post.get(f"bulk_value_{name}", post.get("bulk_value", ""))

@@ -18,6 +18,7 @@ from keystage.engine.definition import Definition
 from keystage.engine.definition import _fold as fold_header  # the aliases' own folding
 from keystage.engine.readers import SchoolFileReader, display_name, iso_date, other_collections
 from keystage.engine.records import PupilRecord, RejectedFile
+from keystage.engine.words import digits_only
 
 HEADER_SEARCH_LINES = 10  # title lines Excel users put above the column headings
 _LINE_LIMIT = 1024 * 1024  # longest line looked at while searching for the header
@@ -295,7 +296,7 @@ def _declared_delimiter(lines: list[str]) -> tuple[str | None, int]:
 def _digits(value: str) -> str:
     m = _EXCEL_TEXT.fullmatch(value)
     value = (m.group(1) if m else value).strip()
-    return value if value.isdigit() and value.isascii() else ""
+    return value if digits_only(value) else ""
 
 
 def _school_values(values: dict[str, str]) -> tuple[str, str, str]:

@@ -7,10 +7,11 @@ from collections import Counter
 
 from keystage.engine import words
 from keystage.engine.rules import Hit, RuleContext, SchoolCase, SchoolInfo, return_rule, school_rule
+from keystage.engine.words import digits_only
 
 
 def _estab_ok(estab: str) -> bool:
-    return len(estab) == 4 and estab.isdigit() and estab.isascii()
+    return len(estab) == 4 and digits_only(estab)
 
 
 def _named(school: SchoolInfo) -> str:

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from keystage.engine.records import RejectedFile
 from keystage.engine.rules import Hit, ReturnHeaderCase, RuleContext, file_rule, header_rule
+from keystage.engine.words import digits_only
 from keystage.reference import local_authorities
 
 _REGENERATE = "generate the return again"
@@ -109,7 +110,7 @@ def software_missing(header: ReturnHeaderCase, ctx: RuleContext) -> list[Hit]:
 @header_rule("H07", "error", field="header", title="Serial number invalid", spec_status="LIKELY")
 def serial_invalid(header: ReturnHeaderCase, ctx: RuleContext) -> Hit | None:
     value = header.get("SerialNo")
-    if value.isdigit() and value.isascii() and int(value) > 0:
+    if digits_only(value) and int(value) > 0:
         return None
     problem = f"'{value}' is not a whole number above 0" if value else "is missing"
     return Hit(

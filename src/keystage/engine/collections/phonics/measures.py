@@ -28,7 +28,7 @@ from keystage.engine.measures import (
     rounded,
 )
 from keystage.engine.records import PupilRecord
-from keystage.engine.words import plural
+from keystage.engine.words import digits_only, plural
 
 __all__ = [
     "UNKNOWN",
@@ -288,7 +288,7 @@ def classify(pupil: PupilRecord | Mapping[str, str], s: PhonicsSettings) -> tupl
     mark_text = (outcomes.get(MARK) or "").strip()
     code = (outcomes.get(CODE) or "").strip().upper()
     if mark_text:
-        digits = mark_text.isascii() and mark_text.isdigit()  # not "²", which int() refuses
+        digits = digits_only(mark_text)  # not "²", which int() refuses
         if not digits or not s.low <= int(mark_text) <= s.high:
             return UNKNOWN, None
         if code in s.instead_of_mark:

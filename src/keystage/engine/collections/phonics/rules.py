@@ -10,7 +10,7 @@ import datetime as dt
 
 from keystage.engine.records import PupilRecord
 from keystage.engine.rulebook import Hit, RuleBook, RuleContext, SchoolOf
-from keystage.engine.words import either
+from keystage.engine.words import digits_only, either
 
 MARK, CODE = "mark", "psc_code"  # the definitions' two items
 
@@ -58,14 +58,8 @@ def _on_code(pupil: PupilRecord, message: str) -> Hit:
     return Hit(CODE, pupil.outcomes.get(CODE, ""), message)
 
 
-def _digits(value: str) -> bool:
-    """Written in the digits 0-9 only: str.isdigit() is also true of "²" (which int() cannot
-    read) and of other scripts' digits, which the return must not carry."""
-    return value.isascii() and value.isdigit()
-
-
 def _whole_mark(value: str, own: PhonicsContext) -> int | None:
-    return int(value) if _digits(value) and own.low <= int(value) <= own.high else None
+    return int(value) if digits_only(value) and own.low <= int(value) <= own.high else None
 
 
 @pupil_rule("R01", "error", field=MARK, title="No mark and no outcome code",
@@ -223,7 +217,7 @@ def met_last_year(entries, ctx: RuleContext) -> list[Hit]:
     hits = []
     for entry, matched, then in _last_year_of(ctx, "PSC-R08", entries):
         marks = [(r.outcomes.get(MARK) or "").strip() for r in then]
-        met = [int(m) for m in marks if _digits(m) and int(m) >= threshold]
+        met = [int(m) for m in marks if digits_only(m) and int(m) >= threshold]
         met = [m for m in met if high is None or m <= high]
         if not met:
             continue
