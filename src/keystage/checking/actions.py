@@ -99,7 +99,7 @@ def do_release(
         record("checking.released", user=user, la=school.la_id, school=school, obj=release,
                collection=collection.code, note=note, schools_released_together=len(targets),
                chosen_by=chosen_by[:200])  # fmt: skip
-        link = site_link("school-check", laestab=school.laestab)
+        link = site_link("school-check", collection=collection.code, laestab=school.laestab)
         send_after_commit(
             f"Check your {collection.name} data: {school.name}",
             f"{school.la.name} has released the checking reports for {school.name} "
@@ -111,6 +111,15 @@ def do_release(
         )
         released.append(release)
     return released
+
+
+def _la_page(collection: Collection, school: School) -> str:
+    """The address of the LA's page of the school's check, for an e-mail (in the collection's
+    own path, also when sent outside a request, e.g. by a command)."""
+    return site_link(
+        "la-checking-school", collection=collection.code, code=school.la.code,
+        laestab=school.laestab,
+    )  # fmt: skip
 
 
 # States in which the school owes the LA a check: reports released and neither confirmed nor
@@ -164,7 +173,7 @@ def do_remind(user, collection: Collection, *, note: str = "") -> list[School]:
             )
         send_after_commit(
             f"Reminder: check your {collection.name} data: {school.name}",
-            f"{why}:\n{site_link('school-check', laestab=school.laestab)}\n"
+            f"{why}:\n{site_link('school-check', collection=collection.code, laestab=school.laestab)}\n"
             + (f"\nMessage from the local authority:\n{note}\n" if note else ""),
             school_recipients(school),
         )
@@ -193,7 +202,7 @@ def do_confirm(user, collection: Collection, school: School, *, name: str,
         f"{school.name} has confirmed its {collection.name} data",
         f"{name} ({job_title}) confirmed that the data of {school.name} ({school.laestab}) "
         f"is correct on {long_datetime(timezone.localtime(confirmation.confirmed_at))}.\n\n"
-        f"{site_link('la-checking-school', code=school.la.code, laestab=school.laestab)}\n",
+        f"{_la_page(collection, school)}\n",
         la_recipients(school),
     )
     return confirmation
@@ -249,7 +258,7 @@ def do_send_query(user, collection: Collection, school: School, *, body: str,
         f"{school.name} ({school.laestab}) sent a query"
         + (f" about {words.plural(len(pupils), 'pupil')} ({', '.join(pupils)})" if pupils else "")
         + f":\n\n{body}\n\nAnswer it here:\n"
-        f"{site_link('la-checking-school', code=school.la.code, laestab=school.laestab)}\n",
+        f"{_la_page(collection, school)}\n",
         la_recipients(school),
     )
     return message
@@ -269,7 +278,7 @@ def do_reply(user, collection: Collection, school: School, *, body: str,
     send_after_commit(
         f"{school.la.name} answered your query about {collection.name} data",
         f"{school.la.name} answered the query from {school.name}:\n\n{body}\n\n"
-        f"{site_link('school-check', laestab=school.laestab)}\n",
+        f"{site_link('school-check', collection=collection.code, laestab=school.laestab)}\n",
         school_recipients(school),
     )
     return message

@@ -926,9 +926,9 @@ def do_send_back(cr: CollectedReturn, *, reason: str, user, now=None) -> Collect
         f"({cr.school.laestab}) back to {cr.la.name}.\n\nWhy:\n{reason}\n\n"
         "Correct the data, then build and submit the return again (or upload corrected return "
         "files):\n"
-        f"{site_link('la-returns', code=cr.la.code)}\n\n"
+        f"{site_link('la-returns', collection=cr.collection.code, code=cr.la.code)}\n\n"
         f"The return as the collection holds it:\n"
-        f"{site_link('collected-return', code=cr.la.code, laestab=cr.school.laestab)}\n",
+        f"{site_link('collected-return', collection=cr.collection.code, code=cr.la.code, laestab=cr.school.laestab)}\n",
         la_recipients(cr.school),
     )
     return cr
