@@ -488,6 +488,11 @@ def measure_labels(collection: Collection) -> dict[str, str]:
     return _own(collection).MEASURE_LABELS
 
 
+def subject_word(collection: Collection) -> str:
+    """What a row of the reports is called ("Subject" for KS1, "Year group" for phonics)."""
+    return _own(collection).SUBJECT_WORD
+
+
 def words(collection: Collection) -> tuple[str, str]:
     """(file name stem, title word) of the collection's downloads: ("ks1", "KS1")."""
     own = _own(collection)

@@ -270,6 +270,7 @@ def _summary_context(request, level, code):
         "trend_areas": trend_areas,
         "trend_subjects": [(s, labels[s]) for s in trend_keys],
         "trend_subject": _trend_subject(request, trend_keys),
+        "subject_word": queries.subject_word(collection),
         "links": _links(area_list[0]),
         "has_figures": main is not None,
         "threshold": threshold(),
@@ -325,6 +326,9 @@ def _gap_context(request, level, code):
         "measure": measure,
         "subject_label": labels[subject],
         "measure_label": queries.measure_labels(collection)[measure],
+        "subject_word": queries.subject_word(collection),
+        # The measures to choose from: the collection's own (phonics has no higher standard).
+        "measures": list(queries.measure_labels(collection).items()),
         "word": _word(collection),
         "subjects": list(labels.items()),
         "dimensions": [
@@ -374,7 +378,8 @@ def gap_chart(request, level, code, fmt):
         raise Http404("Charts are svg or png")
     context = _gap_context(request, level, code)
     title, categories, series = _gap_chart_data(context, request.GET.get("dimension", "all"))
-    return _image(charts.grouped_bars(title, categories, series, fmt=fmt), fmt)
+    return _image(charts.grouped_bars(title, categories, series, fmt=fmt, narrow=_narrow(request)),
+                  fmt)  # fmt: skip
 
 
 @require_safe
@@ -391,8 +396,14 @@ def distribution_chart(request, level, code, fmt):
         raise Http404("No distribution for this group in this area")
     title = f"{found['label']}: pupils at each {found['unit']}, {context['area'].name}"
     chart = charts.distribution(title, found["marks"], found["threshold"], unit=found["unit"],
-                                fmt=fmt)  # fmt: skip
+                                fmt=fmt, narrow=_narrow(request))  # fmt: skip
     return _image(chart, fmt)
+
+
+def _narrow(request) -> bool:
+    """Whether the chart is asked for at a phone's width (`?size=narrow`, the pages' <picture>
+    source below 641 px)."""
+    return request.GET.get("size") == "narrow"
 
 
 def _image(data: bytes, fmt: str) -> HttpResponse:
@@ -417,7 +428,7 @@ def trend_chart(request, level, code, fmt):
     labels = queries.subject_labels(context["collection"])
     measure = queries.measure_labels(context["collection"])["met"]
     title = f"{labels[subject]}, {measure}, published {context['trend_years']}"
-    return _image(charts.line_chart(title, years, series, fmt=fmt), fmt)
+    return _image(charts.line_chart(title, years, series, fmt=fmt, narrow=_narrow(request)), fmt)
 
 
 # -- pupil list -------------------------------------------------------------------------------
@@ -509,7 +520,8 @@ def national(request):
         )
     return render(request, "reports/national.html", {
         "collection": collection, "areas": list(by_area.values()), "threshold": threshold(),
-        "coverage": queries.coverage(collection),
+        "coverage": queries.coverage(collection), "subject_word": queries.subject_word(collection),
+        "measure_labels": queries.measure_labels(collection),
     })  # fmt: skip
 
 

@@ -29,6 +29,14 @@ def long_date(d, empty: str = "") -> str:
     return words.long_date(d, empty)
 
 
+def number(value):
+    """A count as people read it: 11290 -> "11,290" (as plural() writes counts); anything
+    else (a percentage, "c", a dash, text) as it is."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return value
+
+
 def long_datetime(moment, empty: str = "") -> str:
     """`words.long_datetime` in the service's time zone (a stored time is in UTC)."""
     if moment is not None and timezone.is_aware(moment):
@@ -147,10 +155,12 @@ def environment(**options) -> Environment:
     options.setdefault("undefined", Undefined)
     env = Environment(**options)  # noqa: S701 - autoescape is on, the line above
     # Dates and counts in words on every page: {{ d|long_date }}, {{ t|long_datetime }} (a
-    # stored time is shown in the service's time zone), {{ plural(n, "error") }}.
+    # stored time is shown in the service's time zone), {{ plural(n, "error") }},
+    # {{ n|number }} (a count with thousands separated).
     env.filters.update(
         {
             "long_date": long_date,
+            "number": number,
             "mid_sentence": words.mid_sentence,
             "long_datetime": long_datetime,
         }

@@ -33,6 +33,10 @@ HEADLINE = "combined"
 # How each measure is spoken of ("Reading: expected standard or above").
 MEASURE_LABELS = {"met": "expected standard or above", "higher": "greater depth"}
 
+# What a row of the reports is called where one is chosen (the gap analysis, the trend chart)
+# and in the tables' first column.
+SUBJECT_WORD = "Subject"
+
 STEM, TITLE = "ks1", "KS1"
 
 

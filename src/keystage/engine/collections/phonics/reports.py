@@ -22,6 +22,10 @@ MEASURE_LABELS = {"met": "meeting the expected standard"}
 # Row headings of the school summary's measures.
 MEASURE_HEADINGS = {"met": "Meeting the expected standard (a mark of the threshold or above)"}
 
+# What a row of the reports (a group of the measures) is called where one is chosen (the gap
+# analysis) and in the tables' first column.
+SUBJECT_WORD = "Year group"
+
 STEM, TITLE = "phonics", "Phonics"
 
 
