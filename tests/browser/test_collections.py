@@ -15,7 +15,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import PASSWORD, sign_in
 from tests.builders import pupil, write_ctf
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -179,3 +179,57 @@ def test_la_officer_switches_from_ks1_to_phonics_and_back(page, two_collections,
     expect(page.get_by_role("heading", level=1)).to_have_text("KS1 summary: West Sussex")
     assert _summary_cell(page, "Pupils") == "6"
     assert not PHONICS_WORDS.search(_main_text(page)), PHONICS_WORDS.findall(_main_text(page))
+
+
+# The regions of a page whose table is wider than they are (it scrolls inside them, so some of
+# its figures are out of sight until the reader scrolls).
+CLIPPED = """() => [...document.querySelectorAll('.app-table-scroll')]
+  .filter(r => r.scrollWidth > r.clientWidth + 1).map(r => r.getAttribute('aria-label'))"""
+
+
+def test_phonics_pages_fit_a_desktop_and_a_phone(browser, two_collections, axe_scan):
+    """At 1280 px every figure of the phonics summary's outcome tables and of the school's
+    pupil list is in sight (no table of theirs scrolls); at 320 px the charts are the narrow
+    drawings, made for that width."""
+    from django.contrib.auth import get_user_model
+
+    from keystage.accounts.actions import do_create_member
+    from keystage.accounts.models import Role
+    from keystage.checking.actions import do_release
+    from keystage.orgs.models import School
+    from keystage.submissions.actions import get_collection
+
+    site = two_collections
+    school = School.objects.get(laestab="9382001")
+    officer = get_user_model().objects.get(username="officer938")
+    do_release(officer, get_collection("phonics-2024"), [school])
+    do_create_member("school9382001", password=PASSWORD, role=Role.SCHOOL_USER, school=school)
+    for width in (1280, 320):
+        context = browser.new_context(viewport={"width": width, "height": 900})
+        context.set_default_timeout(10_000)
+        page = context.new_page()
+        sign_in(page, site, "officer938")
+        page.goto(f"{site['url']}/phonics-2024/reports/la/938/summary")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Phonics summary: West Sussex")
+        outcomes = page.locator('.app-table-scroll[aria-label$=": pupils at each outcome"]')
+        expect(outcomes).to_have_count(3)  # Year 1, the re-check, by the end of Year 2
+        charts = page.locator("img.keystage-chart")
+        for i in range(charts.count()):
+            chart = charts.nth(i)
+            chart.scroll_into_view_if_needed()
+            chart.evaluate("img => img.complete ? null : "
+                           "new Promise(done => img.addEventListener('load', done))")  # fmt: skip
+            drawn = chart.evaluate("img => [img.currentSrc, img.naturalWidth]")
+            assert drawn[1] > 0, drawn
+            assert ("size=narrow" in drawn[0]) == (width == 320), (width, drawn)
+        axe_scan(page, f"phonics summary at {width} px")
+        if width == 1280:
+            assert page.evaluate(CLIPPED) == []
+            context.clear_cookies()
+            sign_in(page, site, "school9382001")
+            page.goto(f"{site['url']}/phonics-2024/schools/9382001/check")
+            expect(page.locator("#pupils")).to_have_text("Pupil list")
+            headers = page.locator("table", has_text="NC year").locator("thead th")
+            expect(headers.last).to_have_text("Changed by LA")
+            assert page.evaluate(CLIPPED) == []
+        context.close()
