@@ -496,7 +496,8 @@ def test_the_pupil_page_shows_the_trail_and_explains_a_query(cleaning_data, sign
     client = signed_in(officer)
     p2 = _p(2)
     url = reverse("la-pupil", kwargs={"code": "938", "pupil_id": p2.pk})
-    body = client.get(url).content.decode()
+    # (The file's name may break after "_" and ".": <wbr> in the trail.)
+    body = client.get(url).content.decode().replace("<wbr>", "")
     assert "KS1-P11" in body and "Confirm correct" in body and "School&#39;s file 2001.xml" in body
     query = Finding.objects.get(pupil=p2, rule="KS1-P11")
     explained = client.post(url + "/explain", {"finding": query.pk, "explanation": "Held back"})

@@ -161,7 +161,7 @@ def test_each_rule_is_named_and_says_who_corrects_it_in_the_grids_words(
     client = signed_in(members["officer938"])
     page = errors_page(client).content.decode()
     for rule in ("KS1-T07", "KS1-F01", "KS1-T12"):
-        assert f"<strong>{rule}</strong> {RULES[rule].title}" in page
+        assert f'<strong class="app-nowrap">{rule}</strong> {RULES[rule].title}' in page
     counts = page[page.index("Rows per rule") : page.index("</table>", page.index("Rows per rule"))]
     assert RULES["KS1-T07"].title in counts and "Who corrects" in counts
     # Who corrects what: the same words as the pupil grid, from one place.

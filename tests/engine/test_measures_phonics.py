@@ -385,3 +385,13 @@ def test_headlines_word_the_groups_counted_and_hold_back_met_before_the_threshol
     )
     ks1 = definition.load()
     assert module_of(ks1, "measures").headlines(shared.count_pupils([], ks1), ks1) == []
+
+
+def test_headlines_write_large_counts_with_thousands_separated():
+    # An LA's return: 1,200 Year 1 pupils, half of them at the threshold, half below it.
+    many = [pupil(f"Y{n}", "1", "32" if n % 2 else "20") for n in range(1200)]
+    [(label, words)] = phonics.headlines(phonics.count_pupils(many, P2023), P2023, as_of=AFTER)
+    assert (label, words) == (
+        "Year 1",
+        "1,200 pupils, 1,200 eligible, 600 met the expected standard (50%)",
+    )

@@ -1,6 +1,11 @@
 """Charts drawn on the server (matplotlib, Agg): grouped bar charts of percentages, as SVG with
 an accessible title and description, or as PNG. Pages show them as images beside a table of the
-same figures, so nothing depends on JavaScript or on reading the chart."""
+same figures, so nothing depends on JavaScript or on reading the chart.
+
+Each chart also has a `narrow` drawing for a phone's width (the pages offer it below 641 px,
+GOV.UK's tablet breakpoint): drawn at about the size it is shown, so its words stay readable
+rather than shrinking with the image; a bar chart of groups lies on its side there, one row of
+bars per group with the group's name beside it."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import transforms  # noqa: E402
 
 matplotlib.rcParams.update({
     "svg.fonttype": "none",  # text stays text: smaller, searchable, read by screen readers
@@ -32,9 +38,12 @@ def grouped_bars(
     *,
     fmt: str = "svg",
     ylabel: str = "Percentage of eligible pupils",
+    narrow: bool = False,
 ) -> bytes:
     """A grouped bar chart: one group of bars per category, one bar per series. Values are
     percentages; None (no figure) and "c" (suppressed) draw no bar, marked "–" and "c"."""
+    if narrow:
+        return _side_bars(title, categories, series, fmt=fmt, xlabel=ylabel)
     width = max(5.5, 1.1 + len(categories) * (0.35 + 0.28 * len(series)))
     fig, ax = plt.subplots(figsize=(min(width, 12), 3.6), dpi=100)
     try:
@@ -49,12 +58,17 @@ def grouped_bars(
                 ax.annotate(text, (rect.get_x() + rect.get_width() / 2, rect.get_height()),
                             ha="center", va="bottom", fontsize=7, xytext=(0, 1),
                             textcoords="offset points")  # fmt: skip
-        ax.set_xticks(range(len(categories)), categories, fontsize=8)
+        # A long group name ("Autumn-born (September to December)") wraps within its share of
+        # the width rather than running into its neighbours'; the legend goes below the lines.
+        room = (min(width, 12) - 1.1) / max(len(categories), 1)
+        names = ["\n".join(textwrap.wrap(c, max(8, int(room / 0.07)))) or c for c in categories]
+        lines = max((name.count("\n") + 1 for name in names), default=1)
+        ax.set_xticks(range(len(categories)), names, fontsize=8)
         ax.set_ylim(0, 105)
         ax.set_ylabel(ylabel)
         ax.spines[["top", "right"]].set_visible(False)
-        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=n,
-                  frameon=False)  # fmt: skip
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.06 - 0.06 * lines),
+                  ncol=n, frameon=False)  # fmt: skip
         ax.set_title("\n".join(textwrap.wrap(title, 60)), fontsize=10)
     except BaseException:
         plt.close(fig)
@@ -62,18 +76,60 @@ def grouped_bars(
     return _finish(fig, fmt, title, _describe(categories, series))
 
 
-def line_chart(title: str, years: list[str], series: list[tuple[str, list]], *, fmt="svg") -> bytes:
+def _side_bars(title, categories, series, *, fmt: str, xlabel: str) -> bytes:
+    """`grouped_bars` for a narrow screen: the groups down the side, their bars across."""
+    n = max(len(series), 1)
+    names = ["\n".join(textwrap.wrap(c, 18)) or c for c in categories]
+    rows = sum(max(1, name.count("\n") + 1) * 0.16 + 0.12 * n for name in names)
+    fig, ax = plt.subplots(figsize=(3.2, 1.5 + rows), dpi=100)
+    try:
+        bar = 0.8 / n
+        for i, (name, values) in enumerate(series):
+            ys = [c + (i - (n - 1) / 2) * bar for c in range(len(categories))]
+            widths = [v if isinstance(v, int | float) else 0 for v in values]
+            bars = ax.barh(ys, widths, bar * 0.95, label=name, color=COLOURS[i % len(COLOURS)])
+            for rect, v in zip(bars, values, strict=True):
+                text = "–" if v is None else ("c" if isinstance(v, str) else f"{v:g}")
+                ax.annotate(text, (rect.get_width(), rect.get_y() + rect.get_height() / 2),
+                            ha="left", va="center", fontsize=7, xytext=(2, 0),
+                            textcoords="offset points")  # fmt: skip
+        ax.set_yticks(range(len(categories)), names, fontsize=8)
+        ax.invert_yaxis()  # the first group at the top, as in the table
+        ax.set_xlim(0, 110)
+        ax.set_xticks([0, 25, 50, 75, 100])
+        ax.tick_params(axis="x", labelsize=8)
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.spines[["top", "right"]].set_visible(False)
+        # Below the axis and its label, whatever the chart's height: an offset in points.
+        below = transforms.offset_copy(ax.transAxes, fig=fig, y=-36, units="points")
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 0), bbox_transform=below,
+                  ncol=1, frameon=False)  # fmt: skip
+        ax.set_title("\n".join(textwrap.wrap(title, 34)), fontsize=9)
+    except BaseException:
+        plt.close(fig)
+        raise
+    return _finish(fig, fmt, title, _describe(categories, series))
+
+
+def line_chart(title: str, years: list[str], series: list[tuple[str, list]], *, fmt="svg",
+               narrow: bool = False) -> bytes:  # fmt: skip
     """Percentages over years, one line per series (gaps where a year has no figure)."""
-    fig, ax = plt.subplots(figsize=(6.5, 3.4), dpi=100)
+    fig, ax = plt.subplots(figsize=(3.2, 3.4) if narrow else (6.5, 3.4), dpi=100)
     try:
         for i, (name, values) in enumerate(series):
             ys = [v if isinstance(v, int | float) else float("nan") for v in values]
             ax.plot(years, ys, marker="o", label=name, color=COLOURS[i % len(COLOURS)])
         ax.set_ylim(0, 100)
-        ax.set_ylabel("Percentage of eligible pupils")
+        ax.set_ylabel("Percentage of eligible pupils", fontsize=8 if narrow else None)
+        if narrow:  # every other year, on its side, so that the years do not run together
+            ax.set_xticks(years[::2])
+            ax.tick_params(axis="x", labelsize=8, labelrotation=90)
+            ax.tick_params(axis="y", labelsize=8)
         ax.spines[["top", "right"]].set_visible(False)
         ax.legend(fontsize=8, frameon=False)
-        ax.set_title("\n".join(textwrap.wrap(title, 70)), fontsize=10)
+        ax.set_title(
+            "\n".join(textwrap.wrap(title, 34 if narrow else 70)), fontsize=9 if narrow else 10
+        )
     except BaseException:
         plt.close(fig)
         raise
@@ -81,12 +137,18 @@ def line_chart(title: str, years: list[str], series: list[tuple[str, list]], *, 
 
 
 def distribution(
-    title: str, counts: dict[int, int], threshold: int | None, *, unit: str, fmt="svg"
+    title: str,
+    counts: dict[int, int],
+    threshold: int | None,
+    *,
+    unit: str,
+    fmt="svg",
+    narrow: bool = False,
 ) -> bytes:
     """Pupils at each point of a scale (`unit`, e.g. the collection's word for it), one bar per
     point, with a line at the threshold when it is given (at or above it meets the standard)."""
     xs = sorted(counts)
-    fig, ax = plt.subplots(figsize=(7.5, 3.4), dpi=100)
+    fig, ax = plt.subplots(figsize=(3.2, 2.8) if narrow else (7.5, 3.4), dpi=100)
     try:
         ax.bar(xs, [counts[x] for x in xs], 0.8, color=COLOURS[0], label="Pupils")
         # Headroom above the tallest bar, so the legend is never drawn over a bar.
@@ -97,10 +159,13 @@ def distribution(
             ax.legend(fontsize=8, frameon=False, loc="upper left", ncol=2)
         ax.set_xlabel(unit[:1].upper() + unit[1:])
         ax.set_ylabel("Pupils")
-        ax.set_xticks([x for x in xs if x % 5 == 0])
+        ax.set_xticks([x for x in xs if x % (10 if narrow else 5) == 0])
         ax.yaxis.get_major_locator().set_params(integer=True)
+        if narrow:
+            ax.tick_params(labelsize=8)
         ax.spines[["top", "right"]].set_visible(False)
-        ax.set_title("\n".join(textwrap.wrap(title, 70)), fontsize=10)
+        ax.set_title("\n".join(textwrap.wrap(title, 34 if narrow else 70)),
+                     fontsize=9 if narrow else 10)  # fmt: skip
     except BaseException:
         plt.close(fig)
         raise

@@ -377,7 +377,8 @@ def gap_chart(request, level, code, fmt):
         raise Http404("Charts are svg or png")
     context = _gap_context(request, level, code)
     title, categories, series = _gap_chart_data(context, request.GET.get("dimension", "all"))
-    return _image(charts.grouped_bars(title, categories, series, fmt=fmt), fmt)
+    return _image(charts.grouped_bars(title, categories, series, fmt=fmt, narrow=_narrow(request)),
+                  fmt)  # fmt: skip
 
 
 @require_safe
@@ -394,8 +395,14 @@ def distribution_chart(request, level, code, fmt):
         raise Http404("No distribution for this group in this area")
     title = f"{found['label']}: pupils at each {found['unit']}, {context['area'].name}"
     chart = charts.distribution(title, found["marks"], found["threshold"], unit=found["unit"],
-                                fmt=fmt)  # fmt: skip
+                                fmt=fmt, narrow=_narrow(request))  # fmt: skip
     return _image(chart, fmt)
+
+
+def _narrow(request) -> bool:
+    """Whether the chart is asked for at a phone's width (`?size=narrow`, the pages' <picture>
+    source below 641 px)."""
+    return request.GET.get("size") == "narrow"
 
 
 def _image(data: bytes, fmt: str) -> HttpResponse:
@@ -420,7 +427,7 @@ def trend_chart(request, level, code, fmt):
     labels = queries.subject_labels(context["collection"])
     measure = queries.measure_labels(context["collection"])["met"]
     title = f"{labels[subject]}, {measure}, published {context['trend_years']}"
-    return _image(charts.line_chart(title, years, series, fmt=fmt), fmt)
+    return _image(charts.line_chart(title, years, series, fmt=fmt, narrow=_narrow(request)), fmt)
 
 
 # -- pupil list -------------------------------------------------------------------------------

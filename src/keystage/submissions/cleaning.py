@@ -95,12 +95,16 @@ WHO_CORRECTS_HINT = {
 }
 
 
-def who_corrects(severity: str, has_pupil: bool) -> str:
+def who_corrects(severity: str, has_pupil: bool, editable: bool = True) -> str:
     """Who puts a finding right: the school (a file, its header or establishment), else the LA
-    here (a pupil's value: an error to correct, a query to confirm or correct)."""
+    here (a pupil's value: an error to correct, a query to confirm or correct). An error in a
+    pupil's value the grid does not edit (`editable` false: the NC year) is the school's to
+    correct, as the LA cannot; a query on one is still confirmed with an explanation."""
     if not has_pupil:
         return SCHOOL_TO_CORRECT
-    return LA_TO_CONFIRM if severity == "query" else LA_CAN_CORRECT
+    if severity == "query":
+        return LA_TO_CONFIRM
+    return LA_CAN_CORRECT if editable else SCHOOL_TO_CORRECT
 
 
 def rule_title(rule_id: str) -> str:
@@ -128,7 +132,7 @@ def field_label(collection: Collection, name: str) -> str:
     if name in definition.subject_keys:
         return definition.subject(name).label
     return {"upn": "UPN", "surname": "Surname", "forename": "Forename", "dob": "Date of birth",
-            "sex": "Sex", "pupil": "Pupil"}.get(name, name)  # fmt: skip
+            "sex": "Sex", "pupil": "Pupil", "nc_year": "NC year"}.get(name, name)  # fmt: skip
 
 
 def choices(collection: Collection, name: str) -> tuple[str, ...] | None:

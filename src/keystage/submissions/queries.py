@@ -13,7 +13,7 @@ from django.db.models import Max, QuerySet
 from keystage.accounts.scope import scoped
 from keystage.engine import definition as definitions
 from keystage.engine import rules
-from keystage.submissions.cleaning import rule_title, who_corrects
+from keystage.submissions.cleaning import editable_fields, rule_title, who_corrects
 from keystage.submissions.models import (
     Collection,
     Finding,
@@ -85,6 +85,8 @@ def data_errors(
     `for_user` narrows the report to what that user may see (the web passes the signed-in
     user); the command line, run by the operator on the server, leaves it out."""
     rows: list[dict] = []
+    # A pupil's value the LA can correct in the grid (or the finding is of the whole pupil).
+    editable = {"", "pupil", *editable_fields(collection)}
     findings = _filter(
         _scoped(for_user, Finding.objects.filter(collection=collection, is_current=True)),
         la,
@@ -109,7 +111,7 @@ def data_errors(
                 "rule": f.rule,
                 "rule_title": rule_title(f.rule),
                 "severity": f.severity,
-                "who_corrects": who_corrects(f.severity, p is not None),
+                "who_corrects": who_corrects(f.severity, p is not None, f.field in editable),
                 "field": f.field,
                 "value": f.value,
                 "message": f.message,

@@ -688,9 +688,11 @@ def _pupil_page(request, record, *, editor, entered=None, problems=(), stale=Non
     if record.flag == "removed" and not record.is_current:
         removal = record.changes.filter(source="removed").order_by("-at", "-id").first()
     findings = grid.findings_of(record) if record.is_current else []
+    editable = {"", "pupil", *cleaning.editable_fields(record.collection)}
     for f in findings:
         f.title = cleaning.rule_title(f.rule)
-        f.who = cleaning.who_corrects(f.severity, True)
+        f.editable = f.field in editable  # a value of the form below (not the NC year)
+        f.who = cleaning.who_corrects(f.severity, True, f.editable)
     from_school = request.GET.get("school", "") == record.school.laestab
     following = grid.next_with_error(request.user, record,
                                      school=record.school if from_school else None)  # fmt: skip

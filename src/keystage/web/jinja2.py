@@ -147,7 +147,8 @@ def environment(**options) -> Environment:
     options.setdefault("undefined", Undefined)
     env = Environment(**options)  # noqa: S701 - autoescape is on, the line above
     # Dates and counts in words on every page: {{ d|long_date }}, {{ t|long_datetime }} (a
-    # stored time is shown in the service's time zone), {{ plural(n, "error") }}.
+    # stored time is shown in the service's time zone), {{ plural(n, "error") }},
+    # {{ n|number }} (a count with thousands separated).
     env.filters.update(
         {
             "long_date": long_date,

@@ -640,11 +640,11 @@ def headlines(
     for g in measures(counts, definition, as_of=as_of)["groups"].values():
         if not g["pupils"]:
             continue
-        text = f"{plural(g['pupils'], 'pupil')}, {g['eligible']} eligible"
+        text = f"{plural(g['pupils'], 'pupil')}, {g['eligible']:,} eligible"
         if g["met"] is None:
             text += f": {g['reason']}" if g["reason"] else ""
         else:
             share = f" ({g['met_rounded']}%)" if g["met_rounded"] is not None else ""
-            text += f", {g['met']} met the expected standard{share}"
+            text += f", {g['met']:,} met the expected standard{share}"
         out.append((g["label"], text))
     return out
