@@ -144,7 +144,8 @@ def ctf(pupils: list[dict], la: str = "938", estab: str = "2001", encoding: str 
         for subject, (subj, comp) in _COMPONENT.items():
             if p.get(subject) is not None:
                 out.append(
-                    f"<StageAssessment><Locale>ENG</Locale><Year>2023</Year><Subject>{subj}</Subject>"
+                    f"<StageAssessment><Locale>ENG</Locale><Year>{p.get('year', '2023')}</Year>"
+                    f"<Subject>{subj}</Subject>"
                     f"<Method>TA</Method><Component>{comp}</Component><ResultStatus>R</ResultStatus>"
                     f"<Result>{escape(p[subject])}</Result></StageAssessment>"
                 )

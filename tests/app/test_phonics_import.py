@@ -277,3 +277,26 @@ def test_the_import_summary_counts_kept_pupils_once(loaded, tmp_path, capsys):
                          "schools' earlier files."), line  # fmt: skip
     phonics = get_collection("phonics-2023")
     assert PupilRecord.objects.filter(collection=phonics, is_current=True).count() == 4
+
+
+@pytest.mark.parametrize("file_of, into", [("phonics-2023", "phonics-2024"),
+                                           ("ks1-2023", "ks1-2024")])  # fmt: skip
+def test_last_years_file_is_refused_naming_last_years_collection(loaded, tmp_path, file_of, into):
+    """A school sends last year's export again: its rows are all of last year, for which
+    Keystage has a collection. The file is refused, naming that collection, and the school's
+    file of this year stays as it was (it once replaced it, every pupil "no mark")."""
+    from keystage.engine.definition import load
+    from tests.builders import pupils_of
+
+    this_year = str(load(into).year)
+    good = write_ctf(tmp_path / "this_year.xml", pupils_of(into, range(1, 4), year=this_year))
+    [first] = import_paths([str(good)], collection_code=into)
+    assert first.outcome == "accepted"
+    old = write_ctf(tmp_path / "last_year.xml", pupils_of(file_of, range(1, 5)))
+    [r] = import_paths([str(old)], collection_code=into)
+    assert r.outcome == "rejected"
+    other = load(file_of).name
+    assert f"the file holds {other[:1].lower() + other[1:]} results" in r.reason, r.reason
+    assert f"import it into {other} instead" in r.reason
+    held = PupilRecord.objects.filter(collection=get_collection(into), is_current=True)
+    assert held.count() == 3 and all(p.upload_id == first.upload_id for p in held)

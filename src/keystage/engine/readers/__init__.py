@@ -98,6 +98,22 @@ def _others(definition_id: str, kind: str) -> tuple[tuple[str, Definition], ...]
     return tuple(out)
 
 
+def same_kind_of_year(definition: Definition, year: str) -> tuple[str, str]:
+    """The words for the shipped definition of `definition`'s kind for another `year`
+    ("phonics screening check 2023") and its id, or ("", ""): a file of last year's results
+    imported into this year's collection is named as last year's."""
+    return _same_kind(definition.id, definition.kind, year.strip())
+
+
+@functools.cache
+def _same_kind(definition_id: str, kind: str, year: str) -> tuple[str, str]:
+    for other_id in definitions.available():
+        other = definitions.load(other_id)
+        if other.kind == kind and other.id != definition_id and str(other.year) == year:
+            return other.name[:1].lower() + other.name[1:], other.id
+    return "", ""
+
+
 def display_name(name: str) -> str:
     """The bare file name inside a display name such as "batch.zip:school/KS1_2001_23.csv", so
     that file-name patterns (KS1_DDDD_yy.csv...) can be matched against it."""

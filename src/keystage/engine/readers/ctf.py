@@ -11,7 +11,13 @@ from typing import BinaryIO
 from lxml import etree
 
 from keystage.engine.definition import Definition
-from keystage.engine.readers import SchoolFileReader, display_name, iso_date, other_collections
+from keystage.engine.readers import (
+    SchoolFileReader,
+    display_name,
+    iso_date,
+    other_collections,
+    same_kind_of_year,
+)
 from keystage.engine.records import PupilRecord, RejectedFile
 
 # The parser never loads a DTD, expands an entity or touches the network, and keeps libxml2's
@@ -546,6 +552,11 @@ class CtfReader(SchoolFileReader):
             return _IGNORE, "", f"{stage} rows with method {method[:20] or '(none)'}"
         if year != self._year:
             if mapping is not None:
+                title, other_id = same_kind_of_year(d, year)
+                if title:  # last year's file (or next year's), which that collection takes
+                    reason = f"{title} rows"
+                    self.counts.claimed[reason] = other_id
+                    return _WRONG_YEAR, mapping.maps_to, reason
                 return _WRONG_YEAR, mapping.maps_to, "rows for other years"
             return _IGNORE, "", "rows for other years"
         if mapping is None:
