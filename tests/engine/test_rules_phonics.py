@@ -104,8 +104,8 @@ def test_the_shared_nc_year_rule_takes_year_1_and_year_2_and_is_an_error_here():
         ("PSC-P15", "error", "nc_year", "3")
     ]
     assert messages(pupil("35", nc_year="3", dob="2015-10-14"))["PSC-P15"] == (
-        "NC year '3' is not year 1 or 2: confirm the pupil took the phonics check this year, in "
-        "this NC year, or remove them from the return."
+        "NC year '3' is not year 1 or 2: correct the NC year, or remove the pupil from the "
+        "return if they are not a pupil taking the phonics check."
     )
 
 

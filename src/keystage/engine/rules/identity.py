@@ -327,6 +327,11 @@ def nc_year_not_the_collections(pupil: PupilRecord, ctx: RuleContext) -> str | N
     if not value or value in ctx.nc_years or nc_year_key(value) in ctx.nc_years:
         return None
     years = either(sorted(ctx.nc_years))
+    if ctx.severity.get(ctx.ids.get("P15", "")) == "error":  # nothing to confirm: correct it
+        return (
+            f"NC year '{value}' is not year {years}: correct the NC year, or remove the pupil "
+            f"from the return if they are not {ctx.cohort_words['pupil']}."
+        )
     return (
         f"NC year '{value}' is not year {years}: confirm {ctx.cohort_words['this_year']}, or "
         "remove them from the return."
