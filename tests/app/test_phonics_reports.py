@@ -184,3 +184,4 @@ def test_gap_analysis_and_downloads(cohort, members, signed_in, monkeypatch):
     # The pupil list names the check's items, not KS1's subjects.
     body = page(client, "report-pupils", p2023, code="9382001")
     assert "Phonics mark" in body and "Outcome code" in body
+    assert '<option value="">Any result</option>' in body and ">Subject<" not in body

@@ -494,6 +494,7 @@ def pupils(request, code):
     return render(request, "reports/pupils.html", {
         "collection": collection, "school": school, "rows": rows, "params": params,
         "subjects": subjects, "word": _word(collection),
+        "item_word": queries.own_reports(collection).ITEM_WORD,
         "labels": {s.key: s.label for s in definitions.load(collection.code).subjects},
         "sort_links": sort_links, "query": link()[1:],
         "links": _links(queries.school_area(school)[0]),

@@ -41,6 +41,10 @@ STEM, TITLE = "ks1", "KS1"
 # What a row of the reports is called (a column heading, the gap analysis' choice).
 ROW_HEADING = "Subject"
 
+# What one of the collection's items (the definition's [[subjects]]) is called where a pupil
+# list is filtered by one ("Any subject").
+ITEM_WORD = "Subject"
+
 
 def report_subjects(definition: Definition) -> list[tuple[str, str, bool]]:
     """(key, label, has a higher standard) of every row of the reports: the subjects, then the

@@ -31,6 +31,10 @@ STEM, TITLE = "phonics", "Phonics"
 # the Year 2 re-check, by the end of Year 2.
 ROW_HEADING = "Year group"
 
+# What one of the collection's items (the definition's [[subjects]]) is called where a pupil
+# list is filtered by one ("Any result").
+ITEM_WORD = "Result"
+
 
 def report_subjects(definition: Definition) -> list[tuple[str, str, bool]]:
     """(key, label, has a higher standard) of every row of the reports: the measures' groups."""
