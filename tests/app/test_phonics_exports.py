@@ -89,8 +89,8 @@ def test_the_schools_checking_report_pdf_speaks_of_the_check(cohort, members, si
     words = read_pdf(pdf.content)
     assert "Checking report: Downs Infant School Phonics screening check 2023" in words
     # 40, 12 and 33 in Year 1: two met of three; no Year 2 pupil.
-    assert "Outcome Year 1 Year 2 re-check Met expected standard 2 (67%) 0 " \
-        "Working towards expected standard 1 (33%) 0" in words  # fmt: skip
+    assert "Outcome Year 1 Year 2 re-check Met the expected standard 2 (67%) 0 " \
+        "Working towards (below the threshold) 1 (33%) 0" in words  # fmt: skip
     assert "Eligible pupils 3 0 Meeting the expected standard 67% -" in words
     # The LA's figures beside them: beyond the school's own, LA 938's pupils are those of one
     # other school, so the school is shown none of them.
@@ -102,8 +102,10 @@ def test_the_schools_checking_report_pdf_speaks_of_the_check(cohort, members, si
     # The LA's preview of the other school: Year 1 and the re-check, absent and left pupils.
     pdf = get(signed_in(members["officer938"]), "school-check-pdf", p2023, laestab="9382001")
     words = read_pdf(pdf.content)
-    assert "Met expected standard 2 (40%) 1 (50%)" in words
-    assert "Absent 1 (20%) 0 (0%)" in words
+    assert "Met the expected standard 2 (40%) 1 (50%)" in words
+    assert "Absent (A) 1 (20%) 0 (0%)" in words
+    # The pupil who left is counted, apart from the eligible pupils (no share).
+    assert "Left before the check (L) 1 0" in words
     assert "Eligible pupils 5 2 Meeting the expected standard 40% 50%" in words
     assert re.search(r"Year 1 - A None No .*Year 1 - L None No .*Year 2 33 - None No", words)
 

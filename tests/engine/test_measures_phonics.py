@@ -66,9 +66,11 @@ def test_year_1_counts_every_pupil_in_one_bucket_and_shares_of_eligible_pupils()
         "working_towards_expected_standard": 2,
         "absent": 1,
         "disapplied": 1,
+        "left": 1,  # counted, out of the eligible pupils
         "maladministration": 1,
         "unknown": 3,
     }
+    assert y1["buckets"]["left"]["percent"] is None
     assert y1["met"] == 3
     assert y1["met_percent"] == pytest.approx(100 * 3 / 11)  # 27.27...
     assert y1["met_rounded"] == 27
@@ -203,6 +205,7 @@ def test_by_the_end_of_year_2_in_2023_the_cohort_is_the_ks1_pupils():
         "working_towards_expected_standard": 2,
         "absent": 0,
         "disapplied": 1,
+        "left": 0,
         "maladministration": 0,
         "unknown": 1,
     }

@@ -245,7 +245,7 @@ def _percent(value) -> str:
 
 def _share(count: int, pct) -> str:
     shown = _percent(pct)
-    return f"{count} ({shown})" if shown else str(count)
+    return f"{count:,} ({shown})" if shown else f"{count:,}"
 
 
 def _headline(m: dict, subjects) -> dict:
@@ -337,6 +337,8 @@ def _summary_by_group(collection: Collection, school: School, definition, as_of,
     keys = [k for k, g in m["groups"].items() if g["distribution"] is not None]
     groups = [m["groups"][k] for k in keys]
     eligible_bucket = next(iter(groups[0]["buckets"])) if groups else ""
+    # The buckets in the words of the collection's reports, as on the LA's summary page.
+    label = getattr(report_queries.own_reports(collection), "bucket_label", _label)
     code_rows = []
     for name in groups[0]["buckets"] if groups else ():
         if name == eligible_bucket:
@@ -345,11 +347,11 @@ def _summary_by_group(collection: Collection, school: School, definition, as_of,
         for g in groups:
             b = g["buckets"][name]
             cells.append("-" if b["count"] is None else _share(b["count"], b["percent"]))
-        code_rows.append(SummaryRow(_label(name), cells))
+        code_rows.append(SummaryRow(label(name), cells))
     met = report_queries.measure_labels(collection)["met"]
     met = met[:1].upper() + met[1:]
     measure_rows = [
-        SummaryRow("Eligible pupils", [str(g["eligible"]) for g in groups]),
+        SummaryRow("Eligible pupils", [f"{g['eligible']:,}" for g in groups]),
         SummaryRow(
             met, [_percent(g["met_percent"]) or "-" if g["reason"] is None else "-" for g in groups]
         ),

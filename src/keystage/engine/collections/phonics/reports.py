@@ -66,13 +66,18 @@ _BUCKET_LABELS = {
 }
 
 
+def bucket_label(name: str) -> str:
+    """A bucket of [measures.buckets] in words ("Absent (A)"), as every page shows it."""
+    return _BUCKET_LABELS.get(name, name.replace("_", " ").capitalize())
+
+
 def outcome_tables(found: dict[str, Any]) -> list[dict[str, Any]]:
     """Each group's pupils in each bucket of `measures(...)`, as (label, count, percent); the
     eligible pupils are the table's total, not a row."""
     out = []
     for key, g in found["groups"].items():
         rows = [
-            (_BUCKET_LABELS.get(name, name.replace("_", " ")), b["count"], b["percent"])
+            (bucket_label(name), b["count"], b["percent"])
             for name, b in g["buckets"].items()
             if name != "eligible_pupils" and (b["count"] is None or b["count"] or name != "unknown")
         ]
