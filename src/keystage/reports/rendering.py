@@ -77,12 +77,56 @@ def section(title, fields, rows, *, charts_=(), note="", collection=None) -> dic
     if collection is not None:
         rows = labelled(collection, rows)
     shown = [[("" if r.get(f) is None else r.get(f)) for f in fields] for r in rows]
-    headings = [
-        queries.row_heading(collection) if collection is not None and f == "subject" else f
-        for f in fields
-    ]
+    headings = [heading(f, collection) for f in fields]
     return {"title": title, "fields": headings, "rows": shown, "charts": list(charts_),
             "note": note}  # fmt: skip
+
+
+# A table column's heading for people (a download keeps the field names, which scripts read).
+HEADINGS = {
+    "level": "Level",
+    "code": "Code",
+    "name": "Area",
+    "area": "Area",
+    "group": "Pupil group",
+    "measure": "Measure",
+    "pupils": "Pupils",
+    "eligible": "Eligible pupils",
+    "las_loaded": "LAs loaded",
+    "las_expected": "LAs expected",
+    "schools_loaded": "Schools loaded",
+    "schools_expected": "Schools expected",
+    "pupils_expected": "Pupils expected",
+    "provisional_percent": "Provisional %",
+    "published_percent": "Published %",
+    "difference": "Difference (points)",
+    "area_percent": "Area %",
+    "la_percent": "LA %",
+    "la_gap": "Gap to the LA (points)",
+    "region_percent": "Region %",
+    "region_gap": "Gap to the region (points)",
+    "national_percent": "England %",
+    "national_gap": "Gap to England (points)",
+}
+_MEASURE_SUFFIXES = {"": "{}", "percent": "{} %", "low": "{}: 95% interval from",
+                     "high": "{}: 95% interval to"}  # fmt: skip
+
+
+def heading(field: str, collection=None) -> str:
+    """What a PDF's column is headed: "Eligible pupils", the row heading of the collection
+    ("Subject", "Year group") for `subject`, a measure in the collection's words ("Expected
+    standard or above %")."""
+    if field == "subject" and collection is not None:
+        return queries.row_heading(collection)
+    if field in HEADINGS:
+        return HEADINGS[field]
+    measure, _, rest = field.partition("_")
+    labels = queries.measure_labels(collection) if collection is not None else {}
+    if measure in labels:
+        label = labels[measure][:1].upper() + labels[measure][1:]
+        pattern = _MEASURE_SUFFIXES.get(rest)
+        return pattern.format(label) if pattern else f"{label}: {rest.replace('_', ' ')}"
+    return field.replace("_", " ").capitalize()
 
 
 NOTE = (
