@@ -135,8 +135,8 @@ def test_the_las_report_pack_in_phonics_words_with_its_distributions(
     words = read_pdf(download.content)
     assert pages[0].startswith("Phonics reports: 938 West Sussex")
     # The LA's summary: its mark distributions (the threshold drawn), then its rows by name.
-    assert "Phonics summary: West Sussex By the end of Year 2 cannot be worked out: last " \
-        "year's results (phonics-2022) are not loaded; load them to see it." in pages[0]  # fmt: skip
+    assert "Phonics summary: West Sussex By the end of Year 2 cannot be worked out: Keystage " \
+        "holds no collection of last year's results (phonics-2022)." in pages[0]  # fmt: skip
     assert "Year 1: pupils at each mark, West Sussex" in pages[0]
     assert "Year 2 re-check: pupils at each mark, West Sussex" in pages[0]
     assert "Threshold: 32" in pages[0]

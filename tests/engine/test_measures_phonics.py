@@ -238,7 +238,17 @@ def test_by_the_end_of_year_2_says_what_to_load_when_it_cannot_be_counted():
     assert "load them to see it" in found["reason"]
     no_last_year = phonics.count_pupils(YEAR2, P2024)
     found = phonics.measures(no_last_year, P2024, as_of=dt.date(2024, 7, 1))["groups"]
-    assert "last year's results (Phonics screening check 2023)" in found["by_end_y2"]["reason"]
+    assert found["by_end_y2"]["reason"] == (
+        "By the end of Year 2 cannot be worked out: last year's results (Phonics screening "
+        "check 2023) are not loaded; load them to see it"
+    )
+    # 2023's last year (2022) has no collection in Keystage: nothing to ask the LA to load.
+    nothing = phonics.measures(phonics.count_pupils(YEAR2, P2023), P2023, as_of=AFTER)
+    assert nothing["groups"]["by_end_y2"]["reason"] == (
+        "By the end of Year 2 cannot be worked out: Keystage holds no collection of last "
+        "year's results (phonics-2022) and the Year 2 cohort is the pupils of Key stage 1 "
+        "teacher assessment 2023, which is not loaded"
+    )
     assert found["y2"]["eligible"] == 5  # the re-check itself needs nothing more
 
 

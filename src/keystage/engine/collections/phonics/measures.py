@@ -515,13 +515,22 @@ def _name(definition_id: str | None, fallback: str) -> str:
 
 
 def _missing_reason(s: PhonicsSettings, missing: tuple[str, ...], group: Group) -> str:
-    parts = []
+    parts, can_load = [], []
     if LAST_YEAR in missing:
-        parts.append(f"last year's results ({_name(s.previous, 'last year')}) are not loaded")
+        if s.previous and _shipped(s.previous) is not None:
+            parts.append(f"last year's results ({_name(s.previous, 'last year')}) are not loaded")
+            can_load.append(True)
+        else:  # Keystage has no collection to load them into: nothing the LA can do
+            parts.append(
+                f"Keystage holds no collection of last year's results ({s.previous or 'last year'})"
+            )
+            can_load.append(False)
     if OTHER_COLLECTION in missing:
         other = _name(s.year2_cohort_collection, "another collection")
         parts.append(f"the Year 2 cohort is the pupils of {other}, which is not loaded")
-    return f"{group.label} cannot be worked out: {' and '.join(parts)}; load them to see it"
+        can_load.append(True)
+    then = "; load them to see it" if all(can_load) else ""
+    return f"{group.label} cannot be worked out: {' and '.join(parts)}{then}"
 
 
 def _all_out(value: str | frozenset[str], s: PhonicsSettings) -> bool:
