@@ -54,7 +54,7 @@ def grouped_bars(
             heights = [v if isinstance(v, int | float) else 0 for v in values]
             bars = ax.bar(xs, heights, bar * 0.95, label=name, color=COLOURS[i % len(COLOURS)])
             for rect, v in zip(bars, values, strict=True):
-                text = "–" if v is None else ("c" if isinstance(v, str) else f"{v:g}")
+                text = _bar_text(v)
                 ax.annotate(text, (rect.get_x() + rect.get_width() / 2, rect.get_height()),
                             ha="center", va="bottom", fontsize=7, xytext=(0, 1),
                             textcoords="offset points")  # fmt: skip
@@ -76,6 +76,11 @@ def grouped_bars(
     return _finish(fig, fmt, title, _describe(categories, series))
 
 
+def _bar_text(v) -> str:
+    """What a bar is labelled with: its value, "c" when suppressed, a dash when there is none."""
+    return "–" if v is None else ("c" if isinstance(v, str) else f"{v:g}")
+
+
 def _side_bars(title, categories, series, *, fmt: str, xlabel: str) -> bytes:
     """`grouped_bars` for a narrow screen: the groups down the side, their bars across."""
     n = max(len(series), 1)
@@ -89,7 +94,7 @@ def _side_bars(title, categories, series, *, fmt: str, xlabel: str) -> bytes:
             widths = [v if isinstance(v, int | float) else 0 for v in values]
             bars = ax.barh(ys, widths, bar * 0.95, label=name, color=COLOURS[i % len(COLOURS)])
             for rect, v in zip(bars, values, strict=True):
-                text = "–" if v is None else ("c" if isinstance(v, str) else f"{v:g}")
+                text = _bar_text(v)
                 ax.annotate(text, (rect.get_width(), rect.get_y() + rect.get_height() / 2),
                             ha="left", va="center", fontsize=7, xytext=(2, 0),
                             textcoords="offset points")  # fmt: skip
