@@ -1,4 +1,5 @@
-"""Small builders for test files: a CTF or CSV for a school, and a GIAS register extract."""
+"""Small builders for test files: a CTF or CSV for a school, and a GIAS register extract; and
+`expect_to_submit`, which says a school is expected to submit a collection."""
 
 from __future__ import annotations
 
@@ -64,8 +65,9 @@ def write_register(path: Path, schools=SCHOOLS, encoding: str = "utf-8-sig") -> 
     with path.open("w", encoding=encoding, newline="") as f:
         w = csv.writer(f)
         w.writerow(GIAS_COLUMNS)
-        for urn, la, la_name, estab, name, type_name, phase, status in schools:
-            low, high = ("11", "16") if phase == "Secondary" else ("4", "11")
+        # A school may end with its (low, high) ages; else 11-16 for a secondary, 4-11 else.
+        for urn, la, la_name, estab, name, type_name, phase, status, *ages in schools:
+            low, high = ages or (("11", "16") if phase == "Secondary" else ("4", "11"))
             w.writerow(
                 [
                     urn,
@@ -84,6 +86,22 @@ def write_register(path: Path, schools=SCHOOLS, encoding: str = "utf-8-sig") -> 
                 ]
             )
     return path
+
+
+def expect_to_submit(schools, collection, *, expected: bool = True) -> None:
+    """Say that `schools` (a School, or several) are expected to submit `collection` (a
+    Collection or its code), or with `expected=False` that they are not, as loading a register
+    would have worked out from their phases and ages."""
+    from keystage.orgs.models import ExpectedSchool, School
+
+    code = getattr(collection, "code", collection)
+    ids = [schools.pk] if isinstance(schools, School) else [s.pk for s in schools]
+    if expected:
+        ExpectedSchool.objects.bulk_create(
+            [ExpectedSchool(school_id=pk, collection=code) for pk in ids], ignore_conflicts=True
+        )
+    else:
+        ExpectedSchool.objects.filter(school_id__in=ids, collection=code).delete()
 
 
 def pupil(n: int, la: str = "938", estab: str = "2001", **over) -> dict:

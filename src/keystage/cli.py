@@ -273,13 +273,17 @@ def cmd_init(args) -> int:
     _django()
     from django.core.management import call_command
 
-    from keystage.orgs.actions import do_load_reference
+    from keystage.orgs.actions import do_load_reference, do_refresh_expected
     from keystage.submissions.actions import get_collection
 
     call_command("migrate", verbosity=0, interactive=False)
     regions, las = do_load_reference()
     collection = get_collection(args.collection)
     print(f"Database ready: {regions} regions, {las} local authorities; collection {collection}.")
+    # A new version may ship a collection the register was not loaded for yet.
+    if changed := do_refresh_expected():
+        print(f"Collections each school is expected to submit worked out again: "
+              f"{_count(changed, 'school')} changed.")  # fmt: skip
     return EXIT_OK
 
 
@@ -307,7 +311,7 @@ def cmd_schools(args) -> int:
     if not path.is_file():
         raise UsageError(f"{args.file}: no such file")
     try:
-        result = do_load_register(path, collection_id=args.collection)
+        result = do_load_register(path)
     except RegisterError as e:
         # The reason names the file already.
         print(f"keystage schools load: {e}", file=sys.stderr)

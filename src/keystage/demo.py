@@ -81,7 +81,7 @@ def seed(data_dir: Path, las: list[str], *, collection_id: str | None = None, ou
     if not (files / "schools.csv").exists():
         out(f"Writing synthetic school files for LAs {', '.join(las)} to {files} ...")
         synthetic.generate(files, las=las, error_rate=0.03, seed=SEED)
-    do_load_register(files / "schools.csv", collection_id=collection_id)
+    do_load_register(files / "schools.csv")
     users = _seed_users(data_dir, las)
     uploads = _seed_uploads(files, las, users, collection_id=collection_id, out=out)
     released = _seed_check_loop(users, collection_id=collection_id, out=out)

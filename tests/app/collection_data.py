@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from keystage.orgs.models import LocalAuthority, School
 from keystage.submissions.models import Finding, PupilRecord, Upload
+from tests.builders import expect_to_submit
 
 FORMULA_NAME = '=HYPERLINK("http://x.example","click")'
 
@@ -45,9 +46,11 @@ def seed(collection) -> dict[str, School]:
     la938 = LocalAuthority.objects.get(code="938")
 
     def extra(urn, estab, name):
-        return School.objects.create(
-            urn=urn, la=la938, estab=estab, laestab=f"938{estab}", name=name, expected_ks1=True
+        school = School.objects.create(
+            urn=urn, la=la938, estab=estab, laestab=f"938{estab}", name=name
         )
+        expect_to_submit(school, collection)
+        return school
 
     schools = {
         "clean": School.objects.get(urn="125000"),
@@ -58,8 +61,8 @@ def seed(collection) -> dict[str, School]:
         "rejected": extra("125005", "2006", "Rejected Primary"),
         "camden": School.objects.get(urn="100000"),
     }
-    School.objects.filter(urn__in=["125000", "125001", "100000"]).update(expected_ks1=True)
-    School.objects.filter(urn="125002").update(expected_ks1=False)
+    expect_to_submit(School.objects.filter(urn__in=["125000", "125001", "100000"]), collection)
+    expect_to_submit(School.objects.filter(urn="125002"), collection, expected=False)
 
     up = _upload(collection, schools["clean"])
     for n in range(1, 4):

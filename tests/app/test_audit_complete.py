@@ -244,6 +244,15 @@ def _load_register(w):
     return "register.loaded", None
 
 
+def _refresh_expected(w):
+    from keystage.orgs.actions import do_refresh_expected
+    from keystage.orgs.models import ExpectedSchool
+
+    ExpectedSchool.objects.filter(school__laestab="9382001").delete()  # as for a new collection
+    assert do_refresh_expected() == 1
+    return "register.expected_refreshed", None
+
+
 def _request_pack(w):
     from keystage.reports.actions import do_request_pack
 
@@ -462,6 +471,7 @@ SCENARIOS = {
     "collection.actions.do_record_view": _record_view,
     "collection.actions.do_set_school_sees": _school_sees,
     "orgs.actions.do_load_register": _load_register,
+    "orgs.actions.do_refresh_expected": _refresh_expected,
     "reports.actions.do_request_pack": _request_pack,
     "returns.actions.do_build_return": _build_return,
     "returns.actions.do_upload_returns": _upload_returns,

@@ -23,6 +23,7 @@ from keystage.reports.facts import rebuild_facts
 from keystage.submissions.models import PupilRecord, Upload
 from keystage.web.links import reverse
 from tests.app.collection_data import seed
+from tests.builders import expect_to_submit
 
 pytestmark = pytest.mark.django_db
 
@@ -496,11 +497,12 @@ def test_the_checks_page_filters_by_check_state_and_school_name(
 
 def test_the_checks_page_is_paged_with_the_actions_at_the_top(schools, members, loaded, signed_in):
     la = LocalAuthority.objects.get(code="938")
-    School.objects.bulk_create(
+    many = School.objects.bulk_create(
         School(urn=f"13{n:04d}", la=la, estab=f"{3000 + n}", laestab=f"938{3000 + n}",
-               name=f"Many Primary {n:02d}", expected_ks1=True)
+               name=f"Many Primary {n:02d}")
         for n in range(60)
     )  # fmt: skip
+    expect_to_submit(many, loaded)
     client = signed_in(members["officer938"])
     url = reverse("la-checking", kwargs={"code": "938"})
     html = client.get(url, {"state": "no_data"}).content.decode()

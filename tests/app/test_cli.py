@@ -55,6 +55,55 @@ def test_reloading_the_register_updates_and_never_duplicates(ready, capsys):
     assert "1 updated" in capsys.readouterr().out
 
 
+def test_loading_the_register_says_which_collections_expect_each_school(ready, capsys):
+    """Every shipped collection expects the primary schools and not the secondary one; a school
+    that becomes a junior school (7-11, no year 1 or 2) is expected in none. Reloading the same
+    register changes nothing; a school whose expected collections alone differ from what is
+    held (as when a collection's definition is added) is counted as updated."""
+    from keystage.engine.definition import available
+    from keystage.orgs.models import ExpectedSchool
+
+    def expected() -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for urn, code in ExpectedSchool.objects.values_list("school__urn", "collection"):
+            out.setdefault(urn, set()).add(code)
+        return out
+
+    every = set(available())
+    assert expected() == {"125000": every, "125001": every, "100000": every}
+    junior = [("125001", "938", "West Sussex", "2002", "Downs Junior School", "Academy converter",
+               "Primary", "Open", "7", "11")]  # fmt: skip
+    assert main(["schools", "load", str(write_register(ready / "s2.csv", junior))]) == 0
+    assert expected() == {"125000": every, "100000": every}
+    assert "1 updated" in capsys.readouterr().out
+    assert main(["schools", "load", str(ready / "s2.csv")]) == 0
+    assert "0 updated, 1 unchanged" in capsys.readouterr().out
+    ExpectedSchool.objects.filter(school__urn="125000", collection="phonics-2024").delete()
+    assert main(["schools", "load", str(write_register(ready / "s3.csv"))]) == 0
+    assert expected() == {"125000": every, "125001": every, "100000": every}
+    # 125001 is a primary school again; 125000 gets phonics 2024 back; the others are as held.
+    assert "0 added, 2 updated, 2 unchanged" in capsys.readouterr().out
+
+
+def test_init_gives_a_collection_the_register_was_not_loaded_for_its_expected_schools(
+    ready, capsys
+):
+    """After an upgrade that ships a new collection (here: one whose expected schools are not
+    held), `keystage init` works them out from the stored schools; run again, it says nothing."""
+    from keystage.orgs.models import ExpectedSchool
+
+    ExpectedSchool.objects.filter(collection="phonics-2025").delete()
+    assert main(["init"]) == 0
+    assert "worked out again: 3 schools changed" in capsys.readouterr().out
+    assert set(
+        ExpectedSchool.objects.filter(collection="phonics-2025").values_list(
+            "school__urn", flat=True
+        )
+    ) == {"125000", "125001", "100000"}
+    assert main(["init"]) == 0
+    assert "worked out again" not in capsys.readouterr().out
+
+
 def test_import_all_accepted_exits_0_and_summarises(ready, capsys):
     (ready / "in").mkdir()
     write_ctf(ready / "in" / "a.xml", [pupil(1), pupil(2)])

@@ -71,7 +71,7 @@ def test_a_school_that_sends_a_file_unexpectedly_is_listed(schools, members, loa
     _upload(loaded, schools["secondary"])
     la = LocalAuthority.objects.get(code="938")
     rows = {r.laestab: r for r in queries.school_rows(members["admin938"], la, loaded)}
-    assert rows["9384001"].state == SchoolState.CLEAN and not rows["9384001"].expected_ks1
+    assert rows["9384001"].state == SchoolState.CLEAN and not rows["9384001"].expected
 
 
 def test_dashboard_page_shows_dates_counts_and_every_school(schools, signed_in, members):

@@ -9,7 +9,9 @@ and 9382002 (Year 1: Ava Smith 30, and 35; Year 2: 20 with Wt)."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import re
 
 import pytest
@@ -21,7 +23,7 @@ from keystage.submissions.actions import get_collection
 from keystage.submissions.importing import import_paths
 from keystage.submissions.models import PupilRecord
 from keystage.web.links import reverse
-from tests.builders import pupil, write_ctf
+from tests.builders import SCHOOLS, pupil, write_ctf, write_register
 
 pytestmark = pytest.mark.django_db
 
@@ -83,14 +85,13 @@ def test_every_la_page_answers_for_phonics_in_phonics_words(phonics938, members,
     assert {n: r.status_code for n, r in pages.items() if r.status_code != 200} == {}
     words = {n: text_of(r) for n, r in pages.items() if n != "la-chase-list"}
     assert {n: KS1_WORDS.findall(t) for n, t in words.items() if KS1_WORDS.search(t)} == {}
-    # The dashboard: the register says nothing of phonics, so no school is counted expected;
-    # both schools that sent a file are listed, and the one with an error is to chase.
+    # The dashboard: the register expects LA 938's two primary schools for phonics as for KS1;
+    # both sent a file, and the one with an error is to chase.
     dashboard = words["la-dashboard"]
     assert "Phonics screening check 2023 dashboard" in dashboard
-    assert "Keystage does not know yet which schools are expected to submit Phonics " \
-        "screening check 2023" in dashboard  # fmt: skip
-    assert "Schools expected to submit 0" in dashboard
-    assert "Schools that sent a file (2 shown)" in dashboard
+    assert "Schools expected to submit 2" in dashboard and "Received 2" in dashboard
+    assert "Schools expected to submit (2 shown)" in dashboard
+    assert "lists no school" not in dashboard
     chase = pages["la-chase-list"].content.decode()
     assert "9382001" in chase and "9382002" not in chase
     # Data Errors names the phonics rule and item.
@@ -185,6 +186,50 @@ def test_the_school_check_loop_works_for_phonics_with_its_measures(phonics938, m
         "Pupils meeting the expected standard are not shown yet: the threshold is not yet "
         "published; it will be on 26 June 2023."
     )
+
+
+# An infant school has year 1 (phonics) and year 2 (KS1); a junior school (7-11) neither.
+INFANT = ("125010", "938", "West Sussex", "2010", "Meadow Infant School", "Community school",
+          "Primary", "Open", "4", "7")  # fmt: skip
+JUNIOR = ("125011", "938", "West Sussex", "2011", "Meadow Junior School", "Community school",
+          "Primary", "Open", "7", "11")  # fmt: skip
+
+
+def _chase(client, code) -> list[tuple[str, str]]:
+    response = client.get(reverse("la-chase-list", kwargs={"code": "938", "collection": code,
+                                                           "fmt": "csv"}))  # fmt: skip
+    return [
+        (r["laestab"], r["state"]) for r in csv.DictReader(io.StringIO(response.content.decode()))
+    ]
+
+
+def test_a_phonics_dashboard_lists_the_schools_expected_and_chases_those_with_no_file(
+    loaded, members, signed_in, client, tmp_path
+):
+    """With the register loaded, LA 938's phonics 2024 dashboard counts the schools that have
+    year 1 pupils as expected (the primary schools and the infant school, not the junior or the
+    secondary school), and its chase list names those that have sent no file."""
+    from keystage.orgs.actions import do_load_register
+
+    do_load_register(write_register(tmp_path / "schools.csv", [*SCHOOLS, INFANT, JUNIOR]))
+    f = write_ctf(tmp_path / "9382002_CTF_938LLLL_001.xml", [
+        phonics_pupil(1, ["36"], estab="2002", year="2024") | {"dob": "2017-10-14"},
+    ], estab="2002")  # fmt: skip
+    [r] = import_paths([str(f)], collection_code="phonics-2024")
+    assert r.outcome == "accepted"
+    signed_in(members["officer938"])
+    page = client.get(reverse("la-dashboard", kwargs={"code": "938", "collection": "phonics-2024"}))
+    words = text_of(page)
+    assert "Schools expected to submit 3" in words and "Schools that have sent nothing 2" in words
+    listed = re.findall(r'<th scope="row" class="govuk-table__header">\s*(\d{7})',
+                        page.content.decode())  # fmt: skip
+    assert listed == ["9382001", "9382002", "9382010"]
+    assert _chase(client, "phonics-2024") == [("9382001", "Not received"),
+                                              ("9382010", "Not received")]  # fmt: skip
+    # KS1 2023 expects the same schools: the infant school has year 2, the junior school none.
+    assert _chase(client, "ks1-2023") == [("9382001", "Not received"),
+                                          ("9382002", "Not received"),
+                                          ("9382010", "Not received")]  # fmt: skip
 
 
 @pytest.mark.parametrize("code", ["phonics-2024", "phonics-2025"])

@@ -33,7 +33,7 @@ from keystage.submissions.actions import get_collection
 from keystage.submissions.importing import import_paths
 from keystage.web.links import reverse
 from tests.app.test_phonics_import import phonics_pupil
-from tests.builders import pupil, write_ctf
+from tests.builders import SCHOOLS, pupil, write_ctf, write_register
 
 pytestmark = pytest.mark.django_db
 
@@ -187,3 +187,24 @@ def test_gap_analysis_and_downloads(cohort, members, signed_in, monkeypatch):
     body = page(client, "report-pupils", p2023, code="9382001")
     assert "Phonics mark" in body and "Outcome code" in body
     assert '<option value="">Any result</option>' in body and ">Subject<" not in body
+
+
+def test_the_national_coverage_counts_each_collections_own_expected_schools(
+    cohort, members, signed_in, tmp_path
+):
+    """Beside the register's three primary schools, an infant school (4-7) is expected for
+    phonics and KS1, a school of reception and year 1 only (4-6) for phonics alone, and a
+    junior school (7-11) for neither: England's coverage for phonics 2023 is 2 of 5 schools
+    (9382001 and 9382002 sent files), for KS1 2023 of 4."""
+    from keystage.orgs.actions import do_load_register
+
+    extra = [(urn, "938", "West Sussex", estab, name, "Community school", "Primary", "Open",
+              low, high)
+             for urn, estab, name, low, high in (("125010", "2010", "Infant", "4", "7"),
+                                                 ("125011", "2011", "Junior", "7", "11"),
+                                                 ("125012", "2012", "New Primary", "4", "6"))]  # fmt: skip
+    do_load_register(write_register(tmp_path / "schools.csv", [*SCHOOLS, *extra]))
+    p2023, _ = cohort
+    body = " ".join(page(signed_in(members["national"]), "report-national", p2023).split())
+    assert "Coverage: 1 of 2 LAs, 2 of 5 schools expected to submit" in body
+    assert queries.coverage(get_collection("ks1-2023"))["970"]["schools_expected"] == 4

@@ -24,8 +24,9 @@ def school_files(transactional_db, live_server, settings, tmp_path):
     from keystage.engine import upn as upns
     from keystage.orgs.actions import do_load_reference, do_load_register
     from keystage.orgs.models import LocalAuthority, School
+    from keystage.submissions.actions import get_collection
     from keystage.submissions.importing import import_paths
-    from tests.builders import write_register
+    from tests.builders import expect_to_submit, write_register
 
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -33,7 +34,7 @@ def school_files(transactional_db, live_server, settings, tmp_path):
     settings.DATA_DIR = tmp_path / "data"
     do_load_reference()
     do_load_register(write_register(tmp_path / "schools.csv"))
-    School.objects.filter(laestab__in=["9382001", "9382002"]).update(expected_ks1=True)
+    expect_to_submit(School.objects.filter(laestab__in=["9382001", "9382002"]), get_collection())
     shared = upns.make("938", "2002", "16", "077")
     files = {
         "2001": [pupil(1, reading="BLW", surname="ADAMS"), pupil(2, dob="2015-01-01", surname="BAKER"),

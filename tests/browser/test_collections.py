@@ -94,8 +94,10 @@ def test_la_officer_switches_from_ks1_to_phonics_and_back(page, two_collections,
     expect(page).to_have_url(f"{site['url']}/phonics-2024/la/938/dashboard")
     expect(page.get_by_role("heading", level=1)).to_have_text(f"{PHONICS} dashboard")
     expect(_shown_collection(page)).to_have_text(PHONICS)
-    # The register says nothing of phonics: the one school that sent a file is listed.
-    expect(page.locator("main")).to_contain_text("Schools that sent a file (1 shown)")
+    # The register expects LA 938's two primary schools for phonics too: 9382001 sent its
+    # file, and 9382002, which has not, is to chase.
+    expect(page.locator("main")).to_contain_text("Schools expected to submit (2 shown)")
+    expect(page.locator("tr", has_text="9382002")).to_contain_text("Not received")
     school = page.locator("tr", has_text="9382001")
     expect(school.locator("td")).to_have_text(
         ["Example Primary School", "Received with errors", "1", "0", "5", re.compile("Not released")]

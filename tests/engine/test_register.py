@@ -1,4 +1,5 @@
-"""The GIAS-style schools register: encodings, required columns, bad rows, KS1 expectation."""
+"""The GIAS-style schools register: encodings, required columns, bad rows, which schools each
+collection expects."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from keystage.engine.register import (
     REQUIRED_COLUMNS,
     RegisterError,
     SchoolEntry,
-    expected_for_ks1,
+    expected_for,
     parse_date,
     read_register,
 )
@@ -230,7 +231,43 @@ def _entry(**changes) -> SchoolEntry:
     ],
 )
 def test_expected_for_ks1(changes, expected):
-    assert expected_for_ks1(_entry(**changes), D) is expected
+    assert expected_for(_entry(**changes), D) is expected
+
+
+INFANT = {"low_age": 4, "high_age": 7}
+JUNIOR = {"low_age": 7, "high_age": 11}
+
+
+@pytest.mark.parametrize("collection", definition.available())
+def test_an_infant_school_is_expected_in_every_collection_and_a_junior_school_in_none(collection):
+    """Phonics is taken in year 1 (5 when the year starts, 6 by its end), KS1 in year 2 (6 and
+    7): an infant school (4-7) has both, a junior school (7-11) neither."""
+    found = definition.load(collection)
+    assert expected_for(_entry(**INFANT), found)
+    assert not expected_for(_entry(**JUNIOR), found)
+    assert expected_for(_entry(), found)  # a primary school, 4-11
+
+
+def test_a_school_up_to_year_1_is_expected_for_phonics_not_ks1():
+    """A school of ages 4-6 (reception and year 1, a school still growing) has phonics
+    pupils and no year 2."""
+    entry = _entry(low_age=4, high_age=6)
+    assert expected_for(entry, definition.load("phonics-2023"))
+    assert not expected_for(entry, definition.load("ks1-2023"))
+
+
+@pytest.mark.parametrize("kind", ["ks1", "phonics"])
+def test_open_and_close_dates_are_judged_against_the_collections_own_year(kind):
+    """A school that closed in the spring of 2023 is expected in the 2023 collection only; one
+    that opened in September 2023 in 2024's only (after 2023's school deadline)."""
+    closed = _entry(status_name="Closed", close_date=dt.date(2023, 3, 31))
+    opened = _entry(open_date=dt.date(2023, 9, 1))
+    got = {
+        year: (expected_for(closed, definition.load(f"{kind}-{year}")),
+               expected_for(opened, definition.load(f"{kind}-{year}")))
+        for year in (2023, 2024)
+    }  # fmt: skip
+    assert got == {2023: (True, False), 2024: (False, True)}
 
 
 @pytest.mark.parametrize("age", ["²", "٤", "４"])

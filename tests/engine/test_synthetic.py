@@ -16,7 +16,7 @@ from lxml import etree
 
 from keystage.engine import definition, upn
 from keystage.engine.collections.ks1 import synthetic
-from keystage.engine.register import expected_for_ks1, read_register
+from keystage.engine.register import expected_for, read_register
 from keystage.reference import local_authorities
 
 D = definition.load()
@@ -236,10 +236,10 @@ def test_register_lists_every_school_that_sent_a_file(clean):
     assert register.encoding == "utf-8"
     assert (root / "schools.csv").read_bytes().startswith(b"\xef\xbb\xbf")
     assert len(entries) == summary.register_rows
-    expected = {e.laestab for e in entries if expected_for_ks1(e, D)}
+    expected = {e.laestab for e in entries if expected_for(e, D)}
     sent = {row["la"] + row["estab"] for row in _manifest(root)}
     assert sent == expected
-    phases = Counter(e.phase_name for e in entries if not expected_for_ks1(e, D))
+    phases = Counter(e.phase_name for e in entries if not expected_for(e, D))
     assert phases["Secondary"] and phases["Nursery"]
     assert any(e.status_name == "Closed" for e in entries)
     assert any(e.low_age == 7 for e in entries if e.phase_name == "Primary")  # junior schools

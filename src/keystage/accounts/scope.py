@@ -22,7 +22,7 @@ from keystage.accounts.models import LaSignInPolicy, Membership, Role
 from keystage.audit.models import AuditEvent
 from keystage.checking.models import Confirmation, Message, Release
 from keystage.collection.models import ExpectedCohort, LaCollectionSettings
-from keystage.orgs.models import LocalAuthority, School
+from keystage.orgs.models import ExpectedSchool, LocalAuthority, School
 from keystage.reports.models import Fact, FactsDue, ReportPack
 from keystage.returns.models import (
     CollectedFinding,
@@ -49,6 +49,8 @@ class Owner:
 OWNED_BY: dict[type[Model], Owner] = {
     LocalAuthority: Owner(la="pk", school=None),
     School: Owner(la="la", school="pk"),
+    # Which collections a school is expected to submit (from the schools register).
+    ExpectedSchool: Owner(la="school__la", school="school"),
     Upload: Owner(la="la", school="school"),
     PupilRecord: Owner(la="la", school="school"),
     Finding: Owner(la="la", school="school"),

@@ -16,7 +16,7 @@ from keystage.accounts.scope import scoped
 from keystage.checking.queries import CheckState, check_statuses
 from keystage.collection.models import ExpectedCohort, LaCollectionSettings
 from keystage.engine import definition as definitions
-from keystage.orgs.models import LocalAuthority, School
+from keystage.orgs.models import ExpectedSchool, LocalAuthority, School
 from keystage.submissions.models import Collection, Finding, PupilRecord, Upload
 
 # A school whose file holds fewer pupils than this share of the expected cohort is flagged.
@@ -82,7 +82,7 @@ class SchoolRow:
     urn: str
     laestab: str
     name: str
-    expected_ks1: bool
+    expected: bool  # expected to submit this collection (`ExpectedSchool`)
     received: bool
     last_upload: dt.datetime | None
     pupils: int
@@ -126,20 +126,14 @@ def timeline(user, la: LocalAuthority, collection: Collection) -> Timeline:
     )
 
 
-def register_expects(collection: Collection) -> bool:
-    """Whether the schools register says which schools are expected to submit this
-    collection. `School.expected_ks1` is worked out when the register is loaded, with the
-    default collection's definition (orgs.actions.do_load_register), so it holds for the
-    collections of that kind only; for another (phonics) Keystage does not know which schools
-    are expected, and counts none."""
-    default = definitions.load(definitions.DEFAULT_COLLECTION)
-    return definitions.load(collection.code).kind == default.kind
-
-
 def school_rows(user, la: LocalAuthority, collection: Collection) -> list[SchoolRow]:
-    """Every school of the LA the user may see that is expected to submit (`register_expects`)
-    or has sent a file."""
-    expects = register_expects(collection)
+    """Every school of the LA the user may see that is expected to submit the collection
+    (`ExpectedSchool`, from the schools register) or has sent a file."""
+    expected_ids = set(
+        scoped(user, ExpectedSchool)
+        .filter(collection=collection.code, school__la=la)
+        .values_list("school_id", flat=True)
+    )
     uploads = scoped(user, Upload).filter(collection=collection, la=la, school__isnull=False)
     latest = {
         r["school_id"]: r
@@ -152,7 +146,7 @@ def school_rows(user, la: LocalAuthority, collection: Collection) -> list[School
     schools = (
         scoped(user, School)
         .filter(la=la)
-        .filter((Q(expected_ks1=True) if expects else Q(pk__in=[])) | Q(pk__in=list(latest)))
+        .filter(pk__in=list(expected_ids | latest.keys()))
         .order_by("laestab")
     )
     findings: dict[tuple[int, str], int] = {
@@ -199,7 +193,7 @@ def school_rows(user, la: LocalAuthority, collection: Collection) -> list[School
                 urn=s.urn,
                 laestab=s.laestab,
                 name=s.name,
-                expected_ks1=s.expected_ks1 and expects,
+                expected=s.pk in expected_ids,
                 received=received,
                 last_upload=max(
                     (t for t in (up.get("last_ok"), up.get("last_rejected")) if t), default=None
@@ -220,14 +214,14 @@ def counts(rows: list[SchoolRow]) -> dict[str, int]:
     """The dashboard's counts of schools. Each school expected to submit is in exactly one
     state, so the states add up to `expected`, and `received` + `not_yet` does too. A school
     not expected to submit that sent a file anyway is counted apart (`unexpected`)."""
-    expected = [r for r in rows if r.expected_ks1]
+    expected = [r for r in rows if r.expected]
     by_state = {state.value: sum(1 for r in expected if r.state == state) for state in SchoolState}
     return {
         "expected": len(expected),
         **by_state,
         "received": sum(by_state[s] for s in RECEIVED_STATES),
         "not_yet": by_state[SchoolState.NOT_RECEIVED] + by_state[SchoolState.REJECTED],
-        "unexpected": sum(1 for r in rows if not r.expected_ks1),
+        "unexpected": sum(1 for r in rows if not r.expected),
         "pupils": sum(r.pupils for r in rows),
         "shortfall": sum(1 for r in rows if r.shortfall),
     }

@@ -151,7 +151,6 @@ def dashboard(request, code):
             "collection": collection,
             "timeline": queries.timeline(request.user, la, collection),
             "counts": queries.counts(all_rows),
-            "register_expects": queries.register_expects(collection),
             "collection_name": definitions.load(collection.code).name,
             "state_links": {state: link({"state": state}) for state in queries.SchoolState},
             "received_states": queries.RECEIVED_STATES,

@@ -1,6 +1,7 @@
 """Reader for a schools register in the layout of a GIAS establishment extract.
 
-The register says which schools an LA should expect a KS1 file from (`expected_for_ks1`).
+The register says which schools an LA should expect a file from in a collection
+(`expected_for`, read from the collection's definition).
 """
 
 from __future__ import annotations
@@ -290,35 +291,46 @@ def read_register(
     return RegisterRows(path, detect_encoding(path), on_skip=on_skip)
 
 
-def _academic_year_start(definition: Definition) -> dt.date:
-    return dt.date(definition.ctf_academic_year, 9, 1)
-
-
-def expected_for_ks1(entry: SchoolEntry, definition: Definition) -> bool:
-    """Whether the LA should expect KS1 results from this establishment in the collection
-    year: open at some point of the year, state-funded, a phase with KS1, and an age range
-    that takes in year 2."""
-    year_start = _academic_year_start(definition)
+def expects(definition: Definition) -> Callable[[SchoolEntry], bool]:
+    """`expected_for(entry, definition)` as a function of the entry alone, with what it reads
+    from the definition worked out once (the register load asks it of every school for every
+    collection)."""
+    year_start = dt.date(definition.ctf_academic_year, 9, 1)
     est = definition.establishments
     open_statuses = {s.lower() for s in est.get("open_statuses", ())}
-    if entry.close_date is not None:
-        if entry.close_date < year_start:
-            return False
-    elif entry.status_name.lower() not in open_statuses:
-        return False
-    # A school opening after the school deadline has no KS1 cohort to report this year.
+    state_funded = {t.lower() for t in est.get("state_funded_types", ())}
+    # The phases whose schools have the collection's year groups (the key's name is the one
+    # KS1's E05 rule reads too; each definition gives its own list).
+    phases = {p.lower() for p in est.get("phases_with_ks1", ())}
+    # A school opening after the school deadline has no cohort to report this year.
     deadline = definition.dates.get("school_deadline")
-    if entry.open_date is not None and deadline is not None and entry.open_date > deadline:
-        return False
-    if entry.type_name.lower() not in {t.lower() for t in est.get("state_funded_types", ())}:
-        return False
-    if entry.phase_name.lower() not in {p.lower() for p in est.get("phases_with_ks1", ())}:
-        return False
-    # Year 2 pupils are 6 when the year starts and 7 by its end: a junior school (7-11) has
-    # a low age of 7 but no year 2, so the range must reach below 7 as well as up to it.
-    age_at_start = definition.ctf_academic_year - definition.dob_usual_to.year
-    if entry.low_age is not None and entry.low_age > age_at_start:
-        return False
-    if entry.high_age is not None and entry.high_age < age_at_start + 1:
-        return False
-    return True
+    # The collection's youngest pupils (`dob_usual_to`) are `age` when the year starts and one
+    # more by its end (KS1's year 2: 6 and 7; phonics' year 1: 5 and 6). The age range must take
+    # in both: a junior school (7-11) has a low age of 7 but no year 1 or 2, an infant school
+    # (4-7) has both.
+    age = definition.ctf_academic_year - definition.dob_usual_to.year
+
+    def expected(entry: SchoolEntry) -> bool:
+        if entry.close_date is not None:
+            if entry.close_date < year_start:
+                return False
+        elif entry.status_name.lower() not in open_statuses:
+            return False
+        if entry.open_date is not None and deadline is not None and entry.open_date > deadline:
+            return False
+        if entry.type_name.lower() not in state_funded:
+            return False
+        if entry.phase_name.lower() not in phases:
+            return False
+        if entry.low_age is not None and entry.low_age > age:
+            return False
+        return not (entry.high_age is not None and entry.high_age < age + 1)
+
+    return expected
+
+
+def expected_for(entry: SchoolEntry, definition: Definition) -> bool:
+    """Whether the LA should expect a file from this establishment in the definition's
+    collection: open at some point of its year, state-funded, a phase the definition lists,
+    and an age range that takes in the collection's youngest year group."""
+    return expects(definition)(entry)

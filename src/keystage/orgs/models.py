@@ -46,10 +46,32 @@ class School(models.Model):
     close_date = models.DateField(null=True, blank=True)
     low_age = models.PositiveSmallIntegerField(null=True, blank=True)
     high_age = models.PositiveSmallIntegerField(null=True, blank=True)
-    expected_ks1 = models.BooleanField(default=False, help_text="Expected to submit KS1 data")
 
     class Meta:
         ordering = ["laestab"]
 
     def __str__(self) -> str:
         return f"{self.laestab} {self.name}"
+
+
+class ExpectedSchool(models.Model):
+    """A school its LA should expect a file from in a collection: worked out from the register
+    with each shipped definition (`engine.register.expected_for`) when the register is loaded
+    (`orgs.actions.do_load_register`). `collection` is the definition's id, as
+    `submissions.Collection.code` ("phonics-2024"); a collection row need not exist yet."""
+
+    # The unique constraint's index (school, collection) serves lookups by school too.
+    school = models.ForeignKey(
+        School, on_delete=models.CASCADE, related_name="expected_in", db_index=False
+    )
+    collection = models.CharField(max_length=40, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["school", "collection"], name="orgs_expectedschool_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.school} expected in {self.collection}"

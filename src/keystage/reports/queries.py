@@ -24,7 +24,7 @@ from keystage.collection.models import ExpectedCohort
 from keystage.engine import collections as collection_packages
 from keystage.engine import definition as definitions
 from keystage.engine.measures import rounded, wilson_interval
-from keystage.orgs.models import LocalAuthority, Region, School
+from keystage.orgs.models import ExpectedSchool, LocalAuthority, Region, School
 from keystage.reports import disclosure
 from keystage.reports.disclosure import EVERYTHING, SUPPRESSED, Viewer
 from keystage.reports.models import NATIONAL_CODE, Fact, FactsDue
@@ -633,10 +633,12 @@ def _interval(figure: Figure | None) -> tuple:
 def coverage(collection: Collection) -> dict[str, dict[str, int]]:
     """{area code: {las_loaded, las_expected, schools_loaded, schools_expected, pupils_expected}}
     for England ("970") and each region. Expected schools are those the register marks as
-    expected to submit KS1 data, an expected LA has one; expected pupils are the LAs' expected
-    cohorts (where they loaded them)."""
+    expected to submit this collection (`ExpectedSchool`), an expected LA has one; expected
+    pupils are the LAs' expected cohorts (where they loaded them)."""
     region_of_la = dict(LocalAuthority.objects.values_list("pk", "region__dfe_code"))
-    expected = School.objects.filter(expected_ks1=True)
+    expected = School.objects.filter(
+        pk__in=ExpectedSchool.objects.filter(collection=collection.code).values("school_id")
+    )
     schools_expected = Counter(expected.values_list("la__region__dfe_code", flat=True))
     las_expected = Counter(
         region_of_la[la_id] for la_id in set(expected.values_list("la_id", flat=True))
