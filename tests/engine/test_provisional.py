@@ -122,6 +122,7 @@ def test_every_expected_pupil_loaded_leaves_no_interval_the_finite_population_co
     assert found.estimate == pytest.approx(65.0) == found.pooled
     assert found.coverage == 100.0 and found.half_width == 0.0
     assert found.low == found.high == pytest.approx(65.0)
+    assert not found.not_like_the_rest  # the pooled figure is the estimate
     # Almost every pupil: a narrow interval, narrower than with fewer loaded.
     nearly = estimate([*FIVE[:3], la("D", "R1", 0, 0, 62.0, expected=4)]).england
     assert 0 < nearly.half_width < estimate(FIVE).england.half_width
@@ -150,9 +151,10 @@ def test_a_partly_loaded_la_is_shown_apart_and_left_out_of_the_estimate():
 def test_without_any_figure_last_year_the_estimate_is_the_pooled_figure_with_a_wider_interval():
     found = estimate([
         la("A", "R1", 100, 70, None), la("B", "R1", 200, 130, None),
-        la("C", "R1", 100, 60, None), la("D", "R1", 0, 0, None, expected=300),
+        la("C", "R1", 100, 60, None), la("D", "R1", 0, 0, 70.0, expected=300),
     ]).england  # fmt: skip
-    # Every LA not loaded at the pooled 65%: (26000 + 300·65) / 700 = 65.
+    # No loaded LA has a change to measure, so every LA not loaded, D too though it has last
+    # year's figure, is at the pooled 65%: (26000 + 300·65) / 700 = 65.
     assert found.estimate == pytest.approx(65.0) and found.mean_change is None
     # The levels' spread, 2500 (above), over 2 df: [300²·2500/400 + 300·2500] / 700².
     assert found.half_width == pytest.approx(T2 * math.sqrt((562500 + 750000) / 490000))
@@ -248,6 +250,7 @@ def test_with_every_la_loaded_the_estimate_is_the_pooled_figure_with_no_width(la
     found = estimate(everyone).england
     assert found.estimate == pytest.approx(found.pooled) == pytest.approx(_final(las))
     assert found.half_width == 0.0 and found.coverage == 100.0
+    assert not found.not_like_the_rest
 
 
 @settings(max_examples=150, deadline=None)

@@ -109,7 +109,9 @@ class AreaEstimate:
     las: int  # LAs of the area
     las_loaded: int  # m: LAs counted as loaded
     las_partly: int  # LAs partly loaded, left out of the estimate
-    las_predicted_from_pooled: int  # LAs not loaded and without last year's figure
+    # LAs not loaded predicted at the pooled figure: those without last year's figure (every LA
+    # not loaded when no loaded LA, or only one, has last year's figure).
+    las_predicted_from_pooled: int
     pupils_loaded: int  # pupils of the loaded LAs
     pupils_expected: int  # pupils of the loaded LAs + expected pupils of the others
     coverage: float | None  # pupils_loaded / pupils_expected, 0-100
@@ -126,7 +128,7 @@ class AreaEstimate:
         interval's half-width: the LAs loaded so far are not like the rest."""
         if self.estimate is None or self.pooled is None or self.half_width is None:
             return False
-        return abs(self.pooled - self.estimate) > self.half_width
+        return abs(self.pooled - self.estimate) > self.half_width + 1e-9
 
 
 @dataclass(frozen=True)
@@ -293,10 +295,12 @@ def _area(name: str, s: _Sums, spread: _Spread, *, level: float, min_las: int) -
         without_last += with_last
         with_last = times_last = 0.0
         mean_change_used = 0.0
+        common["las_predicted_from_pooled"] = s.las - s.m
     else:
         mean_change_used = mean_change
     total = s.eligible + with_last + without_last  # W: the area's eligible pupils, expected
-    predicted = s.level1 + times_last + with_last * mean_change_used + without_last * pooled
+    # The loaded LAs as they are: Σ nᵢpᵢ = 100 Σ metᵢ (exactly the pooled figure when all are in).
+    predicted = 100.0 * s.met + times_last + with_last * mean_change_used + without_last * pooled
     estimate = predicted / total
 
     # The prediction error of the LAs not loaded: each varies by φ/n around its prediction, and
