@@ -5,6 +5,7 @@ any input, and the t quantiles written by hand (ADR 10)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -174,6 +175,8 @@ def test_loaded_las_unlike_the_rest_are_flagged():
     assert found.estimate == pytest.approx((253 + 6 * (50 + 7 / 3)) / 9)
     assert found.not_like_the_rest
     assert "not like the rest" in NOT_LIKE_THE_REST
+    # Plain data for a JSON report: the flag is a field.
+    assert dataclasses.asdict(found)["not_like_the_rest"] is True
 
 
 def test_a_measure_no_loaded_pupil_is_eligible_for_has_no_figure():

@@ -120,15 +120,10 @@ class AreaEstimate:
     # t quantile x standard error: the interval is the estimate +/- this, cut at 0 and 100.
     half_width: float | None = None
     degrees_of_freedom: int | None = None
+    # The loaded LAs' pooled figure is further from the estimate than the half-width: the LAs
+    # loaded so far are not like the rest (NOT_LIKE_THE_REST says so).
+    not_like_the_rest: bool = False
     reason: str | None = None
-
-    @property
-    def not_like_the_rest(self) -> bool:
-        """Whether the loaded LAs' pooled figure differs from the estimate by more than the
-        interval's half-width: the LAs loaded so far are not like the rest."""
-        if self.estimate is None or self.pooled is None or self.half_width is None:
-            return False
-        return abs(self.pooled - self.estimate) > self.half_width + 1e-9
 
 
 @dataclass(frozen=True)
@@ -323,7 +318,8 @@ def _area(name: str, s: _Sums, spread: _Spread, *, level: float, min_las: int) -
     return AreaEstimate(
         estimate=min(100.0, max(0.0, estimate)),
         low=min(100.0, max(0.0, estimate - half)), high=min(100.0, max(0.0, estimate + half)),
-        half_width=half, degrees_of_freedom=df, **common,
+        half_width=half, degrees_of_freedom=df,
+        not_like_the_rest=abs(pooled - estimate) > half + 1e-9, **common,
     )  # fmt: skip
 
 
