@@ -13,7 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keystage.engine.measures import wilson_interval
-from keystage.engine.provisional import NOT_LIKE_THE_REST, LaFigures, estimate, la_status
+from keystage.engine.provisional import (
+    NOT_LIKE_THE_REST,
+    LaFigures,
+    estimate,
+    la_status,
+    load_steps,
+    mean_change_as_loaded,
+)
 from keystage.engine.student_t import incomplete_beta, t_cdf, t_quantile
 
 T2, T3 = 4.302652729749464, 3.182446305284263  # t quantiles 0.975, 2 and 3 df (tables)
@@ -198,6 +205,36 @@ def test_an_la_not_loaded_is_expected_to_have_the_loaded_las_share_eligible():
     ]).england  # fmt: skip
     assert found.estimate == pytest.approx(20200 / 300)
     assert found.coverage == pytest.approx(100 * 400 / 600)
+
+
+def test_the_mean_change_is_looked_at_after_each_tenth_of_las_never_on_fewer_than_three():
+    assert load_steps(153) == [16, 31, 46, 62, 77, 92, 108, 123, 138, 153]
+    assert load_steps(30) == [3, 6, 9, 12, 15, 18, 21, 24, 27, 30]
+    # Tenths of 10 LAs are one LA each: steps of three, the last all ten (9 would leave 1).
+    assert load_steps(10) == [3, 6, 10]
+    assert load_steps(4) == [4] and load_steps(3) == [3]
+    assert load_steps(2) == [] and load_steps(0) == []
+    for m in range(3, 200):
+        steps = load_steps(m)
+        assert steps[0] >= 3 and steps[-1] == m
+        assert all(b - a >= 3 for a, b in zip(steps, steps[1:], strict=False))
+
+
+def test_the_mean_change_as_las_loaded_in_their_order():
+    # In order: A (+2, 100 pupils), E not loaded (skipped), B (+1, 200), C (+4, 100), then
+    # F (+10, 100) and G with no figure last year (in no mean change), H (0, 100).
+    order = [
+        FIVE[0], FIVE[4], FIVE[1], FIVE[2], la("F", "R1", 100, 80, 70.0),
+        la("G", "R1", 50, 10, None), la("H", "R1", 100, 50, 50.0),
+    ]  # fmt: skip
+    # Six loaded: steps 3 and 6. First three: (200 + 200 + 400) / 400 = 2; all six:
+    # (800 + 1000 + 0) / 600 = 3.
+    assert mean_change_as_loaded(order) == [(3, pytest.approx(2.0)), (6, pytest.approx(3.0))]
+    # The same LAs in another order: after three, (1000 + 0 + 200) / 300 = 4; after six, 3.
+    again = mean_change_as_loaded([order[4], order[6], order[0], order[2], order[3], order[5]])
+    assert again == [(3, pytest.approx(4.0)), (6, pytest.approx(3.0))]
+    # No LA with last year's figure: no mean change to show.
+    assert mean_change_as_loaded([la(c, "R1", 10, 5, None) for c in "ABC"]) == [(3, None)]
 
 
 def test_settings_out_of_range_are_refused():

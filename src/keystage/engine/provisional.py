@@ -45,6 +45,8 @@ __all__ = [
     "estimate",
     "la_status",
     "last_year",
+    "load_steps",
+    "mean_change_as_loaded",
     "settings",
 ]
 
@@ -347,6 +349,54 @@ def estimate(
         loaded_share=loaded_share,
         level=level,
     )
+
+
+# -- the mean change as LAs loaded ------------------------------------------------------------
+
+
+def load_steps(loaded: int, *, parts: int = 10, min_step: int = 3) -> list[int]:
+    """After how many of the `loaded` LAs the mean change is looked at as they load: after each
+    `parts`-th of them (a tenth), the first step at least `min_step` LAs and each one at least
+    `min_step` more than the one before, the last all of them (so that no step's change rests
+    on one or two LAs, nor gives away one or two LAs' figures by difference with the step
+    before). [] with fewer than `min_step` loaded."""
+    if loaded < min_step:
+        return []
+    out: list[int] = []
+    for part in range(1, parts + 1):
+        k = -(-part * loaded // parts)  # ceil
+        if k < min_step or (out and k - out[-1] < min_step):
+            continue
+        out.append(k)
+    if out[-1] != loaded:  # the last tenth came too close to the one before: end on all of them
+        out[-1] = loaded
+    return out
+
+
+def mean_change_as_loaded(
+    las_in_order: Iterable[LaFigures],
+    *,
+    loaded_share: float = 0.9,
+    parts: int = 10,
+    min_step: int = 3,
+) -> list[tuple[int, float | None]]:
+    """[(k, the mean change of the first k loaded LAs)] at each of `load_steps`, the LAs
+    taken in the order given (the order they loaded; those not counted as loaded are skipped).
+    The mean change is pupil-weighted over those of the k with last year's figure and eligible
+    pupils, as `AreaEstimate.mean_change` (None when none has). It uses each LA's figures as
+    they are now: how the mean change moved as LAs came in, which drifts one way when the order
+    LAs load in is tied to how much they improved."""
+    loaded = [la for la in las_in_order if la_status(la, loaded_share) == "loaded"]
+    steps = set(load_steps(len(loaded), parts=parts, min_step=min_step))
+    out: list[tuple[int, float | None]] = []
+    weight = weighted = 0.0
+    for k, la in enumerate(loaded, start=1):
+        if la.last_year is not None and la.eligible > 0:
+            weight += la.eligible
+            weighted += 100.0 * la.met - la.eligible * la.last_year  # n (p - y)
+        if k in steps:
+            out.append((k, weighted / weight if weight else None))
+    return out
 
 
 # -- the definition's [provisional] table -----------------------------------------------------
