@@ -18,7 +18,7 @@ import datetime as dt
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Max, Min, Q, Sum
+from django.db.models import Count, Max, Min, Q, Sum
 from django.utils import timezone
 
 from keystage.collection.models import ExpectedCohort
@@ -645,25 +645,25 @@ def _interval(figure: Figure | None) -> tuple:
     return rounded(found[0], PLACES), rounded(found[1], PLACES)
 
 
-def coverage(collection: Collection) -> dict[str, dict[str, int]]:
+def coverage(collection: Collection, stamp: str | None = None) -> dict[str, dict[str, int]]:
     """{area code: {las_loaded, las_expected, schools_loaded, schools_expected, pupils_expected}}
     for England ("970") and each region. Expected schools are those the register marks as
     expected to submit KS1 data, an expected LA has one; expected pupils are the LAs' expected
-    cohorts (where they loaded them)."""
+    cohorts (where they loaded them). `stamp`: the facts' stamp, when the caller has read it."""
     region_of_la = dict(LocalAuthority.objects.values_list("pk", "region__dfe_code"))
-    expected = School.objects.filter(expected_ks1=True)
-    schools_expected = Counter(expected.values_list("la__region__dfe_code", flat=True))
-    las_expected = Counter(
-        region_of_la[la_id] for la_id in set(expected.values_list("la_id", flat=True))
-    )
-    loaded = Fact.objects.filter(collection=collection, group="all")
-    schools_loaded = Counter(
-        region_of_la[la_id]
-        for la_id in loaded.filter(level="school").values_list("la_id", flat=True)
-    )
-    las_loaded = Counter(
-        region_of_la[la_id] for la_id in loaded.filter(level="la").values_list("la_id", flat=True)
-    )
+    # Counted per LA in the database (16,500 schools nationally), then added up per region.
+    expected = dict(
+        School.objects.filter(expected_ks1=True).values("la_id")
+        .annotate(n=Count("id")).values_list("la_id", "n")
+    )  # fmt: skip
+    schools_expected, las_expected = Counter(), Counter()
+    for la_id, n in expected.items():
+        schools_expected[region_of_la[la_id]] += n
+        las_expected[region_of_la[la_id]] += 1
+    schools_loaded, las_loaded = Counter(), Counter()
+    for la_id, n in _schools_loaded(collection, stamp).items():
+        schools_loaded[region_of_la[la_id]] += n
+        las_loaded[region_of_la[la_id]] += 1
     pupils_expected = Counter()
     for la_id, n in (
         ExpectedCohort.objects.filter(collection=collection)
@@ -685,6 +685,24 @@ def coverage(collection: Collection) -> dict[str, dict[str, int]]:
             "pupils_expected": total(pupils_expected),
         }  # fmt: skip
     return out
+
+
+def _schools_loaded(collection: Collection, stamp: str | None = None) -> dict[int, int]:
+    """{LA id: its schools with facts} of the LAs with facts. Kept until the facts change (it
+    reads every school's fact: 16,500 nationally)."""
+    from keystage.web.readcache import kept
+
+    def count():
+        loaded = Fact.objects.filter(collection=collection, group="all")
+        out = dict.fromkeys(loaded.filter(level="la").values_list("la_id", flat=True), 0)
+        for la_id, n in (
+            loaded.filter(level="school").values("la_id").annotate(n=Count("id"))
+            .values_list("la_id", "n")
+        ):  # fmt: skip
+            out[la_id] = n
+        return out
+
+    return kept(("schools-loaded", collection.pk, stamp or facts_stamp(collection)), count)
 
 
 def national_areas() -> list[Area]:
@@ -709,13 +727,13 @@ def _previous_collection(collection: Collection) -> Collection | None:
     return None
 
 
-def _la_shares(collection: Collection) -> dict[int, tuple[int, dict]]:
+def _la_shares(collection: Collection, stamp: str | None = None) -> dict[int, tuple[int, dict]]:
     """{LA id: (its pupils, {(report row, measure): (eligible, met)})} from every LA's facts of
     all pupils (met is None while the collection holds a measure back). Kept until the facts
     change, like `figures`: read it, never change it."""
     from keystage.web.readcache import kept
 
-    parts = ("la-shares", collection.pk, facts_stamp(collection), str(today()))
+    parts = ("la-shares", collection.pk, stamp or facts_stamp(collection), str(today()))
     return kept(parts, lambda: _read_la_shares(collection))
 
 
@@ -763,7 +781,22 @@ class Estimates:
         return self.loading.england if code == NATIONAL_CODE else self.loading.regions.get(code)
 
 
-def estimates(collection: Collection) -> Estimates:
+def _first_files(collection: Collection, stamp: str | None = None) -> dict[int, dt.datetime]:
+    """{LA id: when its first file (accepted, kept or since replaced) was loaded}: the order
+    LAs loaded in. Kept until the facts change, which they do after every file's import."""
+    from keystage.web.readcache import kept
+
+    def read():
+        return dict(
+            Upload.objects.filter(collection=collection, la__isnull=False)
+            .exclude(state=Upload.State.REJECTED)
+            .values("la_id").annotate(at=Min("uploaded_at")).values_list("la_id", "at")
+        )  # fmt: skip
+
+    return kept(("first-files", collection.pk, stamp or facts_stamp(collection)), read)
+
+
+def estimates(collection: Collection, stamp: str | None = None) -> Estimates:
     """Every LA's figures for each report row and measure (all pupils), with its expected
     pupils (its expected cohorts summed, else its pupils in last year's collection of the same
     kind, else unknown) and last year's published figure (the definition's `[provisional]`
@@ -774,7 +807,7 @@ def estimates(collection: Collection) -> Estimates:
     found = provisional.settings(definition)
     loaded_share = found.loaded_share if found else 0.9
     las = list(LocalAuthority.objects.values_list("pk", "code", "name", "region__dfe_code"))
-    shares = _la_shares(collection)
+    shares = _la_shares(collection, stamp)
     expected = dict(
         ExpectedCohort.objects.filter(collection=collection)
         .values("la_id").annotate(n=Sum("pupils")).values_list("la_id", "n")
@@ -785,11 +818,7 @@ def estimates(collection: Collection) -> Estimates:
              .values_list("la_id", "pupils"))
         if previous else {}
     )  # fmt: skip
-    first = dict(
-        Upload.objects.filter(collection=collection, la__isnull=False)
-        .exclude(state=Upload.State.REJECTED)
-        .values("la_id").annotate(at=Min("uploaded_at")).values_list("la_id", "at")
-    )  # fmt: skip
+    first = _first_files(collection, stamp)
     never = dt.datetime.max.replace(tzinfo=dt.UTC)
     las.sort(key=lambda la: (first.get(la[0]) or never, la[1]))
     size = {pk: expected.get(pk, last_pupils.get(pk)) for pk, *_ in las}
@@ -903,8 +932,9 @@ def national_report(collection: Collection, *, viewer: Viewer = EVERYTHING) -> N
     is "c", and so is everything worked out from it."""
     area_list = national_areas()
     found = figures(collection, area_list, ["all"], viewer)
-    cover = coverage(collection)
-    est = estimates(collection)
+    stamp = facts_stamp(collection)  # read once for the kept parts below
+    cover = coverage(collection, stamp)
+    est = estimates(collection, stamp)
     rows = []
     for area in area_list:
         f = found.get((area.level, area.code), {}).get("all")
