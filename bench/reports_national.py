@@ -6,7 +6,10 @@ runs; --fresh loads it again: about a minute of both cores), then, in one proces
 the full national fact rebuild; one school's rebuild after its upload (median of 5 schools);
 and the server time of an LA's summary page and gap analysis (Django's test client in-process,
 median of 20 after a warm-up), as that LA's admin (disclosure control on) and as the national
-admin. Targets (issue 6): pages <= 100 ms, national rebuild <= 10 s, one school <= 1 s.
+admin; and the provisional national page (issue 17: the estimates of every region and measure
+from the 153 LAs' facts), warm (its figures kept, as after the first request) and cold (the
+kept figures forgotten before each request, as after every change of the facts). Targets
+(issue 6): pages <= 100 ms, national rebuild <= 10 s, one school <= 1 s.
 
     .venv/bin/python bench/reports_national.py --write-docs
 """
@@ -34,7 +37,9 @@ KEYSTAGE = [sys.executable, "-m", "keystage.cli"]
 PG_ADMIN = os.environ.get(
     "KEYSTAGE_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-NAME = "keystage_bench_reports"
+NAME = os.environ.get(
+    "KEYSTAGE_BENCH_REPORTS_DB", "keystage_bench_reports"
+)  # a database of its own
 
 
 def _database(fresh: bool) -> tuple[str, bool]:
@@ -112,6 +117,7 @@ def measure(runs: int) -> dict:
     from keystage.reports.models import Fact
     from keystage.submissions.actions import get_collection
     from keystage.submissions.models import PupilRecord
+    from keystage.web.readcache import forget_all
 
     collection = get_collection()
     pupils = PupilRecord.objects.filter(collection=collection, is_current=True).count()
@@ -159,6 +165,18 @@ def measure(runs: int) -> dict:
             assert response.status_code == 200, (url, response.status_code)
             pages[(page, role)] = _timed(lambda c=client, u=url: c.get(u), runs)
             print(f"{page} as {role}: median {pages[(page, role)] * 1000:.0f} ms", flush=True)
+        national = "/ks1-2023/reports/national"
+        response = client.get(national)
+        assert response.status_code == 200 and b"Based on" in response.content, national
+        pages[("national", role)] = _timed(lambda c=client, u=national: c.get(u), runs)
+
+        def cold(c=client, u=national):
+            forget_all()
+            c.get(u)
+
+        pages[("national_cold", role)] = _timed(cold, runs)
+        print(f"national page as {role}: median {pages[('national', role)] * 1000:.0f} ms, "
+              f"cold {pages[('national_cold', role)] * 1000:.0f} ms", flush=True)  # fmt: skip
     return {
         "pupils": pupils, "facts": written, "full_s": full, "one_school_s": one_school,
         "la": f"{la.code} {la.name}", "la_pupils": biggest["n"], "pages": pages, "runs": runs,
@@ -203,6 +221,10 @@ def write_docs(r: dict, load_s: float | None) -> None:
         f"| LA gap analysis page, as the LA's admin | {ms(('gap', 'la_admin'))} ms | ≤ 100 ms |",
         f"| LA summary page, as the national admin | {ms(('summary', 'national_admin'))} ms | ≤ 100 ms |",
         f"| LA gap analysis page, as the national admin | {ms(('gap', 'national_admin'))} ms | ≤ 100 ms |",
+        f"| provisional national page, as the LA's admin | {ms(('national', 'la_admin'))} ms | ≤ 100 ms |",
+        f"| the same, its kept figures forgotten first (cold) | {ms(('national_cold', 'la_admin'))} ms | ≤ 100 ms |",
+        f"| provisional national page, as the national admin | {ms(('national', 'national_admin'))} ms | ≤ 100 ms |",
+        f"| the same, its kept figures forgotten first (cold) | {ms(('national_cold', 'national_admin'))} ms | ≤ 100 ms |",
         "",
         *NOTES,
     ]

@@ -194,22 +194,35 @@ def test_national_figures_in_the_checks_measures(cohort, members, signed_in, mon
     client = signed_in(members["national"])
     words = text(get(client, "report-national", p2024))
     assert "Phonics screening check 2024 Provisional national and regional figures" in words
-    assert "England: provisional percentages with 95% intervals Year group Eligible pupils " \
-        "Meeting the expected standard 95% interval Year 1 2 50.0% 9.5 to 90.5 " \
-        "Year 2 re-check 3 66.7% 20.8 to 93.9 By the end of Year 2 5 80.0% 37.6 to 96.4" \
-        in words  # fmt: skip
+    # LA 938 had 11 pupils in phonics 2023, which Keystage holds: its expected pupils. With 5
+    # loaded (45%) it is partly loaded, so England has no LA loaded and no estimate; the
+    # pooled figures of the pupils loaded are beside it, with their Wilson intervals.
+    assert "England Provisional Based on 0 of 153 LAs (0.0% of the expected pupils Keystage " \
+        "knows of)." in words  # fmt: skip
+    assert "England: Meeting the expected standard Year group Eligible pupils loaded Estimate " \
+        "95% interval LAs loaded, together Its interval, pupils independent Mean change since " \
+        "last year (points) Year 1 2 – – 50.0% 9.5 to 90.5 – Year 2 re-check 3 – – 66.7% 20.8 " \
+        "to 93.9 – By the end of Year 2 5 – – 80.0% 37.6 to 96.4 –" in words  # fmt: skip
+    assert "LA Region Expected pupils loaded 938 West Sussex South East 45%" in words
     assert not KS1_WORDS.search(words), KS1_WORDS.findall(words)
     response = get(client, "report-national-export", p2024, fmt="csv")
     assert 'filename="phonics-provisional-national.csv"' in response["Content-Disposition"]
     rows = csv_rows(response)
     assert list(rows[0]) == [
-        "level", "code", "name", "las_loaded", "las_expected", "schools_loaded",
-        "schools_expected", "pupils", "pupils_expected", "subject", "eligible", "met_percent",
-        "met_low", "met_high",
+        "level", "code", "name", "las", "las_loaded", "las_partly", "las_without_expected",
+        "coverage_percent", "las_expected", "schools_loaded", "schools_expected", "pupils",
+        "pupils_expected", "subject", "eligible", "met_percent", "met_low", "met_high",
+        "met_pooled", "met_pooled_low", "met_pooled_high", "met_mean_change",
+        "met_not_like_the_rest", "met_reason",
     ]  # fmt: skip
-    assert [(r["subject"], r["eligible"], r["met_percent"]) for r in rows
-            if r["level"] == "national"] == [("y1", "2", "50.0"), ("y2", "3", "66.7"),
-                                             ("by_end_y2", "5", "80.0")]  # fmt: skip
+    assert [(r["subject"], r["eligible"], r["met_percent"], r["met_pooled"]) for r in rows
+            if r["level"] == "national"] == [("y1", "2", "", "50.0"), ("y2", "3", "", "66.7"),
+                                             ("by_end_y2", "5", "", "80.0")]  # fmt: skip
+    england = next(r for r in rows if r["level"] == "national")
+    assert (england["las_loaded"], england["las_partly"]) == ("0", "1")
+    assert england["met_reason"] == (
+        "Only 0 of England's 153 LAs are loaded; a figure needs at least 3."
+    )
     sheet = _xlsx_rows(get(client, "report-national-export", p2024, fmt="xlsx").content)
     assert "higher_percent" not in sheet[0] and sheet[2]["subject"] == "by_end_y2"
     words = read_pdf(get(client, "report-national-export", p2024, fmt="pdf").content)
@@ -394,13 +407,19 @@ def test_national_figures_suppress_the_few_re_checked_pupils(few, members, signe
     for who, y1 in (("school938", "c"), ("admin938", LA_ALL)):
         client = signed_in(members[who])
         words = text(get(client, "report-national", few))
+        # One LA loaded: no estimate (–), the pooled figure of its pupils and its interval, and
+        # the mean change since last year (none for the re-check: DfE publishes none).
         assert re.search(
-            rf"Year 1 (37 {y1}% [\d.]+ to [\d.]+|c c c) Year 2 re-check c c c ", words
+            rf"Year 1 (37 – – {y1}% [\d.]+ to [\d.]+ [+-]?[\d.]+|c – – c c c) "
+            r"Year 2 re-check c – – c c – ",
+            words,
         ), words
         rows = csv_rows(get(client, "report-national-export", few, fmt="csv"))
         england = {r["subject"]: r for r in rows if r["level"] == "national"}
-        assert england["y1"]["met_percent"] == y1
-        assert [england["y2"][k] for k in ("eligible", "met_percent", "met_low")] == ["c"] * 3
+        assert england["y1"]["met_pooled"] == y1 and england["y1"]["met_percent"] == ""
+        assert [england["y2"][k] for k in ("eligible", "met_pooled", "met_pooled_low")] == (
+            ["c"] * 3
+        )
         # The open data: England's row has a suppressed figure, so every count in it is "c".
         rows = csv_rows(get(client, "report-open-data", few))
         england = next(r for r in rows if r["geographic_level"] == "National")
@@ -410,4 +429,4 @@ def test_national_figures_suppress_the_few_re_checked_pupils(few, members, signe
     # The collection team sees every figure.
     rows = csv_rows(get(signed_in(members["national"]), "report-national-export", few, fmt="csv"))
     england = {r["subject"]: r for r in rows if r["level"] == "national"}
-    assert (england["y2"]["eligible"], england["y2"]["met_percent"]) == ("3", "66.7")
+    assert (england["y2"]["eligible"], england["y2"]["met_pooled"]) == ("3", "66.7")

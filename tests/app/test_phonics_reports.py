@@ -206,5 +206,5 @@ def test_the_national_coverage_counts_each_collections_own_expected_schools(
     do_load_register(write_register(tmp_path / "schools.csv", [*SCHOOLS, *extra]))
     p2023, _ = cohort
     body = " ".join(page(signed_in(members["national"]), "report-national", p2023).split())
-    assert "Coverage: 1 of 2 LAs, 2 of 5 schools expected to submit" in body
+    assert "Files from 2 of 5 schools expected to submit" in body
     assert queries.coverage(get_collection("ks1-2023"))["970"]["schools_expected"] == 4

@@ -5,12 +5,14 @@ disclosure control and what the LA lets its schools see."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 
 import pytest
 
 from keystage.audit.models import AuditEvent
 from keystage.collection.models import LaCollectionSettings
+from keystage.engine.measures import rounded, wilson_interval
 from keystage.orgs.models import LocalAuthority
 from keystage.reports.disclosure import hidden, protect_siblings
 from keystage.reports.facts import rebuild_facts
@@ -297,21 +299,39 @@ def test_an_edit_undone_no_longer_flags_the_pupil(imported, members):
 
 
 def test_national_page_shows_coverage_and_intervals(imported, members, signed_in):
+    """Two LAs loaded: England has no estimate (it needs 3) and says so; the pooled figure of
+    the pupils loaded is beside it with its Wilson interval. (Estimates worked by hand:
+    tests/app/test_provisional_pages.py.)"""
     client = signed_in(members["national"])
-    body = text(page(client, "report-national"))
-    assert "Provisional" in body and "95%" in body
-    assert "2 of " in body  # LAs loaded of those expected
+    body = " ".join(html.unescape(text(page(client, "report-national"))).split())
+    assert "Provisional" in body and "95% interval" in body
+    assert "Based on 2 of 153 LAs." in body
+    assert "Only 2 of England's 153 LAs are loaded; a figure needs at least 3." in body
     rows = rows_of(page(client, "report-national-export", fmt="csv"))
     england = next(r for r in rows if r["level"] == "national" and r["subject"] == "reading")
-    assert float(england["met_low"]) < 71.4 < float(england["met_high"])
+    assert (england["met_percent"], england["met_low"], england["met_high"]) == ("", "", "")
+    assert england["met_reason"] == (
+        "Only 2 of England's 153 LAs are loaded; a figure needs at least 3."
+    )
+    low, high = wilson_interval(5, 7)  # reading EXS+: 5 of 7
+    assert (england["met_pooled"], england["met_pooled_low"], england["met_pooled_high"]) == (
+        "71.4", str(rounded(low, 1)), str(rounded(high, 1)),
+    )  # fmt: skip
+    assert (england["las"], england["las_loaded"], england["las_partly"]) == ("153", "2", "0")
 
 
 def test_national_figure_under_the_threshold_is_suppressed_for_an_la(imported, members, signed_in):
     client = signed_in(members["admin202"])
     rows = rows_of(page(client, "report-national-export", fmt="csv"))
     england = next(r for r in rows if r["level"] == "national" and r["subject"] == "reading")
-    # 7 pupils, 5 of them not LA 202's own, from a single other LA: suppressed
-    assert england["met_percent"] == "c" and england["met_low"] == "c"
+    # 7 pupils, 5 of them not LA 202's own, from a single other LA: suppressed, with the mean
+    # change worked out from them
+    assert (england["met_pooled"], england["met_pooled_low"]) == ("c", "c")
+    assert england["met_mean_change"] == "c"
+    # The national admin sees them.
+    rows = rows_of(page(signed_in(members["national"]), "report-national-export", fmt="csv"))
+    england = next(r for r in rows if r["level"] == "national" and r["subject"] == "reading")
+    assert england["met_pooled"] == "71.4" and england["met_mean_change"] not in ("", "c")
 
 
 def test_official_comparison_with_published_figures(imported, members, signed_in):

@@ -95,7 +95,7 @@ def test_an_la_with_data_but_no_return_says_so_as_the_national_report_counts_it(
     rebuild_facts(loaded)
     client = signed_in(members["national"])
     report = _text(client.get(reverse("report-national")), "//main")
-    assert "Coverage: 1 of " in report  # the national report counts West Sussex as loaded
+    assert "Based on 1 of 153 LAs" in report  # the national report counts West Sussex as loaded
     page = client.get(reverse("national-dashboard"))
     row938 = _text(page, '//table//tr[.//a[text()="938"]]')
     assert "No return yet" in row938 and "5 pupils loaded in Keystage" in row938

@@ -12,10 +12,13 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from keystage.engine import definition
+from keystage import reference
+from keystage.engine import collections as collection_packages
+from keystage.engine import definition, provisional
 from keystage.engine.definition import DefinitionError, load, load_path, read_merged
 from keystage.engine.readers import open_school_file
 from keystage.engine.rules import context_for
+from keystage.reference import published_ks1, published_phonics
 
 SHIPPED = definition.definitions_dir()
 
@@ -423,3 +426,89 @@ def test_phonics_2024_and_2025_extend_the_year_before():
         d, first = load(collection_id), load("phonics-2023")
         for section in ("subjects", "codes", "ctf_mapping", "rules", "return", "files"):
             assert d.raw[section] == first.raw[section], section
+
+
+# -- provisional national figures: where last year's LA figures come from ---------------------
+
+
+@pytest.mark.parametrize("collection_id", definition.available())
+def test_every_definition_names_last_years_published_la_figures_for_its_provisional_figures(
+    collection_id,
+):
+    """The auxiliary series of the provisional estimate (docs/measures.md): the latest year
+    before this one the series has LA figures for (so a later year cannot silently inherit an
+    older year's), and the same columns the collection's reports compare with DfE's."""
+    d = load(collection_id)
+    found = provisional.settings(d)
+    assert found is not None and 0 < found.loaded_share <= 1
+    own = collection_packages.module_of(d, "reports")
+    all_pupils = {(row, m): c for (group, row, m), c in found.columns.items() if group == "all"}
+    assert all_pupils == own.PUBLISHED_COLUMNS
+    years = {
+        int(r["year"])
+        for r in reference.published_series(found.series)
+        if r["level"] == "la" and all(r[c] for c in found.columns.values())
+    }
+    assert found.year == max(y for y in years if y < d.year)
+    for (group, row, m), column in found.columns.items():
+        assert group == "all" or re.fullmatch(r"[a-z]+:[A-Z]+", group), group
+        figures = provisional.last_year(d, row, m, group)
+        assert len(figures) >= 140, (group, row, m)  # about every LA of England
+        assert all(0 <= v <= 100 for v in figures.values())
+        assert figures == reference.la_percentages(found.series, found.year, column)
+
+
+def test_last_years_figures_come_from_the_year_and_column_the_definition_names():
+    d = load("ks1-2023")
+    # KS1 2022 -> 2023. Hartlepool (805) published 2022 reading EXS+ as given in the series.
+    row = next(r for r in published_ks1() if (r["year"], r["code"]) == ("2022", "805"))
+    assert provisional.last_year(d, "reading", "met")["805"] == float(row["read_exs"])
+    assert provisional.last_year(d, "reading", "higher")["805"] == float(row["read_gds"])
+    # Cumbria (909) split in 2023: its successors have no 2022 figure, and so fall back.
+    assert "909" in provisional.last_year(d, "reading", "met")
+    assert not {"942", "943"} & provisional.last_year(d, "reading", "met").keys()
+    # DfE publishes no combined KS1 measure and no science greater depth: nothing to read.
+    assert provisional.last_year(d, "combined", "met") == {}
+    assert provisional.last_year(d, "science", "higher") == {}
+    # Phonics 2024 reads 2023's Year 1 figures, and per pupil group.
+    p = load("phonics-2024")
+    row = next(r for r in published_phonics() if (r["year"], r["code"]) == ("2023", "805"))
+    assert provisional.last_year(p, "y1", "met")["805"] == float(row["y1_met"])
+    assert provisional.last_year(p, "y1", "met", "fsm:Y")["805"] == float(row["y1_met_fsm"])
+    assert provisional.last_year(p, "y1", "met", "sex:F") == {}
+
+
+@pytest.mark.parametrize(
+    "table, words",
+    [
+        ({"loaded_share": 1.5}, "loaded_share is the share of an LA's expected pupils"),
+        ({"loaded_share": 0}, "a number above 0 and at most 1"),
+        ({"series": "ks2_published"}, "series 'ks2_published' is not a published series"),
+        ({"year": 2023}, "a year before 2023, e.g. 2022"),
+        ({"columns": {"reading": {"met": "reading_exs"}}},
+         "columns.reading.met = 'reading_exs' is not a column of the series ks1_published"),
+        ({"columns": {"reading": {"exs": "read_exs"}}}, "a measure is one of met, higher"),
+        ({"columns": {"spelling": {"met": "read_exs"}}},
+         "'spelling' is not a row of the collection's reports"),
+        ({"columns": {"reading": "read_exs"}}, "columns.reading is a table of measures"),
+        ({"group_columns": {"fsm:Y": {"maths": {"met": "fsm"}}}},
+         'group_columns."fsm:Y".maths.met = \'fsm\' is not a column'),
+    ],
+    ids=["share above 1", "share 0", "unknown series", "this year", "unknown column",
+         "unknown measure", "unknown row", "row not a table", "group column"],
+)  # fmt: skip
+def test_a_provisional_table_that_cannot_be_used_is_refused_saying_what_to_fix(table, words):
+    raw = {**load("ks1-2023").raw}
+    raw["provisional"] = {**raw["provisional"], **table}
+    d = definition.parse_definition(raw, source="ks1-test.toml")
+    with pytest.raises(provisional.ProvisionalSettingsError) as e:
+        provisional.settings(d)
+    assert str(e.value).startswith("ks1-test.toml: [provisional] ")
+    assert words in str(e.value)
+
+
+def test_a_definition_without_a_provisional_table_reads_no_last_year():
+    raw = {k: v for k, v in load("ks1-2023").raw.items() if k != "provisional"}
+    d = definition.parse_definition(raw, source="ks1-test.toml")
+    assert provisional.settings(d) is None
+    assert provisional.last_year(d, "reading", "met") == {}

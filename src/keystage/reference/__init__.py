@@ -57,3 +57,31 @@ def published_phonics() -> tuple[dict[str, str], ...]:
     DfE suppressed a figure or the LA did not exist that year."""
     with _open("phonics_published_2015_2025.csv") as f:
         return tuple(dict(r) for r in csv.DictReader(f))
+
+
+# The published series by the name a collection definition gives them (`[provisional] series`).
+SERIES = {"ks1_published": published_ks1, "phonics_published": published_phonics}
+
+
+def published_series(name: str) -> tuple[dict[str, str], ...]:
+    """The rows of a published series by its name in `SERIES`; KeyError naming the known ones."""
+    try:
+        return SERIES[name]()
+    except KeyError:
+        raise KeyError(
+            f"no published series {name!r}; known: {', '.join(sorted(SERIES))}"
+        ) from None
+
+
+def la_percentages(series: str, year: int, column: str) -> dict[str, float]:
+    """{LA code: percent} of one column of a published series' LA rows of one year. An LA
+    whose figure is blank that year (suppressed, or the LA did not exist) is left out; so is
+    every LA when the series has no such year."""
+    out: dict[str, float] = {}
+    for row in published_series(series):
+        if row["year"] != str(year) or row["level"] != "la":
+            continue
+        value = (row.get(column) or "").strip()
+        if value:
+            out[row["code"]] = float(value)
+    return out

@@ -1,7 +1,8 @@
 """Report rows read from the fact tables only (never from pupil records): a summary of every
 measure with comparators, gaps in percentage points by pupil group, England's and the regions'
-figures with coverage and confidence intervals, the comparison with DfE's published figures and
-the open-data file in DfE's column layout.
+provisional figures (engine.provisional's estimate from the LAs' facts, with its interval, the
+pooled figure, the mean change and the coverage), the comparison with DfE's published figures
+and the open-data file in DfE's column layout.
 
 Every function takes a `viewer` (`disclosure.Viewer`): figures the viewer does not own are
 suppressed by the rule in `disclosure` (shown as "c"). The CLI reads as `EVERYTHING` (nothing
@@ -17,18 +18,19 @@ import datetime as dt
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Max, Q, Sum
+from django.db.models import Count, Max, Min, Q, Sum
 from django.utils import timezone
 
 from keystage.collection.models import ExpectedCohort
 from keystage.engine import collections as collection_packages
 from keystage.engine import definition as definitions
+from keystage.engine import provisional
 from keystage.engine.measures import rounded, wilson_interval
 from keystage.orgs.models import ExpectedSchool, LocalAuthority, Region, School
 from keystage.reports import disclosure
 from keystage.reports.disclosure import EVERYTHING, SUPPRESSED, Viewer
 from keystage.reports.models import NATIONAL_CODE, Fact, FactsDue
-from keystage.submissions.models import Collection
+from keystage.submissions.models import Collection, Upload
 
 PLACES = 1
 GAP_GROUPS = ("all", "sex:F", "sex:M", "term:autumn", "term:spring", "term:summer")
@@ -42,10 +44,23 @@ GAP_FIELDS = (
     "group", "subject", "measure", "area", "area_percent", "la_percent", "la_gap",
     "region_percent", "region_gap", "national_percent", "national_gap",
 )  # fmt: skip
+# Each measure's fields of the national figures: the estimate and its interval (`_percent`,
+# `_low`, `_high`), the pooled figure and its Wilson interval, the mean change since last year,
+# whether the pooled figure is outside the estimate's interval, and why there is no estimate.
+ESTIMATE_FIELDS = (
+    "percent", "low", "high", "pooled", "pooled_low", "pooled_high", "mean_change",
+    "not_like_the_rest", "reason",
+)  # fmt: skip
 NATIONAL_FIELDS = (
-    "level", "code", "name", "las_loaded", "las_expected", "schools_loaded", "schools_expected",
-    "pupils", "pupils_expected", "subject", "eligible", "met_percent", "met_low", "met_high",
-    "higher_percent", "higher_low", "higher_high",
+    "level", "code", "name", "las", "las_loaded", "las_partly", "las_without_expected",
+    "coverage_percent", "las_expected", "schools_loaded", "schools_expected", "pupils",
+    "pupils_expected", "subject", "eligible",
+    *(f"{m}_{f}" for m in MEASURES for f in ESTIMATE_FIELDS),
+)  # fmt: skip
+# The national figures' PDF: what fits an A4 page across (the CSV and Excel have every field).
+NATIONAL_PDF_FIELDS = (
+    "name", "las_loaded", "las", "coverage_percent", "subject", "eligible",
+    *(f"{m}_{f}" for m in MEASURES for f in ("percent", "low", "high", "pooled", "mean_change")),
 )  # fmt: skip
 OFFICIAL_FIELDS = (
     "level", "code", "name", "subject", "measure", "provisional_percent", "published_percent",
@@ -630,27 +645,27 @@ def _interval(figure: Figure | None) -> tuple:
     return rounded(found[0], PLACES), rounded(found[1], PLACES)
 
 
-def coverage(collection: Collection) -> dict[str, dict[str, int]]:
+def coverage(collection: Collection, stamp: str | None = None) -> dict[str, dict[str, int]]:
     """{area code: {las_loaded, las_expected, schools_loaded, schools_expected, pupils_expected}}
     for England ("970") and each region. Expected schools are those the register marks as
-    expected to submit this collection (`ExpectedSchool`), an expected LA has one; expected
-    pupils are the LAs' expected cohorts (where they loaded them)."""
+    expected to submit this collection (`ExpectedSchool`), an expected LA has one; expected pupils are the LAs' expected
+    cohorts (where they loaded them). `stamp`: the facts' stamp, when the caller has read it."""
     region_of_la = dict(LocalAuthority.objects.values_list("pk", "region__dfe_code"))
-    expected = School.objects.filter(
-        pk__in=ExpectedSchool.objects.filter(collection=collection.code).values("school_id")
-    )
-    schools_expected = Counter(expected.values_list("la__region__dfe_code", flat=True))
-    las_expected = Counter(
-        region_of_la[la_id] for la_id in set(expected.values_list("la_id", flat=True))
-    )
-    loaded = Fact.objects.filter(collection=collection, group="all")
-    schools_loaded = Counter(
-        region_of_la[la_id]
-        for la_id in loaded.filter(level="school").values_list("la_id", flat=True)
-    )
-    las_loaded = Counter(
-        region_of_la[la_id] for la_id in loaded.filter(level="la").values_list("la_id", flat=True)
-    )
+    # Counted per LA in the database (16,500 schools nationally), then added up per region.
+    expected = dict(
+        School.objects.filter(
+            pk__in=ExpectedSchool.objects.filter(collection=collection.code).values("school_id")
+        ).values("la_id")
+        .annotate(n=Count("id")).values_list("la_id", "n")
+    )  # fmt: skip
+    schools_expected, las_expected = Counter(), Counter()
+    for la_id, n in expected.items():
+        schools_expected[region_of_la[la_id]] += n
+        las_expected[region_of_la[la_id]] += 1
+    schools_loaded, las_loaded = Counter(), Counter()
+    for la_id, n in _schools_loaded(collection, stamp).items():
+        schools_loaded[region_of_la[la_id]] += n
+        las_loaded[region_of_la[la_id]] += 1
     pupils_expected = Counter()
     for la_id, n in (
         ExpectedCohort.objects.filter(collection=collection)
@@ -674,6 +689,24 @@ def coverage(collection: Collection) -> dict[str, dict[str, int]]:
     return out
 
 
+def _schools_loaded(collection: Collection, stamp: str | None = None) -> dict[int, int]:
+    """{LA id: its schools with facts} of the LAs with facts. Kept until the facts change (it
+    reads every school's fact: 16,500 nationally)."""
+    from keystage.web.readcache import kept
+
+    def count():
+        loaded = Fact.objects.filter(collection=collection, group="all")
+        out = dict.fromkeys(loaded.filter(level="la").values_list("la_id", flat=True), 0)
+        for la_id, n in (
+            loaded.filter(level="school").values("la_id").annotate(n=Count("id"))
+            .values_list("la_id", "n")
+        ):  # fmt: skip
+            out[la_id] = n
+        return out
+
+    return kept(("schools-loaded", collection.pk, stamp or facts_stamp(collection)), count)
+
+
 def national_areas() -> list[Area]:
     return [ENGLAND] + [
         Area("region", code, name, None, None, code)
@@ -681,31 +714,295 @@ def national_areas() -> list[Area]:
     ]
 
 
-def national(collection: Collection, *, viewer: Viewer = EVERYTHING) -> list[dict]:
-    """England and each region: coverage (LAs and schools with data against those expected to
-    submit, pupils) and every percentage with its 95% Wilson interval."""
+# -- provisional national figures (engine.provisional) ---------------------------------------
+
+
+def _previous_collection(collection: Collection) -> Collection | None:
+    """Last year's collection of the same kind (KS1 2023 for KS1 2024), if Keystage holds it."""
+    definition = definitions.load(collection.code)
+    known = set(definitions.available())
+    for other in Collection.objects.exclude(pk=collection.pk):
+        if other.code in known:
+            theirs = definitions.load(other.code)
+            if theirs.kind == definition.kind and theirs.year == definition.year - 1:
+                return other
+    return None
+
+
+def _la_shares(collection: Collection, stamp: str | None = None) -> dict[int, tuple[int, dict]]:
+    """{LA id: (its pupils, {(report row, measure): (eligible, met)})} from every LA's facts of
+    all pupils (met is None while the collection holds a measure back). Kept until the facts
+    change, like `figures`: read it, never change it."""
+    from keystage.web.readcache import kept
+
+    parts = ("la-shares", collection.pk, stamp or facts_stamp(collection), str(today()))
+    return kept(parts, lambda: _read_la_shares(collection))
+
+
+def _read_la_shares(collection: Collection) -> dict[int, tuple[int, dict]]:
+    definition, module = _measures_of(collection)
+    own, as_of = _own(collection), today()
+    out = {}
+    rows = Fact.objects.filter(collection=collection, level="la", group="all")
+    for la_id, pupils, data in rows.values_list("la_id", "pupils", "counts"):
+        m = module.measures(module.from_json(data), definition, as_of=as_of)
+        out[la_id] = (pupils, {
+            (key, measure): (share[0], share[1])
+            for key, by_measure in own.shares(m).items()
+            for measure, share in by_measure.items() if share is not None
+        })  # fmt: skip
+    return out
+
+
+@dataclass(frozen=True)
+class Estimates:
+    """engine.provisional's figures of every report row and measure, from every LA's facts.
+
+    `inputs`: each measure's `LaFigures`, every LA in the order the LAs loaded (their first
+    file's time; those with none last); `by_measure`: its `Provisional` (none for a measure
+    the collection holds back). `without_expected`: per area code ("970" for England), the LAs
+    with no pupil loaded and no expected pupils known (no expected cohort, no pupils in last
+    year's collection), which the estimate cannot weigh."""
+
+    loaded_share: float
+    names: dict[str, str]  # LA code: name
+    inputs: dict[tuple[str, str], list[provisional.LaFigures]]
+    by_measure: dict[tuple[str, str], provisional.Provisional]
+    without_expected: dict[str, int]
+    loading: provisional.Provisional  # of no measure: LAs loaded, partly loaded, coverage
+
+    def area(self, key: tuple[str, str], code: str) -> provisional.AreaEstimate | None:
+        found = self.by_measure.get(key)
+        if found is None:
+            return None
+        return found.england if code == NATIONAL_CODE else found.regions.get(code)
+
+    def loading_of(self, code: str) -> provisional.AreaEstimate | None:
+        """The area's LAs, LAs loaded and partly loaded and its coverage, as every measure has
+        them (also while the collection holds every measure back)."""
+        return self.loading.england if code == NATIONAL_CODE else self.loading.regions.get(code)
+
+
+def _first_files(collection: Collection, stamp: str | None = None) -> dict[int, dt.datetime]:
+    """{LA id: when its first file (accepted, kept or since replaced) was loaded}: the order
+    LAs loaded in. Kept until the facts change, which they do after every file's import."""
+    from keystage.web.readcache import kept
+
+    def read():
+        return dict(
+            Upload.objects.filter(collection=collection, la__isnull=False)
+            .exclude(state=Upload.State.REJECTED)
+            .values("la_id").annotate(at=Min("uploaded_at")).values_list("la_id", "at")
+        )  # fmt: skip
+
+    return kept(("first-files", collection.pk, stamp or facts_stamp(collection)), read)
+
+
+def estimates(collection: Collection, stamp: str | None = None) -> Estimates:
+    """Every LA's figures for each report row and measure (all pupils), with its expected
+    pupils (its expected cohorts summed, else its pupils in last year's collection of the same
+    kind, else unknown) and last year's published figure (the definition's `[provisional]`
+    table), and engine.provisional's estimate of each. A handful of queries, whatever the
+    number of LAs: the LAs, their facts (kept until the facts change), expected cohorts, last
+    year's collection and its LA facts, the first file of each LA."""
+    definition = definitions.load(collection.code)
+    found = provisional.settings(definition)
+    loaded_share = found.loaded_share if found else 0.9
+    las = list(LocalAuthority.objects.values_list("pk", "code", "name", "region__dfe_code"))
+    shares = _la_shares(collection, stamp)
+    expected = dict(
+        ExpectedCohort.objects.filter(collection=collection)
+        .values("la_id").annotate(n=Sum("pupils")).values_list("la_id", "n")
+    )  # fmt: skip
+    previous = _previous_collection(collection)
+    last_pupils = (
+        dict(Fact.objects.filter(collection=previous, level="la", group="all")
+             .values_list("la_id", "pupils"))
+        if previous else {}
+    )  # fmt: skip
+    first = _first_files(collection, stamp)
+    never = dt.datetime.max.replace(tzinfo=dt.UTC)
+    las.sort(key=lambda la: (first.get(la[0]) or never, la[1]))
+    size = {pk: expected.get(pk, last_pupils.get(pk)) for pk, *_ in las}
+    without_expected: Counter = Counter()
+    for pk, _, _, region in las:
+        if pk not in shares and size[pk] is None:
+            without_expected[region] += 1
+            without_expected[NATIONAL_CODE] += 1
+    loading = provisional.estimate(
+        [provisional.LaFigures(code, region, shares.get(pk, (0,))[0], size[pk], 0, 0)
+         for pk, code, _, region in las],
+        loaded_share=loaded_share,
+    )  # fmt: skip
+    inputs, by_measure = {}, {}
+    for key, _, higher in _report_subjects(collection):
+        for measure in MEASURES:
+            if measure != "met" and not higher:
+                continue
+            last = provisional.last_year(definition, key, measure)
+            figures_in = []
+            for pk, code, _, region in las:
+                pupils, counts = shares.get(pk, (0, {}))
+                eligible, met = counts.get((key, measure), (0, 0))
+                figures_in.append(provisional.LaFigures(
+                    code, region, pupils, size[pk], eligible, met, last.get(code)
+                ))  # fmt: skip
+            inputs[(key, measure)] = figures_in
+            if any(f.met is None for f in figures_in):
+                continue  # held back (phonics' "met" until the threshold is published)
+            by_measure[(key, measure)] = provisional.estimate(figures_in, loaded_share=loaded_share)
+    return Estimates(
+        loaded_share=loaded_share, names={code: name for _, code, name, _ in las},
+        inputs=inputs, by_measure=by_measure, without_expected=dict(without_expected),
+        loading=loading,
+    )  # fmt: skip
+
+
+def _nothing_known(a: provisional.AreaEstimate) -> bool:
+    """Whether the area has LAs still to load and none of them has expected pupils known."""
+    return a.las_loaded < a.las and a.pupils_expected <= a.pupils_loaded
+
+
+def _nothing_to_weigh(a: provisional.AreaEstimate) -> str | None:
+    """Why an area with LAs still to load has no estimate when none of them has expected
+    pupils known: the estimate would be the loaded LAs' own figure, with no width."""
+    if _nothing_known(a):
+        waiting = a.las - a.las_loaded
+        return (
+            f"None of the {waiting} LA{'' if waiting == 1 else 's'} not yet loaded "
+            f"{'has' if waiting == 1 else 'have'} expected pupils in Keystage (an expected "
+            "cohort, or pupils in last year's collection), so what is still to come cannot be "
+            "weighed: there is no estimate, only the loaded LAs' own figure."
+        )
+    return None
+
+
+def _estimate_fields(measure: str, figure: Figure | None, a) -> dict:
+    """A measure's national fields (ESTIMATE_FIELDS) from today's figure of the area (the pooled
+    figure of every pupil loaded, hidden or not for the viewer) and the engine's estimate."""
+    out = dict.fromkeys((f"{measure}_{f}" for f in ESTIMATE_FIELDS), None)
+    if figure is None:
+        return out  # the row has no such measure (science has no greater depth)
+    low, high = _interval(figure)
+    out.update({
+        f"{measure}_pooled": figure.shown_percent, f"{measure}_pooled_low": low,
+        f"{measure}_pooled_high": high,
+    })  # fmt: skip
+    if a is None:
+        return out  # held back
+    reason = a.reason or (_nothing_to_weigh(a) if a.estimate is not None else None)
+    out[f"{measure}_reason"] = reason
+    if figure.hidden:
+        out[f"{measure}_mean_change"] = None if a.mean_change is None else SUPPRESSED
+        if reason is None:
+            for f in ("percent", "low", "high", "not_like_the_rest"):
+                out[f"{measure}_{f}"] = SUPPRESSED
+        return out
+    out[f"{measure}_mean_change"] = rounded(a.mean_change, PLACES)
+    if reason is None:
+        out.update({
+            f"{measure}_percent": rounded(a.estimate, PLACES),
+            f"{measure}_low": rounded(a.low, PLACES), f"{measure}_high": rounded(a.high, PLACES),
+            # The pooled figure shown (every pupil loaded, partly loaded LAs too) outside the
+            # estimate's interval: the LAs loaded so far are not like the rest.
+            f"{measure}_not_like_the_rest": figure.percent is not None
+            and abs(figure.percent - a.estimate) > a.half_width + 1e-9,
+        })  # fmt: skip
+    return out
+
+
+@dataclass
+class NationalReport:
+    """The national page: its rows (`national`), the partly loaded LAs and how England's mean
+    change has moved as LAs loaded."""
+
+    rows: list[dict]
+    partly_loaded: list[dict]  # code, name, region, share (% of expected pupils, whole)
+    loaded_share: float
+    movement: list[dict]  # las, percent (of the LAs loaded), changes {(row, measure): points}
+    movement_keys: list[tuple[str, str]]
+
+
+def national_report(collection: Collection, *, viewer: Viewer = EVERYTHING) -> NationalReport:
+    """England and each region with LAs loaded: per report row, each measure's provisional
+    estimate with its 95% interval (engine.provisional: the difference estimator, last year's
+    published LA figures as the auxiliary), the pooled figure of every pupil loaded with its
+    Wilson interval (the figure the summary shows), the mean change since last year, whether
+    the LAs loaded so far are not like the rest and why there is no estimate; the LAs of the
+    area, loaded, partly loaded and of no known size, the share of expected pupils loaded, and
+    coverage of schools and pupils as `coverage`. A figure hidden for the viewer (disclosure)
+    is "c", and so is everything worked out from it."""
     area_list = national_areas()
     found = figures(collection, area_list, ["all"], viewer)
-    cover = coverage(collection)
-    out = []
+    stamp = facts_stamp(collection)  # read once for the kept parts below
+    cover = coverage(collection, stamp)
+    est = estimates(collection, stamp)
+    rows = []
     for area in area_list:
         f = found.get((area.level, area.code), {}).get("all")
         if f is None:
             continue
+        loading = est.loading_of(area.code)
+        las = {
+            "las": loading.las, "las_loaded": loading.las_loaded,
+            "las_partly": loading.las_partly,
+            "las_without_expected": est.without_expected.get(area.code, 0),
+            # Unknown when none of the LAs still to come has expected pupils known.
+            "coverage_percent": None if _nothing_known(loading)
+            else rounded(loading.coverage, PLACES),
+        }  # fmt: skip
         for subject, by_measure in f.subjects.items():
-            met, higher = by_measure["met"], by_measure["higher"]
-            met_low, met_high = _interval(met)
-            higher_low, higher_high = _interval(higher)
-            out.append({
-                "level": area.level, "code": area.code, "name": area.name,
-                **cover[area.code],
-                "pupils": SUPPRESSED if f.pupils_hidden else f.pupils,
-                "subject": subject, "eligible": met.shown_eligible,
-                "met_percent": met.shown_percent, "met_low": met_low, "met_high": met_high,
-                "higher_percent": None if higher is None else higher.shown_percent,
-                "higher_low": higher_low, "higher_high": higher_high,
-            })  # fmt: skip
-    return out
+            row = {
+                "level": area.level, "code": area.code, "name": area.name, **cover[area.code],
+                **las, "pupils": SUPPRESSED if f.pupils_hidden else f.pupils,
+                "subject": subject, "eligible": by_measure["met"].shown_eligible,
+            }  # fmt: skip
+            for measure in MEASURES:
+                row.update(_estimate_fields(measure, by_measure.get(measure),
+                                            est.area((subject, measure), area.code)))  # fmt: skip
+            rows.append(row)
+    regions = dict(Region.objects.values_list("dfe_code", "name"))
+    partly = [
+        {"code": p.code, "name": est.names.get(p.code, p.code), "region": regions.get(p.region),
+         "share": rounded(p.share, 0)}
+        for p in sorted(est.loading.partly_loaded, key=lambda p: p.code)
+    ]  # fmt: skip
+    movement, keys = _movement(collection, est, found)
+    return NationalReport(rows, partly, est.loaded_share, movement, keys)
+
+
+def _movement(collection, est: Estimates, found) -> tuple[list[dict], list[tuple[str, str]]]:
+    """England's mean change of each measure with last year's figures after each tenth of the
+    LAs loaded, in the order they loaded (`provisional.mean_change_as_loaded`); "c" for a
+    measure whose England figure is hidden from the viewer."""
+    england = found.get(("national", NATIONAL_CODE), {}).get("all")
+    if england is None:
+        return [], []
+    keys = [
+        key for key, inputs in est.inputs.items()
+        if key in est.by_measure and any(f.last_year is not None for f in inputs)
+    ]  # fmt: skip
+    steps: dict[int, dict] = {}
+    loaded = 0
+    for key in keys:
+        figure = england.subjects.get(key[0], {}).get(key[1])
+        changes = provisional.mean_change_as_loaded(est.inputs[key],
+                                                    loaded_share=est.loaded_share)  # fmt: skip
+        for k, change in changes:
+            loaded = max(loaded, k)
+            step = steps.setdefault(k, {"las": k, "changes": {}})
+            hidden = figure is None or figure.hidden
+            step["changes"][key] = SUPPRESSED if hidden else rounded(change, PLACES)
+    out = [steps[k] for k in sorted(steps)]
+    for step in out:
+        step["percent"] = rounded(100 * step["las"] / loaded, 0)
+    return out, keys
+
+
+def national(collection: Collection, *, viewer: Viewer = EVERYTHING) -> list[dict]:
+    """The rows of the national figures (`national_report`): one per area and report row, with
+    NATIONAL_FIELDS."""
+    return national_report(collection, viewer=viewer).rows
 
 
 def published(collection: Collection, year: str, level: str, code: str) -> dict[str, str] | None:

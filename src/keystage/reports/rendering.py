@@ -137,7 +137,8 @@ NOTE = (
 
 def pdf_response(request, stem, title, fields, rows, context) -> HttpResponse:
     """A report's table as a PDF, with its charts: a gap analysis' bar charts, a summary's
-    distributions (phonics' marks), and the summary's notes on what it cannot show yet."""
+    distributions (phonics' marks), and the summary's notes on what it cannot show yet (or the
+    context's own `note`)."""
     charts_, note = [], NOTE
     if "gap" in context:
         charts_ = _gap_charts(context["gap"])
@@ -145,6 +146,8 @@ def pdf_response(request, stem, title, fields, rows, context) -> HttpResponse:
         summary = context["summary"]
         charts_ = _distribution_charts(summary["distributions"], summary["area"].name)
         note = " ".join([NOTE, *summary["notes"]])
+    if context.get("note"):
+        note = " ".join([NOTE, context["note"]])
     data = pdf_bytes(title, [section(title, fields, list(rows), charts_=charts_, note=note,
                                      collection=context.get("collection"))])  # fmt: skip
     response = HttpResponse(data, content_type="application/pdf")

@@ -22,6 +22,7 @@ from keystage.collection import exports
 from keystage.collection.actions import do_record_view
 from keystage.collection.visibility import school_may_see
 from keystage.engine import definition as definitions
+from keystage.engine.provisional import NOT_LIKE_THE_REST
 from keystage.orgs.models import Region
 from keystage.reports import actions, charts, queries
 from keystage.reports.disclosure import SUPPRESSED, threshold, viewer_for
@@ -511,17 +512,33 @@ def national(request):
         return redirect("home")
     collection = _collection()
     _school_comparisons(request, collection)
-    rows = queries.national(collection, viewer=viewer_for(request.user))
+    report = queries.national_report(collection, viewer=viewer_for(request.user))
     labels = queries.subject_labels(collection)
+    measure_labels = queries.measure_labels(collection)
     by_area: dict = {}
-    for r in rows:
+    for r in report.rows:
         by_area.setdefault((r["level"], r["code"]), {"area": r, "subjects": []})["subjects"].append(
             {**r, "label": labels[r["subject"]]}
         )
+    headline = queries.headline(collection)
+    for found in by_area.values():
+        subjects = found["subjects"]
+        found["headline"] = next((s for s in subjects if s["subject"] == headline), subjects[0])
+        found["unlike"] = [
+            f"{s['label']}, {measure_labels[m]}"
+            for s in subjects for m in queries.MEASURES if s[f"{m}_not_like_the_rest"] is True
+        ]  # fmt: skip
     return render(request, "reports/national.html", {
         "collection": collection, "areas": list(by_area.values()), "threshold": threshold(),
-        "coverage": queries.coverage(collection), "measures": _measure_headings(collection),
-        "row_heading": queries.row_heading(collection),
+        "measures": _measure_headings(collection), "row_heading": queries.row_heading(collection),
+        "phrase": queries.own_reports(collection).TREND_PHRASE,
+        "partly_loaded": report.partly_loaded,
+        "loaded_share": queries.rounded(100 * report.loaded_share, 0),
+        "movement": report.movement,
+        "movement_columns": [
+            (key, f"{labels[key[0]]}: {measure_labels[key[1]]}") for key in report.movement_keys
+        ],
+        "not_like_the_rest": NOT_LIKE_THE_REST,
     })  # fmt: skip
 
 
@@ -634,9 +651,16 @@ def national_export(request, fmt):
     rows = queries.national(collection, viewer=viewer_for(request.user))
     word, title_word = queries.words(collection)
     fields = queries.fields_for(collection, queries.NATIONAL_FIELDS)
+    context = None
+    if fmt == "pdf":  # the fields that fit a page across, and why an estimate is missing
+        fields = queries.fields_for(collection, queries.NATIONAL_PDF_FIELDS)
+        reasons = {f"{r['name']}: {r['met_reason']}": None for r in rows if r["met_reason"]}
+        context = {"note": "The percent, low and high columns are the estimate of the final "
+                   "figure and its 95% interval; pooled is the LAs loaded so far together. "
+                   + " ".join(reasons)}  # fmt: skip
     return _table(fmt, f"{word}-provisional-national", fields, rows,
                   title=f"{title_word} provisional national and regional figures",
-                  request=request)  # fmt: skip
+                  request=request, context=context)  # fmt: skip
 
 
 @require_safe
