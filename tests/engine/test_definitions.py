@@ -381,9 +381,11 @@ def test_phonics_rules_have_the_specs_severities():
     # R01-R06, R08, R09 and R11 are the check's own; the spec's R07 (NC year) and R10 (date of
     # birth for the NC year) are the shared rules P15 and P11 reading the check's cohort, P15 an
     # error as R07.
+    # E05 (a school whose ages miss the cohort) reads Year 1's ages here.
     own = {*(f"PSC-R{n:02d}" for n in (*range(1, 7), 8, 9, 11))}
-    assert set(d.rules) == {*own, "PSC-P15"}
-    queries = {"PSC-R05", "PSC-R06", "PSC-R08", "PSC-R09", "PSC-R11"}
+    assert set(d.rules) == {*own, "PSC-P15", "PSC-E05"}
+    assert (d.rules["PSC-E05"]["year2_start_age"], d.rules["PSC-E05"]["year2_end_age"]) == (5, 6)
+    queries = {"PSC-R05", "PSC-R06", "PSC-R08", "PSC-R09", "PSC-R11", "PSC-E05"}
     for rule_id, settings in d.rules.items():
         assert settings["severity"] == ("query" if rule_id in queries else "error"), rule_id
 

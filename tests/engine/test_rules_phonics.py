@@ -253,3 +253,20 @@ def test_a_school_with_no_pupil_at_the_threshold_while_the_las_rate_is_high(monk
     # Before the threshold is published nothing is said about it.
     monkeypatch.setattr(phonics_rules, "today", lambda: dt.date(2024, 6, 20))
     assert across(none_met + others, rule_ids=("PSC-R11",)) == []
+
+
+def test_the_shared_school_rules_speak_of_the_check_and_read_year_1s_ages():
+    """E04 and E05 are every collection's; for phonics they name the check's file and pupils,
+    and a school of ages 4-6 (reception and Year 1) is a school of the check."""
+    from keystage.engine.records import FileHeader
+    from keystage.engine.rules import SchoolInfo, check_school
+
+    def hits(low, high, pupils):
+        school = SchoolInfo(la="938", estab="2001", urn="100001", name="Downs", phase_name="Primary",
+                            type_name="Community school", status_name="Open", low_age=low,
+                            high_age=high)  # fmt: skip
+        return {f.rule: f.message for f in check_school(FileHeader(kind="ctf"), school, pupils, D)}
+
+    assert "PSC-E05" not in hits(4, 6, 3)
+    assert "normally have Year 1 pupils" in hits(7, 11, 3)["PSC-E05"]
+    assert "its phonics check file" in hits(4, 11, 0)["PSC-E04"]

@@ -321,6 +321,11 @@ _OUTCOME_READS = frozenset({"outcomes", "duplicate_outcomes", "wrong_parameters"
 _COHORT_WORDS = {
     "pupil": "a pupil of this collection",
     "this_year": "the pupil belongs in this year's collection",
+    # E04 and E05, about a school's file as a whole.
+    "file": "file for this collection",
+    "cohort": "pupils of this collection",
+    "each": "pupil of this collection",
+    "phase": "pupils of this collection",
 }
 
 

@@ -94,8 +94,8 @@ def too_few_pupils(case: SchoolCase, ctx: RuleContext) -> Hit | None:
         return Hit(
             "laestab",
             str(count),
-            f"No pupils were received for {named}: check the school has sent its key stage 1 "
-            "file, or explain why it has no pupils at the end of key stage 1.",
+            f"No pupils were received for {named}: check the school has sent its "
+            f"{ctx.cohort_words['file']}, or explain why it has no {ctx.cohort_words['cohort']}.",
         )
     share = float(ctx.setting(ctx.ids["E04"], "min_share_of_expected", 0.5))
     if expected and count < share * expected:
@@ -104,7 +104,8 @@ def too_few_pupils(case: SchoolCase, ctx: RuleContext) -> Hit | None:
             str(count),
             f"Only {words.plural(count, 'pupil')} {'was' if count == 1 else 'were'} received for "
             f"{named}, against about {expected} expected: "
-            "check the school has sent every year 2 pupil, or explain the difference.",
+            f"check the school has sent every {ctx.cohort_words['each']}, or explain the "
+            "difference.",
         )
     return None
 
@@ -143,8 +144,8 @@ def phase_without_ks1(case: SchoolCase, ctx: RuleContext) -> Hit | None:
         "laestab",
         phase,
         f"School {_named(school)} is a '{phase or 'unknown'}' phase school{ages} which does not "
-        "normally have key stage 1 pupils: check the file came from the right school, or "
-        "explain why it has year 2 pupils.",
+        f"normally have {ctx.cohort_words['phase']}: check the file came from the right school, "
+        f"or explain why it has {ctx.cohort_words['phase']}.",
     )
 
 
