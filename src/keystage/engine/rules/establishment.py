@@ -124,7 +124,7 @@ def _covers_ks1(school: SchoolInfo, ctx: RuleContext) -> bool:
     "E05",
     "query",
     field="laestab",
-    title="School does not normally have KS1",
+    title="School does not normally have the collection's pupils",
     spec_status="UNCERTAIN",
 )
 def phase_without_ks1(case: SchoolCase, ctx: RuleContext) -> Hit | None:
