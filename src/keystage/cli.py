@@ -920,6 +920,12 @@ def _size(n: int) -> str:
     return f"{n:.1f} GB"  # pragma: no cover
 
 
+def _files_by_outcome(tally: dict[str, int], verb: str = "") -> str:
+    """ "12 files: 11 accepted, 1 rejected" (with `verb`, "12 files imported: ...")."""
+    counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(tally.items()))
+    return f"{_count(sum(tally.values()), 'file')}{' ' + verb if verb else ''}: {counts}"
+
+
 def cmd_demo(args) -> int:
     site = _site_url(args.host, args.port)
     _django()
@@ -944,9 +950,7 @@ def cmd_demo(args) -> int:
     if not made["uploads"]:
         print("  none this time: the uploads of the first run are kept (see /uploads/)")
     for day, tally in made["uploads"].items():
-        counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(tally.items()))
-        files = sum(tally.values())
-        print(f"  {day} June 2023: {_count(files, 'file')}: {counts}")
+        print(f"  {day} June 2023: {_files_by_outcome(tally)}")
     print()
     print("Phonics screening check, the same LAs:")
     if not made["phonics"]:
@@ -954,11 +958,8 @@ def cmd_demo(args) -> int:
               "KEYSTAGE_COLLECTIONS and run the demo again to add them")  # fmt: skip
     for seeded in made["phonics"].values():
         tally = seeded["files"]
-        if tally:
-            counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(tally.items()))
-            files = f"{_count(sum(tally.values()), 'file')} imported: {counts}"
-        else:
-            files = "the uploads of an earlier run are kept"
+        files = _files_by_outcome(tally, "imported") if tally else (
+            "the uploads of an earlier run are kept")  # fmt: skip
         print(f"  {seeded['name']}: {_count(seeded['pupils'], 'pupil')}; {files}")
     print()
     print("Demo users (also in demo-users.txt in the data directory):")

@@ -357,3 +357,15 @@ def test_one_pupil_twice_in_a_file_is_named_on_both_records(loaded, tmp_path, co
     assert all(row["severity"] == "error" and row["upn"] == a["upn"] for row in rows)
     anna = next(row["message"] for row in rows if row["forename"] == "ANNA")
     assert anna.startswith(f"UPN {a['upn']} of ANNA SMITHH is also on the record of BELLA SMITHI")
+
+
+def test_what_an_import_clips_fits_the_columns_it_is_stored_in():
+    """`preparing` (which imports no models) keeps its own copy of the lengths it cuts a
+    pupil's values to: they must be the columns' own, or a longer value would stop an import
+    on PostgreSQL again."""
+    from keystage.submissions import preparing
+    from keystage.submissions.models import Finding, PupilRecord
+
+    for name, most in preparing.STORED_LENGTHS.items():
+        assert PupilRecord._meta.get_field(name).max_length == most, name
+    assert Finding._meta.get_field("value").max_length == preparing.VALUE_LENGTH
