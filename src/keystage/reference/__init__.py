@@ -76,12 +76,18 @@ def published_series(name: str) -> tuple[dict[str, str], ...]:
 def la_percentages(series: str, year: int, column: str) -> dict[str, float]:
     """{LA code: percent} of one column of a published series' LA rows of one year. An LA
     whose figure is blank that year (suppressed, or the LA did not exist) is left out; so is
-    every LA when the series has no such year."""
-    out: dict[str, float] = {}
+    every LA when the series has no such year. Read once per (series, year, column): the
+    national page asks for it per measure on every request; each caller gets its own dict."""
+    return dict(_la_percentages(series, year, column))
+
+
+@cache
+def _la_percentages(series: str, year: int, column: str) -> tuple[tuple[str, float], ...]:
+    out: list[tuple[str, float]] = []
     for row in published_series(series):
         if row["year"] != str(year) or row["level"] != "la":
             continue
         value = (row.get(column) or "").strip()
         if value:
-            out[row["code"]] = float(value)
-    return out
+            out.append((row["code"], float(value)))
+    return tuple(out)

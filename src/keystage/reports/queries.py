@@ -306,7 +306,15 @@ class Disclosure:
         pupils and every row of the reports with pupils in it. The rows need not count the
         same pupils (phonics' Year 1 and Year 2 re-check are different pupils), so an LA whose
         pupils are shown can still have a figure suppressed; a region or England figure that
-        took the LA as known would then give that figure away."""
+        took the LA as known would then give that figure away. Asked for each region and
+        England of one computation, so each (LA, group) is worked out once."""
+        memo = self.__dict__.setdefault("_la_shown_memo", {})
+        key = (la_unit[0], group)
+        if key not in memo:
+            memo[key] = self._work_out_la_shown(la_unit, group)
+        return memo[key]
+
+    def _work_out_la_shown(self, la_unit, group: str) -> bool:
         la_id, _, _, counts, _ = la_unit
         la = Area("la", f"#{la_id}", "", la_id=la_id)  # code: only a cache key here
         own, others = self.context(la, group)
