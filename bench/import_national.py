@@ -50,7 +50,9 @@ PG_ADMIN = os.environ.get(
 )
 
 
-def generate(out: Path, seed: int, collection: str | None, las: list[str] | None = None) -> dict:
+def generate(
+    out: Path, seed: int, collection: str | None = None, las: list[str] | None = None
+) -> dict:
     marker = out / "summary.json"
     if marker.exists():
         return json.loads(marker.read_text())
