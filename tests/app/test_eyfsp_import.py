@@ -39,7 +39,11 @@ def test_a_profile_file_goes_into_the_eyfsp_collection_with_its_rules(ready, cap
     code = main(["--collection", "eyfsp-2024", "import", "--format", "json",
                  str(ready / "9382001_FSP_938LLLL_001.xml")])  # fmt: skip
     [result] = json.loads(capsys.readouterr().out)
-    assert code == 0 and (result["outcome"], result["pupils"], result["errors"]) == ("accepted", 3, 1)
+    assert code == 0 and (result["outcome"], result["pupils"], result["errors"]) == (
+        "accepted",
+        3,
+        1,
+    )
     stored = PupilRecord.objects.filter(collection__code="eyfsp-2024").order_by("upn")
     assert [sorted(p.outcomes) for p in stored] == [GOALS] * 3
     assert [p.nc_year for p in stored] == ["R"] * 3

@@ -497,7 +497,9 @@ def test_the_profiles_files_are_found_by_their_names():
     assert ctf_name.match("938_512345_FSP_938LLLL_001.xml")["urn"] == "512345"
 
 
-@pytest.mark.parametrize("later, earlier", [("eyfsp-2024", "eyfsp-2023"), ("eyfsp-2025", "eyfsp-2024")])
+@pytest.mark.parametrize(
+    "later, earlier", [("eyfsp-2024", "eyfsp-2023"), ("eyfsp-2025", "eyfsp-2024")]
+)
 def test_a_later_profile_year_differs_from_the_one_before_only_where_its_file_says(later, earlier):
     a, b = _leaves(load(earlier).raw), _leaves(load(later).raw)
     differing = {k for k in a.keys() | b.keys() if a.get(k, "absent") != b.get(k, "absent")}

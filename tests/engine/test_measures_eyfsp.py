@@ -48,7 +48,12 @@ def school():
 
 def test_gld_all_goals_and_the_average_worked_by_hand(school):
     found = m.measures(m.count_pupils(school, D), D)
-    assert (found["pupils"], found["assessed"], found["not_assessed"], found["unknown"]) == (6, 5, 1, 0)
+    assert (found["pupils"], found["assessed"], found["not_assessed"], found["unknown"]) == (
+        6,
+        5,
+        1,
+        0,
+    )
     gld, every = found["rows"]["gld"], found["rows"]["all_goals"]
     assert (gld["eligible"], gld["met"], gld["met_rounded"]) == (5, 2, 40.0)  # children 1 and 2
     assert (every["met"], every["met_rounded"]) == (1, 20.0)  # child 1 only
@@ -112,7 +117,11 @@ def test_percentages_are_published_to_one_decimal_place_half_up():
 def test_the_ees_row_and_the_headlines(school):
     counts = m.count_pupils(school, D)
     row = m.ees_row(counts, D)
-    assert (row["t_eyfsp_gld_eligible"], row["t_eyfsp_gld_met"], row["pt_eyfsp_gld_met"]) == (5, 2, 40.0)
+    assert (row["t_eyfsp_gld_eligible"], row["t_eyfsp_gld_met"], row["pt_eyfsp_gld_met"]) == (
+        5,
+        2,
+        40.0,
+    )
     assert row["avg_eyfsp_goals_at_expected"] == 12.8 and row["t_eyfsp_all_not_assessed"] == 1
     assert "t_eyfsp_all_not_assessed" not in m.ees_row(counts, D, keystage_columns=False)
     assert m.headlines(counts, D) == [

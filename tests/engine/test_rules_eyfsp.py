@@ -9,7 +9,14 @@ import pytest
 
 from keystage.engine import definition
 from keystage.engine.records import FileHeader, PupilRecord
-from keystage.engine.rules import CohortEntry, SchoolInfo, SchoolOf, check_cohort, check_pupil, check_school
+from keystage.engine.rules import (
+    CohortEntry,
+    SchoolInfo,
+    SchoolOf,
+    check_cohort,
+    check_pupil,
+    check_school,
+)
 
 pytestmark = pytest.mark.one_pass
 
@@ -93,7 +100,9 @@ def test_the_shared_rules_read_the_reception_cohorts_dates_and_year():
     assert found(child(dob="2018-08-31")) == []
     [(rule, severity, field, _)] = found(child(dob="2016-12-01"))
     assert (rule, severity, field) == ("EYF-P11", "query", "dob")
-    assert "outside the usual range for year R" in check_pupil(child(dob="2016-12-01"), D)[0].message
+    assert (
+        "outside the usual range for year R" in check_pupil(child(dob="2016-12-01"), D)[0].message
+    )
     [(rule, severity, *_)] = found(child(dob="2014-01-01"))
     assert (rule, severity) == ("EYF-P12", "error")
     [f] = check_pupil(child(nc_year="1"), D)
@@ -156,14 +165,19 @@ def test_a_setting_is_identified_by_its_early_years_urn():
         "file, or add the setting to the register if it is new."
     ))  # fmt: skip
     moved = school_findings(header, SchoolInfo(**{**SETTING.__dict__, "la": "936"}))
-    assert moved["EYF-E02"].startswith("Setting URN 512345 (Little Acorns Nursery) belongs to LA 936")
+    assert moved["EYF-E02"].startswith(
+        "Setting URN 512345 (Little Acorns Nursery) belongs to LA 936"
+    )
 
 
 def test_a_urn_that_is_not_a_settings_gives_no_establishment_number():
     for urn in ("112345", "51234", "5123456", ""):
         found_ = school_findings(FileHeader(kind="csv", la="938", urn=urn), None)
         assert list(found_) == ["EYF-E01"], urn
-        assert "a setting gives its 6-digit early-years URN, starting 5, 6 or 7 instead" in found_["EYF-E01"]
+        assert (
+            "a setting gives its 6-digit early-years URN, starting 5, 6 or 7 instead"
+            in found_["EYF-E01"]
+        )
     # KS1 takes no settings: a setting's URN is no establishment number there.
     ks1 = definition.load("ks1-2023")
     found_ = school_findings(FileHeader(kind="csv", la="938", urn="512345"), None, ks1)

@@ -50,7 +50,11 @@ def test_every_las_children_have_its_published_good_level_of_development(clean):
     published = {"201": 84.2, "857": 75.5, "202": 68.3}  # DfE 2023 (the reference CSV)
     for la, pupils in clean.items():
         met, assessed = gld(pupils)
-        assert published[la] - 0.05 < 100 * met / assessed < published[la] + 0.05, (la, met, assessed)
+        assert published[la] - 0.05 < 100 * met / assessed < published[la] + 0.05, (
+            la,
+            met,
+            assessed,
+        )
 
 
 def test_areas_come_near_their_published_rates_and_a_few_children_are_not_assessed(clean):
@@ -61,7 +65,9 @@ def test_areas_come_near_their_published_rates_and_a_few_children_are_not_assess
         assert abs(found["rows"][area]["met_percent"] - rate) < 2.5, area
     assert abs(found["average_goals"]["mean"] - 14.0) < 0.8  # published 14.0
     assert 0 < found["not_assessed"] < 0.02 * found["pupils"]
-    assert all(set(p.outcomes.values()) == {"A"} for p in clean["202"] if "A" in p.outcomes.values())
+    assert all(
+        set(p.outcomes.values()) == {"A"} for p in clean["202"] if "A" in p.outcomes.values()
+    )
 
 
 def test_goals_are_correlated_within_a_child(clean):

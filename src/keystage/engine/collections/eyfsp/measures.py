@@ -122,7 +122,9 @@ def _settings(d: Definition) -> ProfileSettings:
         column, percent_column = str(raw["column"]), str(raw["percent_column"])
         average_column = str(raw["average_column"])
     except KeyError as e:
-        raise MeasureSettingsError(f"{where}: [measures] or [[areas]] needs {e.args[0]!r}") from None
+        raise MeasureSettingsError(
+            f"{where}: [measures] or [[areas]] needs {e.args[0]!r}"
+        ) from None
     homes = Counter(g for a in areas for g in a.goals)
     for a in areas:
         unknown = [g for g in a.goals if g not in goals]
@@ -366,8 +368,11 @@ def measures(
         "not_assessed": counts.not_assessed,
         "unknown": counts.unknown,
         "rows": rows,
-        "average_goals": {"total": counts.at_expected, "mean": mean,
-                          "rounded": rounded(mean, PLACES)},  # fmt: skip
+        "average_goals": {
+            "total": counts.at_expected,
+            "mean": mean,
+            "rounded": rounded(mean, PLACES),
+        },  # fmt: skip
         "goals": goals,
     }
 

@@ -22,7 +22,9 @@ class ProfileContext:
         self.not_assessed = codes.get("not_assessed", frozenset())
         # Judgements as a school writes them, for messages: "1 (emerging), 2 (expected) or A".
         meaning = {"emerging": "emerging", "expected": "expected", "not_assessed": "not assessed"}
-        said = {c: f"{c} ({meaning[name]})" for name in meaning for c in sorted(d.codes.get(name, ()))}
+        said = {
+            c: f"{c} ({meaning[name]})" for name in meaning for c in sorted(d.codes.get(name, ()))
+        }
         first = d.subjects[0].valid if d.subjects else ()
         self.judgements = either([said.get(c, c) for c in first])
         self.numbers = {s.key: f"ELG {s.return_component[-2:]}" for s in d.subjects}
@@ -138,8 +140,10 @@ def all_alike(entries, ctx: RuleContext) -> list[Hit]:
             continue
         codes = {ctx.code(entry.outcomes.get(g)) for g in own.goals}
         found = schools.setdefault(entry.laestab, [entry, set(), 0])
-        if "" in codes or codes & own.not_assessed or any(
-            ctx.code(entry.outcomes.get(g)) not in ctx.valid[g] for g in own.goals
+        if (
+            "" in codes
+            or codes & own.not_assessed
+            or any(ctx.code(entry.outcomes.get(g)) not in ctx.valid[g] for g in own.goals)
         ):
             continue
         found[1].update(codes)

@@ -79,7 +79,9 @@ def published_targets(definition: Definition | None = None, *, year: int | None 
     {la_code: 67.2}. With `include_suppressed`, every LA of `local_authorities()` without a
     figure gets its region's (else England's)."""
     year = year or (definition or definition_mod.load("eyfsp-2023")).year
-    rows = [r for r in published_eyfsp() if r["year"] == str(year) and (r.get(column) or "").strip()]
+    rows = [
+        r for r in published_eyfsp() if r["year"] == str(year) and (r.get(column) or "").strip()
+    ]
     by_code = {(r["level"], r["code"]): float(r[column]) for r in rows}
     out = {code: v for (level, code), v in by_code.items() if level == "la"}
     if include_suppressed:
@@ -255,7 +257,9 @@ def _fit_cohort(la: LocalAuthorityRef, cohort: list[Pupil], schools: list[School
     yy = f"{(year - 1) % 100:02d}"
     taken = {p.upn for p in cohort}
     born_days = (born[1] - born[0]).days + 1
-    while _not_assessed_count(target, len(cohort), round(len(cohort) * _NOT_ASSESSED_SHARE)) is None:
+    while (
+        _not_assessed_count(target, len(cohort), round(len(cohort) * _NOT_ASSESSED_SHARE)) is None
+    ):
         school = rng.choice(sending)
         serial = next(n for n in range(999, 0, -1)
                       if upn_mod.make(school.la, school.estab, yy, f"{n:03d}") not in taken)  # fmt: skip
