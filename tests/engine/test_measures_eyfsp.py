@@ -160,3 +160,18 @@ def test_a_measures_table_that_cannot_be_used_is_refused_saying_what_to_fix(chan
     with pytest.raises(MeasureSettingsError) as e:
         m.settings(d)
     assert words in str(e.value) and "eyfsp-test.toml" in str(e.value)
+
+
+def test_the_published_trend_marks_the_older_framework_not_comparable():
+    from keystage.engine.collections.eyfsp import reports
+
+    trend = reports.published_trend("national", "970")
+    assert [(r["year"], r["comparable"]) for r in trend] == [
+        *((y, False) for y in range(2015, 2020)), *((y, True) for y in range(2022, 2026)),
+    ]  # fmt: skip
+    # Spec eyfsp.md §4: England GLD 2022-2025 65.2, 67.2, 67.7, 68.3; average goals 14.1.
+    assert [r["gld"] for r in trend if r["comparable"]] == [65.2, 67.2, 67.7, 68.3]
+    assert {r["average_goals"] for r in trend if r["comparable"]} == {14.1}
+    assert all(r["average_goals"] is None for r in trend if not r["comparable"])
+    rows = {key for key, _, _ in reports.report_subjects(D)}
+    assert {row for row, _ in reports.PUBLISHED_COLUMNS} == rows
