@@ -653,12 +653,23 @@ def _interval(figure: Figure | None) -> tuple:
     return rounded(found[0], PLACES), rounded(found[1], PLACES)
 
 
-def coverage(collection: Collection, stamp: str | None = None) -> dict[str, dict[str, int]]:
-    """{area code: {las_loaded, las_expected, schools_loaded, schools_expected, pupils_expected}}
-    for England ("970") and each region. Expected schools are those the register marks as
-    expected to submit this collection (`ExpectedSchool`), an expected LA has one; expected pupils are the LAs' expected
-    cohorts (where they loaded them). `stamp`: the facts' stamp, when the caller has read it."""
-    region_of_la = dict(LocalAuthority.objects.values_list("pk", "region__dfe_code"))
+def coverage(
+    collection: Collection,
+    stamp: str | None = None,
+    *,
+    region_of_la: dict[int, str] | None = None,
+    expected_by_la: dict[int, int] | None = None,
+) -> dict[str, dict[str, int]]:
+    """{area code: {las_expected, schools_loaded, schools_expected, pupils_expected}} for
+    England ("970") and each region. Expected schools are those the register marks as expected
+    to submit this collection (`ExpectedSchool`), an expected LA has one; expected pupils are
+    the LAs' expected cohorts (where they loaded them). `stamp`: the facts' stamp, when the
+    caller has read it; `region_of_la` ({LA id: region code}) and `expected_by_la` ({LA id: its
+    expected cohorts' pupils}) when the caller has read them (`Estimates`)."""
+    if region_of_la is None:
+        region_of_la = dict(LocalAuthority.objects.values_list("pk", "region__dfe_code"))
+    if expected_by_la is None:
+        expected_by_la = _expected_by_la(collection)
     # Counted per LA in the database (16,500 schools nationally), then added up per region.
     expected = dict(
         School.objects.filter(
@@ -670,17 +681,11 @@ def coverage(collection: Collection, stamp: str | None = None) -> dict[str, dict
     for la_id, n in expected.items():
         schools_expected[region_of_la[la_id]] += n
         las_expected[region_of_la[la_id]] += 1
-    schools_loaded, las_loaded = Counter(), Counter()
+    schools_loaded = Counter()
     for la_id, n in _schools_loaded(collection, stamp).items():
         schools_loaded[region_of_la[la_id]] += n
-        las_loaded[region_of_la[la_id]] += 1
     pupils_expected = Counter()
-    for la_id, n in (
-        ExpectedCohort.objects.filter(collection=collection)
-        .values("la_id")
-        .annotate(n=Sum("pupils"))
-        .values_list("la_id", "n")
-    ):
+    for la_id, n in expected_by_la.items():
         pupils_expected[region_of_la[la_id]] += n
     out = {}
     codes = list(Region.objects.values_list("dfe_code", flat=True))
@@ -690,11 +695,19 @@ def coverage(collection: Collection, stamp: str | None = None) -> dict[str, dict
             return sum(counter.values()) if code == NATIONAL_CODE else counter[code]
 
         out[code] = {
-            "las_loaded": total(las_loaded), "las_expected": total(las_expected),
+            "las_expected": total(las_expected),
             "schools_loaded": total(schools_loaded), "schools_expected": total(schools_expected),
             "pupils_expected": total(pupils_expected),
         }  # fmt: skip
     return out
+
+
+def _expected_by_la(collection: Collection) -> dict[int, int]:
+    """{LA id: the pupils of its expected cohorts} of the LAs that loaded any."""
+    return dict(
+        ExpectedCohort.objects.filter(collection=collection)
+        .values("la_id").annotate(n=Sum("pupils")).values_list("la_id", "n")
+    )  # fmt: skip
 
 
 def _schools_loaded(collection: Collection, stamp: str | None = None) -> dict[int, int]:
@@ -778,6 +791,8 @@ class Estimates:
     by_measure: dict[tuple[str, str], provisional.Provisional]
     without_expected: dict[str, int]
     loading: provisional.Provisional  # of no measure: LAs loaded, partly loaded, coverage
+    region_of_la: dict[int, str]  # LA id: its region's DfE code
+    expected_by_la: dict[int, int]  # LA id: its expected cohorts' pupils (those that loaded any)
 
     def area(self, key: tuple[str, str], code: str) -> provisional.AreaEstimate | None:
         found = self.by_measure.get(key)
@@ -818,10 +833,7 @@ def estimates(collection: Collection, stamp: str | None = None) -> Estimates:
     loaded_share = found.loaded_share if found else 0.9
     las = list(LocalAuthority.objects.values_list("pk", "code", "name", "region__dfe_code"))
     shares = _la_shares(collection, stamp)
-    expected = dict(
-        ExpectedCohort.objects.filter(collection=collection)
-        .values("la_id").annotate(n=Sum("pupils")).values_list("la_id", "n")
-    )  # fmt: skip
+    expected = _expected_by_la(collection)
     previous = _previous_collection(collection)
     last_pupils = (
         dict(Fact.objects.filter(collection=previous, level="la", group="all")
@@ -862,27 +874,9 @@ def estimates(collection: Collection, stamp: str | None = None) -> Estimates:
     return Estimates(
         loaded_share=loaded_share, names={code: name for _, code, name, _ in las},
         inputs=inputs, by_measure=by_measure, without_expected=dict(without_expected),
-        loading=loading,
+        loading=loading, region_of_la={pk: region for pk, _, _, region in las},
+        expected_by_la=expected,
     )  # fmt: skip
-
-
-def _nothing_known(a: provisional.AreaEstimate) -> bool:
-    """Whether the area has LAs still to load and none of them has expected pupils known."""
-    return a.las_loaded < a.las and a.pupils_expected <= a.pupils_loaded
-
-
-def _nothing_to_weigh(a: provisional.AreaEstimate) -> str | None:
-    """Why an area with LAs still to load has no estimate when none of them has expected
-    pupils known: the estimate would be the loaded LAs' own figure, with no width."""
-    if _nothing_known(a):
-        waiting = a.las - a.las_loaded
-        return (
-            f"None of the {waiting} LA{'' if waiting == 1 else 's'} not yet loaded "
-            f"{'has' if waiting == 1 else 'have'} expected pupils in Keystage (an expected "
-            "cohort, or pupils in last year's collection), so what is still to come cannot be "
-            "weighed: there is no estimate, only the loaded LAs' own figure."
-        )
-    return None
 
 
 def _estimate_fields(measure: str, figure: Figure | None, a) -> dict:
@@ -898,7 +892,7 @@ def _estimate_fields(measure: str, figure: Figure | None, a) -> dict:
     })  # fmt: skip
     if a is None:
         return out  # held back
-    reason = a.reason or (_nothing_to_weigh(a) if a.estimate is not None else None)
+    reason = a.reason
     out[f"{measure}_reason"] = reason
     if figure.hidden:
         out[f"{measure}_mean_change"] = None if a.mean_change is None else SUPPRESSED
@@ -911,10 +905,11 @@ def _estimate_fields(measure: str, figure: Figure | None, a) -> dict:
         out.update({
             f"{measure}_percent": rounded(a.estimate, PLACES),
             f"{measure}_low": rounded(a.low, PLACES), f"{measure}_high": rounded(a.high, PLACES),
-            # The pooled figure shown (every pupil loaded, partly loaded LAs too) outside the
-            # estimate's interval: the LAs loaded so far are not like the rest.
-            f"{measure}_not_like_the_rest": figure.percent is not None
-            and abs(figure.percent - a.estimate) > a.half_width + 1e-9,
+            # The pooled figure shown (every pupil loaded, partly loaded LAs too) further from
+            # the estimate than the LAs' spread explains (engine.provisional.unlike_the_rest).
+            f"{measure}_not_like_the_rest": provisional.unlike_the_rest(
+                figure.percent, a.estimate, a.spread_half_width
+            ),
         })  # fmt: skip
     return out
 
@@ -931,7 +926,9 @@ class NationalReport:
     movement_keys: list[tuple[str, str]]
 
 
-def national_report(collection: Collection, *, viewer: Viewer = EVERYTHING) -> NationalReport:
+def national_report(
+    collection: Collection, *, viewer: Viewer = EVERYTHING, rows_only: bool = False
+) -> NationalReport:
     """England and each region with LAs loaded: per report row, each measure's provisional
     estimate with its 95% interval (engine.provisional: the difference estimator, last year's
     published LA figures as the auxiliary), the pooled figure of every pupil loaded with its
@@ -943,8 +940,9 @@ def national_report(collection: Collection, *, viewer: Viewer = EVERYTHING) -> N
     area_list = national_areas()
     found = figures(collection, area_list, ["all"], viewer)
     stamp = facts_stamp(collection)  # read once for the kept parts below
-    cover = coverage(collection, stamp)
     est = estimates(collection, stamp)
+    cover = coverage(collection, stamp, region_of_la=est.region_of_la,
+                     expected_by_la=est.expected_by_la)  # fmt: skip
     rows = []
     for area in area_list:
         f = found.get((area.level, area.code), {}).get("all")
@@ -956,8 +954,7 @@ def national_report(collection: Collection, *, viewer: Viewer = EVERYTHING) -> N
             "las_partly": loading.las_partly,
             "las_without_expected": est.without_expected.get(area.code, 0),
             # Unknown when none of the LAs still to come has expected pupils known.
-            "coverage_percent": None if _nothing_known(loading)
-            else rounded(loading.coverage, PLACES),
+            "coverage_percent": rounded(loading.coverage, PLACES),
         }  # fmt: skip
         for subject, by_measure in f.subjects.items():
             row = {
@@ -969,6 +966,8 @@ def national_report(collection: Collection, *, viewer: Viewer = EVERYTHING) -> N
                 row.update(_estimate_fields(measure, by_measure.get(measure),
                                             est.area((subject, measure), area.code)))  # fmt: skip
             rows.append(row)
+    if rows_only:  # the downloads and the command: no partly loaded list, no movement
+        return NationalReport(rows, [], est.loaded_share, [], [])
     regions = dict(Region.objects.values_list("dfe_code", "name"))
     partly = [
         {"code": p.code, "name": est.names.get(p.code, p.code), "region": regions.get(p.region),
@@ -1010,7 +1009,7 @@ def _movement(collection, est: Estimates, found) -> tuple[list[dict], list[tuple
 def national(collection: Collection, *, viewer: Viewer = EVERYTHING) -> list[dict]:
     """The rows of the national figures (`national_report`): one per area and report row, with
     NATIONAL_FIELDS."""
-    return national_report(collection, viewer=viewer).rows
+    return national_report(collection, viewer=viewer, rows_only=True).rows
 
 
 def published(collection: Collection, year: str, level: str, code: str) -> dict[str, str] | None:
