@@ -1180,9 +1180,8 @@ def open_data(collection: Collection, *, viewer: Viewer = EVERYTHING) -> tuple[l
             if hidden:
                 value = SUPPRESSED
             elif value is None:
-                value = NOT_APPLICABLE if c.of is not None and values.get(c.of) == 0 else (
-                    NOT_AVAILABLE
-                )
+                of_none = c.of is not None and values.get(c.of) == 0
+                value = NOT_APPLICABLE if of_none else NOT_AVAILABLE
             row[c.name] = value
         rows.append(row)
     return OPEN_DATA_HEAD + [c.name for c in columns], rows

@@ -731,7 +731,7 @@ def open_data_meta(request):
     if _role(request) is None:
         return redirect("home")
     _, files = _open_data_files(request, data=False)
-    (name, text), = files.items()
+    ((name, text),) = files.items()
     return _attachment(text, "text/csv; charset=utf-8", name)
 
 
