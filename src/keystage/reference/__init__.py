@@ -79,10 +79,18 @@ def ons_la_codes() -> tuple[OnsLaCode, ...]:
 def new_la_code(la_code: str, on: dt.date) -> str | None:
     """The ONS code of the LA with DfE's number `la_code` on the day given; None for an LA
     not in la_ons_codes.csv or without a code that day (DfE leaves `new_la_code` blank then)."""
-    for found in ons_la_codes():
-        if found.la_code == la_code and found.start <= on and (found.to is None or on <= found.to):
+    for found in _ons_by_la().get(la_code, ()):
+        if found.start <= on and (found.to is None or on <= found.to):
             return found.new_la_code
     return None
+
+
+@cache
+def _ons_by_la() -> dict[str, tuple[OnsLaCode, ...]]:
+    out: dict[str, list[OnsLaCode]] = {}
+    for found in ons_la_codes():
+        out.setdefault(found.la_code, []).append(found)
+    return {code: tuple(rows) for code, rows in out.items()}
 
 
 @cache
