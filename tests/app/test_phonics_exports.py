@@ -286,7 +286,7 @@ def test_open_data_in_the_ees_phonics_columns(cohort, members, signed_in, monkey
         "t_phonics_y1_working_towards_expected_standard", "t_phonics_y1_absent",
         "t_phonics_y1_disapplied",
     ]  # fmt: skip
-    assert all(re.fullmatch(r"p?t_phonics_(y1|y2|by_end_y2)_\w+", c) for c in columns[10:])
+    assert all(re.fullmatch(r"p?t_phonics_(y1|y2|by_end_y2)_\w+", c) for c in columns[11:])
     la = next(r for r in rows if r["old_la_code"] == "938")
     assert (la["time_period"], la["t_phonics_y1_eligible_pupils"],
             la["t_phonics_by_end_y2_eligible_pupils"], la["t_phonics_by_end_y2_met_expected_standard"],

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Max, Min, Q, Sum
 from django.utils import timezone
 
+from keystage import reference
 from keystage.collection.models import ExpectedCohort
 from keystage.engine import collections as collection_packages
 from keystage.engine import definition as definitions
@@ -1080,11 +1081,58 @@ def trend(collection: Collection, area_list: list[Area]) -> list[dict]:
     return sorted(out, key=lambda r: (area_list.index(wanted[(r["level"], r["code"])]), r["year"]))
 
 
+# The open data's observational-unit columns (time and geography), as EES names them
+# (docs/open-data.md); `version` is a column of one value, so it has no row in the metadata.
+OPEN_DATA_HEAD = [
+    "time_period", "time_identifier", "geographic_level", "country_code", "country_name",
+    "region_code", "region_name", "new_la_code", "old_la_code", "la_name", "version",
+]  # fmt: skip
+# EES's metadata file columns, in its order (analysts' guide, "EES metadata").
+OPEN_DATA_META = [
+    "col_name", "col_type", "label", "indicator_grouping", "indicator_unit", "indicator_dp",
+    "filter_hint", "filter_grouping_column",
+]  # fmt: skip
+# GSS symbols for a figure the open data cannot give: a percentage of no pupils is not
+# applicable; a figure not yet known (the phonics threshold unpublished, last year's results
+# not held) is not available. A suppressed figure is SUPPRESSED ("c").
+NOT_APPLICABLE, NOT_AVAILABLE = "z", "x"
+_LEVELS = {"national": "National", "region": "Regional", "la": "Local authority"}
+
+
+def open_data_stem(collection: Collection) -> str:
+    """The open data's file name without `.csv`: lower case, no year nor geography, the same
+    every year, as EES's file-name standard asks (`ks1-provisional-open-data`)."""
+    return f"{words(collection)[0]}-provisional-open-data"
+
+
+def open_data_columns(collection: Collection) -> list:
+    """The indicator columns of the collection's open data (the collection's `ees_columns`,
+    DfE's columns only), each with its words for the metadata file."""
+    definition, module = _measures_of(collection)
+    return module.ees_columns(definition, keystage_columns=False)
+
+
+def open_data_meta(collection: Collection) -> tuple[list, list]:
+    """The EES metadata file of the open data: one row per indicator (every count a number of
+    pupils, every percentage a whole number, as DfE rounds them). No filters: every row of the
+    data file is all pupils."""
+    rows = [
+        {"col_name": c.name, "col_type": "Indicator", "label": c.label,
+         "indicator_grouping": c.grouping, "indicator_unit": c.unit, "indicator_dp": c.dp,
+         "filter_hint": "", "filter_grouping_column": ""}
+        for c in open_data_columns(collection)
+    ]  # fmt: skip
+    return list(OPEN_DATA_META), rows
+
+
 def open_data(collection: Collection, *, viewer: Viewer = EVERYTHING) -> tuple[list, list]:
     """England, region and LA counts in the column layout of DfE's EES files of the collection
-    (KS1's `t_readta_eligible_pupils`..., phonics' `t_phonics_y1_eligible_pupils`...), with EES's geography columns. An area whose figures would be
-    suppressed for the viewer has every count "c"."""
+    (KS1's `t_readta_eligible_pupils`..., phonics' `t_phonics_y1_eligible_pupils`...), with EES's
+    geography columns: ONS codes for England, regions and LAs (the LA's code on the last day of
+    the academic year) beside DfE's LA number. An area whose figures would be suppressed for
+    the viewer has every figure "c"; a figure that cannot be given is "z" or "x", never blank."""
     definition, module = _measures_of(collection)
+    columns = open_data_columns(collection)
     la_rows = Fact.objects.filter(collection=collection, level="la", group="all")
     if not viewer.everything:
         la_rows = la_rows.filter(la_id__in=viewer.la_ids)
@@ -1103,10 +1151,9 @@ def open_data(collection: Collection, *, viewer: Viewer = EVERYTHING) -> tuple[l
         code: (ons, name)
         for code, ons, name in Region.objects.values_list("dfe_code", "ons_code", "name")
     }
-    year = collection.code.rsplit("-", 1)[-1]
-    head = ["time_period", "time_identifier", "geographic_level", "country_code", "country_name",
-            "region_code", "region_name", "old_la_code", "la_name", "version"]  # fmt: skip
-    columns: list[str] = []
+    year = int(definition.year)
+    last_day = dt.date(year, 8, 31)
+    country_code, country_name = reference.ENGLAND
     rows = []
     for area in area_list:
         f = found.get((area.level, area.code), {}).get("all")
@@ -1116,20 +1163,24 @@ def open_data(collection: Collection, *, viewer: Viewer = EVERYTHING) -> tuple[l
         hidden = f.pupils_hidden or any(
             fig.hidden for m in f.subjects.values() for fig in m.values() if fig is not None
         )
-        if hidden:
-            values = dict.fromkeys(values, SUPPRESSED)
-        columns = columns or list(values)
-        region_code = area.region_code or ""
-        rows.append({
-            "time_period": f"{int(year) - 1}{int(year) % 100:02d}" if year.isdigit() else year,
-            "time_identifier": "Academic year",
-            "geographic_level": {"national": "National", "region": "Regional",
-                                 "la": "Local authority"}[area.level],
-            "country_code": "E92000001", "country_name": "England",
-            "region_code": regions.get(region_code, ("", ""))[0],
-            "region_name": regions.get(region_code, ("", ""))[1],
-            "old_la_code": area.code if area.level == "la" else "",
-            "la_name": area.name if area.level == "la" else "",
-            "version": "Provisional (Keystage)", **values,
-        })  # fmt: skip
-    return head + columns, rows
+        region_code, region_name = regions.get(area.region_code or "", ("", ""))
+        la = area.level == "la"
+        row = {
+            "time_period": f"{year - 1}{year % 100:02d}", "time_identifier": "Academic year",
+            "geographic_level": _LEVELS[area.level],
+            "country_code": country_code, "country_name": country_name,
+            "region_code": region_code, "region_name": region_name,
+            "new_la_code": (reference.new_la_code(area.code, last_day) or "") if la else "",
+            "old_la_code": area.code if la else "", "la_name": area.name if la else "",
+            "version": "Provisional (Keystage)",
+        }  # fmt: skip
+        for c in columns:
+            value = values.get(c.name)
+            if hidden:
+                value = SUPPRESSED
+            elif value is None:
+                of_none = c.of is not None and values.get(c.of) == 0
+                value = NOT_APPLICABLE if of_none else NOT_AVAILABLE
+            row[c.name] = value
+        rows.append(row)
+    return OPEN_DATA_HEAD + [c.name for c in columns], rows

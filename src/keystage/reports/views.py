@@ -9,6 +9,8 @@ pages answer 404; a role that may not see a page answers 403."""
 from __future__ import annotations
 
 import functools
+import io
+import zipfile
 from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied
@@ -24,11 +26,13 @@ from keystage.collection.visibility import school_may_see
 from keystage.engine import definition as definitions
 from keystage.engine.provisional import NOT_LIKE_THE_REST
 from keystage.orgs.models import Region
+from keystage.output import write_csv
 from keystage.reports import actions, charts, queries
 from keystage.reports.disclosure import SUPPRESSED, threshold, viewer_for
 from keystage.reports.models import ReportPack
 from keystage.reports.rendering import pdf_response
 from keystage.submissions.actions import get_collection
+from keystage.submissions.models import Collection
 from keystage.submissions.queries import pupil_fields, pupil_list
 from keystage.web.links import redirect, reverse
 
@@ -680,18 +684,76 @@ def official_export(request, fmt):
                   request=request)  # fmt: skip
 
 
+def _open_data_files(request, *, data: bool = True) -> tuple[Collection, dict[str, str]]:
+    """{file name: CSV text} of the open data for EES: the data file (when `data`) and its
+    metadata file, named as EES pairs them (`x.csv`, `x.meta.csv`)."""
+    collection = _collection()
+    _school_comparisons(request, collection)
+    stem = queries.open_data_stem(collection)
+    files = {}
+    if data:
+        fields, rows = queries.open_data(collection, viewer=viewer_for(request.user))
+        files[f"{stem}.csv"] = _csv_text(fields, rows)
+    fields, rows = queries.open_data_meta(collection)
+    files[f"{stem}.meta.csv"] = _csv_text(fields, rows)
+    return collection, files
+
+
+def _csv_text(fields, rows) -> str:
+    out = io.StringIO()
+    write_csv(out, fields, rows)
+    return out.getvalue()
+
+
+def _attachment(content, content_type: str, name: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
 @require_safe
 @shows_hidden_page
 def open_data(request):
     """England, regions and the LAs the user owns (as LA admin or officer), in the column layout
-    of DfE's EES files of the collection (KS1's `t_readta_*`, phonics' `t_phonics_y1_*`)."""
+    of DfE's EES files of the collection (KS1's `t_readta_*`, phonics' `t_phonics_y1_*`): the
+    data file of EES's open data standards (docs/open-data.md)."""
     if _role(request) is None:
         return redirect("home")
-    collection = _collection()
-    _school_comparisons(request, collection)
-    fields, rows = queries.open_data(collection, viewer=viewer_for(request.user))
-    return exports.download("csv", f"{queries.words(collection)[0]}-provisional-open-data",
-                            fields, rows)  # fmt: skip
+    _, files = _open_data_files(request)
+    name = next(n for n in files if not n.endswith(".meta.csv"))
+    return _attachment(files[name], "text/csv; charset=utf-8", name)
+
+
+@require_safe
+@shows_hidden_page
+def open_data_meta(request):
+    """The EES metadata file of the open data: one row per indicator column."""
+    if _role(request) is None:
+        return redirect("home")
+    _, files = _open_data_files(request, data=False)
+    ((name, text),) = files.items()
+    return _attachment(text, "text/csv; charset=utf-8", name)
+
+
+@require_safe
+@shows_hidden_page
+def open_data_zip(request):
+    """The data file and its metadata file in one zip, with EES's `dataset_names.csv` naming
+    the data set, as EES takes a zip upload."""
+    if _role(request) is None:
+        return redirect("home")
+    collection, files = _open_data_files(request)
+    stem = queries.open_data_stem(collection)
+    title = f"{queries.words(collection)[1]} {definitions.load(collection.code).year} " \
+        "provisional figures (Keystage)"  # fmt: skip
+    files["dataset_names.csv"] = _csv_text(
+        ["file_name", "dataset_name"], [{"file_name": stem, "dataset_name": title}]
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, text in files.items():
+            z.writestr(name, text.encode("utf-8"))
+    return _attachment(out.getvalue(), "application/zip", f"{stem}.zip")
 
 
 # -- LA report packs (PDF, made by a task) ----------------------------------------------------
