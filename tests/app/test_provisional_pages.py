@@ -161,8 +161,8 @@ def test_england_and_a_region_worked_by_hand(loading, capsys):
     assert found.regions["980"].spread_half_width == pytest.approx(ne_spread)
     ne_half = found.regions["980"].half_width
     assert (north_east["met_percent"], north_east["met_low"], north_east["met_high"]) == (
-        rounded(ne_est, 1), rounded(ne_est - ne_half, 1), 100.0,
-    )  # fmt: skip (the interval is cut at 100%)
+        rounded(ne_est, 1), rounded(ne_est - ne_half, 1), 100.0,  # cut at 100%
+    )  # fmt: skip
     assert (north_east["met_pooled"], north_east["met_mean_change"]) == (66.7, 2.5)  # 30 of 45
 
     # The same estimates from the engine on the LaFigures made by hand above.
