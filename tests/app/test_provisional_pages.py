@@ -299,3 +299,29 @@ def test_loaded_las_unlike_the_rest_are_said_to_be(loaded, tmp_path, members, si
     assert f"Warning {provisional.NOT_LIKE_THE_REST} (English reading, expected standard or " \
         "above" in body  # fmt: skip
     assert f"English reading 150 {england['met_percent']}% Unlike the rest" in body
+
+
+def test_an_interval_resting_on_three_las_is_shown_only_to_the_national_admin(
+    loading, members, signed_in
+):
+    """The North East has 390, 391 and 392 loaded: its interval rests on the spread of their
+    three changes, which with their pooled figure and one LA's own would give the other two
+    LAs' figures. Anyone but a national admin sees the estimate, and "c" for the interval,
+    until 4 LAs are loaded; England (4 LAs) keeps its interval."""
+
+    def north_east_and_england(member):
+        client = signed_in(members[member])
+        rows = by_area(list(csv.DictReader(io.StringIO(
+            client.get(reverse("report-national-export", kwargs={"fmt": "csv"})).content.decode()
+        ))))  # fmt: skip
+        return rows["980"], rows["970"], words(client.get(reverse("report-national")))
+
+    ne, england, body = north_east_and_england("admin938")
+    assert ne["met_percent"] == "68.4" and ne["met_pooled"] == "66.7"
+    assert (ne["met_low"], ne["met_high"], ne["met_not_like_the_rest"]) == ("c", "c", "c")
+    assert england["met_low"] not in ("c", "") and england["met_high"] not in ("c", "")
+    headline = body[body.index("North East, Reading, writing and maths combined: ") :]
+    assert headline.index("(its interval is not shown until 4 LAs are loaded)") < 120, headline
+    ne, _, body = north_east_and_england("national")
+    assert ne["met_low"] not in ("c", "") and ne["met_not_like_the_rest"] == "False"
+    assert "its interval is not shown" not in body

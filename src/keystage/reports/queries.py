@@ -880,9 +880,17 @@ def estimates(collection: Collection, stamp: str | None = None) -> Estimates:
     )  # fmt: skip
 
 
-def _estimate_fields(measure: str, figure: Figure | None, a) -> dict:
+# The fewest LAs loaded in an area for anyone but a national admin to see its interval: the
+# interval's width rests on the spread of the LAs' changes, and with three loaded, one of them
+# the viewer's own, the pooled figure and the spread would give the other two LAs' figures.
+MIN_LAS_FOR_AN_INTERVAL_SHOWN = 4
+
+
+def _estimate_fields(measure: str, figure: Figure | None, a, viewer: Viewer = EVERYTHING) -> dict:
     """A measure's national fields (ESTIMATE_FIELDS) from today's figure of the area (the pooled
-    figure of every pupil loaded, hidden or not for the viewer) and the engine's estimate."""
+    figure of every pupil loaded, hidden or not for the viewer) and the engine's estimate. The
+    interval and the flag are "c" for a viewer who is not a national admin while the area has
+    fewer than MIN_LAS_FOR_AN_INTERVAL_SHOWN LAs loaded."""
     out = dict.fromkeys((f"{measure}_{f}" for f in ESTIMATE_FIELDS), None)
     if figure is None:
         return out  # the row has no such measure (science has no greater depth)
@@ -912,6 +920,9 @@ def _estimate_fields(measure: str, figure: Figure | None, a) -> dict:
                 figure.percent, a.estimate, a.spread_half_width
             ),
         })  # fmt: skip
+        if not viewer.everything and a.las_loaded < MIN_LAS_FOR_AN_INTERVAL_SHOWN:
+            for f in ("low", "high", "not_like_the_rest"):
+                out[f"{measure}_{f}"] = SUPPRESSED
     return out
 
 
@@ -965,7 +976,8 @@ def national_report(
             }  # fmt: skip
             for measure in MEASURES:
                 row.update(_estimate_fields(measure, by_measure.get(measure),
-                                            est.area((subject, measure), area.code)))  # fmt: skip
+                                            est.area((subject, measure), area.code),
+                                            viewer))  # fmt: skip
             rows.append(row)
     if rows_only:  # the downloads and the command: no partly loaded list, no movement
         return NationalReport(rows, [], est.loaded_share, [], [])

@@ -543,6 +543,7 @@ def national(request):
             (key, f"{labels[key[0]]}: {measure_labels[key[1]]}") for key in report.movement_keys
         ],
         "not_like_the_rest": NOT_LIKE_THE_REST,
+        "min_las_shown": queries.MIN_LAS_FOR_AN_INTERVAL_SHOWN,
     })  # fmt: skip
 
 
