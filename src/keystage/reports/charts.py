@@ -215,3 +215,80 @@ def _accessible(svg: bytes, title: str, desc: str) -> bytes:
         f'<desc id="chart-desc">{escape(desc)}</desc>'
     )
     return (text[:start] + head + ">" + labels + text[end + 1 :]).encode("utf-8")
+
+
+# The gap analysis' chart is drawn at the size the page shows it (half the page's 960 px
+# column; the narrow drawing at a phone's 320 px), so that its words are at least 11 px there:
+# 8.5 points and up, at 4/3 px a point.
+_GROUP_WIDTH = {False: 4.5, True: 3.0}  # inches
+_GROUP_TEXT = 9
+_GROUP_SMALL_TEXT = 8.5
+
+
+def group_bars(
+    title: str,
+    categories: list[str],
+    series: list[tuple[str, list]],
+    *,
+    small: list[list[bool]] | None = None,
+    small_words: str = "few pupils: treat with caution",
+    fmt: str = "svg",
+    narrow: bool = False,
+    xlabel: str = "Percentage of eligible pupils",
+) -> bytes:
+    """Pupil groups down the side (their names in words, as given), one bar per series across;
+    values are percentages, None (no figure) and "c" (suppressed) draw no bar and are marked
+    "–" and "c". A bar `small` marks (per series, per group) is drawn paler and hatched, its
+    value followed by "*", and the legend says what that means (`small_words`)."""
+    from matplotlib.patches import Patch
+
+    n = max(len(series), 1)
+    small = small or [[False] * len(categories) for _ in series]
+    wrap = 16 if narrow else 22
+    names = ["\n".join(textwrap.wrap(c, wrap)) or c for c in categories]
+    rows = sum(max(name.count("\n") + 1, 1) * 0.17 + 0.17 * n + 0.08 for name in names)
+    width = _GROUP_WIDTH[narrow]
+    fig, ax = plt.subplots(figsize=(width, 1.9 + 0.2 * n + rows), dpi=100)
+    try:
+        bar = 0.8 / n
+        for i, (name, values) in enumerate(series):
+            colour = COLOURS[i % len(COLOURS)]
+            ys = [c + (i - (n - 1) / 2) * bar for c in range(len(categories))]
+            widths = [v if isinstance(v, int | float) else 0 for v in values]
+            bars = ax.barh(ys, widths, bar * 0.92, label=name, color=colour)
+            for rect, v, few in zip(bars, values, small[i], strict=True):
+                if few:
+                    rect.set_alpha(0.35)
+                    rect.set_hatch("///")
+                    rect.set_edgecolor(colour)
+                text = _bar_text(v) + (" *" if few else "")
+                ax.annotate(text, (rect.get_width(), rect.get_y() + rect.get_height() / 2),
+                            ha="left", va="center", fontsize=_GROUP_SMALL_TEXT, xytext=(2, 0),
+                            textcoords="offset points")  # fmt: skip
+        ax.set_yticks(range(len(categories)), names, fontsize=_GROUP_TEXT)
+        ax.invert_yaxis()  # the first group at the top, as in the table
+        ax.set_xlim(0, 118)
+        ax.set_xticks([0, 25, 50, 75, 100])
+        ax.tick_params(axis="x", labelsize=_GROUP_SMALL_TEXT)
+        ax.set_xlabel(xlabel, fontsize=_GROUP_TEXT)
+        ax.spines[["top", "right"]].set_visible(False)
+        handles, labels = ax.get_legend_handles_labels()
+        if any(any(s) for s in small):
+            handles.append(Patch(facecolor="white", edgecolor="#505a5f", hatch="///"))
+            labels.append(f"* {small_words}")
+        below = transforms.offset_copy(ax.transAxes, fig=fig, y=-34, units="points")
+        ax.legend(handles, labels, fontsize=_GROUP_TEXT, loc="upper center",
+                  bbox_to_anchor=(0.5, 0), bbox_transform=below, ncol=1,
+                  frameon=False)  # fmt: skip
+        ax.set_title("\n".join(textwrap.wrap(title, 36 if narrow else 56)), fontsize=10)
+    except BaseException:
+        plt.close(fig)
+        raise
+    description = _describe(categories, series)
+    marked = [
+        f"{name}: {c}" for (name, _), few in zip(series, small, strict=True)
+        for c, is_small in zip(categories, few, strict=True) if is_small
+    ]  # fmt: skip
+    if marked:
+        description += f" Marked * ({small_words}): {', '.join(marked)}."
+    return _finish(fig, fmt, title, description)
