@@ -72,7 +72,7 @@ class GapReport:
     """What the page, its downloads and its charts show (read it, never change it: it is
     kept and shared).
 
-    `rows`: `queries.gap`'s rows (GAP_FIELDS), each group against the comparators;
+    `rows`: `queries.gap`'s rows (GAP_EXPORT_FIELDS), each group against the comparators;
     `small`: {(level, group, subject, measure)} of the shown figures resting on fewer than
     `reliable_pupils` pupils; `pairs`: the gaps between groups (`between_groups`)."""
 

@@ -40,8 +40,14 @@ SUMMARY_FIELDS = (
     "level", "code", "name", "subject", "pupils", "eligible", "met", "met_percent", "higher",
     "higher_percent",
 )  # fmt: skip
-# `_eligible`: the pupils each percentage is of (its n), "c" when the figure is suppressed.
 GAP_FIELDS = (
+    "group", "subject", "measure", "area", "area_percent", "la_percent", "la_gap",
+    "region_percent", "region_gap", "national_percent", "national_gap",
+)  # fmt: skip
+# The CSV's and Excel's (and the CLI's): GAP_FIELDS with the pupils each percentage is of
+# (`_eligible`, its n; "c" when the figure is suppressed). The PDF keeps GAP_FIELDS, which fit
+# a page across.
+GAP_EXPORT_FIELDS = (
     "group", "subject", "measure", "area", "area_eligible", "area_percent", "la_eligible",
     "la_percent", "la_gap", "region_eligible", "region_percent", "region_gap",
     "national_eligible", "national_percent", "national_gap",

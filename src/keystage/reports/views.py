@@ -313,7 +313,7 @@ def _gap_context(request, level, code):
     - `threshold` (disclosure control: figures on fewer pupils are "c" outside their school
       or LA) and `reliable_pupils` (figures on fewer are marked "treat with caution");
     - `dimensions`: [{key, label, rows, chart, chart_png}] of the chosen subject and measure,
-      each row a `queries.gap` row (GAP_FIELDS: `<level>_percent`, `<level>_eligible` (its n),
+      each row a `queries.gap` row (GAP_EXPORT_FIELDS: `<level>_percent`, `<level>_eligible` (its n),
       `<level>_gap`) with `label` (the group in words) and `small` ({level: True when that
       figure rests on fewer than `reliable_pupils` pupils});
     - `between_groups`: [{measure, heading, rows}], one table per measure of the chosen
@@ -668,7 +668,8 @@ def gap_export(request, level, code, fmt):
     word, title_word = queries.words(context["collection"])
     stem = f"{word}-gap-{level}-{code}"
     title = f"{title_word} gap analysis: {context['area'].name}"
-    return _table(fmt, stem, queries.GAP_FIELDS, context["all_rows"], title=title,
+    fields = queries.GAP_FIELDS if fmt == "pdf" else queries.GAP_EXPORT_FIELDS
+    return _table(fmt, stem, fields, context["all_rows"], title=title,
                   request=request, context={"gap": context})  # fmt: skip
 
 
