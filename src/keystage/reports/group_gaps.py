@@ -53,9 +53,7 @@ def settings(definition: Definition) -> GroupSettings:
         for side in ("first", "second"):
             groups = entry.get(side)
             if not groups or not all(isinstance(g, str) and ":" in g for g in groups):
-                raise ValueError(
-                    f'{where} gaps entry {n}: {side} must list groups such as "sex:F"'
-                )
+                raise ValueError(f'{where} gaps entry {n}: {side} must list groups such as "sex:F"')
             sides.append(tuple(groups))
         if not isinstance(entry.get("label"), str) or not entry["label"]:
             raise ValueError(f"{where} gaps entry {n} needs a label")

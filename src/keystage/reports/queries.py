@@ -76,7 +76,6 @@ OFFICIAL_FIELDS = (
 )  # fmt: skip
 
 
-
 def today() -> dt.date:
     """The day figures are shown on (a collection may hold some back until a date of its
     definition, as phonics does its "met" figures until the threshold is published)."""

@@ -363,8 +363,13 @@ def _gap_context(request, level, code):
         "measures": _measure_headings(collection),
         "row_heading": queries.row_heading(collection),
         "dimensions": [
-            {"key": d, "label": queries.dimension_label(d), "rows": members,
-             "chart": chart + chart_query(d), "chart_png": chart_png + chart_query(d)}
+            {
+                "key": d,
+                "label": queries.dimension_label(d),
+                "rows": members,
+                "chart": chart + chart_query(d),
+                "chart_png": chart_png + chart_query(d),
+            }
             for d, members in dimensions.items()
         ],  # fmt: skip
         "between_groups": [
