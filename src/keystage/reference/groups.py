@@ -20,6 +20,7 @@ class Dimension:
     codes: dict[str, str]  # code -> what it means, in the order shown
     same_as: dict[str, str] = field(default_factory=dict)
     otherwise: str | None = None
+    when_missing: str | None = None  # the code of a pupil whose file gives others, not this
     source: str | None = None  # the dimension this one is worked out from
     by: dict[str, str] = field(default_factory=dict)  # the source's code -> this one's
 
@@ -49,6 +50,14 @@ class PupilGroups:
             if other.source == key and code in other.by:
                 out.append(f"{other.key}:{other.by[code]}")
         return out
+
+    def when_missing(self, key: str) -> list[str]:
+        """The groups of a pupil whose file leaves out characteristic `key` but gives another
+        (none unless the reference data says what that means)."""
+        dimension = self.dimensions.get(key)
+        if dimension is None or dimension.when_missing is None:
+            return []
+        return self.groups_for(key, dimension.when_missing)
 
     def derived(self) -> list[Dimension]:
         """The dimensions worked out from another's codes."""
@@ -85,6 +94,7 @@ def _dimension(key: str, raw: dict) -> Dimension:
         codes=dict(raw.get("codes", {})),
         same_as=dict(raw.get("same_as", {})),
         otherwise=raw.get("otherwise"),
+        when_missing=raw.get("when_missing"),
         source=raw.get("from"),
         by=dict(raw.get("by", {})),
     )

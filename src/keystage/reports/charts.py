@@ -10,6 +10,7 @@ bars per group with the group's name beside it."""
 from __future__ import annotations
 
 import io
+import re
 import textwrap
 from html import escape
 
@@ -217,6 +218,12 @@ def _accessible(svg: bytes, title: str, desc: str) -> bytes:
     return (text[:start] + head + ">" + labels + text[end + 1 :]).encode("utf-8")
 
 
+def _wrapped(text: str, width: int) -> str:
+    """`text` on lines of about `width` characters, never breaking "(n = 12)"."""
+    kept = re.sub(r"\(n = ([^)]*)\)", lambda m: f"(n\u00a0=\u00a0{m.group(1)})", text)
+    return "\n".join(textwrap.wrap(kept, width)).replace("\u00a0", " ") or text
+
+
 # The gap analysis' chart is drawn at the size the page shows it (half the page's 960 px
 # column; the narrow drawing at a phone's 320 px), so that its words are at least 11 px there:
 # 8.5 points and up, at 4/3 px a point.
@@ -245,8 +252,10 @@ def group_bars(
     n = max(len(series), 1)
     small = small or [[False] * len(categories) for _ in series]
     wrap = 16 if narrow else 22
-    names = ["\n".join(textwrap.wrap(c, wrap)) or c for c in categories]
-    rows = sum(max(name.count("\n") + 1, 1) * 0.17 + 0.17 * n + 0.08 for name in names)
+    names = [_wrapped(c, wrap) for c in categories]
+    # Each group as tall as its name or its bars (an eighth of an inch each: their values'
+    # 8.5 points fit beside them), whichever is taller.
+    rows = sum(max((name.count("\n") + 1) * 0.16, 0.125 * n) + 0.12 for name in names)
     width = _GROUP_WIDTH[narrow]
     fig, ax = plt.subplots(figsize=(width, 1.9 + 0.2 * n + rows), dpi=100)
     try:
@@ -272,15 +281,21 @@ def group_bars(
         ax.tick_params(axis="x", labelsize=_GROUP_SMALL_TEXT)
         ax.set_xlabel(xlabel, fontsize=_GROUP_TEXT)
         ax.spines[["top", "right"]].set_visible(False)
-        handles, labels = ax.get_legend_handles_labels()
+        # The series' own colours (a legend takes its first bar's look, which may be pale).
+        handles = [Patch(facecolor=COLOURS[i % len(COLOURS)]) for i in range(len(series))]
+        labels = [name for name, _ in series]
         if any(any(s) for s in small):
             handles.append(Patch(facecolor="white", edgecolor="#505a5f", hatch="///"))
             labels.append(f"* {small_words}")
+        labels = [_wrapped(label, 30 if narrow else 44) for label in labels]
+        # Below the axis and its label, in the middle of the whole drawing.
         below = transforms.offset_copy(ax.transAxes, fig=fig, y=-34, units="points")
+        where = transforms.blended_transform_factory(fig.transFigure, below)
         ax.legend(handles, labels, fontsize=_GROUP_TEXT, loc="upper center",
-                  bbox_to_anchor=(0.5, 0), bbox_transform=below, ncol=1,
+                  bbox_to_anchor=(0.5, 0), bbox_transform=where, ncol=1,
                   frameon=False)  # fmt: skip
-        ax.set_title("\n".join(textwrap.wrap(title, 36 if narrow else 56)), fontsize=10)
+        # Over the whole drawing, not the axes beside the groups' names: it has the room.
+        fig.suptitle("\n".join(textwrap.wrap(title, 34 if narrow else 52)), fontsize=10)
     except BaseException:
         plt.close(fig)
         raise

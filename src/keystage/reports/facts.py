@@ -93,6 +93,24 @@ def _characteristic(key: str, raw) -> list[str]:
     return pupil_groups().groups_for(key, value[:30])
 
 
+def _characteristic_groups(values) -> list[str]:
+    """The groups of a pupil's characteristics (`values` in GROUPED_CHARACTERISTICS order). A
+    characteristic the file leaves out while it gives another is counted as its `when_missing`
+    code when the reference data has one: a CTF lists free school meals only for the pupils
+    who have had them."""
+    found, given, missing = [], False, []
+    for key, raw in zip(GROUPED_CHARACTERISTICS, values, strict=False):
+        groups = _characteristic(key, raw)
+        given = given or bool(groups)
+        found += groups
+        if not groups:
+            missing.append(key)
+    if given:
+        for key in missing:
+            found += pupil_groups().when_missing(key)
+    return found
+
+
 def groups_of(dob: str, sex: str, characteristics: dict | None) -> list[str]:
     """The pupil groups a pupil is counted in, "all" first."""
     found = ["all"]
@@ -102,8 +120,9 @@ def groups_of(dob: str, sex: str, characteristics: dict | None) -> list[str]:
     term = term_of_birth(dob)
     if term:
         found.append(f"term:{term}")
-    for key in GROUPED_CHARACTERISTICS:
-        found += _characteristic(key, (characteristics or {}).get(key))
+    found += _characteristic_groups(
+        [(characteristics or {}).get(k) for k in GROUPED_CHARACTERISTICS]
+    )
     return found
 
 
@@ -209,8 +228,7 @@ def _count(collection: Collection, slots: _Slots, definition, school_ids=None, l
             sex = sex.strip().upper()
             if sex in ("M", "F"):
                 found.append(gid(f"sex:{sex}"))
-            for key, raw in zip(GROUPED_CHARACTERISTICS, values, strict=False):
-                found += [gid(group) for group in _characteristic(key, raw)]
+            found += [gid(group) for group in _characteristic_groups(values)]
             q = profiles[profile] = len(profile_groups)
             profile_groups.append(found)
         t = term_get(dob)
