@@ -220,3 +220,39 @@ def test_the_chart_names_groups_in_words_and_marks_the_small_ones(grouped, membe
         sizes = [float(s) for s in re.findall(r"font-size: ?([\d.]+)px", svg)]
         sizes += [float(s) for s in re.findall(r"font: ?([\d.]+)px", svg)]
         assert sizes and min(sizes) * scale >= 11, (query, min(sizes), scale)
+
+
+@pytest.mark.parametrize(
+    ("groups", "message"),
+    [
+        ({"reliable_pupils": 0}, "reliable_pupils must be a whole number of pupils, 1 or more"),
+        ({"gaps": [{"label": "Girls minus boys", "first": ["F"], "second": ["sex:M"]}]},
+         'gaps entry 1: first must list groups such as "sex:F"'),
+        ({"gaps": [{"first": ["sex:F"], "second": ["sex:M"]}]}, "gaps entry 1 needs a label"),
+    ],
+)  # fmt: skip
+def test_a_malformed_groups_table_is_refused_naming_the_definition(groups, message):
+    import dataclasses
+
+    from keystage.engine import definition
+    from keystage.reports.group_gaps import settings
+
+    broken = dataclasses.replace(definition.load("ks1-2024"), raw={"groups": groups})
+    with pytest.raises(ValueError, match="definition ks1-2024: \\[groups\\]") as found:
+        settings(broken)
+    assert message in str(found.value)
+
+
+def test_every_collection_compares_its_groups_by_the_reference_datas_codes():
+    from keystage.engine import definition
+    from keystage.reference.groups import pupil_groups
+    from keystage.reports.group_gaps import settings
+
+    known = pupil_groups().dimensions
+    for name in definition.available():
+        found = settings(definition.load(name))
+        assert found.reliable_pupils == 10 and len(found.pairs) == 4, name
+        for pair in found.pairs:
+            for group in (*pair.first, *pair.second):
+                key, _, code = group.partition(":")
+                assert code in known[key].codes, (name, group)
