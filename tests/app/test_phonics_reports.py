@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 
 import pytest
 
@@ -169,6 +170,13 @@ def test_gap_analysis_and_downloads(cohort, members, signed_in, monkeypatch):
     client = signed_in(members["admin938"])
     body = page(client, "report-gap", p2023, level="school", code="9382001")
     assert "Girls" in body and "33.3" in body and "-26.7" in body
+    words = " ".join(re.sub(r"<[^>]+>", " ", body).split())
+    # Year 1 girls 1 of 3 (absent counts), boys 1 of 2 (left does not): -16.7 points; LA 938
+    # girls 3 of 5, boys 1 of 3: +26.7.
+    assert "Girls (n = 3) Fewer than 10 pupils: treat with caution 33.3%" in words
+    table = words[words.index("Gaps between groups: Year 1") :]
+    assert re.search(r"Girls minus boys -16\.7 percentage points 33\.3% \(n = 3\) against "
+                     r"50\.0% \(n = 2\) .*? \+26\.7 percentage points", table)  # fmt: skip
     rows = list(csv.DictReader(io.StringIO(
         page(client, "report-gap-export", p2023, level="school", code="9382001", fmt="csv"))))  # fmt: skip
     girls = next(r for r in rows if (r["group"], r["subject"]) == ("sex:F", "y1"))

@@ -28,13 +28,13 @@ from keystage.engine import definition as definitions
 from keystage.engine import provisional
 from keystage.engine.measures import rounded, wilson_interval
 from keystage.orgs.models import ExpectedSchool, LocalAuthority, Region, School
+from keystage.reference.groups import pupil_groups
 from keystage.reports import disclosure
 from keystage.reports.disclosure import EVERYTHING, SUPPRESSED, Viewer
 from keystage.reports.models import NATIONAL_CODE, Fact, FactsDue
 from keystage.submissions.models import Collection, Upload
 
 PLACES = 1
-GAP_GROUPS = ("all", "sex:F", "sex:M", "term:autumn", "term:spring", "term:summer")
 MEASURES = ("met", "higher")
 
 SUMMARY_FIELDS = (
@@ -44,6 +44,14 @@ SUMMARY_FIELDS = (
 GAP_FIELDS = (
     "group", "subject", "measure", "area", "area_percent", "la_percent", "la_gap",
     "region_percent", "region_gap", "national_percent", "national_gap",
+)  # fmt: skip
+# The CSV's and Excel's (and the CLI's): GAP_FIELDS with the pupils each percentage is of
+# (`_eligible`, its n; "c" when the figure is suppressed). The PDF keeps GAP_FIELDS, which fit
+# a page across.
+GAP_EXPORT_FIELDS = (
+    "group", "subject", "measure", "area", "area_eligible", "area_percent", "la_eligible",
+    "la_percent", "la_gap", "region_eligible", "region_percent", "region_gap",
+    "national_eligible", "national_percent", "national_gap",
 )  # fmt: skip
 # Each measure's fields of the national figures: the estimate and its interval (`_percent`,
 # `_low`, `_high`), the pooled figure and its Wilson interval, the mean change since last year,
@@ -67,20 +75,6 @@ OFFICIAL_FIELDS = (
     "level", "code", "name", "subject", "measure", "provisional_percent", "published_percent",
     "difference", "eligible",
 )  # fmt: skip
-
-_DIMENSION_ORDER = ("all", "sex", "term", "fsm", "sen", "eal", "ethnicity")
-DIMENSION_LABELS = {
-    "all": "All pupils", "sex": "Sex", "term": "Term of birth", "fsm": "Free school meals",
-    "sen": "Special educational needs", "eal": "First language", "ethnicity": "Ethnicity",
-}  # fmt: skip
-_GROUP_LABELS = {
-    "all": "All pupils", "sex:F": "Girls", "sex:M": "Boys",
-    "term:autumn": "Autumn-born (September to December)",
-    "term:spring": "Spring-born (January to April)", "term:summer": "Summer-born (May to August)",
-    "fsm:Y": "Free school meals", "fsm:N": "Not free school meals",
-    "sen:E": "Education, health and care plan", "sen:K": "SEN support", "sen:N": "No SEN",
-}  # fmt: skip
-_GROUP_ORDER = {g: n for n, g in enumerate(_GROUP_LABELS)}
 
 
 def today() -> dt.date:
@@ -113,24 +107,23 @@ ENGLAND = Area("national", NATIONAL_CODE, "England")
 
 
 def group_label(group: str) -> str:
-    if group in _GROUP_LABELS:
-        return _GROUP_LABELS[group]
-    dimension, _, value = group.partition(":")
-    return f"{DIMENSION_LABELS.get(dimension, dimension)}: {value}"
+    """A pupil group in words ("Girls", "White British"), from the shared reference data
+    (reference/pupil_groups.toml); "First language: XYZ" for a code it does not know."""
+    return pupil_groups().label(group)
+
+
+def dimension_label(dimension: str) -> str:
+    """What a dimension of pupil groups is called ("Free school meals", "Ethnic group")."""
+    return pupil_groups().dimension_label(dimension)
 
 
 def dimension_of(group: str) -> str:
     return group.partition(":")[0]
 
 
-def _group_key(group: str):
-    dimension = dimension_of(group)
-    rank = _DIMENSION_ORDER.index(dimension) if dimension in _DIMENSION_ORDER else 99
-    return (rank, _GROUP_ORDER.get(group, 99), group)
-
-
 def ordered_groups(groups) -> list[str]:
-    return sorted(set(groups), key=_group_key)
+    """Groups in the pages' order (the reference data's dimensions, then their codes)."""
+    return sorted(set(groups), key=pupil_groups().sort_key)
 
 
 def school_area(s: School) -> list[Area]:
@@ -459,27 +452,49 @@ def _figures(
     return out
 
 
-def _protect(mine: dict[str, AreaFigures]) -> None:
-    """Secondary suppression within each dimension (girls/boys, the three terms...)."""
-    by_dimension: dict[str, list[AreaFigures]] = defaultdict(list)
-    for group, found in mine.items():
+def _partitions(groups) -> list[list[str]]:
+    """The sets of groups that add up (nearly) to a figure that may be shown: each dimension's
+    groups (to all pupils), and the groups of a dimension that make up one group of a
+    dimension worked out from it (White British, White Irish... to White)."""
+    by_dimension: dict[str, list[str]] = defaultdict(list)
+    for group in groups:
         if group != "all":
-            by_dimension[dimension_of(group)].append(found)
-    for members in by_dimension.values():
-        subjects = {s for f in members for s in f.subjects}
-        for subject in subjects:
-            for measure in MEASURES:
-                cells = [
-                    (f.group, f.subjects[subject][measure].eligible,
-                     f.subjects[subject][measure].hidden)
-                    for f in members
-                    if f.subjects.get(subject, {}).get(measure) is not None
-                ]  # fmt: skip
-                for group in disclosure.protect_siblings(cells):
-                    mine[group].subjects[subject][measure].hidden = True
-        cells = [(f.group, f.pupils, f.pupils_hidden) for f in members]
-        for group in disclosure.protect_siblings(cells):
-            mine[group].pupils_hidden = True
+            by_dimension[dimension_of(group)].append(group)
+    out = list(by_dimension.values())
+    for derived in pupil_groups().derived():
+        parts: dict[str, list[str]] = defaultdict(list)
+        for group in by_dimension.get(derived.source, ()):
+            code = group.partition(":")[2]
+            if code in derived.by:
+                parts[derived.by[code]].append(group)
+        out += [members for members in parts.values() if len(members) > 1]
+    return out
+
+
+def _protect(mine: dict[str, AreaFigures]) -> None:
+    """Secondary suppression within each set of groups that add up to another figure
+    (girls/boys, the three terms, the ethnicities of one ethnic group...): again until
+    nothing changes, since a group suppressed in one set may leave one alone in another."""
+    partitions = _partitions(mine)
+    changed = True
+    while changed:
+        changed = False
+        for members in partitions:
+            found = [mine[g] for g in members]
+            subjects = {s for f in found for s in f.subjects}
+            for subject in subjects:
+                for measure in MEASURES:
+                    cells = [
+                        (f.group, f.subjects[subject][measure].eligible,
+                         f.subjects[subject][measure].hidden)
+                        for f in found
+                        if f.subjects.get(subject, {}).get(measure) is not None
+                    ]  # fmt: skip
+                    for group in disclosure.protect_siblings(cells):
+                        mine[group].subjects[subject][measure].hidden = changed = True
+            cells = [(f.group, f.pupils, f.pupils_hidden) for f in found]
+            for group in disclosure.protect_siblings(cells):
+                mine[group].pupils_hidden = changed = True
 
 
 def _own(collection: Collection):
@@ -625,15 +640,17 @@ def gap(
                     continue  # no greater depth in this subject (science)
                 line = {
                     "group": group, "subject": subject, "measure": measure, "area": area.code,
-                    "area_percent": figure.shown_percent,
+                    "area_eligible": figure.shown_eligible, "area_percent": figure.shown_percent,
                 }  # fmt: skip
                 for level in ("la", "region", "national"):
                     other = comparators.get(level)
                     theirs = found.get((other.level, other.code), {}).get(group) if other else None
                     them = theirs.subjects.get(subject, {}).get(measure) if theirs else None
                     if them is None:
-                        line[f"{level}_percent"] = line[f"{level}_gap"] = None
+                        line[f"{level}_eligible"] = line[f"{level}_percent"] = None
+                        line[f"{level}_gap"] = None
                         continue
+                    line[f"{level}_eligible"] = them.shown_eligible
                     line[f"{level}_percent"] = them.shown_percent
                     if figure.hidden or them.hidden:
                         line[f"{level}_gap"] = SUPPRESSED
