@@ -149,6 +149,15 @@ def ctf(pupils: list[dict], la: str = "938", estab: str = "2001", encoding: str 
             basic += f"<FormerUPN>{escape(p['former_upn'])}</FormerUPN>"
         if p.get("nc_year"):
             basic += f"<NCyearActual>{escape(p['nc_year'])}</NCyearActual>"
+        # Characteristics where the definitions' [characteristics] ctf paths put them: `fsm`
+        # is the date FSM started, `eal` the first language's code.
+        if p.get("fsm"):
+            basic += f"<FSMhistory><FSMstartDate>{escape(p['fsm'])}</FSMstartDate></FSMhistory>"
+        for key, tag in (("sen", "SENprovision"), ("ethnicity", "Ethnicity")):
+            if p.get(key):
+                basic += f"<{tag}>{escape(p[key])}</{tag}>"
+        if p.get("eal"):
+            basic += f"<Languages><Type>{escape(p['eal'])}</Type></Languages>"
         if basic:
             out.append(f"<BasicDetails>{basic}</BasicDetails>")
         out.append("<StageAssessments><KeyStage><Stage>KS1</Stage>")

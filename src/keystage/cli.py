@@ -507,7 +507,7 @@ def cmd_report(args) -> int:
         if args.kind == "summary":
             fields, rows = queries.SUMMARY_FIELDS, queries.summary(collection, **where)
         elif args.kind == "gap":
-            fields, rows = queries.GAP_FIELDS, queries.gap(collection, **where)
+            fields, rows = queries.GAP_EXPORT_FIELDS, queries.gap(collection, **where)
         else:
             fields, rows = queries.NATIONAL_FIELDS, queries.national(collection)
     except queries.AreaNotFound as e:

@@ -101,7 +101,18 @@ def test_sex_and_term_of_birth_groups(imported):
         "all", "sex:F", "term:spring", "fsm:Y", "sen:K",
     ]  # fmt: skip
     assert groups_of("2016-06-01", "M", {"fsm": "no", "eal": "ENG", "ethnicity": "wbri"}) == [
-        "all", "sex:M", "term:summer", "fsm:N", "eal:ENG", "ethnicity:WBRI",
+        "all", "sex:M", "term:summer", "fsm:N", "eal:ENG", "ethnicity:WBRI", "ethnic_group:white",
+    ]  # fmt: skip
+    # DfE's extended codes count as their main code (reference/pupil_groups.toml): White
+    # English as White British, Nigerian as Black African; a language as other than English.
+    # A CTF lists FSM history only for the pupils who have one: a file that gives other
+    # characteristics but no FSM means not eligible.
+    assert groups_of("2016-06-01", "", {"eal": "URD", "ethnicity": "WENG"})[1:] == [
+        "term:summer", "eal:OTH", "ethnicity:WBRI", "ethnic_group:white", "fsm:N",
+    ]  # fmt: skip
+    assert groups_of("2016-06-01", "", {}) == ["all", "term:summer"]
+    assert groups_of("2016-06-01", "", {"ethnicity": "BNGN", "eal": "N"})[2:] == [
+        "eal:ENG", "ethnicity:BAFR", "ethnic_group:black", "fsm:N",
     ]  # fmt: skip
 
 

@@ -129,6 +129,8 @@ PARAMETERS = {
     "report-official": None,
     "report-official-export": lambda t: {"fmt": "csv"},
     "report-open-data": None,
+    "report-open-data-meta": None,
+    "report-open-data-zip": None,
     "report-pupils": lambda t: {"code": TENANT_SCHOOLS[t.code]},
     "report-pupils-export": lambda t: {"code": TENANT_SCHOOLS[t.code], "fmt": "csv"},
     "report-pack-create": _la_code,

@@ -169,6 +169,23 @@ def test_hand_worked_class_ees_row():
     assert len(dfe_only) == len(row) - 8
 
 
+def test_the_ees_columns_name_every_column_of_the_row_in_its_order():
+    from keystage.engine.collections.ks1 import measures as ks1
+
+    for keystage_columns in (True, False):
+        row = ees_row(count_pupils(CLASS, D), D, keystage_columns=keystage_columns)
+        columns = ks1.ees_columns(D, keystage_columns=keystage_columns)
+        assert [c.name for c in columns] == list(row)
+    columns = {c.name: c for c in ks1.ees_columns(D, keystage_columns=False)}
+    assert len({c.label for c in columns.values()}) == len(columns)  # EES wants labels unique
+    reading = columns["t_readta_pre_key_stage_standard_1"]
+    assert (reading.label, reading.grouping, reading.unit, reading.dp, reading.of) == (
+        "English reading: pre key stage standard 1", "English reading", "", 0, None)  # fmt: skip
+    assert columns["t_rwm_met_higher_standard"].label == (
+        "Reading, writing and maths combined: met higher standard"
+    )
+
+
 def test_pupil_records_count_like_mappings():
     records = [PupilRecord(line=i + 2, outcomes=dict(p)) for i, p in enumerate(CLASS)]
     assert count_pupils(records, D) == count_pupils(CLASS, D)

@@ -373,9 +373,26 @@ def test_every_collection_has_one_measures_entry_point():
     }  # fmt: skip
 
 
+def test_the_ees_columns_name_every_column_of_the_row_with_its_percentages_unit():
+    school = [pupil(f"R{i}", "1", "35" if i == 0 else "10") for i in range(8)]
+    for keystage_columns in (True, False):
+        row = phonics.ees_row(phonics.count_pupils(school, P2023), P2023,
+                              keystage_columns=keystage_columns, as_of=AFTER)  # fmt: skip
+        columns = phonics.ees_columns(P2023, keystage_columns=keystage_columns)
+        assert [c.name for c in columns] == list(row)
+        assert len({c.label for c in columns}) == len(columns)
+    found = {c.name: c for c in phonics.ees_columns(P2023)}
+    met = found["pt_phonics_y2_met_expected_standard"]
+    assert (met.label, met.grouping, met.unit, met.dp, met.of) == (
+        "Year 2 re-check: met expected standard, % of eligible pupils", "Year 2 re-check", "%", 0,
+        "t_phonics_y2_eligible_pupils",
+    )  # fmt: skip
+    assert (found["t_phonics_y1_absent"].unit, found["t_phonics_y1_absent"].of) == ("", None)
+
+
 def test_every_collections_measures_module_has_the_same_functions_and_parameters():
-    entry = ("needs", "count_pupils", "count_by_group", "measures", "ees_row", "to_json",
-             "from_json", "headlines")  # fmt: skip
+    entry = ("needs", "count_pupils", "count_by_group", "measures", "ees_row", "ees_columns",
+             "to_json", "from_json", "headlines")  # fmt: skip
     shapes = {}
     for code, package in packages().items():
         own = importlib.import_module(f"{package.__name__}.measures")

@@ -17,10 +17,12 @@ from keystage.engine.records import PupilRecord
 __all__ = [
     "UNKNOWN",
     "Counts",
+    "EesColumn",
     "MeasureSettings",
     "MeasureSettingsError",
     "Needs",
     "count_pupils",
+    "ees_columns",
     "ees_row",
     "measures",
     "percent",
@@ -339,6 +341,48 @@ def measures(counts: Counts, definition: Definition) -> dict[str, Any]:
             "higher_percent": percent(counts.combined_higher, counts.combined_eligible),
         },
     }
+
+
+@dataclass(frozen=True)
+class EesColumn:
+    """One column of the EES open data and its row of the EES metadata file (`.meta.csv`):
+    `label` the words EES shows for it, `grouping` its indicator group (the subject or year
+    group), `unit` "" for a number of pupils or "%" for a percentage, `dp` the decimal places
+    EES shows, and `of` the column of eligible pupils a percentage is taken of (None for a
+    count), so that a percentage of no pupils can be written as not applicable."""
+
+    name: str
+    label: str
+    grouping: str
+    unit: str = ""
+    dp: int = 0
+    of: str | None = None
+
+
+def bucket_words(bucket: str) -> str:
+    """The words of a bucket's name: `met_expected_standard` -> "met expected standard"."""
+    return bucket.replace("_", " ")
+
+
+def ees_columns(
+    definition: Definition, *, combined_label: str, keystage_columns: bool = True
+) -> list[EesColumn]:
+    """The columns of `ees_row`, in its order, with their words for the EES metadata file: each
+    subject's counts under the subject's label, then the combined measure's under
+    `combined_label`. All are whole numbers of pupils."""
+    config = settings(definition)
+    names = list(ees_row(Counts(), definition, keystage_columns=keystage_columns))
+    found: dict[str, EesColumn] = {}
+    for s in definition.subjects:
+        for bucket in config.buckets:
+            name = config.column.format(short=s.short, bucket=bucket)
+            found[name] = EesColumn(name, f"{s.label}: {bucket_words(bucket)}", s.label)
+    for bucket in config.buckets:
+        name = config.column.format(short=config.combined_short, bucket=bucket)
+        found.setdefault(
+            name, EesColumn(name, f"{combined_label}: {bucket_words(bucket)}", combined_label)
+        )
+    return [found[n] for n in names]
 
 
 def ees_row(

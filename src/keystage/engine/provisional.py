@@ -48,6 +48,7 @@ __all__ = [
     "load_steps",
     "mean_change_as_loaded",
     "settings",
+    "unlike_the_rest",
 ]
 
 ENGLAND = "england"
@@ -116,14 +117,19 @@ class AreaEstimate:
     las_predicted_from_pooled: int
     pupils_loaded: int  # pupils of the loaded LAs
     pupils_expected: int  # pupils of the loaded LAs + expected pupils of the others
-    coverage: float | None  # pupils_loaded / pupils_expected, 0-100
+    # pupils_loaded / pupils_expected, 0-100; None when LAs are still to load and none of them
+    # has expected pupils known (nor then an estimate: `reason` says why).
+    coverage: float | None
     eligible: int  # loaded LAs' eligible pupils
     met: int
     # t quantile x standard error: the interval is the estimate +/- this, cut at 0 and 100.
     half_width: float | None = None
+    # The half-width from the spread of the loaded LAs' changes alone (quasi-binomial, with the
+    # finite-population correction): what `not_like_the_rest` compares the pooled figure with.
+    spread_half_width: float | None = None
     degrees_of_freedom: int | None = None
-    # The loaded LAs' pooled figure is further from the estimate than the half-width: the LAs
-    # loaded so far are not like the rest (NOT_LIKE_THE_REST says so).
+    # The loaded LAs' pooled figure is further from the estimate than `spread_half_width`: the
+    # LAs loaded so far are not like the rest (NOT_LIKE_THE_REST says so; `unlike_the_rest`).
     not_like_the_rest: bool = False
     reason: str | None = None
 
@@ -151,24 +157,61 @@ def la_status(la: LaFigures, loaded_share: float) -> str:
 # -- the estimator ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class _Change:
+    """A loaded LA with last year's figure: its eligible pupils, this year's and last year's
+    percentages and the change."""
+
+    n: int
+    p: float
+    y: float
+    region: str
+
+    @property
+    def d(self) -> float:
+        return self.p - self.y
+
+    @property
+    def binomial(self) -> float:
+        """The variance per pupil of the change from sampling alone, percent² × pupils:
+        p(100 − p) this year + y(100 − y) last year (two cohorts of about the same size)."""
+        return _binomial(self.p) + _binomial(self.y)
+
+
+def _binomial(percent: float) -> float:
+    """p(100 − p), a percentage's variance per pupil (0 outside 0-100)."""
+    return max(0.0, percent * (100.0 - percent))
+
+
 class _Sums:
-    """What an area's estimate needs, summed over its LAs in one pass."""
+    """What an area's estimate needs from its LAs, gathered in one pass."""
 
     __slots__ = (
         "las", "m", "m_eligible", "partly", "pupils", "eligible", "met", "level1", "level2",
-        "n_change", "change0", "change1", "change2", "expected_unloaded",
-        "expected_with_last", "expected_times_last", "expected_without_last", "fallback_las",
+        "changes", "expected_unloaded", "waiting", "expected_without_last", "fallback_las",
     )  # fmt: skip
 
     def __init__(self) -> None:
-        self.las = self.m = self.m_eligible = self.partly = self.fallback_las = self.n_change = 0
+        self.las = self.m = self.m_eligible = self.partly = self.fallback_las = 0
         self.pupils = self.eligible = self.met = 0
         self.level1 = self.level2 = 0.0  # Σ n p, Σ n p² over loaded LAs
-        self.change0 = self.change1 = self.change2 = 0.0  # Σ n, Σ n d, Σ n d² (with last year)
+        self.changes: list[_Change] = []  # loaded LAs with last year's figure and eligible pupils
         self.expected_unloaded = 0
-        self.expected_with_last = 0.0  # Σ E over LAs not loaded with last year's figure
-        self.expected_times_last = 0.0  # Σ E y over them
+        # LAs not loaded with last year's figure: (region, expected pupils, last year's figure)
+        self.waiting: list[tuple[str, int, float]] = []
         self.expected_without_last = 0  # Σ E over LAs not loaded without it
+
+    @property
+    def n_change(self) -> int:
+        return len(self.changes)
+
+    @property
+    def change0(self) -> float:  # Σ n over the loaded LAs with a change
+        return float(sum(c.n for c in self.changes))
+
+    @property
+    def change1(self) -> float:  # Σ n d
+        return sum(c.n * c.d for c in self.changes)
 
 
 def _sum(las: Iterable[LaFigures], loaded_share: float) -> tuple[dict[str, _Sums], list]:
@@ -192,11 +235,7 @@ def _sum(las: Iterable[LaFigures], loaded_share: float) -> tuple[dict[str, _Sums
                 s.level1 += n * p
                 s.level2 += n * p * p
                 if la.last_year is not None:
-                    d = p - la.last_year
-                    s.n_change += 1
-                    s.change0 += n
-                    s.change1 += n * d
-                    s.change2 += n * d * d
+                    s.changes.append(_Change(n, p, float(la.last_year), la.region))
             continue
         if status == "partly":
             s.partly += 1
@@ -210,8 +249,7 @@ def _sum(las: Iterable[LaFigures], loaded_share: float) -> tuple[dict[str, _Sums
             s.expected_without_last += e
             s.fallback_las += 1
         else:
-            s.expected_with_last += e
-            s.expected_times_last += e * la.last_year
+            s.waiting.append((la.region, e, float(la.last_year)))
     return by_region, partly
 
 
@@ -219,7 +257,9 @@ def _total(parts: Iterable[_Sums]) -> _Sums:
     out = _Sums()
     for s in parts:
         for name in _Sums.__slots__:
-            setattr(out, name, getattr(out, name) + getattr(s, name))
+            value = getattr(s, name)
+            setattr(out, name, getattr(out, name) + (list(value) if isinstance(value, list)
+                                                      else value))  # fmt: skip
     return out
 
 
@@ -230,36 +270,129 @@ def _residual(s0: float, s1: float, s2: float) -> float:
 
 @dataclass(frozen=True)
 class _Spread:
-    """The dispersion φ (percent² × pupils: an LA of n pupils varies by φ / n) of this year's
-    changes and of this year's levels between loaded LAs, with their degrees of freedom."""
+    """How the loaded LAs differ, pooled over groups (England: one group; regions: every
+    region, each around its own means), docs/measures.md gives the formulas:
+
+    - `change`, `level`: the quasi-binomial dispersions φ (percent² × pupils: an LA of n pupils
+      varies by φ / n) of this year's changes and of this year's levels, with their degrees of
+      freedom (the issue's Σ nᵢ(dᵢ − μ̂)² / (m − groups));
+    - `between`: τ², the variance of an LA's change beyond its pupils' binomial variation
+      (which large LAs show as much as small ones), by the method of moments;
+    - `slope`, `slope_variance`: the pupil-weighted slope of the change on last year's figure
+      (within the groups) and its variance: how far an LA's change follows its level last year
+      (low attainers tend to improve more), for the interval when the LAs still to load were
+      not at the loaded LAs' level last year."""
 
     change: float
     change_df: int
     level: float
     level_df: int
+    between: float = 0.0
+    slope: float = 0.0
+    slope_variance: float = 0.0
 
 
 def _spread(groups: list[_Sums]) -> _Spread:
-    """The spread pooled over `groups` (England: one group; regions: every region, each around
-    its own mean): Σ nᵢ(dᵢ − μ̂)² / (m − groups)."""
     change_rss = level_rss = 0.0
     change_df = level_df = 0
+    sampling = weight = 0.0  # Σ (1 − hᵢ) bᵢ and Σ nᵢ (1 − hᵢ), hᵢ = nᵢ / N of the group
+    sxx = sxe = 0.0  # Σ n x², Σ n x e, x = y − ȳ of the group, e = d − μ̂ of the group
+    slope_terms: list[tuple[float, float, float]] = []  # (n, x, binomial) per LA
     for s in groups:
         if s.n_change:
-            change_rss += _residual(s.change0, s.change1, s.change2)
+            total = s.change0
+            mu = s.change1 / total
+            ybar = sum(c.n * c.y for c in s.changes) / total
+            for c in s.changes:
+                e, x, h = c.d - mu, c.y - ybar, c.n / total
+                change_rss += c.n * e * e
+                sampling += (1.0 - h) * c.binomial
+                weight += c.n * (1.0 - h)
+                sxx += c.n * x * x
+                sxe += c.n * x * e
+                slope_terms.append((c.n, x, c.binomial))
             change_df += s.n_change - 1
         if s.m_eligible:
             level_rss += _residual(s.eligible, s.level1, s.level2)
             level_df += s.m_eligible - 1
+    between = max(0.0, (change_rss - sampling) / weight) if weight > 0 else 0.0
+    slope = slope_variance = 0.0
+    if sxx > 1e-12 and change_df > 1:
+        slope = sxe / sxx
+        # Var(β̂) = Σ nᵢ² xᵢ² vᵢ / (Σ nᵢ xᵢ²)², vᵢ = bᵢ / nᵢ + τ² (sandwich).
+        slope_variance = sum(n * x * x * (b + between * n) for n, x, b in slope_terms) / (sxx * sxx)
     return _Spread(
         change=change_rss / change_df if change_df > 0 else 0.0, change_df=change_df,
         level=level_rss / level_df if level_df > 0 else 0.0, level_df=level_df,
+        between=between, slope=slope, slope_variance=slope_variance,
     )  # fmt: skip
+
+
+def _regional(s: _Sums, spread: _Spread) -> float:
+    """τ_R², how much regions' changes differ beyond their LAs' (England's interval): from the
+    loaded LAs' regional mean changes by the method of moments when they span at least 3
+    regions, else the between-LA τ² stands in for it (one or two regions say nothing of the
+    others)."""
+    by_region: dict[str, list[_Change]] = {}
+    for c in s.changes:
+        by_region.setdefault(c.region, []).append(c)
+    if len(by_region) < 3:
+        return spread.between
+    total = s.change0
+    mu = s.change1 / total
+    sizes = [sum(c.n for c in cs) for cs in by_region.values()]
+    q = sum(
+        size * (sum(c.n * c.d for c in cs) / size - mu) ** 2
+        for size, cs in zip(sizes, by_region.values(), strict=True)
+    )
+    room = total - sum(size * size for size in sizes) / total
+    return max(0.0, (q - (len(sizes) - 1) * spread.change) / room) if room > 0 else 0.0
+
+
+def _change_variance(s: _Sums, spread: _Spread, r: float, *, england: bool) -> tuple[float, float]:
+    """The variance (percent² × pupils²) of the LAs still to load with last year's figure,
+    Σⱼ Eⱼ (dⱼ − μ̂), predicted at μ̂ (docs/measures.md):
+
+    - the larger of the quasi-binomial φ (a² / N + a) and the random-effects
+      Σⱼ Eⱼ² (bⱼ / Eⱼ + τ²) + a² Σᵢ wᵢ² (bᵢ / nᵢ + τ²), a = Σⱼ Eⱼ, wᵢ = nᵢ / N;
+    - England: τ_R² Σ_r (A_r − a ω_r)², the regions' own changes, A_r the region's expected
+      pupils still to load and ω_r its share of the loaded pupils;
+    - c² (β̂² + Var β̂), c = Σⱼ Eⱼ (yⱼ − ȳ): the LAs still to load were at another level
+      last year than the loaded ones, and changes follow levels.
+
+    Returns (that variance, the quasi-binomial part alone)."""
+    n_total = s.change0
+    a = r * sum(e for _, e, _ in s.waiting)
+    if a <= 0:
+        return 0.0, 0.0
+    quasi = spread.change * (a * a / n_total + a)
+    tau = spread.between
+    own = sum(r * e * 2.0 * _binomial(y) + (r * e) ** 2 * tau for _, e, y in s.waiting)
+    mean = sum((c.n / n_total) ** 2 * (c.binomial / c.n + tau) for c in s.changes)
+    variance = max(quasi, own + a * a * mean)
+    if england:
+        still: dict[str, float] = {}
+        for region, e, _ in s.waiting:
+            still[region] = still.get(region, 0.0) + r * e
+        loaded: dict[str, float] = {}
+        for c in s.changes:
+            loaded[c.region] = loaded.get(c.region, 0.0) + c.n / n_total
+        regions = still.keys() | loaded.keys()
+        variance += _regional(s, spread) * sum(
+            (still.get(k, 0.0) - a * loaded.get(k, 0.0)) ** 2 for k in regions
+        )
+    ybar = sum(c.n * c.y for c in s.changes) / n_total
+    c_ = sum(r * e * (y - ybar) for _, e, y in s.waiting)
+    variance += c_ * c_ * (spread.slope**2 + spread.slope_variance)
+    return variance, quasi
 
 
 def _area(name: str, s: _Sums, spread: _Spread, *, level: float, min_las: int) -> AreaEstimate:
     pupils_expected = s.pupils + s.expected_unloaded
-    coverage = 100.0 * s.pupils / pupils_expected if pupils_expected else None
+    # LAs still to load, none with expected pupils known: what is to come cannot be weighed.
+    waiting = s.las - s.m
+    unweighed = waiting > 0 and s.expected_unloaded <= 0
+    coverage = 100.0 * s.pupils / pupils_expected if pupils_expected and not unweighed else None
     pooled = 100.0 * s.met / s.eligible if s.eligible else None
     wilson = wilson_interval(s.met, s.eligible) if s.eligible else None
     mean_change = s.change1 / s.change0 if s.change0 > 0 else None
@@ -277,6 +410,14 @@ def _area(name: str, s: _Sums, spread: _Spread, *, level: float, min_las: int) -
             f"a figure needs at least {min_las}."
         )
         return AreaEstimate(estimate=None, low=None, high=None, reason=reason, **common)
+    if unweighed:
+        reason = (
+            f"None of the {waiting} LA{'' if waiting == 1 else 's'} not yet loaded "
+            f"{'has' if waiting == 1 else 'have'} expected pupils in Keystage (an expected "
+            "cohort, or pupils in last year's collection), so what is still to come cannot be "
+            "weighed: there is no estimate, only the loaded LAs' own figure."
+        )
+        return AreaEstimate(estimate=None, low=None, high=None, reason=reason, **common)
     if not s.eligible:
         reason = "No pupil of the loaded LAs is eligible for this measure."
         return AreaEstimate(estimate=None, low=None, high=None, reason=reason, **common)
@@ -284,9 +425,11 @@ def _area(name: str, s: _Sums, spread: _Spread, *, level: float, min_las: int) -
     # Expected pupils are of the whole cohort; an LA not loaded is expected to have the loaded
     # LAs' share of them eligible for this measure (r = 1 when every pupil is eligible).
     r = s.eligible / s.pupils if s.pupils else 1.0
-    with_last, without_last = r * s.expected_with_last, r * s.expected_without_last
-    times_last = r * s.expected_times_last
-    if mean_change is None or spread.change_df < 1:
+    expected_with_last = float(sum(e for _, e, _ in s.waiting))
+    with_last, without_last = r * expected_with_last, r * s.expected_without_last
+    times_last = r * sum(e * y for _, e, y in s.waiting)
+    by_change = not (mean_change is None or spread.change_df < 1)
+    if not by_change:
         # No loaded LA with last year's figure (or too few to measure the spread of changes):
         # every LA not loaded is predicted at the pooled figure.
         without_last += with_last
@@ -300,29 +443,44 @@ def _area(name: str, s: _Sums, spread: _Spread, *, level: float, min_las: int) -
     predicted = 100.0 * s.met + times_last + with_last * mean_change_used + without_last * pooled
     estimate = predicted / total
 
-    # The prediction error of the LAs not loaded: each varies by φ/n around its prediction, and
-    # the prediction itself (μ̂ or the pooled figure) by φ / Σn of the loaded LAs. With every LA
-    # predicted from the change this is (1 − f) φ / Σn, f the share of pupils loaded.
-    variance = 0.0
+    # The prediction error of the LAs not loaded (_change_variance); those predicted at the
+    # pooled figure vary by φ/n around it, and the pooled figure itself by φ / Σn of the
+    # loaded LAs. With every pupil loaded nothing is left to predict: no width.
+    variance = quasi = 0.0
     dfs = []
     if with_last:
-        variance += spread.change * (with_last * with_last / s.change0 + with_last)
+        variance, quasi = _change_variance(s, spread, r, england=name == ENGLAND)
         dfs.append(spread.change_df)
     if without_last:
-        variance += spread.level * (without_last * without_last / s.eligible + without_last)
+        level_part = spread.level * (without_last * without_last / s.eligible + without_last)
+        variance += level_part
+        quasi += level_part
         dfs.append(spread.level_df)
     variance /= total * total
+    quasi /= total * total
     df = min(dfs) if dfs else None
     if df is not None and df < 1:
         reason = "Too few LAs are loaded to measure how much they differ."
         return AreaEstimate(estimate=None, low=None, high=None, reason=reason, **common)
-    half = t_quantile(0.5 + level / 2, df) * math.sqrt(variance) if df else 0.0
+    t = t_quantile(0.5 + level / 2, df) if df else 0.0
+    half, spread_half = t * math.sqrt(variance), t * math.sqrt(quasi)
     return AreaEstimate(
         estimate=min(100.0, max(0.0, estimate)),
         low=min(100.0, max(0.0, estimate - half)), high=min(100.0, max(0.0, estimate + half)),
-        half_width=half, degrees_of_freedom=df,
-        not_like_the_rest=abs(pooled - estimate) > half + 1e-9, **common,
+        half_width=half, spread_half_width=spread_half, degrees_of_freedom=df,
+        not_like_the_rest=unlike_the_rest(pooled, estimate, spread_half), **common,
     )  # fmt: skip
+
+
+def unlike_the_rest(pooled: float | None, estimate: float | None, spread_half: float | None):
+    """The loaded LAs' pooled figure lies further from the estimate than the half-width of
+    the interval the spread of their changes alone gives (the quasi-binomial one): what their
+    changes' spread explains does not bridge the gap, so they are not like the LAs still to
+    load. The interval's other parts (pupils' own variation, levels, regions) are left out:
+    they grow with the very difference looked for."""
+    if pooled is None or estimate is None or spread_half is None:
+        return False
+    return abs(pooled - estimate) > spread_half + 1e-9
 
 
 def estimate(

@@ -4,6 +4,7 @@ EYFS profile figures."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -21,6 +22,10 @@ REGION_CODES = {
     "South East": ("E12000008", "989"),
     "South West": ("E12000009", "990"),
 }
+
+
+# England's ONS code and name, the country of every row of the open data.
+ENGLAND = ("E92000001", "England")
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,51 @@ def local_authorities() -> tuple[LocalAuthorityRef, ...]:
             LocalAuthorityRef(r["la_code"].strip(), r["la_name"].strip(), r["region"].strip())
             for r in csv.DictReader(f)
         )
+
+
+@dataclass(frozen=True)
+class OnsLaCode:
+    """One ONS code of an LA (`new_la_code` in DfE's files) and the days it was in use:
+    `to` is None while it still is."""
+
+    la_code: str
+    new_la_code: str
+    la_name: str
+    region_code: str  # the ONS code of its region
+    start: dt.date
+    to: dt.date | None
+
+
+@cache
+def ons_la_codes() -> tuple[OnsLaCode, ...]:
+    """The ONS codes of the 153 LAs since April 2023 (la_ons_codes.csv): one each, two for an
+    LA whose code changed since (Barnsley and Sheffield from 1 May 2025)."""
+    with _open("la_ons_codes.csv") as f:
+        return tuple(
+            OnsLaCode(
+                r["la_code"], r["new_la_code"], r["la_name"], r["region_code"],
+                dt.date.fromisoformat(r["from"]),
+                dt.date.fromisoformat(r["to"]) if r["to"] else None,
+            )
+            for r in csv.DictReader(f)
+        )  # fmt: skip
+
+
+def new_la_code(la_code: str, on: dt.date) -> str | None:
+    """The ONS code of the LA with DfE's number `la_code` on the day given; None for an LA
+    not in la_ons_codes.csv or without a code that day (DfE leaves `new_la_code` blank then)."""
+    for found in _ons_by_la().get(la_code, ()):
+        if found.start <= on and (found.to is None or on <= found.to):
+            return found.new_la_code
+    return None
+
+
+@cache
+def _ons_by_la() -> dict[str, tuple[OnsLaCode, ...]]:
+    out: dict[str, list[OnsLaCode]] = {}
+    for found in ons_la_codes():
+        out.setdefault(found.la_code, []).append(found)
+    return {code: tuple(rows) for code, rows in out.items()}
 
 
 @cache

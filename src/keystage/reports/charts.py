@@ -10,6 +10,7 @@ bars per group with the group's name beside it."""
 from __future__ import annotations
 
 import io
+import re
 import textwrap
 from html import escape
 
@@ -215,3 +216,94 @@ def _accessible(svg: bytes, title: str, desc: str) -> bytes:
         f'<desc id="chart-desc">{escape(desc)}</desc>'
     )
     return (text[:start] + head + ">" + labels + text[end + 1 :]).encode("utf-8")
+
+
+def _wrapped(text: str, width: int) -> str:
+    """`text` on lines of about `width` characters, never breaking "(n = 12)"."""
+    kept = re.sub(r"\(n = ([^)]*)\)", lambda m: f"(n\u00a0=\u00a0{m.group(1)})", text)
+    return "\n".join(textwrap.wrap(kept, width)).replace("\u00a0", " ") or text
+
+
+# The gap analysis' chart is drawn at the size the page shows it (half the page's 960 px
+# column; the narrow drawing at a phone's 320 px), so that its words are at least 11 px there:
+# 8.5 points and up, at 4/3 px a point.
+_GROUP_WIDTH = {False: 4.5, True: 3.0}  # inches
+_GROUP_TEXT = 9
+_GROUP_SMALL_TEXT = 8.5
+
+
+def group_bars(
+    title: str,
+    categories: list[str],
+    series: list[tuple[str, list]],
+    *,
+    small: list[list[bool]] | None = None,
+    small_words: str = "few pupils: treat with caution",
+    fmt: str = "svg",
+    narrow: bool = False,
+    xlabel: str = "Percentage of eligible pupils",
+) -> bytes:
+    """Pupil groups down the side (their names in words, as given), one bar per series across;
+    values are percentages, None (no figure) and "c" (suppressed) draw no bar and are marked
+    "–" and "c". A bar `small` marks (per series, per group) is drawn paler and hatched, its
+    value followed by "*", and the legend says what that means (`small_words`)."""
+    from matplotlib.patches import Patch
+
+    n = max(len(series), 1)
+    small = small or [[False] * len(categories) for _ in series]
+    wrap = 16 if narrow else 22
+    names = [_wrapped(c, wrap) for c in categories]
+    # Each group as tall as its name or its bars (an eighth of an inch each: their values'
+    # 8.5 points fit beside them), whichever is taller.
+    rows = sum(max((name.count("\n") + 1) * 0.16, 0.125 * n) + 0.12 for name in names)
+    width = _GROUP_WIDTH[narrow]
+    fig, ax = plt.subplots(figsize=(width, 1.9 + 0.2 * n + rows), dpi=100)
+    try:
+        bar = 0.8 / n
+        for i, (name, values) in enumerate(series):
+            colour = COLOURS[i % len(COLOURS)]
+            ys = [c + (i - (n - 1) / 2) * bar for c in range(len(categories))]
+            widths = [v if isinstance(v, int | float) else 0 for v in values]
+            bars = ax.barh(ys, widths, bar * 0.92, label=name, color=colour)
+            for rect, v, few in zip(bars, values, small[i], strict=True):
+                if few:
+                    rect.set_alpha(0.35)
+                    rect.set_hatch("///")
+                    rect.set_edgecolor(colour)
+                text = _bar_text(v) + (" *" if few else "")
+                ax.annotate(text, (rect.get_width(), rect.get_y() + rect.get_height() / 2),
+                            ha="left", va="center", fontsize=_GROUP_SMALL_TEXT, xytext=(2, 0),
+                            textcoords="offset points")  # fmt: skip
+        ax.set_yticks(range(len(categories)), names, fontsize=_GROUP_TEXT)
+        ax.invert_yaxis()  # the first group at the top, as in the table
+        ax.set_xlim(0, 118)
+        ax.set_xticks([0, 25, 50, 75, 100])
+        ax.tick_params(axis="x", labelsize=_GROUP_SMALL_TEXT)
+        ax.set_xlabel(xlabel, fontsize=_GROUP_TEXT)
+        ax.spines[["top", "right"]].set_visible(False)
+        # The series' own colours (a legend takes its first bar's look, which may be pale).
+        handles = [Patch(facecolor=COLOURS[i % len(COLOURS)]) for i in range(len(series))]
+        labels = [name for name, _ in series]
+        if any(any(s) for s in small):
+            handles.append(Patch(facecolor="white", edgecolor="#505a5f", hatch="///"))
+            labels.append(f"* {small_words}")
+        labels = [_wrapped(label, 30 if narrow else 44) for label in labels]
+        # Below the axis and its label, in the middle of the whole drawing.
+        below = transforms.offset_copy(ax.transAxes, fig=fig, y=-34, units="points")
+        where = transforms.blended_transform_factory(fig.transFigure, below)
+        ax.legend(handles, labels, fontsize=_GROUP_TEXT, loc="upper center",
+                  bbox_to_anchor=(0.5, 0), bbox_transform=where, ncol=1,
+                  frameon=False)  # fmt: skip
+        # Over the whole drawing, not the axes beside the groups' names: it has the room.
+        fig.suptitle("\n".join(textwrap.wrap(title, 34 if narrow else 52)), fontsize=10)
+    except BaseException:
+        plt.close(fig)
+        raise
+    description = _describe(categories, series)
+    marked = [
+        f"{name}: {c}" for (name, _), few in zip(series, small, strict=True)
+        for c, is_small in zip(categories, few, strict=True) if is_small
+    ]  # fmt: skip
+    if marked:
+        description += f" Marked * ({small_words}): {', '.join(marked)}."
+    return _finish(fig, fmt, title, description)

@@ -36,6 +36,7 @@ from keystage.engine import definition as definitions
 from keystage.engine.measures import UNKNOWN, Counts, count_pupils
 from keystage.engine.records import PupilRecord as Record
 from keystage.orgs.models import LocalAuthority, Region, School
+from keystage.reference.groups import pupil_groups
 from keystage.reports.models import NATIONAL_CODE, Fact
 from keystage.submissions.models import Collection, PupilRecord
 
@@ -79,14 +80,35 @@ def term_of_birth(dob: str) -> str | None:
         return None
 
 
-def _characteristic(key: str, raw) -> str | None:
+def _characteristic(key: str, raw) -> list[str]:
+    """The groups a pupil's characteristic puts them in: its code's group (an extended code
+    counted as its main code: reference/pupil_groups.toml), and the groups worked out from it
+    (the ethnic major group); none when the file leaves it out."""
     value = str(raw or "").strip().upper()
     if not value:
-        return None
+        return []
     if key == "fsm":
         # CTF gives the date FSM started; CSV files say Y/N (or yes/no, true/false).
         value = "N" if value in _NO else "Y"
-    return f"{key}:{value[:30]}"
+    return pupil_groups().groups_for(key, value[:30])
+
+
+def _characteristic_groups(values) -> list[str]:
+    """The groups of a pupil's characteristics (`values` in GROUPED_CHARACTERISTICS order). A
+    characteristic the file leaves out while it gives another is counted as its `when_missing`
+    code when the reference data has one: a CTF lists free school meals only for the pupils
+    who have had them."""
+    found, given, missing = [], False, []
+    for key, raw in zip(GROUPED_CHARACTERISTICS, values, strict=False):
+        groups = _characteristic(key, raw)
+        given = given or bool(groups)
+        found += groups
+        if not groups:
+            missing.append(key)
+    if given:
+        for key in missing:
+            found += pupil_groups().when_missing(key)
+    return found
 
 
 def groups_of(dob: str, sex: str, characteristics: dict | None) -> list[str]:
@@ -98,10 +120,9 @@ def groups_of(dob: str, sex: str, characteristics: dict | None) -> list[str]:
     term = term_of_birth(dob)
     if term:
         found.append(f"term:{term}")
-    for key in GROUPED_CHARACTERISTICS:
-        group = _characteristic(key, (characteristics or {}).get(key))
-        if group:
-            found.append(group)
+    found += _characteristic_groups(
+        [(characteristics or {}).get(k) for k in GROUPED_CHARACTERISTICS]
+    )
     return found
 
 
@@ -207,9 +228,7 @@ def _count(collection: Collection, slots: _Slots, definition, school_ids=None, l
             sex = sex.strip().upper()
             if sex in ("M", "F"):
                 found.append(gid(f"sex:{sex}"))
-            for key, raw in zip(GROUPED_CHARACTERISTICS, values, strict=False):
-                if group := _characteristic(key, raw):
-                    found.append(gid(group))
+            found += [gid(group) for group in _characteristic_groups(values)]
             q = profiles[profile] = len(profile_groups)
             profile_groups.append(found)
         t = term_get(dob)

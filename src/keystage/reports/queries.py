@@ -21,19 +21,20 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Max, Min, Q, Sum
 from django.utils import timezone
 
+from keystage import reference
 from keystage.collection.models import ExpectedCohort
 from keystage.engine import collections as collection_packages
 from keystage.engine import definition as definitions
 from keystage.engine import provisional
 from keystage.engine.measures import rounded, wilson_interval
 from keystage.orgs.models import ExpectedSchool, LocalAuthority, Region, School
+from keystage.reference.groups import pupil_groups
 from keystage.reports import disclosure
 from keystage.reports.disclosure import EVERYTHING, SUPPRESSED, Viewer
 from keystage.reports.models import NATIONAL_CODE, Fact, FactsDue
 from keystage.submissions.models import Collection, Upload
 
 PLACES = 1
-GAP_GROUPS = ("all", "sex:F", "sex:M", "term:autumn", "term:spring", "term:summer")
 MEASURES = ("met", "higher")
 
 SUMMARY_FIELDS = (
@@ -43,6 +44,14 @@ SUMMARY_FIELDS = (
 GAP_FIELDS = (
     "group", "subject", "measure", "area", "area_percent", "la_percent", "la_gap",
     "region_percent", "region_gap", "national_percent", "national_gap",
+)  # fmt: skip
+# The CSV's and Excel's (and the CLI's): GAP_FIELDS with the pupils each percentage is of
+# (`_eligible`, its n; "c" when the figure is suppressed). The PDF keeps GAP_FIELDS, which fit
+# a page across.
+GAP_EXPORT_FIELDS = (
+    "group", "subject", "measure", "area", "area_eligible", "area_percent", "la_eligible",
+    "la_percent", "la_gap", "region_eligible", "region_percent", "region_gap",
+    "national_eligible", "national_percent", "national_gap",
 )  # fmt: skip
 # Each measure's fields of the national figures: the estimate and its interval (`_percent`,
 # `_low`, `_high`), the pooled figure and its Wilson interval, the mean change since last year,
@@ -66,20 +75,6 @@ OFFICIAL_FIELDS = (
     "level", "code", "name", "subject", "measure", "provisional_percent", "published_percent",
     "difference", "eligible",
 )  # fmt: skip
-
-_DIMENSION_ORDER = ("all", "sex", "term", "fsm", "sen", "eal", "ethnicity")
-DIMENSION_LABELS = {
-    "all": "All pupils", "sex": "Sex", "term": "Term of birth", "fsm": "Free school meals",
-    "sen": "Special educational needs", "eal": "First language", "ethnicity": "Ethnicity",
-}  # fmt: skip
-_GROUP_LABELS = {
-    "all": "All pupils", "sex:F": "Girls", "sex:M": "Boys",
-    "term:autumn": "Autumn-born (September to December)",
-    "term:spring": "Spring-born (January to April)", "term:summer": "Summer-born (May to August)",
-    "fsm:Y": "Free school meals", "fsm:N": "Not free school meals",
-    "sen:E": "Education, health and care plan", "sen:K": "SEN support", "sen:N": "No SEN",
-}  # fmt: skip
-_GROUP_ORDER = {g: n for n, g in enumerate(_GROUP_LABELS)}
 
 
 def today() -> dt.date:
@@ -112,24 +107,23 @@ ENGLAND = Area("national", NATIONAL_CODE, "England")
 
 
 def group_label(group: str) -> str:
-    if group in _GROUP_LABELS:
-        return _GROUP_LABELS[group]
-    dimension, _, value = group.partition(":")
-    return f"{DIMENSION_LABELS.get(dimension, dimension)}: {value}"
+    """A pupil group in words ("Girls", "White British"), from the shared reference data
+    (reference/pupil_groups.toml); "First language: XYZ" for a code it does not know."""
+    return pupil_groups().label(group)
+
+
+def dimension_label(dimension: str) -> str:
+    """What a dimension of pupil groups is called ("Free school meals", "Ethnic group")."""
+    return pupil_groups().dimension_label(dimension)
 
 
 def dimension_of(group: str) -> str:
     return group.partition(":")[0]
 
 
-def _group_key(group: str):
-    dimension = dimension_of(group)
-    rank = _DIMENSION_ORDER.index(dimension) if dimension in _DIMENSION_ORDER else 99
-    return (rank, _GROUP_ORDER.get(group, 99), group)
-
-
 def ordered_groups(groups) -> list[str]:
-    return sorted(set(groups), key=_group_key)
+    """Groups in the pages' order (the reference data's dimensions, then their codes)."""
+    return sorted(set(groups), key=pupil_groups().sort_key)
 
 
 def school_area(s: School) -> list[Area]:
@@ -458,27 +452,49 @@ def _figures(
     return out
 
 
-def _protect(mine: dict[str, AreaFigures]) -> None:
-    """Secondary suppression within each dimension (girls/boys, the three terms...)."""
-    by_dimension: dict[str, list[AreaFigures]] = defaultdict(list)
-    for group, found in mine.items():
+def _partitions(groups) -> list[list[str]]:
+    """The sets of groups that add up (nearly) to a figure that may be shown: each dimension's
+    groups (to all pupils), and the groups of a dimension that make up one group of a
+    dimension worked out from it (White British, White Irish... to White)."""
+    by_dimension: dict[str, list[str]] = defaultdict(list)
+    for group in groups:
         if group != "all":
-            by_dimension[dimension_of(group)].append(found)
-    for members in by_dimension.values():
-        subjects = {s for f in members for s in f.subjects}
-        for subject in subjects:
-            for measure in MEASURES:
-                cells = [
-                    (f.group, f.subjects[subject][measure].eligible,
-                     f.subjects[subject][measure].hidden)
-                    for f in members
-                    if f.subjects.get(subject, {}).get(measure) is not None
-                ]  # fmt: skip
-                for group in disclosure.protect_siblings(cells):
-                    mine[group].subjects[subject][measure].hidden = True
-        cells = [(f.group, f.pupils, f.pupils_hidden) for f in members]
-        for group in disclosure.protect_siblings(cells):
-            mine[group].pupils_hidden = True
+            by_dimension[dimension_of(group)].append(group)
+    out = list(by_dimension.values())
+    for derived in pupil_groups().derived():
+        parts: dict[str, list[str]] = defaultdict(list)
+        for group in by_dimension.get(derived.source, ()):
+            code = group.partition(":")[2]
+            if code in derived.by:
+                parts[derived.by[code]].append(group)
+        out += [members for members in parts.values() if len(members) > 1]
+    return out
+
+
+def _protect(mine: dict[str, AreaFigures]) -> None:
+    """Secondary suppression within each set of groups that add up to another figure
+    (girls/boys, the three terms, the ethnicities of one ethnic group...): again until
+    nothing changes, since a group suppressed in one set may leave one alone in another."""
+    partitions = _partitions(mine)
+    changed = True
+    while changed:
+        changed = False
+        for members in partitions:
+            found = [mine[g] for g in members]
+            subjects = {s for f in found for s in f.subjects}
+            for subject in subjects:
+                for measure in MEASURES:
+                    cells = [
+                        (f.group, f.subjects[subject][measure].eligible,
+                         f.subjects[subject][measure].hidden)
+                        for f in found
+                        if f.subjects.get(subject, {}).get(measure) is not None
+                    ]  # fmt: skip
+                    for group in disclosure.protect_siblings(cells):
+                        mine[group].subjects[subject][measure].hidden = changed = True
+            cells = [(f.group, f.pupils, f.pupils_hidden) for f in found]
+            for group in disclosure.protect_siblings(cells):
+                mine[group].pupils_hidden = changed = True
 
 
 def _own(collection: Collection):
@@ -624,15 +640,17 @@ def gap(
                     continue  # no greater depth in this subject (science)
                 line = {
                     "group": group, "subject": subject, "measure": measure, "area": area.code,
-                    "area_percent": figure.shown_percent,
+                    "area_eligible": figure.shown_eligible, "area_percent": figure.shown_percent,
                 }  # fmt: skip
                 for level in ("la", "region", "national"):
                     other = comparators.get(level)
                     theirs = found.get((other.level, other.code), {}).get(group) if other else None
                     them = theirs.subjects.get(subject, {}).get(measure) if theirs else None
                     if them is None:
-                        line[f"{level}_percent"] = line[f"{level}_gap"] = None
+                        line[f"{level}_eligible"] = line[f"{level}_percent"] = None
+                        line[f"{level}_gap"] = None
                         continue
+                    line[f"{level}_eligible"] = them.shown_eligible
                     line[f"{level}_percent"] = them.shown_percent
                     if figure.hidden or them.hidden:
                         line[f"{level}_gap"] = SUPPRESSED
@@ -653,12 +671,23 @@ def _interval(figure: Figure | None) -> tuple:
     return rounded(found[0], PLACES), rounded(found[1], PLACES)
 
 
-def coverage(collection: Collection, stamp: str | None = None) -> dict[str, dict[str, int]]:
-    """{area code: {las_loaded, las_expected, schools_loaded, schools_expected, pupils_expected}}
-    for England ("970") and each region. Expected schools are those the register marks as
-    expected to submit this collection (`ExpectedSchool`), an expected LA has one; expected pupils are the LAs' expected
-    cohorts (where they loaded them). `stamp`: the facts' stamp, when the caller has read it."""
-    region_of_la = dict(LocalAuthority.objects.values_list("pk", "region__dfe_code"))
+def coverage(
+    collection: Collection,
+    stamp: str | None = None,
+    *,
+    region_of_la: dict[int, str] | None = None,
+    expected_by_la: dict[int, int] | None = None,
+) -> dict[str, dict[str, int]]:
+    """{area code: {las_expected, schools_loaded, schools_expected, pupils_expected}} for
+    England ("970") and each region. Expected schools are those the register marks as expected
+    to submit this collection (`ExpectedSchool`), an expected LA has one; expected pupils are
+    the LAs' expected cohorts (where they loaded them). `stamp`: the facts' stamp, when the
+    caller has read it; `region_of_la` ({LA id: region code}) and `expected_by_la` ({LA id: its
+    expected cohorts' pupils}) when the caller has read them (`Estimates`)."""
+    if region_of_la is None:
+        region_of_la = dict(LocalAuthority.objects.values_list("pk", "region__dfe_code"))
+    if expected_by_la is None:
+        expected_by_la = _expected_by_la(collection)
     # Counted per LA in the database (16,500 schools nationally), then added up per region.
     expected = dict(
         School.objects.filter(
@@ -670,17 +699,11 @@ def coverage(collection: Collection, stamp: str | None = None) -> dict[str, dict
     for la_id, n in expected.items():
         schools_expected[region_of_la[la_id]] += n
         las_expected[region_of_la[la_id]] += 1
-    schools_loaded, las_loaded = Counter(), Counter()
+    schools_loaded = Counter()
     for la_id, n in _schools_loaded(collection, stamp).items():
         schools_loaded[region_of_la[la_id]] += n
-        las_loaded[region_of_la[la_id]] += 1
     pupils_expected = Counter()
-    for la_id, n in (
-        ExpectedCohort.objects.filter(collection=collection)
-        .values("la_id")
-        .annotate(n=Sum("pupils"))
-        .values_list("la_id", "n")
-    ):
+    for la_id, n in expected_by_la.items():
         pupils_expected[region_of_la[la_id]] += n
     out = {}
     codes = list(Region.objects.values_list("dfe_code", flat=True))
@@ -690,11 +713,19 @@ def coverage(collection: Collection, stamp: str | None = None) -> dict[str, dict
             return sum(counter.values()) if code == NATIONAL_CODE else counter[code]
 
         out[code] = {
-            "las_loaded": total(las_loaded), "las_expected": total(las_expected),
+            "las_expected": total(las_expected),
             "schools_loaded": total(schools_loaded), "schools_expected": total(schools_expected),
             "pupils_expected": total(pupils_expected),
         }  # fmt: skip
     return out
+
+
+def _expected_by_la(collection: Collection) -> dict[int, int]:
+    """{LA id: the pupils of its expected cohorts} of the LAs that loaded any."""
+    return dict(
+        ExpectedCohort.objects.filter(collection=collection)
+        .values("la_id").annotate(n=Sum("pupils")).values_list("la_id", "n")
+    )  # fmt: skip
 
 
 def _schools_loaded(collection: Collection, stamp: str | None = None) -> dict[int, int]:
@@ -778,6 +809,8 @@ class Estimates:
     by_measure: dict[tuple[str, str], provisional.Provisional]
     without_expected: dict[str, int]
     loading: provisional.Provisional  # of no measure: LAs loaded, partly loaded, coverage
+    region_of_la: dict[int, str]  # LA id: its region's DfE code
+    expected_by_la: dict[int, int]  # LA id: its expected cohorts' pupils (those that loaded any)
 
     def area(self, key: tuple[str, str], code: str) -> provisional.AreaEstimate | None:
         found = self.by_measure.get(key)
@@ -818,10 +851,7 @@ def estimates(collection: Collection, stamp: str | None = None) -> Estimates:
     loaded_share = found.loaded_share if found else 0.9
     las = list(LocalAuthority.objects.values_list("pk", "code", "name", "region__dfe_code"))
     shares = _la_shares(collection, stamp)
-    expected = dict(
-        ExpectedCohort.objects.filter(collection=collection)
-        .values("la_id").annotate(n=Sum("pupils")).values_list("la_id", "n")
-    )  # fmt: skip
+    expected = _expected_by_la(collection)
     previous = _previous_collection(collection)
     last_pupils = (
         dict(Fact.objects.filter(collection=previous, level="la", group="all")
@@ -862,32 +892,22 @@ def estimates(collection: Collection, stamp: str | None = None) -> Estimates:
     return Estimates(
         loaded_share=loaded_share, names={code: name for _, code, name, _ in las},
         inputs=inputs, by_measure=by_measure, without_expected=dict(without_expected),
-        loading=loading,
+        loading=loading, region_of_la={pk: region for pk, _, _, region in las},
+        expected_by_la=expected,
     )  # fmt: skip
 
 
-def _nothing_known(a: provisional.AreaEstimate) -> bool:
-    """Whether the area has LAs still to load and none of them has expected pupils known."""
-    return a.las_loaded < a.las and a.pupils_expected <= a.pupils_loaded
+# The fewest LAs loaded in an area for anyone but a national admin to see its interval: the
+# interval's width rests on the spread of the LAs' changes, and with three loaded, one of them
+# the viewer's own, the pooled figure and the spread would give the other two LAs' figures.
+MIN_LAS_FOR_AN_INTERVAL_SHOWN = 4
 
 
-def _nothing_to_weigh(a: provisional.AreaEstimate) -> str | None:
-    """Why an area with LAs still to load has no estimate when none of them has expected
-    pupils known: the estimate would be the loaded LAs' own figure, with no width."""
-    if _nothing_known(a):
-        waiting = a.las - a.las_loaded
-        return (
-            f"None of the {waiting} LA{'' if waiting == 1 else 's'} not yet loaded "
-            f"{'has' if waiting == 1 else 'have'} expected pupils in Keystage (an expected "
-            "cohort, or pupils in last year's collection), so what is still to come cannot be "
-            "weighed: there is no estimate, only the loaded LAs' own figure."
-        )
-    return None
-
-
-def _estimate_fields(measure: str, figure: Figure | None, a) -> dict:
+def _estimate_fields(measure: str, figure: Figure | None, a, viewer: Viewer = EVERYTHING) -> dict:
     """A measure's national fields (ESTIMATE_FIELDS) from today's figure of the area (the pooled
-    figure of every pupil loaded, hidden or not for the viewer) and the engine's estimate."""
+    figure of every pupil loaded, hidden or not for the viewer) and the engine's estimate. The
+    interval and the flag are "c" for a viewer who is not a national admin while the area has
+    fewer than MIN_LAS_FOR_AN_INTERVAL_SHOWN LAs loaded."""
     out = dict.fromkeys((f"{measure}_{f}" for f in ESTIMATE_FIELDS), None)
     if figure is None:
         return out  # the row has no such measure (science has no greater depth)
@@ -898,7 +918,7 @@ def _estimate_fields(measure: str, figure: Figure | None, a) -> dict:
     })  # fmt: skip
     if a is None:
         return out  # held back
-    reason = a.reason or (_nothing_to_weigh(a) if a.estimate is not None else None)
+    reason = a.reason
     out[f"{measure}_reason"] = reason
     if figure.hidden:
         out[f"{measure}_mean_change"] = None if a.mean_change is None else SUPPRESSED
@@ -911,11 +931,15 @@ def _estimate_fields(measure: str, figure: Figure | None, a) -> dict:
         out.update({
             f"{measure}_percent": rounded(a.estimate, PLACES),
             f"{measure}_low": rounded(a.low, PLACES), f"{measure}_high": rounded(a.high, PLACES),
-            # The pooled figure shown (every pupil loaded, partly loaded LAs too) outside the
-            # estimate's interval: the LAs loaded so far are not like the rest.
-            f"{measure}_not_like_the_rest": figure.percent is not None
-            and abs(figure.percent - a.estimate) > a.half_width + 1e-9,
+            # The pooled figure shown (every pupil loaded, partly loaded LAs too) further from
+            # the estimate than the LAs' spread explains (engine.provisional.unlike_the_rest).
+            f"{measure}_not_like_the_rest": provisional.unlike_the_rest(
+                figure.percent, a.estimate, a.spread_half_width
+            ),
         })  # fmt: skip
+        if not viewer.everything and a.las_loaded < MIN_LAS_FOR_AN_INTERVAL_SHOWN:
+            for f in ("low", "high", "not_like_the_rest"):
+                out[f"{measure}_{f}"] = SUPPRESSED
     return out
 
 
@@ -931,7 +955,9 @@ class NationalReport:
     movement_keys: list[tuple[str, str]]
 
 
-def national_report(collection: Collection, *, viewer: Viewer = EVERYTHING) -> NationalReport:
+def national_report(
+    collection: Collection, *, viewer: Viewer = EVERYTHING, rows_only: bool = False
+) -> NationalReport:
     """England and each region with LAs loaded: per report row, each measure's provisional
     estimate with its 95% interval (engine.provisional: the difference estimator, last year's
     published LA figures as the auxiliary), the pooled figure of every pupil loaded with its
@@ -943,8 +969,9 @@ def national_report(collection: Collection, *, viewer: Viewer = EVERYTHING) -> N
     area_list = national_areas()
     found = figures(collection, area_list, ["all"], viewer)
     stamp = facts_stamp(collection)  # read once for the kept parts below
-    cover = coverage(collection, stamp)
     est = estimates(collection, stamp)
+    cover = coverage(collection, stamp, region_of_la=est.region_of_la,
+                     expected_by_la=est.expected_by_la)  # fmt: skip
     rows = []
     for area in area_list:
         f = found.get((area.level, area.code), {}).get("all")
@@ -956,8 +983,7 @@ def national_report(collection: Collection, *, viewer: Viewer = EVERYTHING) -> N
             "las_partly": loading.las_partly,
             "las_without_expected": est.without_expected.get(area.code, 0),
             # Unknown when none of the LAs still to come has expected pupils known.
-            "coverage_percent": None if _nothing_known(loading)
-            else rounded(loading.coverage, PLACES),
+            "coverage_percent": rounded(loading.coverage, PLACES),
         }  # fmt: skip
         for subject, by_measure in f.subjects.items():
             row = {
@@ -967,8 +993,11 @@ def national_report(collection: Collection, *, viewer: Viewer = EVERYTHING) -> N
             }  # fmt: skip
             for measure in MEASURES:
                 row.update(_estimate_fields(measure, by_measure.get(measure),
-                                            est.area((subject, measure), area.code)))  # fmt: skip
+                                            est.area((subject, measure), area.code),
+                                            viewer))  # fmt: skip
             rows.append(row)
+    if rows_only:  # the downloads and the command: no partly loaded list, no movement
+        return NationalReport(rows, [], est.loaded_share, [], [])
     regions = dict(Region.objects.values_list("dfe_code", "name"))
     partly = [
         {"code": p.code, "name": est.names.get(p.code, p.code), "region": regions.get(p.region),
@@ -1010,7 +1039,7 @@ def _movement(collection, est: Estimates, found) -> tuple[list[dict], list[tuple
 def national(collection: Collection, *, viewer: Viewer = EVERYTHING) -> list[dict]:
     """The rows of the national figures (`national_report`): one per area and report row, with
     NATIONAL_FIELDS."""
-    return national_report(collection, viewer=viewer).rows
+    return national_report(collection, viewer=viewer, rows_only=True).rows
 
 
 def published(collection: Collection, year: str, level: str, code: str) -> dict[str, str] | None:
@@ -1081,11 +1110,58 @@ def trend(collection: Collection, area_list: list[Area]) -> list[dict]:
     return sorted(out, key=lambda r: (area_list.index(wanted[(r["level"], r["code"])]), r["year"]))
 
 
+# The open data's observational-unit columns (time and geography), as EES names them
+# (docs/open-data.md); `version` is a column of one value, so it has no row in the metadata.
+OPEN_DATA_HEAD = [
+    "time_period", "time_identifier", "geographic_level", "country_code", "country_name",
+    "region_code", "region_name", "new_la_code", "old_la_code", "la_name", "version",
+]  # fmt: skip
+# EES's metadata file columns, in its order (analysts' guide, "EES metadata").
+OPEN_DATA_META = [
+    "col_name", "col_type", "label", "indicator_grouping", "indicator_unit", "indicator_dp",
+    "filter_hint", "filter_grouping_column",
+]  # fmt: skip
+# GSS symbols for a figure the open data cannot give: a percentage of no pupils is not
+# applicable; a figure not yet known (the phonics threshold unpublished, last year's results
+# not held) is not available. A suppressed figure is SUPPRESSED ("c").
+NOT_APPLICABLE, NOT_AVAILABLE = "z", "x"
+_LEVELS = {"national": "National", "region": "Regional", "la": "Local authority"}
+
+
+def open_data_stem(collection: Collection) -> str:
+    """The open data's file name without `.csv`: lower case, no year nor geography, the same
+    every year, as EES's file-name standard asks (`ks1-provisional-open-data`)."""
+    return f"{words(collection)[0]}-provisional-open-data"
+
+
+def open_data_columns(collection: Collection) -> list:
+    """The indicator columns of the collection's open data (the collection's `ees_columns`,
+    DfE's columns only), each with its words for the metadata file."""
+    definition, module = _measures_of(collection)
+    return module.ees_columns(definition, keystage_columns=False)
+
+
+def open_data_meta(collection: Collection) -> tuple[list, list]:
+    """The EES metadata file of the open data: one row per indicator (every count a number of
+    pupils, every percentage a whole number, as DfE rounds them). No filters: every row of the
+    data file is all pupils."""
+    rows = [
+        {"col_name": c.name, "col_type": "Indicator", "label": c.label,
+         "indicator_grouping": c.grouping, "indicator_unit": c.unit, "indicator_dp": c.dp,
+         "filter_hint": "", "filter_grouping_column": ""}
+        for c in open_data_columns(collection)
+    ]  # fmt: skip
+    return list(OPEN_DATA_META), rows
+
+
 def open_data(collection: Collection, *, viewer: Viewer = EVERYTHING) -> tuple[list, list]:
     """England, region and LA counts in the column layout of DfE's EES files of the collection
-    (KS1's `t_readta_eligible_pupils`..., phonics' `t_phonics_y1_eligible_pupils`...), with EES's geography columns. An area whose figures would be
-    suppressed for the viewer has every count "c"."""
+    (KS1's `t_readta_eligible_pupils`..., phonics' `t_phonics_y1_eligible_pupils`...), with EES's
+    geography columns: ONS codes for England, regions and LAs (the LA's code on the last day of
+    the academic year) beside DfE's LA number. An area whose figures would be suppressed for
+    the viewer has every figure "c"; a figure that cannot be given is "z" or "x", never blank."""
     definition, module = _measures_of(collection)
+    columns = open_data_columns(collection)
     la_rows = Fact.objects.filter(collection=collection, level="la", group="all")
     if not viewer.everything:
         la_rows = la_rows.filter(la_id__in=viewer.la_ids)
@@ -1104,10 +1180,9 @@ def open_data(collection: Collection, *, viewer: Viewer = EVERYTHING) -> tuple[l
         code: (ons, name)
         for code, ons, name in Region.objects.values_list("dfe_code", "ons_code", "name")
     }
-    year = collection.code.rsplit("-", 1)[-1]
-    head = ["time_period", "time_identifier", "geographic_level", "country_code", "country_name",
-            "region_code", "region_name", "old_la_code", "la_name", "version"]  # fmt: skip
-    columns: list[str] = []
+    year = int(definition.year)
+    last_day = dt.date(year, 8, 31)
+    country_code, country_name = reference.ENGLAND
     rows = []
     for area in area_list:
         f = found.get((area.level, area.code), {}).get("all")
@@ -1117,20 +1192,24 @@ def open_data(collection: Collection, *, viewer: Viewer = EVERYTHING) -> tuple[l
         hidden = f.pupils_hidden or any(
             fig.hidden for m in f.subjects.values() for fig in m.values() if fig is not None
         )
-        if hidden:
-            values = dict.fromkeys(values, SUPPRESSED)
-        columns = columns or list(values)
-        region_code = area.region_code or ""
-        rows.append({
-            "time_period": f"{int(year) - 1}{int(year) % 100:02d}" if year.isdigit() else year,
-            "time_identifier": "Academic year",
-            "geographic_level": {"national": "National", "region": "Regional",
-                                 "la": "Local authority"}[area.level],
-            "country_code": "E92000001", "country_name": "England",
-            "region_code": regions.get(region_code, ("", ""))[0],
-            "region_name": regions.get(region_code, ("", ""))[1],
-            "old_la_code": area.code if area.level == "la" else "",
-            "la_name": area.name if area.level == "la" else "",
-            "version": "Provisional (Keystage)", **values,
-        })  # fmt: skip
-    return head + columns, rows
+        region_code, region_name = regions.get(area.region_code or "", ("", ""))
+        la = area.level == "la"
+        row = {
+            "time_period": f"{year - 1}{year % 100:02d}", "time_identifier": "Academic year",
+            "geographic_level": _LEVELS[area.level],
+            "country_code": country_code, "country_name": country_name,
+            "region_code": region_code, "region_name": region_name,
+            "new_la_code": (reference.new_la_code(area.code, last_day) or "") if la else "",
+            "old_la_code": area.code if la else "", "la_name": area.name if la else "",
+            "version": "Provisional (Keystage)",
+        }  # fmt: skip
+        for c in columns:
+            value = values.get(c.name)
+            if hidden:
+                value = SUPPRESSED
+            elif value is None:
+                of_none = c.of is not None and values.get(c.of) == 0
+                value = NOT_APPLICABLE if of_none else NOT_AVAILABLE
+            row[c.name] = value
+        rows.append(row)
+    return OPEN_DATA_HEAD + [c.name for c in columns], rows

@@ -13,6 +13,8 @@ urlpatterns = [
     path("reports/official", views.official, name="report-official"),
     path("reports/official.<str:fmt>", views.official_export, name="report-official-export"),
     path("reports/open-data.csv", views.open_data, name="report-open-data"),
+    path("reports/open-data.meta.csv", views.open_data_meta, name="report-open-data-meta"),
+    path("reports/open-data.zip", views.open_data_zip, name="report-open-data-zip"),
     path("reports/school/<str:code>/pupils", views.pupils, name="report-pupils"),
     path(
         "reports/school/<str:code>/pupils.<str:fmt>",

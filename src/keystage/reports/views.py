@@ -9,6 +9,8 @@ pages answer 404; a role that may not see a page answers 403."""
 from __future__ import annotations
 
 import functools
+import io
+import zipfile
 from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied
@@ -24,11 +26,13 @@ from keystage.collection.visibility import school_may_see
 from keystage.engine import definition as definitions
 from keystage.engine.provisional import NOT_LIKE_THE_REST
 from keystage.orgs.models import Region
-from keystage.reports import actions, charts, queries
+from keystage.output import write_csv
+from keystage.reports import actions, charts, group_gaps, queries
 from keystage.reports.disclosure import SUPPRESSED, threshold, viewer_for
 from keystage.reports.models import ReportPack
 from keystage.reports.rendering import pdf_response
 from keystage.submissions.actions import get_collection
+from keystage.submissions.models import Collection
 from keystage.submissions.queries import pupil_fields, pupil_list
 from keystage.web.links import redirect, reverse
 
@@ -303,21 +307,52 @@ def _gap_params(request, collection):
 
 
 def _gap_context(request, level, code):
+    """The gap analysis of an area, as a dict the page, its downloads, its charts and the PDF
+    read (never change what it holds: parts of it are kept and shared):
+
+    - `collection`, `area` (queries.Area), `place` (the School, LocalAuthority or Region),
+      `comparators` (the Areas it is compared with: LA, region, England), `links`, `query`;
+    - `subject`, `measure` (chosen on the page), `subject_label`, `measure_label`, `word`,
+      `subjects`, `measures` (the choices), `row_heading`;
+    - `threshold` (disclosure control: figures on fewer pupils are "c" outside their school
+      or LA) and `reliable_pupils` (figures on fewer are marked "treat with caution");
+    - `dimensions`: [{key, label, rows, chart, chart_png}] of the chosen subject and measure,
+      each row a `queries.gap` row (GAP_EXPORT_FIELDS: `<level>_percent`, `<level>_eligible` (its n),
+      `<level>_gap`) with `label` (the group in words) and `small` ({level: True when that
+      figure rests on fewer than `reliable_pupils` pupils});
+    - `between_groups`: [{measure, heading, rows}], one table per measure of the chosen
+      subject, each row a `group_gaps.between_groups` row (`label`, `<level>_gap`,
+      `<level>_first_percent`, `<level>_first_eligible`, `<level>_second_...`,
+      `<level>_small`, `vs_national`);
+    - `all_rows`: every `queries.gap` row (the CSV and Excel downloads), codes as they are."""
     if level == "england":
         raise Http404("A gap analysis needs an area below England")
     area_list, place = _area(request, level, code)
     collection = _collection()
     subject, measure = _gap_params(request, collection)
-    rows = queries.gap(collection, viewer=viewer_for(request.user), area_list=area_list)
-    chosen = [r for r in rows if r["subject"] == subject and r["measure"] == measure]
+    report = group_gaps.gap_report(collection, area_list, viewer_for(request.user))
+    chosen = [r for r in report.rows if r["subject"] == subject and r["measure"] == measure]
+    levels = [a.level for a in area_list]
     dimensions: dict[str, list[dict]] = {}
     for r in chosen:
-        r = {**r, "label": queries.group_label(r["group"])}
+        r = {
+            **r, "label": queries.group_label(r["group"]),
+            "small": {lv: (lv, r["group"], subject, measure) in report.small for lv in levels},
+        }  # fmt: skip
         dimensions.setdefault(queries.dimension_of(r["group"]), []).append(r)
     labels = queries.subject_labels(collection)
+    headings = dict(_measure_headings(collection))
+    between: dict[str, list[dict]] = {}
+    for r in report.pairs:
+        if r["subject"] == subject and r["measure"] in headings:
+            between.setdefault(r["measure"], []).append(r)
     url_level, url_code = _url_level(area_list[0])
     chart = reverse("report-gap-chart", kwargs={"level": url_level, "code": url_code, "fmt": "svg"})
     chart_png = chart[: -len("svg")] + "png"
+
+    def chart_query(d):
+        return "?" + urlencode({"dimension": d, "subject": subject, "measure": measure})
+
     return {
         "collection": collection,
         "area": area_list[0],
@@ -334,20 +369,20 @@ def _gap_context(request, level, code):
         "dimensions": [
             {
                 "key": d,
-                "label": queries.DIMENSION_LABELS.get(d, d),
+                "label": queries.dimension_label(d),
                 "rows": members,
-                "chart": chart
-                + "?"
-                + urlencode({"dimension": d, "subject": subject, "measure": measure}),
-                "chart_png": chart_png
-                + "?"
-                + urlencode({"dimension": d, "subject": subject, "measure": measure}),
+                "chart": chart + chart_query(d),
+                "chart_png": chart_png + chart_query(d),
             }
             for d, members in dimensions.items()
+        ],  # fmt: skip
+        "between_groups": [
+            {"measure": m, "heading": headings[m], "rows": rows} for m, rows in between.items()
         ],
-        "all_rows": rows,
+        "all_rows": report.rows,
         "links": _links(area_list[0]),
         "threshold": threshold(),
+        "reliable_pupils": report.reliable_pupils,
         "query": urlencode({"subject": subject, "measure": measure}),
     }
 
@@ -359,7 +394,16 @@ def gap(request, level, code):
     return render(request, "reports/gap.html", context)
 
 
+def _with_n(label: str, n) -> str:
+    """A group's name with the pupils its figure rests on: "Girls (n = 7)"."""
+    if n is None:
+        return label
+    return f"{label} (n = {n:,})" if isinstance(n, int) else f"{label} (n = {n})"
+
+
 def _gap_chart_data(context, dimension):
+    """(title, each group's name with its n, [(area name, its percentages)]) of a dimension's
+    chart."""
     found = next((d for d in context["dimensions"] if d["key"] == dimension), None)
     if found is None:
         raise Http404("No such pupil group in this area")
@@ -368,7 +412,16 @@ def _gap_chart_data(context, dimension):
     for comparator in context["comparators"]:
         series.append((comparator.name, [r[f"{comparator.level}_percent"] for r in found["rows"]]))
     title = f"{context['subject_label']}, {context['measure_label']}, by {found['label'].lower()}"
-    return title, [r["label"] for r in found["rows"]], series
+    categories = [_with_n(r["label"], r["area_eligible"]) for r in found["rows"]]
+    return title, categories, series
+
+
+def _gap_chart_small(context, dimension) -> list[list[bool]]:
+    """Per series of `_gap_chart_data`, whether each bar rests on fewer pupils than can be
+    relied on (drawn paler and marked)."""
+    found = next(d for d in context["dimensions"] if d["key"] == dimension)
+    levels = [context["area"].level] + [c.level for c in context["comparators"]]
+    return [[r["small"][level] for r in found["rows"]] for level in levels]
 
 
 @require_safe
@@ -377,9 +430,14 @@ def gap_chart(request, level, code, fmt):
     if fmt not in charts.FORMATS:
         raise Http404("Charts are svg or png")
     context = _gap_context(request, level, code)
-    title, categories, series = _gap_chart_data(context, request.GET.get("dimension", "all"))
-    return _image(charts.grouped_bars(title, categories, series, fmt=fmt, narrow=_narrow(request)),
-                  fmt)  # fmt: skip
+    dimension = request.GET.get("dimension", "all")
+    title, categories, series = _gap_chart_data(context, dimension)
+    chart = charts.group_bars(
+        title, categories, series, small=_gap_chart_small(context, dimension),
+        small_words=f"fewer than {context['reliable_pupils']} pupils: treat with caution",
+        fmt=fmt, narrow=_narrow(request),
+    )  # fmt: skip
+    return _image(chart, fmt)
 
 
 @require_safe
@@ -539,6 +597,7 @@ def national(request):
             (key, f"{labels[key[0]]}: {measure_labels[key[1]]}") for key in report.movement_keys
         ],
         "not_like_the_rest": NOT_LIKE_THE_REST,
+        "min_las_shown": queries.MIN_LAS_FOR_AN_INTERVAL_SHOWN,
     })  # fmt: skip
 
 
@@ -619,7 +678,8 @@ def gap_export(request, level, code, fmt):
     word, title_word = queries.words(context["collection"])
     stem = f"{word}-gap-{level}-{code}"
     title = f"{title_word} gap analysis: {context['area'].name}"
-    return _table(fmt, stem, queries.GAP_FIELDS, context["all_rows"], title=title,
+    fields = queries.GAP_FIELDS if fmt == "pdf" else queries.GAP_EXPORT_FIELDS
+    return _table(fmt, stem, fields, context["all_rows"], title=title,
                   request=request, context={"gap": context})  # fmt: skip
 
 
@@ -680,18 +740,76 @@ def official_export(request, fmt):
                   request=request)  # fmt: skip
 
 
+def _open_data_files(request, *, data: bool = True) -> tuple[Collection, dict[str, str]]:
+    """{file name: CSV text} of the open data for EES: the data file (when `data`) and its
+    metadata file, named as EES pairs them (`x.csv`, `x.meta.csv`)."""
+    collection = _collection()
+    _school_comparisons(request, collection)
+    stem = queries.open_data_stem(collection)
+    files = {}
+    if data:
+        fields, rows = queries.open_data(collection, viewer=viewer_for(request.user))
+        files[f"{stem}.csv"] = _csv_text(fields, rows)
+    fields, rows = queries.open_data_meta(collection)
+    files[f"{stem}.meta.csv"] = _csv_text(fields, rows)
+    return collection, files
+
+
+def _csv_text(fields, rows) -> str:
+    out = io.StringIO()
+    write_csv(out, fields, rows)
+    return out.getvalue()
+
+
+def _attachment(content, content_type: str, name: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
 @require_safe
 @shows_hidden_page
 def open_data(request):
     """England, regions and the LAs the user owns (as LA admin or officer), in the column layout
-    of DfE's EES files of the collection (KS1's `t_readta_*`, phonics' `t_phonics_y1_*`)."""
+    of DfE's EES files of the collection (KS1's `t_readta_*`, phonics' `t_phonics_y1_*`): the
+    data file of EES's open data standards (docs/open-data.md)."""
     if _role(request) is None:
         return redirect("home")
-    collection = _collection()
-    _school_comparisons(request, collection)
-    fields, rows = queries.open_data(collection, viewer=viewer_for(request.user))
-    return exports.download("csv", f"{queries.words(collection)[0]}-provisional-open-data",
-                            fields, rows)  # fmt: skip
+    _, files = _open_data_files(request)
+    name = next(n for n in files if not n.endswith(".meta.csv"))
+    return _attachment(files[name], "text/csv; charset=utf-8", name)
+
+
+@require_safe
+@shows_hidden_page
+def open_data_meta(request):
+    """The EES metadata file of the open data: one row per indicator column."""
+    if _role(request) is None:
+        return redirect("home")
+    _, files = _open_data_files(request, data=False)
+    ((name, text),) = files.items()
+    return _attachment(text, "text/csv; charset=utf-8", name)
+
+
+@require_safe
+@shows_hidden_page
+def open_data_zip(request):
+    """The data file and its metadata file in one zip, with EES's `dataset_names.csv` naming
+    the data set, as EES takes a zip upload."""
+    if _role(request) is None:
+        return redirect("home")
+    collection, files = _open_data_files(request)
+    stem = queries.open_data_stem(collection)
+    title = f"{queries.words(collection)[1]} {definitions.load(collection.code).year} " \
+        "provisional figures (Keystage)"  # fmt: skip
+    files["dataset_names.csv"] = _csv_text(
+        ["file_name", "dataset_name"], [{"file_name": stem, "dataset_name": title}]
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, text in files.items():
+            z.writestr(name, text.encode("utf-8"))
+    return _attachment(out.getvalue(), "application/zip", f"{stem}.zip")
 
 
 # -- LA report packs (PDF, made by a task) ----------------------------------------------------

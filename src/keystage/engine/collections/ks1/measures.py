@@ -12,7 +12,7 @@ from typing import Any
 
 from keystage.engine import measures as shared
 from keystage.engine.definition import Definition
-from keystage.engine.measures import UNKNOWN, Counts, Needs, settings
+from keystage.engine.measures import UNKNOWN, Counts, EesColumn, Needs, settings
 from keystage.engine.records import PupilRecord
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "Counts",
     "count_by_group",
     "count_pupils",
+    "ees_columns",
     "ees_row",
     "from_json",
     "headlines",
@@ -77,6 +78,15 @@ def ees_row(
     as_of: dt.date | None = None,
 ) -> dict[str, int]:
     return shared.ees_row(counts, definition, keystage_columns=keystage_columns)
+
+
+def ees_columns(definition: Definition, *, keystage_columns: bool = True) -> list[EesColumn]:
+    """The columns of `ees_row` with their words for the EES metadata file."""
+    from keystage.engine.collections.ks1.reports import COMBINED_LABEL
+
+    return shared.ees_columns(
+        definition, combined_label=COMBINED_LABEL, keystage_columns=keystage_columns
+    )
 
 
 def headlines(

@@ -20,8 +20,10 @@ from keystage.engine.collections.phonics.rules import CODE, MARK
 from keystage.engine.definition import Definition
 from keystage.engine.measures import (
     UNKNOWN,
+    EesColumn,
     MeasureSettingsError,
     Needs,
+    bucket_words,
     checked_once,
     percent,
     read_buckets,
@@ -35,6 +37,7 @@ __all__ = [
     "Counts",
     "count_by_group",
     "count_pupils",
+    "ees_columns",
     "ees_row",
     "from_json",
     "headlines",
@@ -636,6 +639,26 @@ def ees_row(
             if name != s.eligible_bucket:
                 row[s.percent_column.format(group=g.key, bucket=name)] = buckets[name]["rounded"]
     return row
+
+
+def ees_columns(definition: Definition, *, keystage_columns: bool = True) -> list[EesColumn]:
+    """The columns of `ees_row`, in its order, with their words for the EES metadata file:
+    per group (under the group's label) its counts, then its whole-number percentages of the
+    group's eligible pupils."""
+    s = settings(definition)
+    names = [n for n in s.buckets if keystage_columns or n not in s.keystage_only]
+    out = []
+    for g in s.groups:
+        of = s.column.format(group=g.key, bucket=s.eligible_bucket)
+        for name in names:
+            column = s.column.format(group=g.key, bucket=name)
+            out.append(EesColumn(column, f"{g.label}: {bucket_words(name)}", g.label))
+        for name in names:
+            if name != s.eligible_bucket:
+                column = s.percent_column.format(group=g.key, bucket=name)
+                label = f"{g.label}: {bucket_words(name)}, % of eligible pupils"
+                out.append(EesColumn(column, label, g.label, unit="%", of=of))
+    return out
 
 
 def headlines(
