@@ -59,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("file")
     _fmt_arg(load)
 
+    early = sub.add_parser("settings", help="the register of early-years (PVI) settings")
+    esub = early.add_subparsers(dest="settings_command", required=True, metavar="SUBCOMMAND")
+    load = esub.add_parser("load", help="load a register of early-years settings (CSV)")
+    load.add_argument("file")
+    _fmt_arg(load)
+
     imp = sub.add_parser("import", help="import school files (CTF XML or CSV), folders or zips")
     imp.add_argument("paths", nargs="+", metavar="PATH")
     imp.add_argument(
@@ -204,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = {
         "init": cmd_init,
         "schools": cmd_schools,
+        "settings": cmd_settings,
         "import": cmd_import,
         "errors": cmd_errors,
         "pupils": cmd_pupils,
@@ -302,19 +309,30 @@ def _require_db() -> None:
 
 
 def cmd_schools(args) -> int:
+    return _load_register(args, "schools", "do_load_register", "Schools register")
+
+
+def cmd_settings(args) -> int:
+    return _load_register(args, "settings", "do_load_settings", "Settings register")
+
+
+def _load_register(args, command: str, action: str, title: str) -> int:
+    """`keystage schools load` and `keystage settings load`: the same summary and statuses."""
     _django()
     _require_db()
     from keystage.engine.register import RegisterError
-    from keystage.orgs.actions import do_load_register
+    from keystage.orgs import actions
+
+    load = getattr(actions, action)
 
     path = Path(args.file)
     if not path.is_file():
         raise UsageError(f"{args.file}: no such file")
     try:
-        result = do_load_register(path)
+        result = load(path)
     except RegisterError as e:
         # The reason names the file already.
-        print(f"keystage schools load: {e}", file=sys.stderr)
+        print(f"keystage {command} load: {e}", file=sys.stderr)
         return EXIT_REJECTED
     for line, reason in sorted(result.skipped):
         print(f"{args.file}: line {line}: skipped: {reason}", file=sys.stderr)
@@ -327,7 +345,7 @@ def cmd_schools(args) -> int:
     _print_summary(
         args.format,
         summary,
-        f"Schools register loaded from {path.name}: {result.created} added, "
+        f"{title} loaded from {path.name}: {result.created} added, "
         f"{result.updated} updated, {result.unchanged} unchanged, "
         f"{_count(len(result.skipped), 'row')} skipped.",
     )

@@ -25,6 +25,7 @@ EVENT_WORDS: dict[str, str] = {
     "upload.superseded": "File accepted, replacing the school's earlier file",
     "upload.rejected": "File rejected",
     "register.loaded": "Schools register loaded",
+    "settings.loaded": "Register of early-years settings loaded",
     "register.expected_refreshed": "Schools expected in each collection worked out again",
     # the collection
     "collection.expected_cohorts_loaded": "Expected pupil numbers loaded",

@@ -1,4 +1,6 @@
-"""Reader for a schools register in the layout of a GIAS establishment extract.
+"""Reader for a schools register in the layout of a GIAS establishment extract, and for a
+register of early-years settings (private, voluntary or independent settings, which GIAS does
+not list: `read_settings_register`, docs/cli.md `keystage settings load`).
 
 The register says which schools an LA should expect a file from in a collection
 (`expected_for`, read from the collection's definition).
@@ -36,6 +38,18 @@ REQUIRED_COLUMNS = (
     OPEN_DATE, CLOSE_DATE, LOW_AGE, HIGH_AGE,
 )  # fmt: skip
 
+# A settings register's columns (docs/cli.md): the setting's 6-digit early-years URN, its LA,
+# its name; its status and dates when known (a setting listed without a status is open).
+SETTING_NAME = "SettingName"
+SETTING_STATUS = "SettingStatus"
+SETTINGS_REQUIRED_COLUMNS = (URN, LA_CODE, SETTING_NAME)
+SETTINGS_OPTIONAL_COLUMNS = (SETTING_STATUS, OPEN_DATE, CLOSE_DATE)
+# What a setting is in the register's terms, so that the definitions' establishment tests
+# (`state_funded_types`, `phases_with_ks1`, ages) can say which collections expect it.
+SETTING_TYPE = "Private, voluntary or independent setting"
+SETTING_PHASE = "Not applicable"
+SETTING_AGES = (0, 5)
+
 _ENCODINGS = ("utf-8", "cp1252")
 _DATE_FORMATS = ("%d-%m-%Y", "%d/%m/%Y", "%Y-%m-%d")
 _SNIFF_BYTES = 1 << 20
@@ -52,7 +66,9 @@ class RegisterError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class SchoolEntry:
-    """One establishment of the register. `estab` is always 4 digits."""
+    """One establishment of the register. `estab` is 4 digits, or "" for an early-years
+    setting, which has none: its URN stands for its LAESTAB (as in the EYFS profile's return,
+    where a setting's URN takes Estab's place)."""
 
     urn: str
     la: str
@@ -69,7 +85,7 @@ class SchoolEntry:
 
     @property
     def laestab(self) -> str:
-        return f"{self.la}{self.estab}"
+        return f"{self.la}{self.estab}" if self.estab else self.urn
 
 
 class RegisterRows:
@@ -105,7 +121,7 @@ class RegisterRows:
             self._file.close()
             raise RegisterError(f"{path.name}: not a readable CSV file ({e})", path=path) from e
         try:
-            self._index = _column_index(header, path)
+            self._index = self._columns(header, path)
         except RegisterError:
             self._file.close()
             raise
@@ -130,6 +146,9 @@ class RegisterRows:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _columns(self, header: list[str], path: Path) -> dict[str, int]:
+        return _column_index(header, path)
 
     def _skip(self, line: int, reason: str) -> None:
         self.skipped.append((line, reason))
@@ -224,20 +243,77 @@ def parse_date(text: str) -> dt.date | None:
     return None
 
 
-def _column_index(header: list[str], path: Path) -> dict[str, int]:
+def _column_index(
+    header: list[str],
+    path: Path,
+    required: tuple[str, ...] = REQUIRED_COLUMNS,
+    optional: tuple[str, ...] = (),
+    advice: str = "download the establishment fields extract from GIAS",
+) -> dict[str, int]:
     # Compare without case or surrounding spaces: hand-edited extracts drift on both.
     folded = {}
     for i, name in enumerate(header):
         folded.setdefault(name.strip().lower(), i)
-    index = {c: folded[c.lower()] for c in REQUIRED_COLUMNS if c.lower() in folded}
-    missing = [c for c in REQUIRED_COLUMNS if c not in index]
+    index = {c: folded[c.lower()] for c in required + optional if c.lower() in folded}
+    missing = [c for c in required if c not in index]
     if missing:
         raise RegisterError(
             f"{path.name}: missing required column{'s' if len(missing) > 1 else ''} "
-            f"{', '.join(missing)}; download the establishment fields extract from GIAS",
+            f"{', '.join(missing)}; {advice}",
             path=path,
         )
     return index
+
+
+class SettingsRows(RegisterRows):
+    """The early-years settings of one settings register (columns `SETTINGS_REQUIRED_COLUMNS`,
+    and `SETTINGS_OPTIONAL_COLUMNS` when given), as `SchoolEntry` with no establishment number.
+    A URN that does not match `urn_pattern` (the definitions' `[establishments] setting_urn`)
+    is skipped with its line, like any row that cannot be used."""
+
+    def __init__(self, path: Path, encoding: str, urn_pattern: str, on_skip=None):
+        self._urn_pattern = re.compile(urn_pattern)
+        super().__init__(path, encoding, on_skip=on_skip)
+
+    def _columns(self, header: list[str], path: Path) -> dict[str, int]:
+        return _column_index(
+            header, path, SETTINGS_REQUIRED_COLUMNS, SETTINGS_OPTIONAL_COLUMNS,
+            advice="a settings register needs URN, LA (code) and SettingName (docs/cli.md)",
+        )  # fmt: skip
+
+    def _entry(self, line: int, row: list[str]) -> SchoolEntry | None:
+        ix = self._index
+
+        def cell(column: str) -> str:
+            return row[ix[column]].strip() if column in ix else ""
+
+        urn, la = cell(URN), cell(LA_CODE)
+        if not self._urn_pattern.fullmatch(urn):
+            self._skip(line, f"URN {urn!r} is not a setting's 6-digit early-years URN "
+                       "(starting 5, 6 or 7)" if urn else "URN is empty")  # fmt: skip
+            return None
+        if not re.fullmatch(r"\d{3}", la):
+            self._skip(line, f"URN {urn}: LA code {la!r} is not 3 digits" if la
+                       else f"URN {urn}: LA code is empty")  # fmt: skip
+            return None
+        name = cell(SETTING_NAME)
+        if not name:
+            self._skip(line, f"URN {urn}: the setting has no name")
+            return None
+
+        def date(column: str) -> dt.date | None:
+            text = cell(column)
+            parsed = parse_date(text) if text else None
+            if text and parsed is None:
+                self.warnings.append((line, f"URN {urn}: {column} {text!r} is not a date"))
+            return parsed
+
+        return SchoolEntry(
+            urn=urn, la=la, estab="", name=name, type_name=SETTING_TYPE,
+            phase_name=SETTING_PHASE, status_name=cell(SETTING_STATUS) or "Open",
+            open_date=date(OPEN_DATE), close_date=date(CLOSE_DATE),
+            low_age=SETTING_AGES[0], high_age=SETTING_AGES[1], line=line,
+        )  # fmt: skip
 
 
 def detect_encoding(path: str | Path) -> str:
@@ -289,6 +365,15 @@ def read_register(
     """
     path = Path(path)
     return RegisterRows(path, detect_encoding(path), on_skip=on_skip)
+
+
+def read_settings_register(
+    path: str | Path, urn_pattern: str, *, on_skip: Callable[[int, str], None] | None = None
+) -> RegisterRows:
+    """Open a register of early-years settings (`SettingsRows`), checked as `read_register`
+    checks a schools register."""
+    path = Path(path)
+    return SettingsRows(path, detect_encoding(path), urn_pattern, on_skip=on_skip)
 
 
 def expects(definition: Definition) -> Callable[[SchoolEntry], bool]:

@@ -1,4 +1,5 @@
-"""State changes for organisations: loading the reference LAs and the schools register."""
+"""State changes for organisations: loading the reference LAs, the schools register and the
+register of early-years settings."""
 
 from __future__ import annotations
 
@@ -59,12 +60,40 @@ def do_load_register(path: str | Path, *, user=None) -> RegisterLoad:
     newer extract again updates schools and never duplicates them. Which collections each
     school is expected to submit (`ExpectedSchool`) is worked out again for every shipped
     definition; a school whose expected collections changed counts as updated."""
+    result = _load(register_reader.read_register(path))
+    record("register.loaded", user=user, file=Path(path).name, created=result.created,
+           updated=result.updated, skipped=len(result.skipped))  # fmt: skip
+    return result
+
+
+@transaction.atomic
+def do_load_settings(path: str | Path, *, user=None) -> RegisterLoad:
+    """Load a register of early-years settings (PVI settings, which GIAS does not list: the
+    columns of `engine.register.SETTINGS_REQUIRED_COLUMNS`, docs/cli.md). Each is held as a
+    `School` with no establishment number, its 6-digit early-years URN standing for its
+    LAESTAB, matched on URN as a school is; the collections that take settings (the EYFS
+    profile's) expect it as their definitions' establishment tests say."""
+    patterns = sorted({
+        str(d.establishments["setting_urn"]) for d in map(definitions.load, definitions.available())
+        if d.establishments.get("setting_urn")
+    })  # fmt: skip
+    if not patterns:
+        raise register_reader.RegisterError(
+            f"{Path(path).name}: no collection Keystage ships takes early-years settings"
+        )
+    pattern = "|".join(f"(?:{p.strip('^$')})" for p in patterns)
+    result = _load(register_reader.read_settings_register(path, f"^(?:{pattern})$"))
+    record("settings.loaded", user=user, file=Path(path).name, created=result.created,
+           updated=result.updated, skipped=len(result.skipped))  # fmt: skip
+    return result
+
+
+def _load(extract) -> RegisterLoad:
     tests = _expectations()
     las = {la.code: la.pk for la in LocalAuthority.objects.all()}
     existing = {s.urn: s for s in School.objects.all()}
     held = _held()
     result = RegisterLoad()
-    extract = register_reader.read_register(path)
     to_create, to_update, same = [], [], []  # same: rows of schools whose fields are as held
     wanted: dict[str, set[str]] = {}  # urn: the collections it is expected in
     for entry in extract:
@@ -74,7 +103,7 @@ def do_load_register(path: str | Path, *, user=None) -> RegisterLoad:
         values = {
             "la_id": las[entry.la],
             "estab": entry.estab,
-            "laestab": f"{entry.la}{entry.estab}",
+            "laestab": entry.laestab,
             "name": entry.name,
             "type_name": entry.type_name,
             "phase_name": entry.phase_name,
@@ -106,14 +135,6 @@ def do_load_register(path: str | Path, *, user=None) -> RegisterLoad:
     result.created = len(to_create)
     result.updated = len(to_update) + len(moved)
     result.unchanged = sum(1 for urn in same if urn not in moved)
-    record(
-        "register.loaded",
-        user=user,
-        file=Path(path).name,
-        created=result.created,
-        updated=result.updated,
-        skipped=len(result.skipped),
-    )
     return result
 
 

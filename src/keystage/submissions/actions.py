@@ -156,10 +156,11 @@ def known_schools() -> dict:
                                 high_age=high)  # fmt: skip
         known = KnownSchool(school_id=pk, la_id=la_id, info=info)
         # When an LAESTAB has been re-used, the open school (no close date) wins.
-        if (la, estab) not in out or closed is None:
+        if estab and ((la, estab) not in out or closed is None):
             out[(la, estab)] = known
         out[("urn", urn)] = known
-        by_estab.setdefault(estab, []).append(known)
+        if estab:  # an early-years setting has none: it is found by its URN
+            by_estab.setdefault(estab, []).append(known)
     for estab, items in by_estab.items():
         out[("estab", estab)] = tuple(items)
     return out
@@ -411,7 +412,7 @@ def do_store_files(
                 for f in p.school_findings
             )
             outcome = "superseded" if prev else "accepted"
-            laestab = school.info.la + school.info.estab
+            laestab = school.info.laestab
             year_group = others[school.school_id].summary() if school.school_id in others else {}
             events.append(audit_row(
                 stamp, actor, f"upload.{outcome}", school.la_id, school.school_id,

@@ -116,9 +116,9 @@ def _screen(batch: ImportBatch, user, sources, workdir: Path):
                 if school.school_id not in allowed:
                     info = school.info
                     refused.append(actions.ImportResult(
-                        name, "rejected", laestab=f"{info.la}{info.estab}",
+                        name, "rejected", laestab=info.laestab,
                         school_name=info.name,
-                        reason=f"{name}: the file is for {info.name} ({info.la}{info.estab}), "
+                        reason=f"{name}: the file is for {info.name} ({info.laestab}), "
                         "which is not one of your schools: ask your LA to import it",
                     ))  # fmt: skip
                     continue

@@ -192,7 +192,7 @@ def _seen_row(prepared: PreparedFile, upload_id: int | None) -> dict:
         "reason": prepared.rejected, "file_name": prepared.name, "uploaded_at": timezone.now(),
         "pupil_count": len(prepared.pupils), "error_count": prepared.error_count,
         "query_count": prepared.query_count,
-        "school__laestab": f"{info.la}{info.estab}" if info else "",
+        "school__laestab": info.laestab if info else "",
         "school__name": info.name if info else "",
     }  # fmt: skip
 

@@ -74,7 +74,8 @@ class SchoolInfo:
 
     @property
     def laestab(self) -> str:
-        return f"{self.la}{self.estab}"
+        # An early-years setting has no establishment number: its URN stands for its LAESTAB.
+        return f"{self.la}{self.estab}" if self.estab else self.urn
 
 
 @dataclass(frozen=True)
