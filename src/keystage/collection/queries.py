@@ -23,6 +23,17 @@ from keystage.submissions.models import Collection, Finding, PupilRecord, Upload
 DEFAULT_SHORTFALL_SHARE = 0.9
 
 
+def establishment_words(definition) -> dict[str, str]:
+    """How a collection's pages speak of the establishments that send it: "Schools" for one of
+    schools alone; "Schools and settings" for one that also takes early-years settings, which
+    have a URN in place of a LAESTAB (`[establishments] setting_word`)."""
+    word = definition.establishments.get("setting_word")
+    if not word:
+        return {"schools": "Schools", "school": "School", "number": "LAESTAB"}
+    return {"schools": f"Schools and {word}s", "school": f"School or {word}",
+            "number": "LAESTAB or URN"}  # fmt: skip
+
+
 def shortfall_share() -> float:
     return float(getattr(settings, "KEYSTAGE_COHORT_SHORTFALL_SHARE", DEFAULT_SHORTFALL_SHARE))
 

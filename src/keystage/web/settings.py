@@ -264,9 +264,13 @@ KEYSTAGE_RETENTION_YEARS = os.environ.get("KEYSTAGE_RETENTION_YEARS", "")
 # The collection the product works on unless told otherwise (commands, the paths from before
 # there were several collections), and the collections the service offers side by side: each
 # has its pages under its id (/ks1-2024/la/938/dashboard), in this order on the home page: the
-# statutory collections first (KS1 2023, the phonics checks), then the optional KS1 years.
+# statutory collections first (KS1 2023, the phonics checks, the EYFS profile), then the
+# optional KS1 years.
 KEYSTAGE_COLLECTION = os.environ.get("KEYSTAGE_COLLECTION", "ks1-2023")
-DEFAULT_COLLECTIONS = "ks1-2023,phonics-2023,phonics-2024,phonics-2025,ks1-2024,ks1-2025"
+DEFAULT_COLLECTIONS = ",".join([
+    "ks1-2023", "phonics-2023", "phonics-2024", "phonics-2025",
+    "eyfsp-2023", "eyfsp-2024", "eyfsp-2025", "ks1-2024", "ks1-2025",
+])  # fmt: skip
 KEYSTAGE_COLLECTIONS = [
     c.strip()
     for c in os.environ.get("KEYSTAGE_COLLECTIONS", DEFAULT_COLLECTIONS).split(",")

@@ -1,0 +1,158 @@
+"""The EYFS profile in the web service (issue 19): every page of an LA and a school answers for
+eyfsp-2024 in the profile's words (goals, a good level of development), never KS1's or
+phonics'; a PVI setting loaded from the settings register sends its file by its early-years
+URN and stands beside the schools on the dashboard and chase list; the grid edits the 17 goals
+(1, 2 or A); the report page's figures are those of children worked by hand.
+
+LA 938, EYFSP 2024. School 9382001 sends a CTF (FSP-named):
+  1 all 2: GLD, all 17 goals, 17 at expected
+  2 all 2 but ELG 17 (expressive arts, outside GLD) 1: GLD, not all goals, 16
+  3 all 2 but ELG 01 (communication, a prime area) 1: no GLD, 16
+  4 A in every goal: not assessed, left out of every figure
+  5 A in ELG 05 alone: EYF-R03, a record to correct, left out until corrected
+Setting 512345 (Little Acorns) sends EYFSP_512345_24.csv:
+  6 all 1: no GLD, 0 goals
+  7 all 2: GLD, all goals, 17
+So LA 938: 5 children assessed, GLD 3 (60%), all goals 2 (40%), average goals 66 / 5 = 13.2.
+School 9382002 sends nothing: it is chased, and so is setting 612346."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+import pytest
+
+from keystage.orgs.actions import do_load_settings
+from keystage.submissions.actions import get_collection
+from keystage.submissions.importing import import_paths
+from keystage.submissions.models import PupilRecord
+from keystage.web.links import reverse
+from tests.builders import eyfsp_pupil, write_ctf
+
+pytestmark = pytest.mark.django_db
+
+EYFSP = "eyfsp-2024"
+GOALS = [f"elg{n:02d}" for n in range(1, 18)]
+# Words of the other collections that would say a shared page still assumes one of them (the
+# profile has goals "Word reading" and "Writing" of its own).
+OTHER_WORDS = re.compile(
+    r"\b(KS1|key stage 1|science|greater depth|phonics|marks?|threshold|NC year)\b", re.I
+)
+SETTINGS_CSV = (
+    "URN,LA (code),SettingName,SettingStatus\n"
+    "512345,938,Little Acorns Nursery,Open\n"
+    "612346,938,Busy Bees Pre-school,Open\n"
+)
+
+
+def judged(**at) -> list[str]:
+    """17 judgements, 2 but where `at` says (elg01="1")."""
+    return [at.get(g, "2") for g in GOALS]
+
+
+def _csv_row(n: int, judgements: list[str]) -> str:
+    p = eyfsp_pupil(n, year=2024, estab="3001", surname="Jones", forename=f"Kit{'ab'[n % 2]}")
+    day = "/".join(reversed(p["dob"].split("-")))
+    return f"{p['upn']},{p['surname']},{p['forename']},{day},{p['sex']}," + ",".join(judgements)
+
+
+@pytest.fixture
+def eyfsp938(loaded, members, tmp_path):
+    """LA 938's settings register loaded, 9382001's CTF and setting 512345's CSV imported."""
+    register = tmp_path / "settings.csv"
+    register.write_text(SETTINGS_CSV, encoding="utf-8")
+    do_load_settings(register)
+    school = write_ctf(tmp_path / "9382001_FSP_938LLLL_001.xml", [
+        eyfsp_pupil(1, year=2024, forename="Ava", surname="Smith"),
+        eyfsp_pupil(2, judged(elg17="1"), year=2024),
+        eyfsp_pupil(3, judged(elg01="1"), year=2024),
+        eyfsp_pupil(4, "A", year=2024),
+        eyfsp_pupil(5, judged(elg05="A"), year=2024),
+    ])  # fmt: skip
+    setting = tmp_path / "EYFSP_512345_24.csv"
+    head = "UPN,Surname,Forename,DOB,Sex," + ",".join(f"ELG{n:02d}" for n in range(1, 18))
+    setting.write_text(
+        "\n".join([head, _csv_row(6, ["1"] * 17), _csv_row(7, ["2"] * 17)]) + "\n",
+        encoding="utf-8",
+    )
+    results = import_paths([str(school), str(setting)], collection_code=EYFSP, only_la="938")
+    assert [(r.outcome, r.laestab, r.pupils) for r in results] == [
+        ("accepted", "9382001", 5), ("accepted", "512345", 2),
+    ], [r.reason for r in results]  # fmt: skip
+    return get_collection(EYFSP)
+
+
+def text_of(response) -> str:
+    body = response.content.decode()
+    body = re.sub(r"<script.*?</script>", "", body[body.index("<main") :], flags=re.S)
+    return " ".join(re.sub(r"<[^>]+>", " ", body).split())
+
+
+def _pupil(surname: str) -> PupilRecord:
+    return PupilRecord.objects.get(collection__code=EYFSP, is_current=True, surname=surname)
+
+
+def test_every_la_page_answers_for_the_profile_in_its_words(eyfsp938, members, signed_in,
+                                                            client):  # fmt: skip
+    signed_in(members["admin938"])
+    la = {"code": "938", "collection": EYFSP}
+    pid = _pupil("SMITHF").pk  # A in one goal only
+    pages = {
+        name: client.get(reverse(name, kwargs=kw))
+        for name, kw in [
+            ("la-dashboard", la), ("la-chase-list", la | {"fmt": "csv"}),
+            ("la-errors", la), ("la-pupils", la), ("la-pupil", la | {"pupil_id": pid}),
+            ("la-pupil-add", la), ("la-pupil-remove", la | {"pupil_id": pid}),
+            ("la-expected-cohorts", la), ("la-school-deadline", la),
+            ("upload", {"collection": EYFSP}), ("upload-history", {"collection": EYFSP}),
+            ("la-checking", la), ("la-checking-school", la | {"laestab": "9382001"}),
+            ("la-checking-school", la | {"laestab": "512345"}), ("la-school-sees", la),
+            ("la-returns", la),
+        ]
+    }  # fmt: skip
+    assert {n: r.status_code for n, r in pages.items() if r.status_code != 200} == {}
+    words = {n: text_of(r) for n, r in pages.items() if n != "la-chase-list"}
+    assert {n: OTHER_WORDS.findall(t) for n, t in words.items() if OTHER_WORDS.search(t)} == {}
+    dashboard = words["la-dashboard"]
+    assert "Early years foundation stage profile 2024 dashboard" in dashboard
+    # Two schools (register) and two settings are expected; a school and a setting sent files.
+    assert "Schools and settings expected to submit 4" in dashboard, dashboard
+    assert "Received 2" in dashboard
+    assert "Schools and settings expected to submit (4 shown)" in dashboard
+    assert "LAESTAB or URN School or setting State" in dashboard
+    assert "512345 Little Acorns Nursery Received with errors 1 0 2" not in dashboard  # clean
+    assert "612346 Busy Bees Pre-school Not received" in dashboard
+    chase = list(csv.DictReader(io.StringIO(pages["la-chase-list"].content.decode())))
+    assert [(r["laestab"], r["urn"], r["state"]) for r in chase] == [
+        ("612346", "612346", "Not received"), ("9382001", "125000", "Received with errors"),
+        ("9382002", "125001", "Not received"),
+    ]  # fmt: skip
+    assert "EYF-R03" in words["la-errors"]
+    assert (
+        "EYF-R03 Not assessed in some goals but not all Error LA can correct here"
+        in words["la-errors"]
+    ), words["la-errors"]
+
+
+def test_the_grid_edits_the_17_goals_as_1_2_or_a(eyfsp938, members, signed_in, client):
+    signed_in(members["officer938"])
+    la = {"code": "938", "collection": EYFSP}
+    grid = client.get(reverse("la-pupils", kwargs=la), {"show": "all"})
+    html = grid.content.decode()
+    p = _pupil("SMITHF")
+    selects = re.findall(rf'<select [^>]*id="{p.pk}-(elg\d\d)".*?</select>', html, re.S)
+    assert selects == GOALS
+    goal = re.search(rf'<select [^>]*id="{p.pk}-elg05".*?</select>', html, re.S).group(0)
+    assert re.findall(r'<option value="([^"]*)"', goal) == ["", "1", "2", "A"]
+    assert '<option value="A" selected>' in goal
+    print(text_of(grid)[:3000])
+    shown = dict(p.outcomes)
+    form = {"row": [str(p.pk)], f"v-{p.pk}": str(p.version), f"o-{p.pk}": json.dumps(shown),
+            "action": "save", **{f"{p.pk}-{k}": v for k, v in {**shown, "elg05": "2"}.items()}}  # fmt: skip
+    saved = client.post(reverse("la-pupils", kwargs=la), form)
+    assert saved.status_code == 302
+    assert _pupil("SMITHF").outcomes == dict.fromkeys(GOALS, "2")
+    assert not _pupil("SMITHF").findings.exists()
