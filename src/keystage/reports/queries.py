@@ -1049,6 +1049,19 @@ def published(collection: Collection, year: str, level: str, code: str) -> dict[
     return None
 
 
+def published_places(collection: Collection) -> int:
+    """The decimal places DfE publishes the collection's percentages to: whole numbers for KS1
+    and phonics, one place for the EYFS profile (its reports module's PUBLISHED_PLACES)."""
+    return getattr(_own(collection), "PUBLISHED_PLACES", 0)
+
+
+def comparable_from(collection: Collection) -> int | None:
+    """The first published year comparable with this year's figures (the EYFS profile's 2021
+    framework: 2022), or None when every published year is (the reports module's
+    COMPARABLE_FROM)."""
+    return getattr(_own(collection), "COMPARABLE_FROM", None)
+
+
 def _published_value(columns: dict, row: dict | None, subject: str, measure: str):
     column = columns.get((subject, measure))
     if row is None or column is None:
@@ -1056,6 +1069,10 @@ def _published_value(columns: dict, row: dict | None, subject: str, measure: str
     value = (row.get(column) or "").strip()
     try:
         return int(value)
+    except ValueError:
+        pass
+    try:
+        return float(value)
     except ValueError:
         return None
 
@@ -1069,6 +1086,7 @@ def official(collection: Collection, *, viewer: Viewer = EVERYTHING, las=()) -> 
     found = figures(collection, area_list, ["all"], viewer)
     columns = published_columns(collection)
     year = str(definitions.load(collection.code).year)
+    places = published_places(collection)
     out = []
     for area in area_list:
         f = found.get((area.level, area.code), {}).get("all")
@@ -1080,10 +1098,10 @@ def official(collection: Collection, *, viewer: Viewer = EVERYTHING, las=()) -> 
             if figure is None:
                 continue
             theirs = _published_value(columns, row, subject, measure)
-            mine = SUPPRESSED if figure.hidden else rounded(figure.percent, 0)
+            mine = SUPPRESSED if figure.hidden else rounded(figure.percent, places)
             diff = (
-                mine - theirs if isinstance(mine, int) and theirs is not None else
-                (SUPPRESSED if figure.hidden else None)
+                round(mine - theirs, places) if isinstance(mine, int | float)
+                and theirs is not None else (SUPPRESSED if figure.hidden else None)
             )  # fmt: skip
             out.append({
                 "level": area.level, "code": area.code, "name": area.name, "subject": subject,
@@ -1098,14 +1116,23 @@ def trend(collection: Collection, area_list: list[Area]) -> list[dict]:
     England): one row per area and year with the headline percentages."""
     wanted = {(a.level, a.code): a for a in area_list if a.level in ("la", "region", "national")}
     columns = published_columns(collection)
+    first = comparable_from(collection)
+    places = published_places(collection)
     out = []
     for row in _own(collection).published_rows():
         area = wanted.get((row["level"], row["code"]))
         if area is None:
             continue
+        values = {f"{s}_{m}": _published_value(columns, row, s, m) for s, m in columns}
+        if places:  # 87 as published to one place is 87.0
+            values = {k: None if v is None else float(v) for k, v in values.items()}
+        blank = all(v is None for v in values.values())
         out.append({
             "level": area.level, "code": area.code, "name": area.name, "year": row["year"],
-            **{f"{s}_{m}": _published_value(columns, row, s, m) for s, m in columns},
+            # A year of figures before the collection's framework (a year of none is simply
+            # blank: no assessments were made).
+            "comparable": first is None or blank or int(row["year"]) >= first,
+            **values,
         })  # fmt: skip
     return sorted(out, key=lambda r: (area_list.index(wanted[(r["level"], r["code"])]), r["year"]))
 

@@ -222,8 +222,26 @@ def _summary_context(request, level, code):
                 "label": f"{labels[subject]}: {measure_labels[measure]}",
                 "cells": cells,
             })  # fmt: skip
-    main = columns[0][1]
     own = queries.own_reports(collection)
+    # Rows that are averages (the profile's goals at the expected level): each rests on the
+    # pupils of the headline row, and is hidden where that row is.
+    headline = queries.headline(collection)
+    averages_of = getattr(own, "averages", None)
+    averages = [(f, averages_of(f.measures) if f and averages_of else None) for _, f in columns]
+    labels_of_averages = next((v for _, v in averages if v), [])
+    for i, (label, _) in enumerate(labels_of_averages):
+        cells = []
+        for f, values in averages:
+            if f is None or values is None:
+                cells.append({"text": "–"})
+            elif f.subjects[headline]["met"].hidden:
+                cells.append({"text": SUPPRESSED})
+            else:
+                value = values[i][1]
+                cells.append({"text": "–" if value is None else f"{value:.1f}",
+                              "format": "numeric"})  # fmt: skip
+        rows.insert(3 + i, {"label": label, "cells": cells})  # after the two headlines
+    main = columns[0][1]
     codes, distributions, notes = [], [], []
     if main is not None:
         notes = own.notes(main.measures)
@@ -257,13 +275,21 @@ def _summary_context(request, level, code):
             }
             trend_areas.append({"area": a, "rows": rows_of, "provisional": provisional})
     years = sorted({r["year"] for r in trend})
+    first = queries.comparable_from(collection)
     return {
+        "published_places": queries.published_places(collection),
+        "comparable_from": first,
+        "older_years": sorted({r["year"] for r in trend if not r["comparable"]}),
         "word": _word(collection),
         "year": str(definitions.load(collection.code).year),
         "trend_years": f"{years[0]} to {years[-1]}" if years else "",
         "distributions": distributions,
         "notes": notes,
         "outcome_note": own.OUTCOME_NOTE,
+        # What the tables of outcomes are called, and their first column (the EYFS profile's
+        # are of each goal at the expected level, not of each outcome code).
+        "outcome_title": getattr(own, "OUTCOME_TITLE", "Pupils at each outcome"),
+        "outcome_code": getattr(own, "OUTCOME_CODE", "Code"),
         "collection": collection,
         "area": area_list[0],
         "place": place,
@@ -478,14 +504,18 @@ def trend_chart(request, level, code, fmt):
     context = _summary_context(request, level, code)
     subject = _trend_subject(request, queries.trend_subjects(context["collection"]), "subject")
     key = f"{subject}_met"
-    years = sorted({r["year"] for t in context["trend_areas"] for r in t["rows"]})
+    # Only the years comparable with this year's are drawn (the EYFS profile's older framework
+    # is in the tables, marked, but a line through it would join figures of different tests).
+    years = sorted({r["year"] for t in context["trend_areas"] for r in t["rows"]
+                    if r["comparable"]})  # fmt: skip
     series = []
     for t in context["trend_areas"]:
         by_year = {r["year"]: r[key] for r in t["rows"]}
         series.append((f"{t['area'].name} (published)", [by_year.get(y) for y in years]))
     labels = queries.subject_labels(context["collection"])
     measure = queries.measure_labels(context["collection"])["met"]
-    title = f"{labels[subject]}, {measure}, published {context['trend_years']}"
+    shown = f"{years[0]} to {years[-1]}" if years else context["trend_years"]
+    title = f"{labels[subject]}, {measure}, published {shown}"
     return _image(charts.line_chart(title, years, series, fmt=fmt, narrow=_narrow(request)), fmt)
 
 

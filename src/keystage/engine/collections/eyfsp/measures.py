@@ -339,7 +339,7 @@ def measures(
     {"pupils", "assessed", "not_assessed", "unknown",
      "rows": {key: {"label", "eligible", "met", "met_percent", "met_rounded", "area"}},
      "average_goals": {"total", "mean", "rounded"},
-     "goals": {goal: {"label", "met", "met_percent", "met_rounded"}}}
+     "goals": {goal: {"label", "met", "met_percent", "met_rounded", "area"}}}
 
     `rows` are GLD, all goals, then each area (`area` True for an area's row); their
     eligible children are the assessed ones. Percentages of the assessed children and the
@@ -358,10 +358,12 @@ def measures(
         }  # fmt: skip
     mean = counts.at_expected / n if n else None
     goals = {}
+    area_of = {goal: a.key for a in s.areas for goal in a.goals}
     for goal in s.goals:
         share = _share(counts.goals.get(goal, 0), n)
         goals[goal] = {"label": s.labels[goal], "met": share["count"],
-                       "met_percent": share["percent"], "met_rounded": share["rounded"]}  # fmt: skip
+                       "met_percent": share["percent"], "met_rounded": share["rounded"],
+                       "area": area_of.get(goal, "")}  # fmt: skip
     return {
         "pupils": counts.pupils,
         "assessed": n,

@@ -46,6 +46,9 @@ STEM, TITLE = "eyfsp", "EYFS profile"
 ROW_HEADING = "Measure"
 ITEM_WORD = "Goal"
 
+# DfE publishes the profile's percentages to one decimal place (KS1's and phonics' are whole).
+PUBLISHED_PLACES = 1
+
 # The first year of the 2021 framework (spec eyfsp.md §4): DfE's figures before it are of the
 # older framework (17 goals of other names and a different GLD), not comparable with it.
 COMPARABLE_FROM = 2022
@@ -101,6 +104,13 @@ def _number(text: str | None) -> float | None:
     return float(text) if text else None
 
 
+def averages(found: dict[str, Any]) -> list[tuple[str, float | None]]:
+    """The summary's rows that are averages, not shares: (label, value to one decimal place,
+    None with no child assessed). Each rests on the children assessed, as the headline does."""
+    return [("Average number of goals at the expected level (of 17)",
+             found["average_goals"]["rounded"])]  # fmt: skip
+
+
 def notes(found: dict[str, Any]) -> list[str]:
     """What the figures leave out, in words."""
     out = []
@@ -115,11 +125,22 @@ def notes(found: dict[str, Any]) -> list[str]:
     return out
 
 
+# The summary's tables of each goal: their heading and the heading of their first column.
+OUTCOME_TITLE = "Children at the expected level in each goal"
+OUTCOME_CODE = "Goal"
+
+
 def outcome_tables(found: dict[str, Any]) -> list[dict[str, Any]]:
-    """The children at expected in each goal, as (label, count, percent), in one table whose
-    total is the children assessed."""
-    rows = [(g["label"], g["met"], g["met_percent"]) for g in found["goals"].values()]
-    return [{"key": "goals", "eligible": found["assessed"], "codes": rows}]
+    """The children at expected in each goal, as (label, count, percent), one table per area
+    of learning (its key a report row's, so the area's suppression hides it), whose total is
+    the children assessed."""
+    tables: dict[str, dict[str, Any]] = {}
+    for g in found["goals"].values():
+        table = tables.setdefault(g["area"], {
+            "key": g["area"], "eligible": found["assessed"], "codes": [],
+        })  # fmt: skip
+        table["codes"].append((g["label"], g["met"], g["met_percent"]))
+    return list(tables.values())
 
 
 def goal_tables(found: dict[str, Any], definition: Definition) -> list[dict[str, Any]]:
