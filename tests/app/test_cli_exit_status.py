@@ -40,6 +40,11 @@ CASES = [
     ("schools load", 2, "ready", ["schools", "load", "{tmp}/missing.csv"]),
     ("schools load", 2, "empty", ["schools", "load", "{clean_register}"]),
     ("schools load", 3, "broken", ["schools", "load", "{clean_register}"]),
+    ("settings load", 0, "ready", ["settings", "load", "{settings_register}"]),
+    ("settings load", 1, "ready", ["settings", "load", "{register_with_bad_rows}"]),
+    ("settings load", 2, "ready", ["settings", "load", "{tmp}/missing.csv"]),
+    ("settings load", 2, "empty", ["settings", "load", "{settings_register}"]),
+    ("settings load", 3, "broken", ["settings", "load", "{settings_register}"]),
     ("import", 0, "ready", ["import", "{clean_file}"]),
     ("import", 1, "ready", ["import", "{clean_file}", "{broken_file}"]),
     ("import", 2, "ready", ["import", "{tmp}/missing"]),
@@ -252,6 +257,9 @@ class Places:
                     "Primary", "Open")]  # fmt: skip
             write_register(files / "bad-rows.csv", bad)
             (files / "no-columns.csv").write_text("URN,Name\n125000,A school\n", "utf-8")
+            (files / "settings.csv").write_text(
+                "URN,LA (code),SettingName\n512345,938,Little Acorns Nursery\n", "utf-8"
+            )
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
@@ -260,6 +268,7 @@ class Places:
             "tmp": str(tmp),
             "clean_register": str(self.clean_register()),
             "register_with_bad_rows": str(files / "bad-rows.csv"),
+            "settings_register": str(files / "settings.csv"),
             "register_without_columns": str(files / "no-columns.csv"),
             "clean_file": str(files / "clean.xml"),
             "broken_file": str(files / "broken.xml"),

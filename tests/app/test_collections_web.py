@@ -136,15 +136,21 @@ def test_the_home_page_lists_the_collections_with_their_state_and_dates(
     assert [re.search(r'href="([^"]+)"', r).group(1) for r in rows] == [
         "/ks1-2023/la/938/dashboard", "/phonics-2023/la/938/dashboard",
         "/phonics-2024/la/938/dashboard", "/phonics-2025/la/938/dashboard",
+        "/eyfsp-2023/la/938/dashboard", "/eyfsp-2024/la/938/dashboard",
+        "/eyfsp-2025/la/938/dashboard",
         "/ks1-2024/la/938/dashboard", "/ks1-2025/la/938/dashboard",
     ]  # fmt: skip
-    ks1, _, phonics, _, optional, _ = (" ".join(re.sub(r"<[^>]+>", " ", r).split()) for r in rows)
+    ks1, _, phonics, _, _, eyfsp, _, optional, _ = (
+        " ".join(re.sub(r"<[^>]+>", " ", r).split()) for r in rows
+    )
     assert "Key stage 1 teacher assessment 2023" in ks1
     assert "Closed" in ks1 and "National deadline 21 July 2023" in ks1
     assert ks1.endswith("5 pupils held")  # LA 938's in 2023 (la938: 3 + 2)
     assert "Phonics screening check 2024" in phonics and "Optional" not in phonics
     assert "National deadline 19 July 2024" in phonics
     assert "Schools' deadline 25 June 2024" in phonics and phonics.endswith("0 pupils held")
+    assert "Early years foundation stage profile 2024" in eyfsp and "Optional" not in eyfsp
+    assert "National deadline 12 July 2024" in eyfsp, eyfsp
     assert "Optional: no national return" in optional and "National deadline" not in optional
     assert "Schools' deadline 25 June 2024" in optional and optional.endswith("0 pupils held")
 

@@ -65,7 +65,8 @@ class ReadEstablishment:
 
     @property
     def laestab(self) -> str:
-        return f"{self.la}{self.estab}"
+        # A setting (no establishment number) is held under its URN, as the caller's schools are.
+        return f"{self.la}{self.estab}" if self.estab else self.school.urn
 
 
 @dataclass

@@ -164,9 +164,16 @@ def do_build_return(
     files: list[dict] = []
     try:
         for school, pupils in queries.return_pupils(la, collection):
-            name = school_file_name(d, la=la.code, estab=school.estab, serial=serial)
+            # A setting has no establishment number: its file is named by its URN, as its
+            # own CTF is (938_512345_EYF_2024_001.xml).
+            number = school.estab or f"_{school.urn}"
+            name = school_file_name(d, la=la.code, estab=number, serial=serial)
             establishment = ReturnEstablishment(
-                la.code, school.estab, pupils, queries.school_explanations(school, collection)
+                la.code,
+                school.estab,
+                pupils,
+                queries.school_explanations(school, collection),
+                urn="" if school.estab else school.urn,
             )
             written: list = []
             establishment.pupils = _kept(pupils, written)
