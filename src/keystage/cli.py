@@ -980,6 +980,17 @@ def cmd_demo(args) -> int:
             "the uploads of an earlier run are kept")  # fmt: skip
         print(f"  {seeded['name']}: {_count(seeded['pupils'], 'pupil')}; {files}")
     print()
+    print("EYFS profile, the same LAs and two settings of the first:")
+    if not made["eyfsp"]:
+        print(f"  none: this service does not offer {demo.EYFSP}; list it in "
+              "KEYSTAGE_COLLECTIONS and run the demo again to add it")  # fmt: skip
+    else:
+        seeded = made["eyfsp"]
+        tally = seeded["files"]
+        files = _files_by_outcome(tally, "imported") if tally else (
+            "the uploads of an earlier run are kept")  # fmt: skip
+        print(f"  {seeded['name']}: {_count(seeded['pupils'], 'child', 'children')}; {files}")
+    print()
     print("Demo users (also in demo-users.txt in the data directory):")
     for user in made["users"]:
         print(f"  {user.username:<22} password {user.password}   {user.label}")

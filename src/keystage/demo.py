@@ -1,7 +1,8 @@
 """`keystage demo`: seed the database with synthetic LAs, users of every role and several days
-of uploads, so the web service has something to show: KS1 2023, and the phonics screening
-check of 2023 and 2024 for the same LAs when the service offers phonics. Safe to run again: it
-reuses what a first run made (files, users and their passwords, uploads)."""
+of uploads, so the web service has something to show: KS1 2023, the phonics screening check of
+2023 and 2024 for the same LAs when the service offers phonics, and the EYFS profile of 2024
+(its schools' files and two PVI settings of the first LA) when it offers that. Safe to run
+again: it reuses what a first run made (files, users and their passwords, uploads)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,13 @@ UPLOAD_DAYS = (5, 12, 19, 26)
 # Year 2" figure read the earlier year's results.
 PHONICS = ("phonics-2023", "phonics-2024")
 SEED = 2023
+# The EYFS profile year the demo loads, and the first LA's PVI settings (URN, name), loaded from
+# a settings register (`keystage settings load`); the first sends a CSV, the second nothing.
+EYFSP = "eyfsp-2024"
+DEMO_SETTINGS = (("512345", "Little Acorns Day Nursery"), ("612346", "Busy Bees Pre-school"))
+SETTING_CHILDREN = (("Ava", "Moss", "F"), ("Ben", "Hale", "M"), ("Cara", "Lowe", "F"),
+                    ("Dev", "Shah", "M"), ("Eli", "Penn", "M"), ("Fay", "Ord", "F"),
+                    ("Gus", "Rowe", "M"), ("Hana", "Vale", "F"))  # fmt: skip
 
 
 class DemoError(Exception):
@@ -89,10 +97,18 @@ def seed(data_dir: Path, las: list[str], *, collection_id: str | None = None, ou
     returns = _seed_returns(las, users, collection_id=collection_id, out=out)
     facts = _seed_facts(collection_id=collection_id, out=out)
     phonics = _seed_phonics(files, las, users, out=out) if phonics_offered() else {}
+    eyfsp = _seed_eyfsp(files, las, users, out=out) if eyfsp_offered() else {}
     pages = pages_to_open(users, las)
     return {"users": users, "uploads": uploads, "files": files, "released": released,
             "school_sees": sees, "returns": returns, "facts": facts, "phonics": phonics,
-            "pages": pages}  # fmt: skip
+            "eyfsp": eyfsp, "pages": pages}  # fmt: skip
+
+
+def eyfsp_offered() -> bool:
+    """Whether the service offers the demo's EYFS profile year (KEYSTAGE_COLLECTIONS)."""
+    from keystage.web.links import offered
+
+    return EYFSP in offered()
 
 
 def phonics_offered() -> bool:
@@ -424,6 +440,85 @@ def _seed_phonics(files: Path, las, users, *, out) -> dict[str, dict]:
     return made
 
 
+def _setting_file(folder: Path, la: str, urn: str, year: int) -> Path:
+    """The demo setting's profiles as `EYFSP_UUUUUU_yy.csv`: a few children of the reception
+    cohort, most at the expected level, one emerging in a prime goal, one not assessed."""
+    from keystage.engine import upn
+
+    goals = ",".join(f"ELG{n:02d}" for n in range(1, 18))
+    lines = [f"UPN,Surname,Forename,DOB,Sex,{goals}"]
+    for i, (forename, surname, sex) in enumerate(SETTING_CHILDREN, 1):
+        judgements = ["2"] * 17
+        if i == 3:
+            judgements[0] = "1"  # emerging in listening, attention and understanding
+        elif i == 6:
+            judgements = ["A"] * 17
+        elif i % 4 == 0:
+            judgements[16] = "1"
+        born = f"{10 + i:02d}/{(i % 12) + 1:02d}/{year - 6 if (i % 12) + 1 >= 9 else year - 5}"
+        code = upn.make(la, urn[:4], f"{year % 100:02d}", f"{i:03d}")
+        lines.append(f"{code},{surname},{forename},{born},{sex}," + ",".join(judgements))
+    path = folder / f"EYFSP_{urn}_{year % 100:02d}.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _seed_eyfsp(files: Path, las, users, *, out) -> dict:
+    """The EYFS profile of `EYFSP`: the LAs' synthetic school files (in demo-files/eyfsp-2024/;
+    the schools are those of KS1's register, as for phonics), the first LA's PVI settings loaded
+    from a settings register and one setting's CSV, all imported by the LA officer on the
+    schools' deadline, then the report figures counted. Done once: a collection with uploads
+    is left as it is. Returns its name, pupils, files imported by outcome and facts."""
+    from keystage.accounts.models import Role
+    from keystage.engine import collections
+    from keystage.engine import definition as definitions
+    from keystage.orgs.actions import do_load_settings
+    from keystage.reports.facts import rebuild_facts
+    from keystage.submissions.actions import get_collection
+    from keystage.submissions.importing import import_paths
+    from keystage.submissions.models import PupilRecord, Upload
+
+    officer = _user(users, Role.LA_OFFICER)
+    d = definitions.load(EYFSP)
+    collection = get_collection(EYFSP)
+    folder = files / EYFSP
+    if not (folder / "manifest.csv").exists():
+        out(f"Writing synthetic {d.name} files for LAs {', '.join(las)} to {folder} ...")
+        collections.module_of(d, "synthetic").generate(
+            folder, las=las, error_rate=0.03, seed=SEED, definition=d
+        )
+    register = folder / "settings.csv"
+    register.write_text("URN,LA (code),SettingName,SettingStatus\n" + "".join(
+        f"{urn},{las[0]},{name},Open\n" for urn, name in DEMO_SETTINGS
+    ), encoding="utf-8")  # fmt: skip
+    do_load_settings(register)
+    tally: dict[str, int] = {}
+    if not Upload.objects.filter(collection=collection).exists():
+        setting = _setting_file(folder, las[0], DEMO_SETTINGS[0][0], d.year)
+        school_files = sorted(
+            p for la in las for p in (folder / la).rglob("*")
+            if p.is_file() and not p.name.startswith(".")
+        )  # fmt: skip
+        day = d.dates["school_deadline"]
+        out(f"Importing {len(school_files) + 1} {d.name} files as uploaded on "
+            f"{day.day} {day:%B %Y} ...")  # fmt: skip
+        results = import_paths([str(p) for p in [*school_files, setting]], collection_code=EYFSP,
+                               user=officer, source="demo")  # fmt: skip
+        ids = [r.upload_id for r in results if r.upload_id and r.outcome != "unchanged"]
+        london = ZoneInfo("Europe/London")
+        Upload.objects.filter(pk__in=ids).update(
+            uploaded_at=datetime(day.year, day.month, day.day, 10, 30, tzinfo=london)
+        )
+        for r in results:
+            tally[r.outcome] = tally.get(r.outcome, 0) + 1
+    out(f"Counting the {d.name} report figures ...")
+    return {
+        "name": d.name, "files": tally,
+        "pupils": PupilRecord.objects.filter(collection=collection, is_current=True).count(),
+        "facts": rebuild_facts(collection),
+    }  # fmt: skip
+
+
 def pages_to_open(users, las) -> dict[str, list[tuple[str, str]]]:
     """username -> (what, path) of the main pages each demo user can open: KS1's, then those
     of the latest phonics year the service offers."""
@@ -482,12 +577,20 @@ def pages_to_open(users, las) -> dict[str, list[tuple[str, str]]]:
                 ]  # fmt: skip
                 where = {"level": "la", "code": code}
                 mine.append(("return", "la-returns", {"code": code}))
+        if where is not None:
+            mine.append(("summary report", "report-summary", where))
         if latest:
             # "Phonics 2024 Data Errors", "Phonics 2024 summary report", ...
-            if where is not None:
-                mine.append(("summary report", "report-summary", where))
             short = f"Phonics {definitions.load(latest).year}"
             links += [(f"{short} {what}", reverse(name, kwargs={**kw, "collection": latest}))
                       for what, name, kw in mine]  # fmt: skip
+        if EYFSP in offered():
+            # "EYFSP 2024 dashboard", "EYFSP 2024 Data Errors", "EYFSP 2024 summary report"
+            short = f"EYFSP {definitions.load(EYFSP).year}"
+            theirs = [m for m in mine if m[1] != "la-returns" and m[1] != "school-check"]
+            if user.role not in (Role.NATIONAL_ADMIN, Role.SCHOOL_USER):
+                theirs.insert(0, ("dashboard", "la-dashboard", {"code": code}))
+            links += [(f"{short} {what}", reverse(name, kwargs={**kw, "collection": EYFSP}))
+                      for what, name, kw in theirs]  # fmt: skip
         pages[user.username] = links
     return pages

@@ -14,7 +14,7 @@ from keystage.accounts.models import Membership, Role
 from keystage.checking.models import Release
 from keystage.cli import main
 from keystage.collection.models import LaCollectionSettings
-from keystage.demo import PHONICS
+from keystage.demo import EYFSP, PHONICS
 from keystage.reports import queries
 from keystage.reports.models import Fact
 from keystage.returns.models import CollectedReturn, ReturnGeneration
@@ -32,8 +32,9 @@ def test_demo_seeds_users_of_every_role_and_days_of_uploads(
     settings.UPLOAD_STORE = tmp_path / "data" / "uploads"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     monkeypatch.delenv("KEYSTAGE_SITE_URL", raising=False)
-    # A service that offers no phonics collection first: the demo seeds KS1 only.
-    without = [c for c in settings.KEYSTAGE_COLLECTIONS if not c.startswith("phonics-")]
+    # A service that offers no phonics or EYFS profile collection first: the demo seeds KS1 only.
+    without = [c for c in settings.KEYSTAGE_COLLECTIONS
+               if not c.startswith(("phonics-", "eyfsp-"))]  # fmt: skip
     settings.KEYSTAGE_COLLECTIONS = without
     # Two small LAs keep this quick; the demo's own default is 938, 202 and 826.
     with django_capture_on_commit_callbacks(execute=True):  # e-mails go after their commit
@@ -53,7 +54,10 @@ def test_demo_seeds_users_of_every_role_and_days_of_uploads(
     assert mailed and all(u.startswith("http://127.0.0.1:8123/") for u in mailed), mailed
     # No phonics: it says why and how to add it, and prints no page the service would refuse.
     assert "Phonics screening check, the same LAs:\n  none: this service does not offer" in out
-    assert "/phonics-" not in out and not PupilRecord.objects.exclude(collection__code="ks1-2023")
+    assert "EYFS profile, the same LAs and two settings of the first:\n  none: this service " \
+        "does not offer eyfsp-2024" in out  # fmt: skip
+    assert "/phonics-" not in out and "/eyfsp-" not in out
+    assert not PupilRecord.objects.exclude(collection__code="ks1-2023")
 
     roles = set(Membership.objects.values_list("role", flat=True))
     assert roles == {r.value for r in Role}
@@ -117,9 +121,9 @@ def test_demo_seeds_users_of_every_role_and_days_of_uploads(
 
     counts = ks1_counts()
     statuses_before = list(CollectedReturn.objects.values_list("status", flat=True))
-    # Again, now that the service offers phonics, with --serve on another address: reuses
-    # everything of KS1, adds phonics 2023 and 2024, then serves there.
-    settings.KEYSTAGE_COLLECTIONS = [*without, *PHONICS]
+    # Again, now that the service offers phonics and the EYFS profile, with --serve on another
+    # address: reuses everything of KS1, adds phonics 2023 and 2024 and EYFSP 2024, then serves.
+    settings.KEYSTAGE_COLLECTIONS = [*without, *PHONICS, EYFSP]
     mailoutbox.clear()
     served = []
     monkeypatch.setattr("keystage.cli.cmd_serve", lambda args: served.append(args) or 0)
@@ -196,6 +200,21 @@ def test_demo_seeds_users_of_every_role_and_days_of_uploads(
     assert f"http://127.0.0.1:9001{check}" in mail.body
     assert ReturnGeneration.objects.filter(collection=p2024, la__code="202").count() == 1
     assert not CollectedReturn.objects.filter(collection=p2024).exists()
+
+    # The EYFS profile: each LA's schools' files and the first LA's setting's file imported,
+    # the settings on its dashboard, its figures counted and its pages printed and answering.
+    children = PupilRecord.objects.filter(collection__code=EYFSP, is_current=True)
+    assert children.filter(la__code="201").exists()
+    assert children.filter(school__laestab="512345").count() == 8
+    line = next(x for x in again.splitlines() if x.startswith("  Early years foundation"))
+    assert f"{children.count():,} children; " in line and "accepted" in line
+    eyfsp_pages = re.findall(r"http://127\.0\.0\.1:9001(/eyfsp-2024/\S+)", theirs)
+    assert len(eyfsp_pages) == 3, eyfsp_pages
+    assert all(client.get(u).status_code == 200 for u in eyfsp_pages), eyfsp_pages
+    dashboard = client.get(eyfsp_pages[0]).content.decode()
+    assert "Little Acorns Day Nursery" in dashboard and "Busy Bees Pre-school" in dashboard
+    gld = queries.figures(get_collection(EYFSP), [area], ["all"])[("la", "202")]["all"]
+    assert gld.subjects["gld"]["met"].eligible > 500
 
     # A third run keeps the phonics uploads, releases, returns and figures as they are.
     everything = [M.objects.count() for M in (Upload, Release, ReturnGeneration, Fact)]

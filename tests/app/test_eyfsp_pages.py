@@ -195,3 +195,36 @@ def test_the_report_pages_give_the_hand_worked_figures(eyfsp938, members, signed
     pupils = page("report-pupils", code="512345")
     assert "2 pupils." in pupils and "Jones Kitb 14 October 2018 F " + "2 " * 17 in pupils
     assert "EYFS profile summary for England" in page("reports")
+
+
+def test_a_setting_checks_its_children_with_the_profiles_summary(eyfsp938, members, signed_in,
+                                                                 client):  # fmt: skip
+    from keystage.accounts.actions import do_create_member
+    from keystage.accounts.models import Role
+    from keystage.checking.actions import do_release
+    from keystage.orgs.models import School
+
+    setting = School.objects.get(laestab="512345")
+    user = do_create_member("acorns", role=Role.SCHOOL_USER, school=setting,
+                            password="a long demo passphrase 1").user  # fmt: skip
+    do_release(members["officer938"], eyfsp938, [setting])
+    signed_in(user)
+    kw = {"laestab": "512345", "collection": EYFSP}
+    page = client.get(reverse("school-check", kwargs=kw))
+    words = text_of(page)
+    assert page.status_code == 200 and not OTHER_WORDS.search(words), OTHER_WORDS.findall(words)
+    # Child 6 emerging in every goal, child 7 expected in every goal.
+    assert "Outcome Good level of development Expected in all 17 goals Communication and " \
+        "language" in words  # fmt: skip
+    assert "At the expected level " + "1 (50%) " * 9 in words, words
+    assert "Assessed " + "2 " * 9 in words
+    assert "Average number of goals at the expected level (of 17): 8.5." in words
+    assert client.get(reverse("school-check-pdf", kwargs=kw)).status_code == 200
+    confirmed = client.post(reverse("school-check-confirm", kwargs=kw),
+                            {"name": "Jo Head", "job_title": "Manager", "correct": "on"})  # fmt: skip
+    assert confirmed.status_code == 302
+    signed_in(members["officer938"])
+    checks = text_of(client.get(reverse("la-checking", kwargs={"code": "938",
+                                                               "collection": EYFSP})))  # fmt: skip
+    assert "Little Acorns Nursery 512345 Checked by school Checked by school Jo Head, Manager" \
+        in checks  # fmt: skip

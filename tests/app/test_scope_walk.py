@@ -5,7 +5,8 @@ own users see there (filled with plausible values, so the forms carry the tenant
 request must load no model instance outside the user's scope (`scoped()` is the judge) and
 change no row outside it (every model's rows are compared before and after).
 
-The walk is made in each of `COLLECTIONS` (KS1's and a phonics one): each tenant's pupils,
+The walk is made in each of `COLLECTIONS` (KS1's, a phonics one and an EYFS profile one):
+each tenant's pupils,
 check loop, returns and report packs are of that collection, in its own items, so the pages of
 every kind of collection are walked with data on them.
 
@@ -23,7 +24,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from keystage.engine import definition as definitions
 from keystage.web.links import reverse
-from tests.builders import SCHOOLS, ctf, pupil, write_register
+from tests.builders import SCHOOLS, ctf, eyfsp_pupil, pupil, write_register
 
 pytestmark = pytest.mark.django_db
 
@@ -31,9 +32,9 @@ pytestmark = pytest.mark.django_db
 LA202_MARKS = ("ZZ-OTHER-TENANT", "OTHERTENANT", "officer202")
 LA938_MARKS = ("ZZ-TENANT-938", "TENANTNINETHREEEIGHT", "officer938")
 
-# The collections walked: KS1's, and the phonics check's (another collection module: its own
-# items, rules, measures, reports and return layout).
-COLLECTIONS = ("ks1-2023", "phonics-2024")
+# The collections walked: KS1's, the phonics check's and the EYFS profile's (other collection
+# modules: their own items, rules, measures, reports and return layouts).
+COLLECTIONS = ("ks1-2023", "phonics-2024", "eyfsp-2024")
 
 
 @dataclass(frozen=True)
@@ -200,8 +201,12 @@ def register_file(tmp_path):
 def walk_pupil(collection_id: str, n: int, la: str, estab: str, surname: str) -> dict:
     """A pupil of the collection, in its own items: KS1's teacher assessments, or a Year 1
     pupil's phonics mark in the check's year (pupil 3's 41 is out of range: an error, so the
-    tenant's data is on the Data Errors page of either kind of collection)."""
+    tenant's data is on the Data Errors page of either kind of collection), or a reception
+    child's 17 goals (pupil 3 not assessed in one goal alone: an error)."""
     d = definitions.load(collection_id)
+    if d.kind == "eyfsp":
+        judgements = ["2"] * 17 if n != 3 else ["A"] + ["2"] * 16
+        return eyfsp_pupil(n, judgements, year=d.year, la=la, estab=estab, surname=surname)
     if d.kind != "phonics":
         return pupil(n, la=la, estab=estab, surname=surname)
     mark = {1: "36", 2: "20"}.get(n, "41")

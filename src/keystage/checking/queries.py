@@ -319,6 +319,54 @@ def _label(bucket: str) -> str:
     return bucket.replace("_", " ").capitalize()
 
 
+def _summary_by_row(collection: Collection, school: School, definition, *,
+                    comparisons: bool) -> Summary:  # fmt: skip
+    """The school summary of a collection whose report rows are each the share of the pupils
+    assessed who are at the expected level in a set of items (the EYFS profile: a good level
+    of development, all 17 goals, each area of learning), a column each: the pupils at and not
+    at the expected level, those assessed, and the share; the pupils left out, in words."""
+    module = collection_packages.module_of(definition, "measures")
+    reports = collection_packages.module_of(definition, "reports")
+    rows = PupilRecord.objects.filter(collection=collection, school=school, is_current=True)
+    records = [
+        EngineRecord(line=0, upn=upn, nc_year=nc_year, outcomes=outcomes or {})
+        for upn, nc_year, outcomes in rows.values_list("upn", "nc_year", "outcomes")
+    ]
+    m = module.measures(module.count_pupils(records, definition), definition)
+    keys = list(m["rows"])
+    found = [m["rows"][k] for k in keys]
+    met = report_queries.measure_labels(collection)["met"]
+    met = met[:1].upper() + met[1:]
+    code_rows = [
+        SummaryRow(met, [_share(r["met"], r["met_percent"]) for r in found]),
+        SummaryRow("Not " + met[:1].lower() + met[1:], [
+            _share(r["eligible"] - r["met"], None if r["met_percent"] is None
+                   else 100 - r["met_percent"]) for r in found
+        ]),
+    ]  # fmt: skip
+    measure_rows = [
+        SummaryRow("Assessed", [f"{r['eligible']:,}" for r in found]),
+        SummaryRow(met, [_percent(r["met_percent"]) or "-" for r in found]),
+    ]
+    notes = tuple(reports.notes(m))
+    for label, value in getattr(reports, "averages", lambda _: [])(m):
+        notes += (f"{label}: {'-' if value is None else value}.",)
+    comparison = None
+    if comparisons:
+        comparison = la_comparison(collection, school, keys, [("met", met)], combined=False)
+    return Summary(
+        pupils=m["pupils"],
+        subjects=[r["label"] for r in found],
+        codes=code_rows,
+        measures=measure_rows,
+        combined=None,
+        comparison=comparison,
+        share_of="the share is of the pupils assessed",
+        items=[s.label for s in definition.subjects],
+        notes=notes,
+    )
+
+
 def _summary_by_group(collection: Collection, school: School, definition, as_of, *,
                       comparisons: bool) -> Summary:  # fmt: skip
     """The school summary of a collection whose measures are by pupil group (phonics: Year 1
@@ -391,6 +439,8 @@ def summary(collection: Collection, school: School, *, comparisons: bool,
     definition = definitions.load(collection.code)
     if definition.raw.get("measures", {}).get("groups"):  # [measures.groups]: by pupil group
         return _summary_by_group(collection, school, definition, as_of, comparisons=comparisons)
+    if definition.raw.get("measures", {}).get("rows"):  # [measures] rows: each a share (EYFSP)
+        return _summary_by_row(collection, school, definition, comparisons=comparisons)
     subjects = list(definition.subjects)
     outcomes = PupilRecord.objects.filter(
         collection=collection, school=school, is_current=True

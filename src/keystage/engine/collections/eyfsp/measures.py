@@ -20,6 +20,7 @@ from typing import Any
 from keystage.engine.definition import Definition
 from keystage.engine.measures import (
     UNKNOWN,
+    EesColumn,
     MeasureSettingsError,
     Needs,
     checked_once,
@@ -405,6 +406,36 @@ def ees_row(
         row[s.column.format(row="all", bucket="not_assessed")] = counts.not_assessed
         row[s.column.format(row="all", bucket="unknown")] = counts.unknown
     return row
+
+
+def ees_columns(definition: Definition, *, keystage_columns: bool = True) -> list[EesColumn]:
+    """The columns of `ees_row`, in its order, with their words for the EES metadata file:
+    per row (GLD, all goals, each area) the children assessed and at the expected level, and
+    their percentage to one decimal place as DfE publishes it; then the average number of
+    goals at the expected level; with `keystage_columns`, the children Keystage counts apart."""
+    s = settings(definition)
+    out = []
+    for r in s.rows:
+        of = s.column.format(row=r.key, bucket="eligible")
+        out += [
+            EesColumn(of, f"{r.label}: children assessed", r.label),
+            EesColumn(s.column.format(row=r.key, bucket="met"),
+                      f"{r.label}: children at the expected level", r.label),
+            EesColumn(s.percent_column.format(row=r.key),
+                      f"{r.label}: % of children assessed at the expected level", r.label,
+                      unit="%", dp=1, of=of),
+        ]  # fmt: skip
+    first = s.column.format(row=s.rows[0].key, bucket="eligible")
+    out.append(EesColumn(s.average_column, "Average number of goals at the expected level",
+                         "All goals", dp=1, of=first))  # fmt: skip
+    if keystage_columns:
+        out += [
+            EesColumn(s.column.format(row="all", bucket="not_assessed"),
+                      "Children not assessed (A)", "All children"),
+            EesColumn(s.column.format(row="all", bucket="unknown"),
+                      "Children with goals to correct", "All children"),
+        ]  # fmt: skip
+    return out
 
 
 def headlines(
