@@ -244,6 +244,15 @@ def _load_register(w):
     return "register.loaded", None
 
 
+def _load_settings(w):
+    from keystage.orgs.actions import do_load_settings
+
+    register = w.tmp_path / "settings.csv"
+    register.write_text("URN,LA (code),SettingName\n512345,938,Little Acorns\n", "utf-8")
+    do_load_settings(register)
+    return "settings.loaded", None
+
+
 def _refresh_expected(w):
     from keystage.orgs.actions import do_refresh_expected
     from keystage.orgs.models import ExpectedSchool
@@ -471,6 +480,7 @@ SCENARIOS = {
     "collection.actions.do_record_view": _record_view,
     "collection.actions.do_set_school_sees": _school_sees,
     "orgs.actions.do_load_register": _load_register,
+    "orgs.actions.do_load_settings": _load_settings,
     "orgs.actions.do_refresh_expected": _refresh_expected,
     "reports.actions.do_request_pack": _request_pack,
     "returns.actions.do_build_return": _build_return,
