@@ -192,6 +192,10 @@ def test_the_report_pages_give_the_hand_worked_figures(eyfsp938, members, signed
     assert "Good level of development: at the expected level 50.0% 1 of 2" in setting
     gap = page("report-gap", level="la", code="938")
     assert "All pupils (n = 5)" in gap and "Girls (n = 3)" in gap and "Boys (n = 2)" in gap
+    # The definition's gaps between groups: girls 2 of 3 (66.7%), boys 1 of 2 (50.0%).
+    between = gap[gap.index("Gaps between groups") :]
+    assert "Girls minus boys" in between and "16.7" in between, between[:800]
+    assert "Autumn-born minus summer-born" not in between  # every child here autumn-born
     pupils = page("report-pupils", code="512345")
     assert "2 pupils." in pupils and "Jones Kitb 14 October 2018 F " + "2 " * 17 in pupils
     assert "EYFS profile summary for England" in page("reports")

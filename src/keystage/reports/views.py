@@ -290,6 +290,7 @@ def _summary_context(request, level, code):
         # are of each goal at the expected level, not of each outcome code).
         "outcome_title": getattr(own, "OUTCOME_TITLE", "Pupils at each outcome"),
         "outcome_code": getattr(own, "OUTCOME_CODE", "Code"),
+        "outcome_per_row": getattr(own, "OUTCOME_PER_ROW", 4),
         "collection": collection,
         "area": area_list[0],
         "place": place,
@@ -506,8 +507,9 @@ def trend_chart(request, level, code, fmt):
     key = f"{subject}_met"
     # Only the years comparable with this year's are drawn (the EYFS profile's older framework
     # is in the tables, marked, but a line through it would join figures of different tests).
+    first = context["comparable_from"] or 0
     years = sorted({r["year"] for t in context["trend_areas"] for r in t["rows"]
-                    if r["comparable"]})  # fmt: skip
+                    if r["comparable"] and int(r["year"]) >= first})  # fmt: skip
     series = []
     for t in context["trend_areas"]:
         by_year = {r["year"]: r[key] for r in t["rows"]}

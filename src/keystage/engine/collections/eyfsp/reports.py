@@ -128,6 +128,9 @@ def notes(found: dict[str, Any]) -> list[str]:
 # The summary's tables of each goal: their heading and the heading of their first column.
 OUTCOME_TITLE = "Children at the expected level in each goal"
 OUTCOME_CODE = "Goal"
+# Two tables a row on a wide screen: the goals' names are long ("Listening, attention and
+# understanding"); in quarters their figures were cut off at 1280 px.
+OUTCOME_PER_ROW = 2
 
 
 def outcome_tables(found: dict[str, Any]) -> list[dict[str, Any]]:
