@@ -216,6 +216,8 @@ def pupils_of(collection: str, numbers, **over) -> list[dict]:
     if collection.startswith("ks1"):
         return [pupil(n, **over) for n in numbers]
     year = int(collection[-4:])
+    if collection.startswith("eyfsp"):
+        return [eyfsp_pupil(n, year=year, **over) for n in numbers]
     only_phonics = {"reading": None, "writing": None, "maths": None, "science": None}
     base = {"nc_year": "1", "phonics": ["34"], "year": str(year), "dob": f"{year - 7}-10-14"}
     return [pupil(n, **{**only_phonics, **base, **over}) for n in numbers]
@@ -229,6 +231,12 @@ def csv_of(collection: str, rows: list[dict] | None = None) -> tuple[str, bytes]
         head = "UPN,Surname,Forename,DOB,Sex,Reading,Writing,Maths,Science"
         cells = ["reading", "writing", "maths", "science"]
         name = f"KS1_2001_{year % 100}.csv"
+    elif collection.startswith("eyfsp"):
+        goals = [f"ELG{n:02d}" for n in range(1, 18)]
+        head = "UPN,Surname,Forename,DOB,Sex," + ",".join(goals)
+        cells = goals
+        name = f"EYFSP_2001_{year % 100}.csv"
+        rows = [{**r, **_goal_cells(r.get("eyfsp"))} for r in rows]
     else:
         head = "UPN,Surname,Forename,DOB,Sex,NCyear,Mark,Outcome"
         cells = ["nc_year", "mark", "code"]
@@ -239,6 +247,12 @@ def csv_of(collection: str, rows: list[dict] | None = None) -> tuple[str, bytes]
         lines.append(",".join(_cell(r.get(c) or "") for c in
                               ["upn", "surname", "forename", "dob", "sex", *cells]))  # fmt: skip
     return name, ("\n".join(lines) + "\n").encode()
+
+
+def _goal_cells(judgements) -> dict[str, str]:
+    """A child's 17 judgements (one code for all, or a list) as the CSV's ELG01... cells."""
+    codes = [judgements] * 17 if isinstance(judgements, str) else list(judgements or [""] * 17)
+    return {f"ELG{n:02d}": code or "" for n, code in enumerate(codes, 1)}
 
 
 def _cell(value: str) -> str:

@@ -232,3 +232,41 @@ def test_a_setting_checks_its_children_with_the_profiles_summary(eyfsp938, membe
                                                                "collection": EYFSP})))  # fmt: skip
     assert "Little Acorns Nursery 512345 Checked by school Checked by school Jo Head, Manager" \
         in checks  # fmt: skip
+
+
+def test_hostile_files_uploaded_through_the_web_are_refused_one_by_one(loaded, members,
+                                                                       signed_in, settings,
+                                                                       tmp_path):  # fmt: skip
+    """An officer's web upload of the profile: a setting's good CSV is accepted by its URN
+    while each hostile file beside it is rejected on its own, with a reason naming it."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from keystage.submissions.models import ImportBatch
+    from tests.app.test_import import HOSTILE
+    from tests.builders import ctf, pupil
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    register = tmp_path / "settings.csv"
+    register.write_text(SETTINGS_CSV, encoding="utf-8")
+    do_load_settings(register)
+    head = "UPN,Surname,Forename,DOB,Sex," + ",".join(f"ELG{n:02d}" for n in range(1, 18))
+    good = SimpleUploadedFile("EYFSP_512345_24.csv",
+                              f"{head}\n{_csv_row(7, ['2'] * 17)}\n".encode(), "text/csv")  # fmt: skip
+    files = [good]
+    for case in ("xxe", "entity-expansion", "binary", "utf-16", "headers-only-csv", "zip-bomb"):
+        name, content, _ = HOSTILE[case](EYFSP)
+        files.append(SimpleUploadedFile(f"{case}-{name}", content))
+    files.append(SimpleUploadedFile("ks1.xml", ctf([pupil(1), pupil(2)]).encode(), "text/xml"))
+    client = signed_in(members["officer938"])
+    response = client.post(reverse("upload", kwargs={"collection": EYFSP}), {"files": files})
+    assert response.status_code == 302
+    page = client.get(response["Location"]).content.decode().replace("<wbr>", "")
+    batch = ImportBatch.objects.get()
+    outcomes = {r["file"]: r["outcome"] for r in batch.results}
+    assert outcomes.pop("EYFSP_512345_24.csv") == "accepted"
+    assert set(outcomes.values()) == {"rejected"} and len(outcomes) == 7, outcomes
+    reasons = {r["file"]: r.get("reason", "") for r in batch.results}
+    assert "DOCTYPE declaration" in reasons["xxe-9382001_CTF_938LLLL_002.xml"]
+    assert "Key stage 1 teacher assessment 2023" in reasons["ks1.xml"], reasons["ks1.xml"]
+    assert "1 accepted" in page and "7 rejected" in page and "Traceback" not in page
+    assert PupilRecord.objects.filter(collection__code=EYFSP).count() == 1

@@ -80,8 +80,9 @@ LAUGHS = (
 
 # The hostile-input corpus runs against every kind of collection (issue 16): a file of each
 # collection's own shape is imported first, then the hostile one, which must change nothing.
-COLLECTIONS = ["ks1-2023", "phonics-2023", "phonics-2024"]
-OTHER = {"ks1-2023": "phonics-2023", "phonics-2023": "ks1-2023", "phonics-2024": "ks1-2024"}
+COLLECTIONS = ["ks1-2023", "phonics-2023", "phonics-2024", "eyfsp-2024"]
+OTHER = {"ks1-2023": "phonics-2023", "phonics-2023": "ks1-2023", "phonics-2024": "ks1-2024",
+         "eyfsp-2024": "phonics-2024"}  # fmt: skip
 
 
 def snapshot(collection):
