@@ -270,3 +270,60 @@ def test_hostile_files_uploaded_through_the_web_are_refused_one_by_one(loaded, m
     assert "Key stage 1 teacher assessment 2023" in reasons["ks1.xml"], reasons["ks1.xml"]
     assert "1 accepted" in page and "7 rejected" in page and "Traceback" not in page
     assert PupilRecord.objects.filter(collection__code=EYFSP).count() == 1
+
+
+def test_downloads_and_national_pages_in_the_profiles_measures(
+    eyfsp938, members, signed_in, client, settings, django_capture_on_commit_callbacks
+):
+    from keystage.reports.facts import rebuild_facts
+    from tests.app.pdf_text import pages as pdf_pages
+
+    rebuild_facts(eyfsp938)
+    signed_in(members["officer938"])
+    where = {"collection": EYFSP, "level": "la", "code": "938"}
+    summary = client.get(reverse("report-summary-export", kwargs=where | {"fmt": "csv"}))
+    assert summary.status_code == 200
+    rows = list(csv.reader(io.StringIO(summary.content.decode("utf-8-sig"))))
+    flat = [" ".join(r) for r in rows]
+    assert flat[0] == "level code name subject pupils eligible met met_percent"
+    assert "la 938 West Sussex gld 7 5 3 60.0" in flat and "la 938 West Sussex all_goals 7 5 2 40.0" \
+        in flat  # fmt: skip
+    pupils = client.get(reverse("report-pupils-export",
+                                kwargs={"collection": EYFSP, "code": "512345", "fmt": "csv"}))  # fmt: skip
+    head, *children = list(csv.reader(io.StringIO(pupils.content.decode("utf-8-sig"))))
+    assert head[6:23] == GOALS and len(children) == 2, head
+    setting = where | {"level": "school", "code": "512345", "fmt": "pdf"}
+    pdf = client.get(reverse("report-summary-export", kwargs=setting))
+    assert pdf.status_code == 200
+    text = " ".join(" ".join(pdf_pages(pdf.content)).split())
+    assert "Little Acorns Nursery" in text and "Good level of development" in text, text[:1500]
+    # The LA's pack of reports, made by a task: the profile's rows and its settings' pages.
+    from keystage.reports.models import ReportPack
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    with django_capture_on_commit_callbacks(execute=True):
+        made = client.post(reverse("report-pack-create", kwargs={"collection": EYFSP,
+                                                                 "code": "938"}))  # fmt: skip
+    assert made.status_code == 302
+    pack = ReportPack.objects.get(collection=eyfsp938)
+    assert pack.state == "done", pack.message
+    download = client.get(reverse("report-pack-download",
+                                  kwargs={"collection": EYFSP, "pack_id": pack.pk}))  # fmt: skip
+    text = " ".join(" ".join(pdf_pages(download.content)).split())
+    assert "EYFS profile summary: West Sussex" in text and "Little Acorns Nursery" in text
+    assert "la 938 West Sussex Good level of development 7 5 3 60.0" in text, text[:3000]
+    # The national pages offer the profile's measures; its open data has the profile's columns.
+    signed_in(members["national"])
+    national = client.get(reverse("report-national", kwargs={"collection": EYFSP}))
+    assert national.status_code == 200
+    assert "Good level of development" in text_of(national)
+    official = text_of(client.get(reverse("report-official", kwargs={"collection": EYFSP})))
+    assert "Good level of development" in official, official[:2000]
+    data = client.get(reverse("report-open-data", kwargs={"collection": EYFSP}))
+    head, *rows = list(csv.reader(io.StringIO(data.content.decode("utf-8-sig"))))
+    assert "pt_eyfsp_gld_met" in head and "avg_eyfsp_goals_at_expected" in head
+    la = next(dict(zip(head, r, strict=True)) for r in rows if "938" in r)
+    assert (la["t_eyfsp_gld_eligible"], la["t_eyfsp_gld_met"], la["pt_eyfsp_gld_met"]) == (
+        "5", "3", "60.0",
+    )  # fmt: skip
+    assert la["avg_eyfsp_goals_at_expected"] == "13.2"
