@@ -97,7 +97,7 @@ def test_eyfsp_return_round_trip_with_a_setting(
         for r in html.xpath('//div[contains(@class, "govuk-summary-list__row")]')
     }
     print(rows)
-    assert rows["Pupils"] == "4 pupils"
+    assert rows["Pupils"] == "4 pupils" and rows["Schools and settings"] == "2 schools and settings"
     assert "66.7%" in rows["Good level of development"], rows
     token = html.xpath('//input[@name="token"]/@value')[0]
     done = client.post(

@@ -152,7 +152,6 @@ def dashboard(request, code):
             "timeline": queries.timeline(request.user, la, collection),
             "counts": queries.counts(all_rows),
             "collection_name": definitions.load(collection.code).name,
-            "places": queries.establishment_words(definitions.load(collection.code)),
             "state_links": {state: link({"state": state}) for state in queries.SchoolState},
             "received_states": queries.RECEIVED_STATES,
             "rows": page.object_list,

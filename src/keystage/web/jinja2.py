@@ -192,7 +192,19 @@ def page_context(request) -> dict:
         "service_navigation": functools.cache(lambda: service_navigation(request)),
         # The name of the collection the page is of, when its path names one (web/links.py).
         "page_collection": page_collection(request),
+        # How the page speaks of the collection's schools ("Schools and settings" for one that
+        # takes early-years settings: collection/queries.establishment_words).
+        "places": page_places(request),
     }
+
+
+def page_places(request) -> dict[str, str]:
+    from keystage.collection.queries import establishment_words
+    from keystage.engine import definition as definitions
+    from keystage.web.links import current_collection
+
+    code = getattr(request, "collection_in_path", None) or current_collection()
+    return establishment_words(definitions.load(code))
 
 
 def page_collection(request) -> str | None:
