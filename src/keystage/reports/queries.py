@@ -1098,6 +1098,8 @@ def official(collection: Collection, *, viewer: Viewer = EVERYTHING, las=()) -> 
             if figure is None:
                 continue
             theirs = _published_value(columns, row, subject, measure)
+            if places and theirs is not None:  # 70 as published to one place is 70.0
+                theirs = float(theirs)
             mine = SUPPRESSED if figure.hidden else rounded(figure.percent, places)
             diff = (
                 round(mine - theirs, places) if isinstance(mine, int | float)

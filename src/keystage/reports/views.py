@@ -666,6 +666,7 @@ def official(request):
     return render(request, "reports/official.html", {
         "collection": collection, "areas": list(by_area.values()), "threshold": threshold(),
         "year": str(definitions.load(collection.code).year),
+        "published_places": queries.published_places(collection),
     })  # fmt: skip
 
 
