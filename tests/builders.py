@@ -176,9 +176,39 @@ def ctf(pupils: list[dict], la: str = "938", estab: str = "2001", encoding: str 
                     f"<Method>TA</Method><Component>{comp}</Component><ResultStatus>R</ResultStatus>"
                     f"<Result>{escape(p[subject])}</Result></StageAssessment>"
                 )
+        if p.get("eyfsp") is not None:
+            out.append("</KeyStage><KeyStage><Stage>EYF</Stage>")
+            out.extend(eyfsp_rows(p["eyfsp"], p.get("year", "2023")))
         out.append("</KeyStage></StageAssessments></Pupil>")
     out.append("</CTFpupilData></CTfile>")
     return "\n".join(out)
+
+
+# The EYFS profile's goals' areas (spec eyfsp.md §2): goal n is Subject EYFSP_AREAS[n - 1],
+# Component En (E01...E17).
+EYFSP_AREAS = ("COM", "COM", "PSE", "PSE", "PSE", "PHY", "PHY", "LIT", "LIT", "LIT", "MAT",
+               "MAT", "UTW", "UTW", "UTW", "EXP", "EXP")  # fmt: skip
+
+
+def eyfsp_rows(judgements, year: str = "2023", method: str = "FA") -> list[str]:
+    """StageAssessment rows of the EYFS profile: `judgements` one per goal (None: no row for
+    that goal), or one judgement for all 17."""
+    if isinstance(judgements, str):
+        judgements = [judgements] * len(EYFSP_AREAS)
+    return [
+        f"<StageAssessment><Locale>ENG</Locale><Year>{year}</Year><Subject>{area}</Subject>"
+        f"<Method>{method}</Method><Component>E{n:02d}</Component><ResultStatus>R</ResultStatus>"
+        f"<Result>{escape(j)}</Result></StageAssessment>"
+        for n, (area, j) in enumerate(zip(EYFSP_AREAS, judgements, strict=True), 1)
+        if j is not None
+    ]
+
+
+def eyfsp_pupil(n: int, judgements="2", year: int = 2023, **over) -> dict:
+    """A reception child with EYFS profile rows and no KS1 teacher assessment, for `ctf`."""
+    base = {"nc_year": "R", "year": str(year), "dob": f"{year - 6}-10-14", "eyfsp": judgements,
+            "reading": None, "writing": None, "maths": None, "science": None}  # fmt: skip
+    return pupil(n, **{**base, **over})
 
 
 def pupils_of(collection: str, numbers, **over) -> list[dict]:

@@ -84,8 +84,9 @@ def test_counts_that_agree_say_nothing_more(la938, loaded, members, signed_in):
 
 
 def test_the_rules_that_cannot_travel_are_those_cleaning_keeps_from_the_file():
-    # KS1's rules flag them (`Rule.file_only`): a result given twice, the wrong parameters.
-    assert set(queries.UNTRAVELLED) == set(FILE_ONLY_RULES) == {"KS1-T08", "KS1-T14"}
+    # The collections' rules flag them (`Rule.file_only`): a result given twice, the wrong
+    # parameters (KS1), a goal judged twice (the EYFS profile).
+    assert set(queries.UNTRAVELLED) == set(FILE_ONLY_RULES) == {"KS1-T08", "KS1-T14", "EYF-R05"}
     assert all(queries.UNTRAVELLED.values())
 
 

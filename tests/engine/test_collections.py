@@ -25,11 +25,11 @@ def test_a_definition_finds_its_collections_package():
 
 
 def test_a_definition_of_a_collection_without_a_package_is_refused_with_what_to_do():
-    other = dataclasses.replace(D, id="eyfsp-2023", collection="EYFSP")
+    other = dataclasses.replace(D, id="ks2-2024", collection="KS2")  # no KS2 package (yet)
     with pytest.raises(KeyError) as e:
         rules.context_for(other)
     message = str(e.value)
-    assert "eyfsp-2023" in message and "'EYFSP'" in message
+    assert "ks2-2024" in message and "'KS2'" in message
     assert "keystage/engine/collections/" in message and "KS1" in message
 
 

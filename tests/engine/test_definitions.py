@@ -1,5 +1,5 @@
 """Collection definitions: a definition that extends another (docs/definitions.md), the shipped
-KS1 and phonics definitions, and what each says against the spec."""
+KS1, phonics and EYFS profile definitions, and what each says against the spec."""
 
 from __future__ import annotations
 
@@ -263,7 +263,8 @@ def test_every_shipped_definition_loads_and_holds_together(collection_id):
 
 def test_the_years_of_a_collection_follow_each_other():
     for earlier, later in [("ks1-2023", "ks1-2024"), ("ks1-2024", "ks1-2025"),
-                           ("phonics-2023", "phonics-2024"), ("phonics-2024", "phonics-2025")]:  # fmt: skip
+                           ("phonics-2023", "phonics-2024"), ("phonics-2024", "phonics-2025"),
+                           ("eyfsp-2023", "eyfsp-2024"), ("eyfsp-2024", "eyfsp-2025")]:  # fmt: skip
         a, b = load(earlier), load(later)
         assert b.previous == a.id and b.year == a.year + 1 and b.kind == a.kind
         assert b.ctf_academic_year == a.ctf_academic_year + 1
@@ -428,6 +429,83 @@ def test_phonics_2024_and_2025_extend_the_year_before():
         d, first = load(collection_id), load("phonics-2023")
         for section in ("subjects", "codes", "ctf_mapping", "rules", "return", "files"):
             assert d.raw[section] == first.raw[section], section
+
+
+# -- the EYFS profile -------------------------------------------------------------------------
+
+EYFSP = ("eyfsp-2023", "eyfsp-2024", "eyfsp-2025")
+# Spec eyfsp.md §2: each goal's number, area and NPD name.
+GOAL_AREAS = ("COM", "COM", "PSE", "PSE", "PSE", "PHY", "PHY", "LIT", "LIT", "LIT", "MAT", "MAT",
+              "UTW", "UTW", "UTW", "EXP", "EXP")  # fmt: skip
+
+
+@pytest.mark.parametrize("collection_id", EYFSP)
+def test_the_profile_carries_the_specs_17_goals_areas_and_judgements(collection_id):
+    d = load(collection_id)
+    assert (d.kind, d.collection, d.statutory, d.national_return) == ("eyfsp", "EYFSP", True, True)
+    assert len(d.subjects) == 17 and d.nc_years == ("R",)
+    for n, (s, area) in enumerate(zip(d.subjects, GOAL_AREAS, strict=True), 1):
+        assert (s.key, s.valid, s.met) == (f"elg{n:02d}", ("1", "2", "A"), {"2"})
+        assert (s.return_subject, s.return_component) == (area, f"E{n:02d}")
+        assert d.csv_header_map()[definition._fold(f"FSP_{area}_E{n:02d}")] == s.key  # NPD name
+        assert d.map_ctf_assessment(area, f"E{n:02d}") == s.key
+    areas = {a["key"]: (a["code"], a["prime"], a["goals"]) for a in d.raw["areas"]}
+    assert [k for k, (_, prime, _) in areas.items() if prime] == ["comm", "pse", "phy"]
+    assert [g for k in d.raw["measures"]["gld_areas"] for g in areas[k][2]] == [
+        f"elg{n:02d}" for n in range(1, 13)
+    ]  # GLD: ELG 01-12 (§4)
+    assert d.codes["not_assessed"] == {"A"} and d.codes["expected"] == {"2"}
+
+
+def test_the_profiles_dates_and_cohort_are_the_specs():
+    d23, d24 = load("eyfsp-2023"), load("eyfsp-2024")
+    # §1 CONFIRMED for 2024: opened 3 June, deadline 12 July, corrections until 31 July.
+    assert (d24.dates["opens"], d24.dates["national_deadline"], d24.dates["corrections_close"]) == (
+        dt.date(2024, 6, 3), dt.date(2024, 7, 12), dt.date(2024, 7, 31),
+    )  # fmt: skip
+    # §3: the 2023 reception cohort was born 1 Sep 2017 - 31 Aug 2018.
+    assert (d23.dob_usual_from, d23.dob_usual_to) == (dt.date(2017, 9, 1), dt.date(2018, 8, 31))
+    for d in map(load, EYFSP):
+        assert d.dates["opens"] < d.dates["school_deadline"] < d.dates["national_deadline"]
+        assert d.dates["national_deadline"] < d.dates["corrections_close"] <= d.dates["closes"]
+        assert d.dates["opens"].weekday() == 0  # a Monday
+
+
+def test_the_profiles_rules_and_settings():
+    d = load("eyfsp-2023")
+    queries = {"EYF-R04", "EYF-P11", "EYF-P15", "EYF-E04", "EYF-E05"}
+    assert {*(f"EYF-R0{n}" for n in range(1, 5)), *queries} == set(d.rules)
+    for rule_id, settings in d.rules.items():
+        assert settings["severity"] == ("query" if rule_id in queries else "error"), rule_id
+    assert (d.rules["EYF-E05"]["year2_start_age"], d.rules["EYF-E05"]["year2_end_age"]) == (4, 5)
+    pattern = re.compile(d.establishments["setting_urn"])  # §1: 6 digits starting 5, 6 or 7
+    assert [bool(pattern.fullmatch(u)) for u in ("512345", "612345", "712345", "412345",
+                                                 "51234", "5123456")] == [True] * 3 + [False] * 3  # fmt: skip
+    # Other collections take no settings.
+    assert "setting_urn" not in load("ks1-2023").establishments
+
+
+def test_the_profiles_files_are_found_by_their_names():
+    d = load("eyfsp-2023")
+    csv_name = re.compile(d.files["csv_file_name"])
+    assert csv_name.match("EYFSP_2001_23.csv")["id"] == "2001"
+    assert csv_name.match("EYFSP_512345_23.csv")["id"] == "512345"  # a setting's URN
+    assert not csv_name.match("KS1_2001_23.csv")
+    ctf_name = re.compile(d.files["ctf_file_name"])
+    for name in ("9382001_CTF_938LLLL_001.xml", "9382001_FSP_938LLLL_002.xml"):
+        assert ctf_name.match(name)["estab"] == "2001", name
+    assert ctf_name.match("938_512345_FSP_938LLLL_001.xml")["urn"] == "512345"
+
+
+@pytest.mark.parametrize(
+    "later, earlier", [("eyfsp-2024", "eyfsp-2023"), ("eyfsp-2025", "eyfsp-2024")]
+)
+def test_a_later_profile_year_differs_from_the_one_before_only_where_its_file_says(later, earlier):
+    a, b = _leaves(load(earlier).raw), _leaves(load(later).raw)
+    differing = {k for k in a.keys() | b.keys() if a.get(k, "absent") != b.get(k, "absent")}
+    assert differing <= _stated(SHIPPED / f"{later}.toml")
+    for section in ("subjects", "areas", "codes", "ctf_mapping", "rules", "return", "measures"):
+        assert load(later).raw[section] == load(earlier).raw[section], section
 
 
 # -- provisional national figures: where last year's LA figures come from ---------------------

@@ -48,6 +48,7 @@ class Shape:
     example_header: str  # what the "no header row" message gives as an example
     # the CSV columns after the identity ones, and where a reader puts them
     extra_columns: tuple[tuple[str, str], ...]
+    stage: str = "KS1"  # the StageAssessments' KeyStage/Stage of the collection's rows
 
     @property
     def definition(self):
@@ -58,8 +59,8 @@ class Shape:
         basic = f"<BasicDetails><NCyearActual>{self.nc_year}</NCyearActual></BasicDetails>"
         return (
             "<Pupil><UPN>A938200123001</UPN><Surname>SMITH</Surname><Forename>AVA</Forename>"
-            f"<DOB>{self.dob}</DOB><Sex>F</Sex>{basic}<StageAssessments><KeyStage><Stage>KS1"
-            f"</Stage>{self.assessment}</KeyStage></StageAssessments></Pupil>"
+            f"<DOB>{self.dob}</DOB><Sex>F</Sex>{basic}<StageAssessments><KeyStage><Stage>"
+            f"{self.stage}</Stage>{self.assessment}</KeyStage></StageAssessments></Pupil>"
         )
 
     @property
@@ -85,6 +86,21 @@ def _phonics(year: int) -> Shape:
     )  # fmt: skip
 
 
+_GOALS = tuple(f"ELG{n:02d}" for n in range(1, 18))
+
+
+def _eyfsp(year: int) -> Shape:
+    return Shape(
+        collection=f"eyfsp-{year}", short="EYFSP", dob=f"{year - 6}-10-14", nc_year="R",
+        assessment=_assessment("EYF", year, "LIT", "FA", "E09", "2"), stage="EYF",
+        csv_name=f"EYFSP_2001_{year % 100}.csv",
+        csv_header=("UPN", "Surname", "Forename", "DOB", "Sex", "NCyear", *_GOALS),
+        csv_row=("A938200123001", "SMITH", "AVA", f"14/10/{year - 6}", "F", "R", *["2"] * 17),
+        example_header="UPN, Surname, Forename, DOB, Sex, ELG01, ELG02, ... ELG17",
+        extra_columns=(("NCyear", "nc_year"), *((g, g.lower()) for g in _GOALS)),
+    )  # fmt: skip
+
+
 SHAPES = {
     "ks1-2023": Shape(
         collection="ks1-2023", short="KS1", dob="2016-01-14", nc_year="2",
@@ -99,9 +115,11 @@ SHAPES = {
     ),
     "phonics-2023": _phonics(2023),
     "phonics-2024": _phonics(2024),
+    "eyfsp-2023": _eyfsp(2023),
+    "eyfsp-2024": _eyfsp(2024),
 }  # fmt: skip
 # The large inputs (megabytes each) are read for one collection of each kind.
-ONE_OF_EACH = ["ks1-2023", "phonics-2023"]
+ONE_OF_EACH = ["ks1-2023", "phonics-2023", "eyfsp-2023"]
 
 
 @pytest.fixture(params=list(SHAPES))
@@ -610,6 +628,10 @@ def test_marks_and_codes_in_a_csv_as_schools_write_them(collection):
         ("phonics-2023", "ks1-2023", "phonics screening check", "Mark, Outcome"),
         ("phonics-2024", "ks1-2024", "phonics screening check", "Mark, Outcome"),
         ("ks1-2023", "phonics-2023", "key stage 1 teacher assessment",
+         "Reading, Writing, Maths, Science"),
+        ("eyfsp-2023", "ks1-2023", "early years foundation stage profile",
+         ", ".join(_GOALS[:10])),
+        ("ks1-2023", "eyfsp-2023", "key stage 1 teacher assessment",
          "Reading, Writing, Maths, Science"),
     ],
 )  # fmt: skip

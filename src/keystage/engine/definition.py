@@ -109,7 +109,8 @@ class Definition:
     characteristics_csv: dict[str, tuple[str, ...]]
     csv_headers: dict[str, tuple[str, ...]]
     files: dict[str, str]
-    establishments: dict[str, frozenset[str]]
+    # Lists (phases, statuses, types) as frozensets; other settings (a pattern, a word) as given.
+    establishments: dict[str, Any]
     rules: dict[str, dict[str, Any]]
     return_layout: dict[str, Any]
     retention: Retention
@@ -338,7 +339,10 @@ def parse_definition(
         },
         csv_headers={k: tuple(v) for k, v in raw.get("csv_headers", {}).items()},
         files=dict(raw.get("files", {})),
-        establishments={k: frozenset(v) for k, v in raw.get("establishments", {}).items()},
+        establishments={
+            k: frozenset(v) if isinstance(v, list) else v
+            for k, v in raw.get("establishments", {}).items()
+        },
         rules={k: dict(v) for k, v in raw.get("rules", {}).items()},
         return_layout=dict(raw.get("return", {})),
         retention=_retention(raw, source),

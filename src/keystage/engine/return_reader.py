@@ -270,7 +270,10 @@ class _Reader:
     def _establishment(self, el) -> None:
         layout = self.layout
         la, estab = _text(el, "LEA"), _text(el, "Estab")
-        laestab = f"{la}{estab}"
+        # A setting (a collection with `urn_element`) gives its URN in place of Estab, and the
+        # caller's `schools` holds it under that URN.
+        urn = _text(el, layout["urn_element"]) if layout.get("urn_element") and not estab else ""
+        laestab = f"{la}{estab}" if not urn else urn
         line = el.sourceline or 0
         if la != self.header.get("LEA", ""):
             raise self.reject(
@@ -293,7 +296,7 @@ class _Reader:
         self.seen.add(laestab)
         pupils = [self._pupil(p) for p in el.iterfind(f"{layout['pupils']}/{layout['pupil']}")]
         header = FileHeader(
-            kind="return", la=la, estab=estab, urn=school.urn, school_name=school.name
+            kind="return", la=la, estab=estab, urn=urn or school.urn, school_name=school.name
         )
         explanations = _explanations(el, layout)
         findings = rules.check_school(header, school, len(pupils), self.d)
@@ -374,7 +377,8 @@ def read_return(
     now: dt.datetime,
 ) -> ReturnFile:
     """Validate one return file uploaded by LA `la`; `schools` are the LA's schools in the
-    register, keyed by LAESTAB. Raises `RejectedFile` (one line) when the file cannot be held."""
+    register, keyed by LAESTAB, and its settings (a collection whose layout has `urn_element`)
+    by their URN. Raises `RejectedFile` (one line) when the file cannot be held."""
     if isinstance(source, bytes | bytearray):
         head, stream = bytes(source), io.BytesIO(source)
     else:

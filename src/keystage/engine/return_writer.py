@@ -3,7 +3,8 @@
 Element names come from the definition's [return] section (they are reconstructed, so they are
 data). The writer streams with `lxml.etree.xmlfile`, one pupil at a time, so an LA of 20,000
 pupils never sits in memory as a tree. Empty items are left out, never written empty. A layout with `nc_year_element` gives each
-pupil's NC year (a collection of several year groups); codes the definition lists in
+pupil's NC year (a collection of several year groups), one with `urn_element` a setting's URN
+(a setting has no establishment number); codes the definition lists in
 `[codes] not_sent` are never written (a code the national collection does not take: the item
 beside it carries the result).
 """
@@ -78,6 +79,9 @@ class ReturnEstablishment:
     estab: str
     pupils: Iterable[ReturnPupil]
     explanations: list[Explanation] = field(default_factory=list)
+    # A setting's URN (a collection of settings without an establishment number), written
+    # when the layout has `urn_element`.
+    urn: str = ""
 
     @property
     def laestab(self) -> str:
@@ -177,6 +181,8 @@ def write_return(
                     with xf.element(layout["establishment"]):
                         _leaf(xf, "LEA", estab.la)
                         _leaf(xf, "Estab", estab.estab)
+                        if layout.get("urn_element"):
+                            _leaf(xf, layout["urn_element"], estab.urn)
                         _explanations(xf, layout, estab.explanations)
                         with xf.element(layout["pupils"]):
                             for p in estab.pupils:

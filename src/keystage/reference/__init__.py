@@ -1,5 +1,5 @@
-"""Public reference data shipped with Keystage: LA codes and regions, published KS1 and phonics
-figures."""
+"""Public reference data shipped with Keystage: LA codes and regions, published KS1, phonics and
+EYFS profile figures."""
 
 from __future__ import annotations
 
@@ -109,8 +109,23 @@ def published_phonics() -> tuple[dict[str, str], ...]:
         return tuple(dict(r) for r in csv.DictReader(f))
 
 
+@cache
+def published_eyfsp() -> tuple[dict[str, str], ...]:
+    """Rows of the published EYFS profile series: year, level, code, name, parent, gld (% with
+    a good level of development), all_elgs (% at expected in all 17 goals), avg_elgs (average
+    number of goals at expected, 2022 on) and area_* (% at expected in every goal of an area);
+    blank where DfE suppressed a figure, published none (2020, 2021) or the LA did not exist
+    that year. 2015-2019 are the older framework, not comparable with 2022 on."""
+    with _open("eyfsp_published_2015_2025.csv") as f:
+        return tuple(dict(r) for r in csv.DictReader(f))
+
+
 # The published series by the name a collection definition gives them (`[provisional] series`).
-SERIES = {"ks1_published": published_ks1, "phonics_published": published_phonics}
+SERIES = {
+    "ks1_published": published_ks1,
+    "phonics_published": published_phonics,
+    "eyfsp_published": published_eyfsp,
+}
 
 
 def published_series(name: str) -> tuple[dict[str, str], ...]:

@@ -1,9 +1,16 @@
 """Establishment rules (spec §5.2): is the school that sent a file one that should be in the
-return, and did it send the pupils we expect? E03 looks across a whole return."""
+return, and did it send the pupils we expect? E03 looks across a whole return.
+
+A collection that takes settings without an establishment number (the EYFS profile's PVI
+settings) says how their URN looks in its definition (`[establishments] setting_urn`, a
+pattern, and `setting_word`): a file identified by such a URN alone passes E01, and E02 looks
+for the setting by its URN (the caller's register gives `SchoolInfo.urn`)."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
+from functools import cache
 
 from keystage.engine import words
 from keystage.engine.rules import Hit, RuleContext, SchoolCase, SchoolInfo, return_rule, school_rule
@@ -14,7 +21,28 @@ def _estab_ok(estab: str) -> bool:
     return len(estab) == 4 and digits_only(estab)
 
 
+@cache
+def _urn_pattern(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def setting_urn(header, ctx: RuleContext) -> str:
+    """The file's URN when it identifies a setting of the collection (`[establishments]
+    setting_urn`) and the file gives no establishment number; "" otherwise."""
+    pattern = ctx.definition.establishments.get("setting_urn")
+    urn = (header.urn or "").strip()
+    if not pattern or not urn or header.estab.strip():
+        return ""
+    return urn if _urn_pattern(str(pattern)).fullmatch(urn) else ""
+
+
+def _setting_word(ctx: RuleContext) -> str:
+    return str(ctx.definition.establishments.get("setting_word", "setting"))
+
+
 def _named(school: SchoolInfo) -> str:
+    if not school.estab.strip() and school.urn:  # a setting: its URN is its number
+        return f"URN {school.urn} ({school.name})" if school.name else f"URN {school.urn}"
     return f"{school.laestab} ({school.name})" if school.name else school.laestab
 
 
@@ -31,13 +59,19 @@ def _folded(values) -> frozenset[str]:
 )
 def estab_invalid(case: SchoolCase, ctx: RuleContext) -> Hit | None:
     estab = case.header.estab.strip()
-    if _estab_ok(estab):
+    if _estab_ok(estab) or setting_urn(case.header, ctx):
         return None
+    settings = ctx.definition.establishments.get("setting_urn_words")
     if not estab:
         message = (
             "The file does not give the school's DfE establishment number: enter the 4-digit "
             "number (the last 4 digits of the LAESTAB) or ask the school to export again."
         )
+        if settings:  # a collection that also takes settings
+            word = _setting_word(ctx)
+            urn = case.header.urn.strip()
+            given = f" (the file gives URN {urn}, which is not one)" if urn else ""
+            message = message[:-1] + f"; a {word} gives {settings} instead{given}."
     else:
         message = (
             f"Establishment number '{estab}' is not 4 digits: correct it to the school's DfE "
@@ -55,9 +89,18 @@ def estab_invalid(case: SchoolCase, ctx: RuleContext) -> Hit | None:
 )
 def establishment_unknown(case: SchoolCase, ctx: RuleContext) -> Hit | None:
     header, school = case.header, case.school
-    if ctx.enabled(ctx.ids["E01"]) and not _estab_ok(header.estab.strip()):
+    urn = setting_urn(header, ctx)
+    if ctx.enabled(ctx.ids["E01"]) and not _estab_ok(header.estab.strip()) and not urn:
         return None  # the number itself is wrong: E01 says so
     laestab = header.laestab
+    if school is None and urn:
+        word = _setting_word(ctx)
+        return Hit(
+            "laestab",
+            urn,
+            f"The {word} with URN {urn} is not in the register of {word}s: check the URN in "
+            f"the file, or add the {word} to the register if it is new.",
+        )
     if school is None:
         return Hit(
             "laestab",
@@ -77,7 +120,8 @@ def establishment_unknown(case: SchoolCase, ctx: RuleContext) -> Hit | None:
         action = "leave it out of the return, or correct its type in the school register"
     else:
         return None
-    return Hit("laestab", laestab, f"School {_named(school)} {problem}: {action}.")
+    what = _setting_word(ctx).capitalize() if urn else "School"
+    return Hit("laestab", urn or laestab, f"{what} {_named(school)} {problem}: {action}.")
 
 
 @school_rule(
