@@ -20,6 +20,7 @@ from typing import Any
 from keystage.engine.definition import Definition
 from keystage.engine.measures import (
     UNKNOWN,
+    EesColumn,
     MeasureSettingsError,
     Needs,
     checked_once,
@@ -403,6 +404,34 @@ def ees_row(
         row[s.column.format(row="all", bucket="not_assessed")] = counts.not_assessed
         row[s.column.format(row="all", bucket="unknown")] = counts.unknown
     return row
+
+
+def ees_columns(definition: Definition, *, keystage_columns: bool = True) -> list[EesColumn]:
+    """The columns of `ees_row`, in its order, with their words for the EES metadata file: per
+    row (GLD, all goals, each area) its children assessed and at expected, and its percentage
+    (one decimal place, of the children assessed); then the average number of goals at
+    expected (one place) and, with `keystage_columns`, the children Keystage counts apart."""
+    s = settings(definition)
+    out = []
+    for r in s.rows:
+        of = s.column.format(row=r.key, bucket="eligible")
+        out += [
+            EesColumn(of, f"{r.label}: children assessed", r.label),
+            EesColumn(s.column.format(row=r.key, bucket="met"), f"{r.label}: at expected",
+                      r.label),
+            EesColumn(s.percent_column.format(row=r.key), f"{r.label}: % of children assessed",
+                      r.label, unit="%", dp=1, of=of),
+        ]  # fmt: skip
+    out.append(EesColumn(s.average_column, "Average number of goals at expected",
+                         "All goals", dp=1))  # fmt: skip
+    if keystage_columns:
+        out += [
+            EesColumn(s.column.format(row="all", bucket="not_assessed"), "Children not assessed",
+                      "All children"),
+            EesColumn(s.column.format(row="all", bucket="unknown"),
+                      "Children with judgements still to correct", "All children"),
+        ]  # fmt: skip
+    return out
 
 
 def headlines(
