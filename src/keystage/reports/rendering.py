@@ -1,5 +1,18 @@
-"""PDFs of reports (WeasyPrint): a report's table, with its charts when it has them, and an LA's
-report pack (its summary, its gap analysis and every school's summary) made by a task."""
+"""PDFs of reports (WeasyPrint, print CSS, A4 portrait): what an adviser puts in front of a head
+teacher. Each PDF opens with a title block (the school or LA, the collection, when its figures
+were counted, provisional or final); a summary has its headline figure beside its comparators,
+every measure with comparators, bars of its figures in the comparators' colours (`palette`),
+its published trend and its mark distributions; a gap analysis has a chart and a table per kind
+of pupil group; other reports are tables headed in words. Footnotes say what "c", "–" and a
+small group mean. An LA's pack (`make_pack`, a task) is a contents page, the LA's summary and
+gap analysis, then one page per school.
+
+The pack is made from figures counted once: every school's figures in one read
+(`queries.figures` of all the LA's schools), the LA's, region's and England's once, and the
+charts that do not depend on the school (the published trend, the LA's own) drawn once; a
+school's page draws its bars and distributions in HTML, not with matplotlib (a quarter of a
+second a chart), so an LA of 228 schools is one WeasyPrint document made in seconds
+(bench/report_pack.py, docs/performance.md)."""
 
 from __future__ import annotations
 
@@ -10,41 +23,260 @@ from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from keystage.reports import charts, queries
+from keystage.engine import definition as definitions
+from keystage.reports import charts, palette, queries
+from keystage.reports.disclosure import SUPPRESSED, threshold
 
 log = logging.getLogger(__name__)
+
+# A figure on fewer eligible pupils than this is marked as a small group in a PDF: one pupil
+# moves it by more than ten percentage points.
+SMALL_GROUP = 10
+
+LEVEL_NAMES = {"school": "School", "la": "Local authority", "region": "Region",
+               "national": "England"}  # fmt: skip
 
 
 def _svg_uri(data: bytes) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(data).decode("ascii")
 
 
-def _gap_charts(gap: dict) -> list[dict]:
-    from keystage.reports.views import _gap_chart_data
+# -- the title block ---------------------------------------------------------------------------
 
+
+def title_block(collection, area, place=None) -> dict:
+    """Who and what the PDF is about: the school (its LAESTAB and LA) or the LA, the
+    collection, when its figures were last counted, and whether they are provisional."""
+    from keystage.operations.retention import pupil_data_deleted
+
+    caption = LEVEL_NAMES.get(area.level, "")
+    if area.level == "school":
+        la_name = place.la.name if place is not None else ""
+        caption = f"School {area.code}" + (f", {la_name}" if la_name else "")
+    elif area.level == "la":
+        caption = f"Local authority {area.code}"
+    counted = queries.data_as_of(collection)
+    return {
+        "name": area.name,
+        "caption": caption,
+        "collection": collection.name,
+        "as_of": timezone.localtime(counted) if counted else None,
+        "final": pupil_data_deleted(collection),
+    }
+
+
+# -- a summary ---------------------------------------------------------------------------------
+
+
+def _cell(figure, level) -> dict:
+    """A figure as a PDF shows it: "60.0%" with "3 of 5", "c", "–" or "no pupils"; small
+    groups marked."""
+    out = {"level": level, "colour": palette.colour(level)}
+    if figure is None or figure.count is None:
+        return {**out, "text": "–", "percent": None}
+    if figure.hidden:
+        return {**out, "text": SUPPRESSED, "percent": None}
+    if figure.percent is None:
+        return {**out, "text": "no pupils", "percent": None}
+    percent = queries.rounded(figure.percent, queries.PLACES)
+    return {**out, "text": f"{percent}%", "percent": percent,
+            "detail": f"{figure.count:,} of {figure.eligible:,}",
+            "small": figure.eligible < SMALL_GROUP}  # fmt: skip
+
+
+def summary_section(collection, area_list, found, *, place=None, trend=None,
+                    distributions=True) -> dict:  # fmt: skip
+    """A summary page of `area_list[0]` with its comparators, from `queries.figures` already
+    read (`found`: {(level, code): {"all": AreaFigures}}). `trend`: the trend block
+    (`trend_block`), drawn or as a table; `distributions`: draw the mark distributions."""
+    labels = queries.subject_labels(collection)
+    measure_labels = queries.measure_labels(collection)
+    columns = [(a, found.get((a.level, a.code), {}).get("all")) for a in area_list]
+    main = columns[0][1]
+    heads = [{"name": a.name, "level": a.level, "colour": palette.colour(a.level),
+              "caption": LEVEL_NAMES[a.level]} for a, _ in columns]  # fmt: skip
+    pupils = {"label": "Pupils", "cells": [
+        {"text": "–"} if f is None else
+        ({"text": SUPPRESSED} if f.pupils_hidden else {"text": f"{f.pupils:,}"})
+        for _, f in columns
+    ]}  # fmt: skip
+    rows, bars = [pupils], []
+    for subject in queries.subject_keys(collection):
+        for measure in queries.MEASURES:
+            figures_ = [f.subjects.get(subject, {}).get(measure) if f else None
+                        for _, f in columns]  # fmt: skip
+            if measure == "higher" and all(fig is None for fig in figures_):
+                continue
+            cells = [_cell(fig, a.level) for fig, (a, _) in zip(figures_, columns, strict=True)]
+            label = f"{labels[subject]}: {measure_labels[measure]}"
+            rows.append({"label": label, "cells": cells})
+            if measure == "met":
+                bars.append({"label": labels[subject], "cells": cells})
+    headline_key = queries.headline(collection)
+    headline = next((r for r in rows if r["label"].startswith(labels[headline_key] + ":")), None)
+    own = queries.own_reports(collection)
+    notes = list(own.notes(main.measures)) if main is not None else []
+    shown = queries.distributions(collection, main) if distributions else []
+    return {
+        "kind": "summary",
+        "title": f"{queries.words(collection)[1]} summary",
+        "block": title_block(collection, area_list[0], place),
+        "anchor": f"{area_list[0].level}-{area_list[0].code}",
+        "heads": heads,
+        "headline": headline,
+        "measure_phrase": measure_labels["met"],
+        "rows": rows,
+        "bars": bars,
+        "distributions": [_columns(d) for d in shown],
+        "trend": trend,
+        "notes": notes,
+        "has_figures": main is not None,
+        "small": any(c.get("small") for r in rows for c in r["cells"]),
+        "suppressed": any(c.get("text") == SUPPRESSED for r in rows for c in r["cells"]),
+    }
+
+
+def _columns(d: dict) -> dict:
+    """A mark distribution drawn as columns in HTML: each mark's pupils as a share of the
+    tallest column, the threshold's mark marked."""
+    tallest = max([*d["marks"].values(), 1])
+    marks = [{"mark": m, "pupils": n, "height": round(100 * n / tallest, 1),
+              "met": d["threshold"] is not None and m >= d["threshold"],
+              "tick": m % 5 == 0} for m, n in sorted(d["marks"].items())]  # fmt: skip
+    return {"label": f"{d['label']}: pupils at each {d['unit']}", "unit": d["unit"],
+            "marks": marks, "threshold": d["threshold"], "pupils": d["pupils"],
+            "tallest": tallest}  # fmt: skip
+
+
+def trend_lines(collection, area_list, held, key: str | None = None):
+    """(key, title, label, years, series) of the trend of one row of the reports (`key`, by
+    default the headline's, or the first with a published series): Keystage's own figures of
+    the first area across the years it holds (`queries.held_years`, drawn dashed), then DfE's
+    published series of each area DfE publishes (LA, region, England); None when there is
+    nothing to draw. `series` are (name, {year: value}, level, style)."""
+    keys = queries.trend_subjects(collection)
+    if not keys:
+        return None
+    if key not in keys:
+        key = queries.headline(collection) if queries.headline(collection) in keys else keys[0]
+    column = f"{key}_met"
+    published = queries.trend(collection, area_list)
+    lines = []
+    area = area_list[0]
+    own = held.get((area.level, area.code), {})
+    if own:
+        lines.append((f"{area.name} (Keystage)", {y: v[column] for y, v in own.items()},
+                      area.level, "dashed"))  # fmt: skip
+    for a in area_list:
+        values = {int(r["year"]): r[column] for r in published
+                  if (r["level"], r["code"]) == (a.level, a.code)}  # fmt: skip
+        if values:
+            lines.append((f"{a.name} (published)", values, a.level, "solid"))
+    if not lines:
+        return None
+    years = sorted({y for _, values, _, _ in lines for y in values})
+    labels = queries.subject_labels(collection)
+    phrase = queries.own_reports(collection).TREND_PHRASE
+    label = f"{labels[key]}: % of pupils {phrase}"
+    return key, f"{label}, {years[0]} to {years[-1]}", label, years, lines
+
+
+def trend_chart(title, years, lines, *, fmt="svg", narrow=False) -> bytes:
+    """The trend's line chart (`trend_lines`), on a time axis in years."""
+    series = [(name, [values.get(y) for y in years], level, style)
+              for name, values, level, style in lines]  # fmt: skip
+    return charts.line_chart(title, years, series, fmt=fmt, narrow=narrow)
+
+
+def trend_block(collection, area_list, held, *, draw: bool = True) -> dict | None:
+    """The trend of the headline row (`trend_lines`) as a PDF shows it: its chart (when
+    `draw`) and a table of its figures by year. None when there is nothing to show."""
+    found = trend_lines(collection, area_list, held)
+    if found is None:
+        return None
+    key, title, label, years, lines = found
+    return {
+        "title": title,
+        "label": label,
+        "column": f"{key}_met",
+        "chart": _svg_uri(trend_chart(title, years, lines)) if draw else None,
+        "years": years,
+        "rows": [{"name": name, "colour": palette.colour(level), "dashed": style == "dashed",
+                  "values": [values.get(y) for y in years]}
+                 for name, values, level, style in lines],  # fmt: skip
+    }
+
+
+# -- a gap analysis ----------------------------------------------------------------------------
+
+
+def gap_dimensions(rows, subject, measure) -> list[dict]:
+    """The gap rows (`queries.gap`) of one row of the reports and measure, by kind of pupil
+    group, each group named (its `label` when the row has one)."""
+    out: dict[str, list[dict]] = {}
+    for r in rows:
+        if r["subject"] == subject and r["measure"] == measure:
+            r = {**r, "label": r.get("label") or queries.group_label(r["group"])}
+            out.setdefault(queries.dimension_of(r["group"]), []).append(r)
+    return [{"key": d, "label": queries.DIMENSION_LABELS.get(d, d), "rows": members}
+            for d, members in out.items()]  # fmt: skip
+
+
+def gap_section(collection, area, comparators, dimensions, *, subject_label, measure_label,
+                place=None) -> dict:  # fmt: skip
+    """A gap analysis: per kind of pupil group a bar chart (the area and its comparators in
+    their colours) and a table of each group's percentage and its gap to each comparator."""
     out = []
-    for d in gap["dimensions"]:
-        title, categories, series = _gap_chart_data(gap, d["key"])
-        out.append(
-            {"label": d["label"], "src": _svg_uri(charts.grouped_bars(title, categories, series))}
-        )
-    return out
+    for d in dimensions:
+        title = f"{subject_label}, {measure_label}, by {d['label'].lower()}"
+        categories = [r.get("label") or queries.group_label(r["group"]) for r in d["rows"]]
+        series = [(area.name, [r["area_percent"] for r in d["rows"]], area.level)]
+        series += [(c.name, [r.get(f"{c.level}_percent") for r in d["rows"]], c.level)
+                   for c in comparators]  # fmt: skip
+        chart = charts.grouped_bars(title, categories, series)
+        rows = []
+        for r, label in zip(d["rows"], categories, strict=True):
+            cells = [{"text": _percent(r["area_percent"])}]
+            for c in comparators:
+                gap = r.get(f"{c.level}_gap")
+                cells.append({"text": _percent(r.get(f"{c.level}_percent")), "gap": _gap(gap)})
+            rows.append({"label": label, "cells": cells, "n": r.get("n")})
+        out.append({"label": d["label"], "title": title, "chart": _svg_uri(chart), "rows": rows})
+    return {
+        "kind": "gap",
+        "title": f"{queries.words(collection)[1]} gap analysis",
+        "subtitle": f"{subject_label}, {measure_label}",
+        "block": title_block(collection, area, place),
+        "anchor": f"gap-{area.level}-{area.code}",
+        "heads": [{"name": a.name, "colour": palette.colour(a.level)}
+                  for a in [area, *comparators]],  # fmt: skip
+        "area": area.name,
+        "dimensions": out,
+        "has_n": any(r["n"] is not None for d in out for r in d["rows"]),
+        "suppressed": any(SUPPRESSED in (c["text"], c.get("gap")) for d in out for r in d["rows"]
+                          for c in r["cells"]),  # fmt: skip
+    }
 
 
-def _distribution_charts(distributions: list[dict], area_name: str) -> list[dict]:
-    """The distribution charts of a summary (`queries.distributions`), as on its page."""
-    out = []
-    for d in distributions:
-        title = f"{d['label']}: pupils at each {d['unit']}, {area_name}"
-        data = charts.distribution(title, d["marks"], d["threshold"], unit=d["unit"])
-        out.append({"label": title, "src": _svg_uri(data)})
-    return out
+def _percent(v) -> str:
+    return "–" if v is None else (SUPPRESSED if v == SUPPRESSED else f"{v}%")
+
+
+def _gap(v) -> str:
+    if v is None:
+        return "–"
+    if v == SUPPRESSED:
+        return SUPPRESSED
+    return f"+{v}" if v > 0 else f"{v}"
+
+
+# -- a table of any report ---------------------------------------------------------------------
 
 
 def labelled(collection, rows) -> list[dict]:
     """Rows as a PDF shows them to a reader: each row of the reports (a KS1 subject, a phonics
-    year group), pupil group and measure by its name ("Year 1", "Girls", "meeting the
-    expected standard"), not by the key the CSV keeps."""
+    year group), pupil group, measure and level by its name ("Year 1", "Girls", "expected
+    standard or above", "England"), not by the key the CSV keeps."""
     subjects = queries.subject_labels(collection)
     measures = queries.measure_labels(collection)
     out = []
@@ -53,33 +285,37 @@ def labelled(collection, rows) -> list[dict]:
         if "subject" in r:
             r["subject"] = subjects.get(r["subject"], r["subject"])
         if "group" in r:
-            r["group"] = queries.group_label(r["group"])
+            r["group"] = r.get("label") or queries.group_label(r["group"])
         if "measure" in r:
             r["measure"] = measures.get(r["measure"], r["measure"])
+        if "level" in r:
+            r["level"] = LEVEL_NAMES.get(r["level"], r["level"])
         out.append(r)
     return out
 
 
-def pdf_bytes(title: str, sections: list[dict]) -> bytes:
-    """A PDF of `sections`: each {"title", "fields", "rows", "charts", "note"}."""
-    from weasyprint import HTML
-
-    html = render_to_string(
-        "reports/pdf.html",
-        {"title": title, "sections": sections, "made_at": timezone.localtime()},
-    )
-    return HTML(string=html).write_pdf()
-
-
-def section(title, fields, rows, *, charts_=(), note="", collection=None) -> dict:
-    """A table of `rows` under `title`; with `collection`, its rows and its "subject" column
-    are named in the collection's words (`labelled`; "Year group" for phonics)."""
+def section(title, fields, rows, *, note="", collection=None, subtitle="", caption="",
+            headings=None) -> dict:  # fmt: skip
+    """A table of `rows` under `title`, its columns headed in words (`heading`, or
+    `headings`' own); with `collection`, its rows named in the collection's words
+    (`labelled`). Several tables under one title: `tables_section`."""
+    headings = headings or {}
     if collection is not None:
         rows = labelled(collection, rows)
-    shown = [[("" if r.get(f) is None else r.get(f)) for f in fields] for r in rows]
-    headings = [heading(f, collection) for f in fields]
-    return {"title": title, "fields": headings, "rows": shown, "charts": list(charts_),
-            "note": note}  # fmt: skip
+    shown = [[("–" if r.get(f) is None else r.get(f)) for f in fields] for r in rows]
+    numeric = [all(isinstance(r.get(f), int | float) or r.get(f) in (None, SUPPRESSED)
+                   for r in rows) for f in fields]  # fmt: skip
+    return {"kind": "table", "title": title, "subtitle": subtitle,
+            "fields": [headings.get(f) or heading(f, collection) for f in fields],
+            "numeric": numeric, "rows": shown, "note": note, "narrow": len(fields) > 9,
+            "caption": caption,
+            "suppressed": any(v == SUPPRESSED for r in shown for v in r)}  # fmt: skip
+
+
+def tables_section(title, tables: list[dict], *, subtitle="", note="") -> dict:
+    """Several tables (`section`s) under one title, each headed by its caption."""
+    return {"kind": "table", "title": title, "subtitle": subtitle, "note": note,
+            "tables": tables, "suppressed": any(t["suppressed"] for t in tables)}  # fmt: skip
 
 
 # A table column's heading for people (a download keeps the field names, which scripts read).
@@ -92,8 +328,10 @@ HEADINGS = {
     "measure": "Measure",
     "pupils": "Pupils",
     "eligible": "Eligible pupils",
+    "las": "LAs",
     "las_loaded": "LAs loaded",
     "las_expected": "LAs expected",
+    "coverage_percent": "Expected pupils loaded %",
     "schools_loaded": "Schools loaded",
     "schools_expected": "Schools expected",
     "pupils_expected": "Pupils expected",
@@ -107,19 +345,33 @@ HEADINGS = {
     "region_gap": "Gap to the region (points)",
     "national_percent": "England %",
     "national_gap": "Gap to England (points)",
+    "laestab": "LAESTAB",
+    "upn": "UPN",
+    "surname": "Surname",
+    "forename": "Forename",
+    "dob": "Date of birth",
+    "sex": "Sex",
+    "errors": "Errors",
+    "queries": "Queries",
+    "la_change": "Changed by the LA",
 }
 _MEASURE_SUFFIXES = {"": "{}", "percent": "{} %", "low": "{}: 95% interval from",
-                     "high": "{}: 95% interval to"}  # fmt: skip
+                     "high": "{}: 95% interval to", "pooled": "{}: LAs loaded, together %",
+                     "mean_change": "{}: mean change (points)"}  # fmt: skip
 
 
 def heading(field: str, collection=None) -> str:
     """What a PDF's column is headed: "Eligible pupils", the row heading of the collection
     ("Subject", "Year group") for `subject`, a measure in the collection's words ("Expected
-    standard or above %")."""
+    standard or above %"), an item of the collection by its label ("Reading")."""
     if field == "subject" and collection is not None:
         return queries.row_heading(collection)
     if field in HEADINGS:
         return HEADINGS[field]
+    if collection is not None:
+        items = {s.key: s.label for s in definitions.load(collection.code).subjects}
+        if field in items:
+            return items[field]
     measure, _, rest = field.partition("_")
     labels = queries.measure_labels(collection) if collection is not None else {}
     if measure in labels:
@@ -129,34 +381,40 @@ def heading(field: str, collection=None) -> str:
     return field.replace("_", " ").capitalize()
 
 
-NOTE = (
-    "Provisional figures from the files loaded so far. Figures marked c are suppressed "
-    "because they rest on too few pupils to be shown outside their school or LA."
-)
+# -- documents ---------------------------------------------------------------------------------
 
 
-def pdf_response(request, stem, title, fields, rows, context) -> HttpResponse:
-    """A report's table as a PDF, with its charts: a gap analysis' bar charts, a summary's
-    distributions (phonics' marks), and the summary's notes on what it cannot show yet (or the
-    context's own `note`)."""
-    charts_, note = [], NOTE
-    if "gap" in context:
-        charts_ = _gap_charts(context["gap"])
-    if "summary" in context:
-        summary = context["summary"]
-        charts_ = _distribution_charts(summary["distributions"], summary["area"].name)
-        note = " ".join([NOTE, *summary["notes"]])
-    if context.get("note"):
-        note = " ".join([NOTE, context["note"]])
-    data = pdf_bytes(title, [section(title, fields, list(rows), charts_=charts_, note=note,
-                                     collection=context.get("collection"))])  # fmt: skip
+def document_html(title: str, sections: list[dict], *, contents: bool = False) -> str:
+    return render_to_string("reports/pdf.html", {
+        "title": title, "sections": sections, "made_at": timezone.localtime(),
+        "threshold": threshold(), "small_group": SMALL_GROUP, "contents": contents,
+        "palette": palette,
+    })  # fmt: skip
+
+
+def pdf_bytes(title: str, sections: list[dict], *, contents: bool = False) -> bytes:
+    """A PDF of `sections` (summaries, gap analyses, tables), with a contents page when asked."""
+    from weasyprint import HTML
+
+    return HTML(string=document_html(title, sections, contents=contents)).write_pdf()
+
+
+def pdf_response(stem: str, title: str, sections: list[dict]) -> HttpResponse:
+    data = pdf_bytes(title, sections)
     response = HttpResponse(data, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{stem}.pdf"'
     return response
 
 
+# -- an LA's pack ------------------------------------------------------------------------------
+
+PROGRESS_EVERY = 20  # schools between two progress writes
+
+
 def make_pack(pack_id: int) -> None:
-    """Make an LA's report pack as the user who asked for it would see it."""
+    """Make an LA's report pack as the user who asked for it would see it: a contents page,
+    the LA's summary and gap analysis, then a page per school, its progress (schools done of
+    all) written as it goes."""
     from keystage.orgs.models import School
     from keystage.reports.disclosure import viewer_for
     from keystage.reports.models import Fact, ReportPack
@@ -170,37 +428,30 @@ def make_pack(pack_id: int) -> None:
         collection, la = pack.collection, pack.la
         viewer = viewer_for(pack.requested_by)
         word = queries.words(collection)[1]
-        fields = queries.fields_for(collection, queries.SUMMARY_FIELDS)
-
-        def summary(title, area_list):
-            rows = queries.summary(collection, viewer=viewer, area_list=area_list)
-            found = queries.figures(collection, area_list[:1], ["all"], viewer)
-            main = found.get((area_list[0].level, area_list[0].code), {}).get("all")
-            own = queries.own_reports(collection)
-            return section(
-                title, fields, rows, collection=collection,
-                charts_=_distribution_charts(queries.distributions(collection, main),
-                                             area_list[0].name),
-                note=" ".join(own.notes(main.measures)) if main is not None else "",
-            )  # fmt: skip
-
         area_list = queries.la_area(la)
-        sections = [
-            summary(f"{word} summary: {la.name}", area_list),
-            section(f"{word} gap analysis: {la.name}", queries.GAP_FIELDS,
-                    queries.gap(collection, viewer=viewer, area_list=area_list),
-                    collection=collection),
-        ]  # fmt: skip
         with_data = Fact.objects.filter(
             collection=collection, level="school", la=la, group="all"
         ).values("school_id")
-        schools = School.objects.filter(pk__in=with_data).select_related("la__region")
-        for school in schools.order_by("laestab"):
-            sections.append(
-                summary(f"{word} summary: {school.laestab} {school.name}",
-                        queries.school_area(school))
-            )  # fmt: skip
-        pack.pdf = pdf_bytes(f"{word} reports: {la.code} {la.name}", sections)
+        schools = list(
+            School.objects.filter(pk__in=with_data).select_related("la__region").order_by("laestab")
+        )
+        pack.schools_total, pack.schools_done = len(schools), 0
+        pack.save(update_fields=["schools_total", "schools_done"])
+        sections = la_sections(collection, la, viewer)
+        school_areas = [queries.school_area(s)[0] for s in schools]
+        # Every school's figures and years in one read each; the comparators' once.
+        found = queries.figures(collection, school_areas + area_list, ["all"], viewer)
+        held = queries.held_years(collection, school_areas, viewer)
+        comparators = trend_block(collection, area_list, {}, draw=False)
+        for n, (school, area) in enumerate(zip(schools, school_areas, strict=True), start=1):
+            sections.append(school_page(collection, school, [area, *area_list], found, held,
+                                        comparators))  # fmt: skip
+            if n % PROGRESS_EVERY == 0:
+                pack.schools_done = n
+                pack.save(update_fields=["schools_done"])
+        pack.schools_done = len(schools)
+        pack.save(update_fields=["schools_done"])
+        pack.pdf = pdf_bytes(f"{word} reports: {la.code} {la.name}", sections, contents=True)
         pack.state = ReportPack.State.DONE
     except Exception as e:  # the page says it failed; the log has the detail
         log.exception("report pack %s failed", pack_id)
@@ -208,3 +459,43 @@ def make_pack(pack_id: int) -> None:
         pack.message = f"The PDF could not be made ({type(e).__name__}). Try again, or tell the collection team."
     pack.finished_at = timezone.now()
     pack.save(update_fields=["pdf", "state", "message", "finished_at"])
+
+
+def la_sections(collection, la, viewer) -> list[dict]:
+    """An LA's summary (with its trend drawn) and its gap analysis of the headline row."""
+    area_list = queries.la_area(la)
+    found = queries.figures(collection, area_list, ["all"], viewer)
+    trend = trend_block(collection, area_list, queries.held_years(collection, area_list[:1],
+                                                                  viewer))  # fmt: skip
+    out = [summary_section(collection, area_list, found, place=la, trend=trend)]
+    subject, measure = queries.headline(collection), "met"
+    rows = queries.gap(collection, viewer=viewer, area_list=area_list)
+    dimensions = gap_dimensions(rows, subject, measure)
+    if dimensions:
+        out.append(gap_section(
+            collection, area_list[0], area_list[1:], dimensions, place=la,
+            subject_label=queries.subject_labels(collection)[subject],
+            measure_label=queries.measure_labels(collection)[measure],
+        ))  # fmt: skip
+    return out
+
+
+def school_page(collection, school, area_list, found, held, comparators) -> dict:
+    """One school's page of a pack: its summary with its comparators, its years in Keystage and
+    the comparators' published series as a table (drawn once, on the LA's page)."""
+    trend = None
+    if comparators is not None:
+        own = held.get(("school", school.laestab), {})
+        column = comparators["column"]
+        years = sorted({*comparators["years"], *own})
+        rows = [{**r, "values": [dict(zip(comparators["years"], r["values"], strict=True)).get(y)
+                                 for y in years]} for r in comparators["rows"]]  # fmt: skip
+        if own:
+            rows.insert(0, {"name": f"{school.name} (Keystage)", "dashed": True,
+                            "colour": palette.colour("school"),
+                            "values": [own.get(y, {}).get(column) for y in years]})  # fmt: skip
+        trend = {**comparators, "chart": None, "years": years, "rows": rows,
+                 "title": f"{comparators['label']}, {years[0]} to {years[-1]}"}
+    section_ = summary_section(collection, area_list, found, place=school, trend=trend)
+    section_["page"] = True  # one page: no page of its own for the trend table
+    return section_
