@@ -166,8 +166,11 @@ def line_chart(title: str, years: list, series: list[tuple], *, fmt="svg",
             ax.tick_params(axis="x", labelsize=8, labelrotation=90)
             ax.tick_params(axis="y", labelsize=8)
         ax.spines[["top", "right"]].set_visible(False)
-        ax.legend(fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.12),
-                  ncol=1 if narrow else min(len(series), 4))  # fmt: skip
+        # Below the years (on their side when narrow), whatever the chart's height.
+        below = transforms.offset_copy(ax.transAxes, fig=fig, y=-34 if narrow else -20,
+                                       units="points")  # fmt: skip
+        ax.legend(fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, 0),
+                  bbox_transform=below, ncol=1 if narrow else min(len(series), 4))  # fmt: skip
         ax.set_title(
             "\n".join(textwrap.wrap(title, 34 if narrow else 70)), fontsize=9 if narrow else 10
         )

@@ -195,11 +195,14 @@ def trend_block(collection, area_list, held, *, draw: bool = True) -> dict | Non
     if found is None:
         return None
     key, title, label, years, lines = found
+    # The table has a column for each year with a figure (the chart shows the others as gaps).
+    years = [y for y in years if any(values.get(y) is not None for _, values, _, _ in lines)]
     return {
         "title": title,
         "label": label,
         "column": f"{key}_met",
-        "chart": _svg_uri(trend_chart(title, years, lines)) if draw else None,
+        # Drawn at the width it is shown (half the page), so its words stay readable.
+        "chart": _svg_uri(trend_chart(title, years, lines, narrow=True)) if draw else None,
         "years": years,
         "rows": [{"name": name, "colour": palette.colour(level), "dashed": style == "dashed",
                   "values": [values.get(y) for y in years]}
@@ -224,8 +227,9 @@ def gap_dimensions(rows, subject, measure) -> list[dict]:
 
 def gap_section(collection, area, comparators, dimensions, *, subject_label, measure_label,
                 place=None) -> dict:  # fmt: skip
-    """A gap analysis: per kind of pupil group a bar chart (the area and its comparators in
-    their colours) and a table of each group's percentage and its gap to each comparator."""
+    """A gap analysis: per kind of pupil group its bars (the area and its comparators in their
+    colours, drawn in HTML) and a table of each group's percentage and its gap to each
+    comparator."""
     out = []
     for d in dimensions:
         title = f"{subject_label}, {measure_label}, by {d['label'].lower()}"
@@ -233,7 +237,11 @@ def gap_section(collection, area, comparators, dimensions, *, subject_label, mea
         series = [(area.name, [r["area_percent"] for r in d["rows"]], area.level)]
         series += [(c.name, [r.get(f"{c.level}_percent") for r in d["rows"]], c.level)
                    for c in comparators]  # fmt: skip
-        chart = charts.grouped_bars(title, categories, series)
+        bars = [{"label": label, "cells": [
+                    {"percent": v if isinstance(v, int | float) else None, "text": _percent(v)}
+                    for v in values]}
+                for label, values in zip(categories, zip(*(v for _, v, _ in series),
+                                                         strict=True), strict=True)]  # fmt: skip
         rows = []
         for r, label in zip(d["rows"], categories, strict=True):
             cells = [{"text": _percent(r["area_percent"])}]
@@ -241,7 +249,7 @@ def gap_section(collection, area, comparators, dimensions, *, subject_label, mea
                 gap = r.get(f"{c.level}_gap")
                 cells.append({"text": _percent(r.get(f"{c.level}_percent")), "gap": _gap(gap)})
             rows.append({"label": label, "cells": cells, "n": r.get("n")})
-        out.append({"label": d["label"], "title": title, "chart": _svg_uri(chart), "rows": rows})
+        out.append({"label": d["label"], "title": title, "bars": bars, "rows": rows})
     return {
         "kind": "gap",
         "title": f"{queries.words(collection)[1]} gap analysis",
@@ -487,7 +495,7 @@ def school_page(collection, school, area_list, found, held, comparators) -> dict
     if comparators is not None:
         own = held.get(("school", school.laestab), {})
         column = comparators["column"]
-        years = sorted({*comparators["years"], *own})
+        years = sorted({*comparators["years"], *own})  # years with a figure in one or other
         rows = [{**r, "values": [dict(zip(comparators["years"], r["values"], strict=True)).get(y)
                                  for y in years]} for r in comparators["rows"]]  # fmt: skip
         if own:
