@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 
 from django.http import HttpResponse
 from django.template.loader import render_to_string
@@ -35,6 +36,36 @@ SMALL_GROUP = 10
 
 LEVEL_NAMES = {"school": "School", "la": "Local authority", "region": "Region",
                "national": "England"}  # fmt: skip
+
+
+def bar_chart(groups: list[dict], heads: list[dict], width: int = 510) -> dict:
+    """Where each bar of a PDF's bar chart goes: one row of bars per group (a subject, a pupil
+    group), one bar per area in its colour with its figure beside it; a figure not shown ("c",
+    "–") has no bar. The template draws it as an inline SVG (`reports/pdf.html`, `bars`):
+    a chart of its own boxes would cost WeasyPrint a layout per bar, and matplotlib a quarter of
+    a second per chart (a pack draws one per school). `width`: the width it is shown at, in
+    points (a full A4 column is about 510), so its words are drawn at their size."""
+    import textwrap
+
+    bar, step = 6, 7.5
+    label_width = int(width * 0.3)
+    track = width - label_width - 34
+    y, rows = 4, []
+    for g in groups:
+        lines = textwrap.wrap(g["label"], int(label_width / 4.1)) or [g["label"]]
+        top = y
+        bars = []
+        for n, (c, h) in enumerate(zip(g["cells"], heads, strict=True)):
+            percent = c.get("percent")
+            length = round(track * percent / 100, 1) if isinstance(percent, int | float) else 0
+            bars.append({"y": top + n * step, "width": length, "colour": h["colour"],
+                         "text": c["text"], "text_x": label_width + length + 3})  # fmt: skip
+        height = max(len(bars) * step, len(lines) * 10)
+        rows.append({"y": top, "lines": [(top + 8 + 10 * i, line) for i, line in enumerate(lines)],
+                     "bars": bars, "rule": top + height + 2})  # fmt: skip
+        y = top + height + 4
+    return {"width": width, "height": y, "x": label_width, "bar": bar,
+            "rows": rows, "track": track}  # fmt: skip
 
 
 def _svg_uri(data: bytes) -> str:
@@ -392,19 +423,22 @@ def heading(field: str, collection=None) -> str:
 # -- documents ---------------------------------------------------------------------------------
 
 
-def document_html(title: str, sections: list[dict], *, contents: bool = False) -> str:
+def document_html(title: str, sections: list[dict], *, contents=None, first_page: int = 1,
+                  total: bool = True) -> str:  # fmt: skip
+    """The HTML of a PDF of `sections`: with `contents` ([(title, page)]) a contents page;
+    its pages numbered from `first_page`, "of N" only when `total` (one document alone)."""
     return render_to_string("reports/pdf.html", {
         "title": title, "sections": sections, "made_at": timezone.localtime(),
         "threshold": threshold(), "small_group": SMALL_GROUP, "contents": contents,
-        "palette": palette,
+        "palette": palette, "bar_chart": bar_chart, "first_page": first_page, "total": total,
     })  # fmt: skip
 
 
-def pdf_bytes(title: str, sections: list[dict], *, contents: bool = False) -> bytes:
-    """A PDF of `sections` (summaries, gap analyses, tables), with a contents page when asked."""
+def pdf_bytes(title: str, sections: list[dict]) -> bytes:
+    """A PDF of `sections` (summaries, gap analyses, tables)."""
     from weasyprint import HTML
 
-    return HTML(string=document_html(title, sections, contents=contents)).write_pdf()
+    return HTML(string=document_html(title, sections)).write_pdf()
 
 
 def pdf_response(stem: str, title: str, sections: list[dict]) -> HttpResponse:
@@ -416,13 +450,23 @@ def pdf_response(stem: str, title: str, sections: list[dict]) -> HttpResponse:
 
 # -- an LA's pack ------------------------------------------------------------------------------
 
-PROGRESS_EVERY = 20  # schools between two progress writes
+# Schools laid out together, in a process of their own when there are more than this.
+CHUNK = 20
+# Lines of the contents that fit its page (the pack's contents page is laid out once when its
+# guess of its own length is right).
+CONTENTS_LINES = 52
+
+
+def _processes() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def make_pack(pack_id: int) -> None:
     """Make an LA's report pack as the user who asked for it would see it: a contents page,
-    the LA's summary and gap analysis, then a page per school, its progress (schools done of
-    all) written as it goes."""
+    the LA's summary and gap analysis, then a page per school, its progress (schools laid out
+    of all) written as it goes. The school pages are laid out CHUNK at a time on every core
+    (`pdf_worker`), numbered from where they start, and the parts joined (pypdf) with a
+    bookmark per section."""
     from keystage.orgs.models import School
     from keystage.reports.disclosure import viewer_for
     from keystage.reports.models import Fact, ReportPack
@@ -435,8 +479,6 @@ def make_pack(pack_id: int) -> None:
     try:
         collection, la = pack.collection, pack.la
         viewer = viewer_for(pack.requested_by)
-        word = queries.words(collection)[1]
-        area_list = queries.la_area(la)
         with_data = Fact.objects.filter(
             collection=collection, level="school", la=la, group="all"
         ).values("school_id")
@@ -445,21 +487,21 @@ def make_pack(pack_id: int) -> None:
         )
         pack.schools_total, pack.schools_done = len(schools), 0
         pack.save(update_fields=["schools_total", "schools_done"])
-        sections = la_sections(collection, la, viewer)
+        area_list = queries.la_area(la)
         school_areas = [queries.school_area(s)[0] for s in schools]
         # Every school's figures and years in one read each; the comparators' once.
         found = queries.figures(collection, school_areas + area_list, ["all"], viewer)
         held = queries.held_years(collection, school_areas, viewer)
         comparators = trend_block(collection, area_list, {}, draw=False)
-        for n, (school, area) in enumerate(zip(schools, school_areas, strict=True), start=1):
-            sections.append(school_page(collection, school, [area, *area_list], found, held,
-                                        comparators))  # fmt: skip
-            if n % PROGRESS_EVERY == 0:
-                pack.schools_done = n
-                pack.save(update_fields=["schools_done"])
-        pack.schools_done = len(schools)
-        pack.save(update_fields=["schools_done"])
-        pack.pdf = pdf_bytes(f"{word} reports: {la.code} {la.name}", sections, contents=True)
+        pages = [school_page(collection, school, [area, *area_list], found, held, comparators)
+                 for school, area in zip(schools, school_areas, strict=True)]  # fmt: skip
+
+        def progress(done):
+            pack.schools_done = done
+            pack.save(update_fields=["schools_done"])
+
+        title = f"{queries.words(collection)[1]} reports: {la.code} {la.name}"
+        pack.pdf = pack_pdf(title, la_sections(collection, la, viewer), pages, progress)
         pack.state = ReportPack.State.DONE
     except Exception as e:  # the page says it failed; the log has the detail
         log.exception("report pack %s failed", pack_id)
@@ -467,6 +509,82 @@ def make_pack(pack_id: int) -> None:
         pack.message = f"The PDF could not be made ({type(e).__name__}). Try again, or tell the collection team."
     pack.finished_at = timezone.now()
     pack.save(update_fields=["pdf", "state", "message", "finished_at"])
+
+
+def _entry(s: dict) -> str:
+    name = s["block"]["name"]
+    code = s["block"]["caption"].partition(",")[0].removeprefix("School ")
+    return f"{s['title']}: {name}" + (f" ({code})" if s.get("page") else "")
+
+
+def pack_pdf(title: str, front: list[dict], pages: list[dict], progress=None) -> bytes:
+    """The pack's PDF: a contents page, the `front` sections (the LA's), then `pages` (a
+    school's each, one page), numbered throughout; `progress(n)` after each group of schools
+    is laid out."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from weasyprint import HTML
+
+    from keystage.reports.pdf_worker import lay_out
+
+    chunks = [pages[i : i + CHUNK] for i in range(0, len(pages), CHUNK)]
+    pool = None
+    if len(chunks) > 1 and _processes() > 1:  # started now: it imports while the front is laid out
+        pool = ProcessPoolExecutor(_processes(), mp_context=get_context("spawn"))
+    try:
+        contents_pages = max(1, -(-(len(front) + len(pages)) // CONTENTS_LINES))
+        for _ in range(3):  # the contents' own length, guessed, then known
+            first = contents_pages + 1
+            front_doc = HTML(string=document_html(title, front, first_page=first,
+                                                  total=False)).render()  # fmt: skip
+            starts = {}
+            for n, page in enumerate(front_doc.pages):
+                for anchor in page.anchors:
+                    starts.setdefault(anchor, first + n)
+            at = first + len(front_doc.pages)
+            entries = [(_entry(s), starts.get(s["anchor"], first)) for s in front]
+            entries += [(_entry(s), at + n) for n, s in enumerate(pages)]
+            contents_doc = HTML(string=document_html(title, [], contents=entries,
+                                                     total=False)).render()  # fmt: skip
+            if len(contents_doc.pages) == contents_pages:
+                break
+            contents_pages = len(contents_doc.pages)
+        htmls = [document_html(title, chunk, first_page=at + i * CHUNK, total=False)
+                 for i, chunk in enumerate(chunks)]  # fmt: skip
+        laid_out = []
+        results = pool.map(lay_out, htmls) if pool is not None else map(lay_out, htmls)
+        for i, (data, count) in enumerate(results):
+            laid_out.append((data, count))
+            if progress is not None:
+                progress(min(len(pages), (i + 1) * CHUNK))
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    if any(count != len(chunk) for (_, count), chunk in zip(laid_out, chunks, strict=True)):
+        # A school's page ran over: lay them out as one, numbered on (the contents may be off).
+        log.warning("a school's page of %r ran over one page", title)
+        data, _ = lay_out(document_html(title, pages, first_page=at, total=False))
+        laid_out = [(data, len(pages))]
+    return _join(contents_doc.write_pdf(), front_doc.write_pdf(), [d for d, _ in laid_out],
+                 entries)  # fmt: skip
+
+
+def _join(contents: bytes, front: bytes, parts: list[bytes], entries) -> bytes:
+    """The parts as one PDF, with a bookmark for each entry of the contents."""
+    import io
+
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    for data in (contents, front, *parts):
+        writer.append(io.BytesIO(data))
+    for name, page in entries:
+        if page - 1 < len(writer.pages):
+            writer.add_outline_item(name, page - 1)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
 
 
 def la_sections(collection, la, viewer) -> list[dict]:
