@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import re
 
 from django.http import HttpResponse
 from django.template.loader import render_to_string
@@ -427,11 +428,16 @@ def document_html(title: str, sections: list[dict], *, contents=None, first_page
                   total: bool = True) -> str:  # fmt: skip
     """The HTML of a PDF of `sections`: with `contents` ([(title, page)]) a contents page;
     its pages numbered from `first_page`, "of N" only when `total` (one document alone)."""
-    return render_to_string("reports/pdf.html", {
+    html = render_to_string("reports/pdf.html", {
         "title": title, "sections": sections, "made_at": timezone.localtime(),
         "threshold": threshold(), "small_group": SMALL_GROUP, "contents": contents,
         "palette": palette, "bar_chart": bar_chart, "first_page": first_page, "total": total,
     })  # fmt: skip
+    # The template's indentation between tags is no text of the page, only boxes to lay out.
+    return _BETWEEN_TAGS.sub("><", html)
+
+
+_BETWEEN_TAGS = re.compile(r">\s+<")
 
 
 def pdf_bytes(title: str, sections: list[dict]) -> bytes:
@@ -607,21 +613,18 @@ def la_sections(collection, la, viewer) -> list[dict]:
 
 
 def school_page(collection, school, area_list, found, held, comparators) -> dict:
-    """One school's page of a pack: its summary with its comparators, its years in Keystage and
-    the comparators' published series as a table (drawn once, on the LA's page)."""
+    """One school's page of a pack: its summary with its comparators and, when Keystage holds
+    more than this year of it, its own figures across those years. The comparators' published
+    series are the same on every school's page, so they are drawn once, on the LA's."""
     trend = None
-    if comparators is not None:
-        own = held.get(("school", school.laestab), {})
-        column = comparators["column"]
-        years = sorted({*comparators["years"], *own})  # years with a figure in one or other
-        rows = [{**r, "values": [dict(zip(comparators["years"], r["values"], strict=True)).get(y)
-                                 for y in years]} for r in comparators["rows"]]  # fmt: skip
-        if own:
-            rows.insert(0, {"name": f"{school.name} (Keystage)", "dashed": True,
-                            "colour": palette.colour("school"),
-                            "values": [own.get(y, {}).get(column) for y in years]})  # fmt: skip
-        trend = {**comparators, "chart": None, "years": years, "rows": rows,
-                 "title": f"{comparators['label']}, {years[0]} to {years[-1]}"}
+    own = held.get(("school", school.laestab), {})
+    if comparators is not None and len(own) > 1:
+        years = sorted(own)
+        trend = {**comparators, "chart": None, "years": years, "see_la": True,
+                 "title": f"{comparators['label']}, {years[0]} to {years[-1]}",
+                 "rows": [{"name": f"{school.name} (Keystage)", "dashed": True,
+                           "colour": palette.colour("school"),
+                           "values": [own[y].get(comparators["column"]) for y in years]}]}  # fmt: skip
     section_ = summary_section(collection, area_list, found, place=school, trend=trend)
-    section_["page"] = True  # one page: no page of its own for the trend table
+    section_["page"] = True
     return section_
