@@ -168,16 +168,22 @@ def summary_section(collection, area_list, found, *, place=None, trend=None,
     }
 
 
-def _columns(d: dict) -> dict:
-    """A mark distribution drawn as columns in HTML: each mark's pupils as a share of the
-    tallest column, the threshold's mark marked."""
-    tallest = max([*d["marks"].values(), 1])
-    marks = [{"mark": m, "pupils": n, "height": round(100 * n / tallest, 1),
-              "met": d["threshold"] is not None and m >= d["threshold"],
-              "tick": m % 5 == 0} for m, n in sorted(d["marks"].items())]  # fmt: skip
+def _columns(d: dict, width: int = 510, height: int = 34) -> dict:
+    """A mark distribution as a PDF draws it (inline SVG, `reports/pdf.html`): a column per
+    mark, its height the mark's pupils as a share of the tallest column, ticks every 5 marks
+    and a dashed line at the threshold."""
+    marks = sorted(d["marks"].items())
+    tallest = max([n for _, n in marks] + [1])
+    step = width / max(len(marks), 1)
+    columns = [{"x": round(i * step + 0.4, 1), "width": round(step - 0.8, 1),
+                "height": round(height * n / tallest, 1), "y": round(height - height * n / tallest, 1),
+                "mark": m, "tick": m % 5 == 0, "centre": round(i * step + step / 2, 1)}
+               for i, (m, n) in enumerate(marks) if n or m % 5 == 0]  # fmt: skip
+    line = next((round(i * step, 1) for i, (m, _) in enumerate(marks) if m == d["threshold"]),
+                None)  # fmt: skip
     return {"label": f"{d['label']}: pupils at each {d['unit']}", "unit": d["unit"],
-            "marks": marks, "threshold": d["threshold"], "pupils": d["pupils"],
-            "tallest": tallest}  # fmt: skip
+            "columns": columns, "threshold": d["threshold"], "threshold_x": line,
+            "pupils": d["pupils"], "tallest": tallest, "width": width, "height": height}  # fmt: skip
 
 
 def trend_lines(collection, area_list, held, key: str | None = None):
@@ -196,7 +202,7 @@ def trend_lines(collection, area_list, held, key: str | None = None):
     lines = []
     area = area_list[0]
     own = held.get((area.level, area.code), {})
-    if own:
+    if any(isinstance(v.get(column), int | float) for v in own.values()):
         lines.append((f"{area.name} (Keystage)", {y: v[column] for y, v in own.items()},
                       area.level, "dashed"))  # fmt: skip
     for a in area_list:
@@ -587,7 +593,7 @@ def _join(contents: bytes, front: bytes, parts: list[bytes], entries) -> bytes:
         writer.append(io.BytesIO(data))
     for name, page in entries:
         if page - 1 < len(writer.pages):
-            writer.add_outline_item(name, page - 1)
+            writer.add_outline_item(title=name, page_number=page - 1)
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
