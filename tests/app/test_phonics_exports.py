@@ -139,8 +139,10 @@ def test_the_las_report_pack_in_phonics_words_with_its_distributions(
         "Sussex 3 Phonics summary: Example Primary School (9382001) 4 Phonics summary: Downs " \
         "Infant School (9382002) 5" in pages[0]  # fmt: skip
     # The LA's summary: its title block, headline, rows by name, its mark distributions.
-    assert pages[1].startswith("Local authority 938 Phonics summary: West Sussex Phonics "
-                               "screening check 2023. Figures counted")
+    assert pages[1].startswith(
+        "Local authority 938 Phonics summary: West Sussex Phonics "
+        "screening check 2023. Figures counted"
+    )
     assert "By the end of Year 2 cannot be worked out: Keystage holds no collection of last " \
         "year's results (phonics-2022)." in pages[1]  # fmt: skip
     assert "Year 1: meeting the expected standard 50.0%* 4 of 8 " in pages[1]  # * small group

@@ -242,9 +242,15 @@ def trend_block(collection, area_list, held, *, draw: bool = True) -> dict | Non
         # Drawn at the width it is shown (half the page), so its words stay readable.
         "chart": _svg_uri(trend_chart(title, years, lines, narrow=True)) if draw else None,
         "years": years,
-        "rows": [{"name": name, "colour": palette.colour(level), "dashed": style == "dashed",
-                  "values": [values.get(y) for y in years]}
-                 for name, values, level, style in lines],  # fmt: skip
+        "rows": [
+            {
+                "name": name,
+                "colour": palette.colour(level),
+                "dashed": style == "dashed",
+                "values": [values.get(y) for y in years],
+            }
+            for name, values, level, style in lines
+        ],  # fmt: skip
     }
 
 
@@ -294,13 +300,18 @@ def gap_section(collection, area, comparators, dimensions, *, subject_label, mea
         "subtitle": f"{subject_label}, {measure_label}",
         "block": title_block(collection, area, place),
         "anchor": f"gap-{area.level}-{area.code}",
-        "heads": [{"name": a.name, "colour": palette.colour(a.level)}
-                  for a in [area, *comparators]],  # fmt: skip
+        "heads": [
+            {"name": a.name, "colour": palette.colour(a.level)} for a in [area, *comparators]
+        ],  # fmt: skip
         "area": area.name,
         "dimensions": out,
         "has_n": any(r["n"] is not None for d in out for r in d["rows"]),
-        "suppressed": any(SUPPRESSED in (c["text"], c.get("gap")) for d in out for r in d["rows"]
-                          for c in r["cells"]),  # fmt: skip
+        "suppressed": any(
+            SUPPRESSED in (c["text"], c.get("gap"))
+            for d in out
+            for r in d["rows"]
+            for c in r["cells"]
+        ),  # fmt: skip
     }
 
 

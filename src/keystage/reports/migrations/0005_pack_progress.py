@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('reports', '0004_fact_updated_index'),
+        ("reports", "0004_fact_updated_index"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='reportpack',
-            name='schools_done',
+            model_name="reportpack",
+            name="schools_done",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='reportpack',
-            name='schools_total',
+            model_name="reportpack",
+            name="schools_total",
             field=models.PositiveIntegerField(default=0),
         ),
     ]
