@@ -2,7 +2,7 @@
 teacher. Each PDF opens with a title block (the school or LA, the collection, when its figures
 were counted, provisional or final); a summary has its headline figure beside its comparators,
 every measure with comparators, bars of its figures in the comparators' colours (`palette`),
-its published trend and its mark distributions; a gap analysis has a chart and a table per kind
+its published trend and its distributions over a scale; a gap analysis has a chart and a table per kind
 of pupil group; other reports are tables headed in words. Footnotes say what "c", "–" and a
 small group mean. An LA's pack (`make_pack`, a task) is a contents page, the LA's summary and
 gap analysis, then one page per school.
@@ -120,7 +120,7 @@ def summary_section(collection, area_list, found, *, place=None, trend=None,
                     distributions=True) -> dict:  # fmt: skip
     """A summary page of `area_list[0]` with its comparators, from `queries.figures` already
     read (`found`: {(level, code): {"all": AreaFigures}}). `trend`: the trend block
-    (`trend_block`), drawn or as a table; `distributions`: draw the mark distributions."""
+    (`trend_block`), drawn or as a table; `distributions`: draw the distributions over the collection's scale."""
     labels = queries.subject_labels(collection)
     measure_labels = queries.measure_labels(collection)
     columns = [(a, found.get((a.level, a.code), {}).get("all")) for a in area_list]
@@ -169,17 +169,18 @@ def summary_section(collection, area_list, found, *, place=None, trend=None,
 
 
 def _columns(d: dict, width: int = 510, height: int = 34) -> dict:
-    """A mark distribution as a PDF draws it (inline SVG, `reports/pdf.html`): a column per
-    mark, its height the mark's pupils as a share of the tallest column, ticks every 5 marks
+    """A distribution over the collection's scale as a PDF draws it (inline SVG,
+    `reports/pdf.html`): a column per point, its height the point's pupils as a share of the
+    tallest column, ticks every 5 points
     and a dashed line at the threshold."""
-    marks = sorted(d["marks"].items())
-    tallest = max([n for _, n in marks] + [1])
-    step = width / max(len(marks), 1)
+    points = sorted(d["marks"].items())
+    tallest = max([n for _, n in points] + [1])
+    step = width / max(len(points), 1)
     columns = [{"x": round(i * step + 0.4, 1), "width": round(step - 0.8, 1),
                 "height": round(height * n / tallest, 1), "y": round(height - height * n / tallest, 1),
-                "mark": m, "tick": m % 5 == 0, "centre": round(i * step + step / 2, 1)}
-               for i, (m, n) in enumerate(marks) if n or m % 5 == 0]  # fmt: skip
-    line = next((round(i * step, 1) for i, (m, _) in enumerate(marks) if m == d["threshold"]),
+                "point": m, "tick": m % 5 == 0, "centre": round(i * step + step / 2, 1)}
+               for i, (m, n) in enumerate(points) if n or m % 5 == 0]  # fmt: skip
+    line = next((round(i * step, 1) for i, (m, _) in enumerate(points) if m == d["threshold"]),
                 None)  # fmt: skip
     return {"label": f"{d['label']}: pupils at each {d['unit']}", "unit": d["unit"],
             "columns": columns, "threshold": d["threshold"], "threshold_x": line,
