@@ -159,7 +159,7 @@ def line_chart(title: str, years: list, series: list[tuple], *, fmt="svg",
         ax.set_ylim(0, 100)
         if span:
             ax.set_xlim(span[0] - 0.5, span[-1] + 0.5)
-        step = 1 if len(span) <= (5 if narrow else 12) else 2
+        step = 1 if len(span) <= (5 if narrow else 8) else 2  # labels that do not touch
         ax.set_xticks(span[::step], [str(y) for y in span[::step]])
         ax.set_ylabel(ylabel, fontsize=8 if narrow else None)
         if narrow:
@@ -170,7 +170,7 @@ def line_chart(title: str, years: list, series: list[tuple], *, fmt="svg",
         below = transforms.offset_copy(ax.transAxes, fig=fig, y=-34 if narrow else -20,
                                        units="points")  # fmt: skip
         ax.legend(fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, 0),
-                  bbox_transform=below, ncol=1 if narrow else min(len(series), 4))  # fmt: skip
+                  bbox_transform=below, ncol=1 if narrow else min(len(series), 2))  # fmt: skip
         ax.set_title(
             "\n".join(textwrap.wrap(title, 34 if narrow else 70)), fontsize=9 if narrow else 10
         )

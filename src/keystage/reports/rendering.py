@@ -447,7 +447,7 @@ def document_html(title: str, sections: list[dict], *, contents=None, first_page
     """The HTML of a PDF of `sections`: with `contents` ([(title, page)]) a contents page;
     its pages numbered from `first_page`, "of N" only when `total` (one document alone)."""
     html = render_to_string("reports/pdf.html", {
-        "title": title, "sections": sections, "made_at": timezone.localtime(),
+        "title": title, "footer": _css_string(title), "sections": sections, "made_at": timezone.localtime(),
         "threshold": threshold(), "small_group": SMALL_GROUP, "contents": contents,
         "palette": palette, "bar_chart": bar_chart, "first_page": first_page, "total": total,
     })  # fmt: skip
@@ -456,6 +456,16 @@ def document_html(title: str, sections: list[dict], *, contents=None, first_page
 
 
 _BETWEEN_TAGS = re.compile(r">\s+<")
+
+
+def _css_string(text: str):
+    """`text` as the inside of a CSS string in the page's <style> (the footer's title): raw
+    text there, so not HTML-escaped ("DfE's", not "DfE&#39;s"), with what could end the string
+    or the style written as CSS escapes."""
+    from markupsafe import Markup
+
+    escaped = "".join(f"\\{ord(ch):x} " if ch in '\\"<>&\n' else ch for ch in text)
+    return Markup(escaped)  # noqa: S704 - every character that could end the string is escaped
 
 
 def pdf_bytes(title: str, sections: list[dict]) -> bytes:
@@ -602,7 +612,7 @@ def _join(contents: bytes, front: bytes, parts: list[bytes], entries) -> bytes:
 
     writer = PdfWriter()
     for data in (contents, front, *parts):
-        writer.append(io.BytesIO(data))
+        writer.append(io.BytesIO(data), import_outline=False)  # the sections are bookmarked below
     for name, page in entries:
         if page - 1 < len(writer.pages):
             writer.add_outline_item(title=name, page_number=page - 1)
