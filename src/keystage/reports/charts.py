@@ -31,6 +31,8 @@ matplotlib.rcParams.update({
     "font.size": 10,
 })  # fmt: skip
 
+# Series that are not areas (or that do not say their level), in order.
+COLOURS = palette.OTHERS
 FORMATS = {"svg": "image/svg+xml", "png": "image/png"}
 
 

@@ -289,11 +289,16 @@ def gap_section(collection, area, comparators, dimensions, *, subject_label, mea
                                                          strict=True), strict=True)]  # fmt: skip
         rows = []
         for r, label in zip(d["rows"], categories, strict=True):
-            cells = [{"text": _percent(r["area_percent"])}]
+            # A figure on too few pupils to rely on (the row's `small`, by level, when the gap
+            # analysis marks them) is starred and footnoted.
+            small = r.get("small") or {}
+            cells = [{"text": _percent(r["area_percent"]), "small": small.get(area.level)}]
             for c in comparators:
                 gap = r.get(f"{c.level}_gap")
-                cells.append({"text": _percent(r.get(f"{c.level}_percent")), "gap": _gap(gap)})
-            rows.append({"label": label, "cells": cells, "n": r.get("n")})
+                cells.append({"text": _percent(r.get(f"{c.level}_percent")), "gap": _gap(gap),
+                              "small": small.get(c.level)})  # fmt: skip
+            rows.append({"label": label, "cells": cells,
+                         "n": r.get("n", r.get("area_eligible"))})  # fmt: skip
         out.append({"label": d["label"], "title": title, "bars": bars, "rows": rows})
     return {
         "kind": "gap",
@@ -307,6 +312,7 @@ def gap_section(collection, area, comparators, dimensions, *, subject_label, mea
         "area": area.name,
         "dimensions": out,
         "has_n": any(r["n"] is not None for d in out for r in d["rows"]),
+        "small": any(c.get("small") for d in out for r in d["rows"] for c in r["cells"]),
         "suppressed": any(
             SUPPRESSED in (c["text"], c.get("gap"))
             for d in out
