@@ -289,7 +289,7 @@ _GROUP_SMALL_TEXT = 8.5
 def group_bars(
     title: str,
     categories: list[str],
-    series: list[tuple[str, list]],
+    series: list[tuple],
     *,
     small: list[list[bool]] | None = None,
     small_words: str = "few pupils: treat with caution",
@@ -297,7 +297,8 @@ def group_bars(
     narrow: bool = False,
     xlabel: str = "Percentage of eligible pupils",
 ) -> bytes:
-    """Pupil groups down the side (their names in words, as given), one bar per series across;
+    """Pupil groups down the side (their names in words, as given), one bar per series across
+    ((name, values) or (name, values, level): an area's level gives its colour, as everywhere);
     values are percentages, None (no figure) and "c" (suppressed) draw no bar and are marked
     "–" and "c". A bar `small` marks (per series, per group) is drawn paler and hatched, its
     value followed by "*", and the legend says what that means (`small_words`)."""
@@ -314,8 +315,8 @@ def group_bars(
     fig, ax = plt.subplots(figsize=(width, 1.9 + 0.2 * n + rows), dpi=100)
     try:
         bar = 0.8 / n
-        for i, (name, values) in enumerate(series):
-            colour = COLOURS[i % len(COLOURS)]
+        coloured = list(_coloured(series))
+        for i, (name, values, colour) in enumerate(coloured):
             ys = [c + (i - (n - 1) / 2) * bar for c in range(len(categories))]
             widths = [v if isinstance(v, int | float) else 0 for v in values]
             bars = ax.barh(ys, widths, bar * 0.92, label=name, color=colour)
@@ -336,8 +337,8 @@ def group_bars(
         ax.set_xlabel(xlabel, fontsize=_GROUP_TEXT)
         ax.spines[["top", "right"]].set_visible(False)
         # The series' own colours (a legend takes its first bar's look, which may be pale).
-        handles = [Patch(facecolor=COLOURS[i % len(COLOURS)]) for i in range(len(series))]
-        labels = [name for name, _ in series]
+        handles = [Patch(facecolor=colour) for _, _, colour in coloured]
+        labels = [name for name, _, _ in coloured]
         if any(any(s) for s in small):
             handles.append(Patch(facecolor="white", edgecolor="#505a5f", hatch="///"))
             labels.append(f"* {small_words}")
@@ -355,7 +356,7 @@ def group_bars(
         raise
     description = _describe(categories, series)
     marked = [
-        f"{name}: {c}" for (name, _), few in zip(series, small, strict=True)
+        f"{name}: {c}" for (name, _, _), few in zip(coloured, small, strict=True)
         for c, is_small in zip(categories, few, strict=True) if is_small
     ]  # fmt: skip
     if marked:

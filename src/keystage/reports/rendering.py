@@ -31,9 +31,14 @@ from keystage.reports.disclosure import SUPPRESSED, threshold
 
 log = logging.getLogger(__name__)
 
-# A figure on fewer eligible pupils than this is marked as a small group in a PDF: one pupil
-# moves it by more than ten percentage points.
-SMALL_GROUP = 10
+
+def _reliable(collection) -> int:
+    """The fewest eligible pupils a figure may rest on before a PDF marks it as a small group
+    (the definition's `[groups] reliable_pupils`, as the pages: `group_gaps.settings`)."""
+    from keystage.reports import group_gaps
+
+    return group_gaps.settings(definitions.load(collection.code)).reliable_pupils
+
 
 LEVEL_NAMES = {"school": "School", "la": "Local authority", "region": "Region",
                "national": "England"}  # fmt: skip
@@ -100,7 +105,7 @@ def title_block(collection, area, place=None) -> dict:
 # -- a summary ---------------------------------------------------------------------------------
 
 
-def _cell(figure, level) -> dict:
+def _cell(figure, level, reliable: int) -> dict:
     """A figure as a PDF shows it: "60.0%" with "3 of 5", "c", "–" or "no pupils"; small
     groups marked."""
     out = {"level": level, "colour": palette.colour(level)}
@@ -113,7 +118,7 @@ def _cell(figure, level) -> dict:
     percent = queries.rounded(figure.percent, queries.PLACES)
     return {**out, "text": f"{percent}%", "percent": percent,
             "detail": f"{figure.count:,} of {figure.eligible:,}",
-            "small": figure.eligible < SMALL_GROUP}  # fmt: skip
+            "small": figure.eligible < reliable}  # fmt: skip
 
 
 def summary_section(collection, area_list, found, *, place=None, trend=None,
@@ -123,6 +128,7 @@ def summary_section(collection, area_list, found, *, place=None, trend=None,
     (`trend_block`), drawn or as a table; `distributions`: draw the distributions over the collection's scale."""
     labels = queries.subject_labels(collection)
     measure_labels = queries.measure_labels(collection)
+    reliable = _reliable(collection)
     columns = [(a, found.get((a.level, a.code), {}).get("all")) for a in area_list]
     main = columns[0][1]
     heads = [{"name": a.name, "level": a.level, "colour": palette.colour(a.level),
@@ -139,7 +145,8 @@ def summary_section(collection, area_list, found, *, place=None, trend=None,
                         for _, f in columns]  # fmt: skip
             if measure == "higher" and all(fig is None for fig in figures_):
                 continue
-            cells = [_cell(fig, a.level) for fig, (a, _) in zip(figures_, columns, strict=True)]
+            cells = [_cell(fig, a.level, reliable)
+                     for fig, (a, _) in zip(figures_, columns, strict=True)]  # fmt: skip
             label = f"{labels[subject]}: {measure_labels[measure]}"
             rows.append({"label": label, "cells": cells})
             if measure == "met":
@@ -164,6 +171,7 @@ def summary_section(collection, area_list, found, *, place=None, trend=None,
         "notes": notes,
         "has_figures": main is not None,
         "small": any(c.get("small") for r in rows for c in r["cells"]),
+        "small_group": reliable,
         "suppressed": any(c.get("text") == SUPPRESSED for r in rows for c in r["cells"]),
     }
 
@@ -266,7 +274,7 @@ def gap_dimensions(rows, subject, measure) -> list[dict]:
         if r["subject"] == subject and r["measure"] == measure:
             r = {**r, "label": r.get("label") or queries.group_label(r["group"])}
             out.setdefault(queries.dimension_of(r["group"]), []).append(r)
-    return [{"key": d, "label": queries.DIMENSION_LABELS.get(d, d), "rows": members}
+    return [{"key": d, "label": queries.dimension_label(d), "rows": members}
             for d, members in out.items()]  # fmt: skip
 
 
@@ -275,6 +283,7 @@ def gap_section(collection, area, comparators, dimensions, *, subject_label, mea
     """A gap analysis: per kind of pupil group its bars (the area and its comparators in their
     colours, drawn in HTML) and a table of each group's percentage and its gap to each
     comparator."""
+    reliable = _reliable(collection)
     out = []
     for d in dimensions:
         title = f"{subject_label}, {measure_label}, by {d['label'].lower()}"
@@ -289,9 +298,14 @@ def gap_section(collection, area, comparators, dimensions, *, subject_label, mea
                                                          strict=True), strict=True)]  # fmt: skip
         rows = []
         for r, label in zip(d["rows"], categories, strict=True):
-            # A figure on too few pupils to rely on (the row's `small`, by level, when the gap
-            # analysis marks them) is starred and footnoted.
-            small = r.get("small") or {}
+            # A figure on too few pupils to rely on (the row's `small`, by level, as the gap
+            # analysis marks them; else its eligible pupils) is starred and footnoted.
+            small = r.get("small") or {
+                level: isinstance(r.get(f"{key}_eligible"), int)
+                and r[f"{key}_eligible"] < reliable
+                for level, key in ((area.level, "area"), *((c.level, c.level)
+                                                            for c in comparators))
+            }  # fmt: skip
             cells = [{"text": _percent(r["area_percent"]), "small": small.get(area.level)}]
             for c in comparators:
                 gap = r.get(f"{c.level}_gap")
@@ -313,6 +327,7 @@ def gap_section(collection, area, comparators, dimensions, *, subject_label, mea
         "dimensions": out,
         "has_n": any(r["n"] is not None for d in out for r in d["rows"]),
         "small": any(c.get("small") for d in out for r in d["rows"] for c in r["cells"]),
+        "small_group": reliable,
         "suppressed": any(
             SUPPRESSED in (c["text"], c.get("gap"))
             for d in out
@@ -454,7 +469,7 @@ def document_html(title: str, sections: list[dict], *, contents=None, first_page
     its pages numbered from `first_page`, "of N" only when `total` (one document alone)."""
     html = render_to_string("reports/pdf.html", {
         "title": title, "footer": _css_string(title), "sections": sections, "made_at": timezone.localtime(),
-        "threshold": threshold(), "small_group": SMALL_GROUP, "contents": contents,
+        "threshold": threshold(), "contents": contents,
         "palette": palette, "bar_chart": bar_chart, "first_page": first_page, "total": total,
     })  # fmt: skip
     # The template's indentation between tags is no text of the page, only boxes to lay out.
