@@ -132,27 +132,35 @@ def test_the_las_report_pack_in_phonics_words_with_its_distributions(
     download = get(client, "report-pack-download", p2023, pack_id=pack.pk)
     assert 'filename="phonics-reports-la-938.pdf"' in download["Content-Disposition"]
     pages = pdf_text.pages(download.content)
-    words = read_pdf(download.content)
+    read_pdf(download.content)
+    # Contents: the LA's summary and gap analysis, then a page per school, with their pages.
     assert pages[0].startswith("Phonics reports: 938 West Sussex")
-    # The LA's summary: its mark distributions (the threshold drawn), then its rows by name.
-    assert "Phonics summary: West Sussex By the end of Year 2 cannot be worked out: Keystage " \
-        "holds no collection of last year's results (phonics-2022)." in pages[0]  # fmt: skip
-    assert "Year 1: pupils at each mark, West Sussex" in pages[0]
-    assert "Year 2 re-check: pupils at each mark, West Sussex" in pages[0]
-    assert "Threshold: 32" in pages[0]
-    assert "Level Code Area Year group Pupils Eligible pupils Meeting the expected standard " \
-        "Meeting the expected standard % " \
-        "la 938 West Sussex Year 1 11 8 4 50.0 la 938 West Sussex Year 2 re-check 11 2 1 50.0 " \
-        "la 938 West Sussex By the end of Year 2 11 0" in pages[0]  # fmt: skip
+    assert "Contents Section Page Phonics summary: West Sussex 2 Phonics gap analysis: West " \
+        "Sussex 3 Phonics summary: Example Primary School (9382001) 4 Phonics summary: Downs " \
+        "Infant School (9382002) 5" in pages[0]  # fmt: skip
+    # The LA's summary: its title block, headline, rows by name, its mark distributions.
+    assert pages[1].startswith(
+        "Local authority 938 Phonics summary: West Sussex Phonics "
+        "screening check 2023. Figures counted"
+    )
+    assert "By the end of Year 2 cannot be worked out: Keystage holds no collection of last " \
+        "year's results (phonics-2022)." in pages[1]  # fmt: skip
+    assert "Year 1: meeting the expected standard 50.0%* 4 of 8 " in pages[1]  # * small group
+    assert "Year 1: pupils at each mark: 7 pupils" in pages[1]
+    assert "the dashed line is the threshold, 32" in pages[1]
     # The gap analysis: groups and measures by name.
-    assert "Phonics gap analysis: West Sussex" in pages[1]
-    assert "Girls Year 1 meeting the expected standard 938 60.0" in pages[1]
-    # Each school's summary, with its own distribution.
-    school = next(p for p in pages if "Phonics summary: 9382001 Example Primary School" in p)
-    assert "Year 1: pupils at each mark, Example Primary School" in school
-    assert "school 9382001 Example Primary School Year 1 8 5 2 40.0" in school
-    assert "Phonics summary: 9382002 Downs Infant School" in words
-    assert len(pages) == 4  # LA summary, gap analysis, two schools: every table on its page
+    assert pages[2].startswith("Local authority 938 Phonics gap analysis: West Sussex")
+    assert "Year 1, meeting the expected standard" in pages[2]
+    assert re.search(r"Pupil group Pupils West Sussex South East \(gap\) England \(gap\) "
+                     r"Girls 5 60.0%", pages[2]), pages[2]  # fmt: skip
+    # Each school's page, with its own distribution, numbered as the contents says.
+    school = pages[3]
+    assert school.startswith("School 9382001, West Sussex Phonics summary: Example Primary School")
+    assert "Year 1: pupils at each mark: 4 pupils" in school
+    assert "Year 1: meeting the expected standard 40.0%* 2 of 5 50.0%* 4 of 8" in school
+    assert school.endswith("Page 4")
+    assert pages[4].startswith("School 9382002, West Sussex Phonics summary: Downs Infant School")
+    assert len(pages) == 5  # contents, LA summary, gap analysis, two schools: each on its page
 
 
 def test_the_summary_and_gap_pdfs_draw_their_charts_on_the_first_page(
@@ -166,23 +174,28 @@ def test_the_summary_and_gap_pdfs_draw_their_charts_on_the_first_page(
     on(monkeypatch, dt.date(2023, 6, 20))  # before the threshold is published
     pdf = get(client, "report-summary-export", p2023, level="school", code="9382001", fmt="pdf")
     words = read_pdf(pdf.content)
-    assert "Year 1: pupils at each mark, Example Primary School" in words
-    assert "Threshold" not in words
+    assert "Year 1: pupils at each mark: 4 pupils, the tallest column 1; the threshold is " \
+        "not yet published" in words  # fmt: skip
+    assert "dashed line is the threshold" not in words
     assert "The threshold is not yet published; it will be on 26 June 2023." in words
     # The eligible pupils, and no "met" figure yet.
-    assert "school 9382001 Example Primary School Year 1 8 5 school 9382001" in words
+    assert "Year 1: meeting the expected standard – – – –" in words
 
     on(monkeypatch, dt.date(2023, 7, 3))
     pdf = get(client, "report-summary-export", p2023, level="school", code="9382001", fmt="pdf")
     assert 'filename="phonics-summary-school-9382001.pdf"' in pdf["Content-Disposition"]
+    pages = pdf_text.pages(pdf.content)
     words = read_pdf(pdf.content)
-    assert "Threshold: 32" in words and "Year 1 8 5 2 40.0" in words
+    assert len(pages) == 1  # one page
+    assert "the dashed line is the threshold, 32" in words
+    assert "Year 1: meeting the expected standard 40.0%* 2 of 5" in words
     pdf = get(client, "report-gap-export", p2023, level="school", code="9382001", fmt="pdf")
     first, *_ = pdf_text.pages(pdf.content)
     read_pdf(pdf.content)
-    # Two rows of charts that do not both fit on the first page start there all the same.
-    assert first.startswith("Phonics gap analysis: Example Primary School")
-    assert "Year 1, meeting the expected standard, by sex" in first
+    # The first page has the title and the first groups: no empty first page.
+    assert first.startswith("School 9382001, West Sussex Phonics gap analysis: Example Primary "
+                            "School")  # fmt: skip
+    assert "Year 1, meeting the expected standard" in first and "Girls" in first
 
 
 # -- (b) national figures, published figures, open data ---------------------------------------
@@ -398,9 +411,10 @@ def test_gap_page_and_downloads_suppress_the_few_girls_and_the_boys_with_them(
     boys = next(r for r in sheet if (r["group"], r["subject"]) == ("sex:M", "y1"))
     _shown(protect, boys["la_percent"] == LA_BOYS, f"{who} Excel")
     words = read_pdf(get(client, "report-gap-export", few, fmt="pdf", **kw).content)
-    assert re.search(r"Girls Year 1 meeting the expected standard 938200\d [\d.]+ c c ", words)
-    _shown(protect, re.search(rf"Boys Year 1 meeting the expected standard 938200\d [\d.]+ "
-                              rf"{LA_BOYS} ", words) is not None, f"{who} PDF")  # fmt: skip
+    # The table of the sexes: the school's figure, then the LA's and its gap.
+    assert re.search(r"Girls \d+ [\d.]+%\*? c \(c\) ", words), words
+    _shown(protect, re.search(rf"Boys \d+ [\d.]+%\*? {LA_BOYS}% \([+-]?[\d.]+\) ", words) is not None,
+           f"{who} PDF")  # fmt: skip
 
 
 def test_national_figures_suppress_the_few_re_checked_pupils(few, members, signed_in):

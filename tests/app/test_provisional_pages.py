@@ -251,7 +251,7 @@ def test_the_page_its_download_and_the_command_give_the_same_figures(
     assert "South East: Only 1 of the region's 19 LAs is loaded; a figure needs at least 3." \
         in printed  # fmt: skip
     assert (
-        f"England 4 153 39.1 English reading 50 {england['met_percent']} {england['met_low']} "
+        f"England English reading 4 153 39.1 50 {england['met_percent']} {england['met_low']} "
         f"{england['met_high']} {england['met_pooled']} {england['met_mean_change']}"
     ) in printed
     # The mean change as LAs loaded: four LAs, one step, England's mean change.

@@ -388,6 +388,14 @@ def test_la_pdf_is_made_by_a_task(
     assert "Download the PDF" in body
     pdf = page(client, "report-pack-download", pack_id=pack.pk)
     assert pdf.content.startswith(b"%PDF")
+    # A bookmark for each section: the LA's summary and gap analysis, then each school's.
+    from pypdf import PdfReader
+
+    outline = [item.title for item in PdfReader(io.BytesIO(pdf.content)).outline]
+    assert outline == ["KS1 summary: West Sussex", "KS1 gap analysis: West Sussex",
+                       "KS1 summary: Example Primary School (9382001)",
+                       "KS1 summary: Downs Infant School (9382002)"]  # fmt: skip
+    assert (pack.schools_done, pack.schools_total) == (2, 2)
     # another LA's admin cannot see it
     other = signed_in(members["admin202"])
     assert page(other, "report-pack", pack_id=pack.pk).status_code == 404

@@ -71,6 +71,9 @@ class ReportPack(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     pdf = models.BinaryField(null=True, blank=True)
     message = models.TextField(blank=True)
+    # Its progress, shown on its page while it is made: schools whose page is ready, of all.
+    schools_done = models.PositiveIntegerField(default=0)
+    schools_total = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"report pack {self.pk} of LA {self.la_id}: {self.state}"

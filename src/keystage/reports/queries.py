@@ -1183,6 +1183,41 @@ def open_data_meta(collection: Collection) -> tuple[list, list]:
     return list(OPEN_DATA_META), rows
 
 
+def held_years(collection: Collection, area_list: list[Area],
+               viewer: Viewer = EVERYTHING) -> dict[tuple[str, str], dict[int, dict]]:  # fmt: skip
+    """Keystage's own figures of each area across the years it holds of this collection's kind
+    (KS1 2023, 2024 and 2025 for KS1 2025; none after this collection's year), as the viewer
+    may see them: {(level, code): {year: {"<row>_met": percent, or "c"}}} for the rows of the
+    published trend (`trend_subjects`). One read per year held, whatever the number of areas
+    (an LA's pack asks for all its schools at once)."""
+    definition = definitions.load(collection.code)
+    known = set(definitions.available())
+    keys = trend_subjects(collection)
+    out: dict = defaultdict(dict)
+    for other in Collection.objects.filter(code__in=known):
+        theirs = definitions.load(other.code)
+        if theirs.kind != definition.kind or theirs.year > definition.year:
+            continue
+        found = figures(other, area_list, ["all"], viewer)
+        for area in area_list:
+            f = found.get((area.level, area.code), {}).get("all")
+            if f is None:
+                continue
+            out[(area.level, area.code)][theirs.year] = {
+                f"{key}_met": (
+                    None if f.subjects.get(key, {}).get("met") is None
+                    else f.subjects[key]["met"].shown_percent
+                )
+                for key in keys
+            }  # fmt: skip
+    return dict(out)
+
+
+def data_as_of(collection: Collection):
+    """When the collection's figures were last counted (the latest fact), or None."""
+    return Fact.objects.filter(collection=collection).aggregate(at=Max("updated_at"))["at"]
+
+
 def open_data(collection: Collection, *, viewer: Viewer = EVERYTHING) -> tuple[list, list]:
     """England, region and LA counts in the column layout of DfE's EES files of the collection
     (KS1's `t_readta_eligible_pupils`..., phonics' `t_phonics_y1_eligible_pupils`...), with EES's

@@ -27,10 +27,9 @@ from keystage.engine import definition as definitions
 from keystage.engine.provisional import NOT_LIKE_THE_REST
 from keystage.orgs.models import Region
 from keystage.output import write_csv
-from keystage.reports import actions, charts, group_gaps, queries
+from keystage.reports import actions, charts, group_gaps, queries, rendering
 from keystage.reports.disclosure import SUPPRESSED, threshold, viewer_for
 from keystage.reports.models import ReportPack
-from keystage.reports.rendering import pdf_response
 from keystage.submissions.actions import get_collection
 from keystage.submissions.models import Collection
 from keystage.submissions.queries import pupil_fields, pupil_list
@@ -435,9 +434,10 @@ def _gap_chart_data(context, dimension):
     if found is None:
         raise Http404("No such pupil group in this area")
     area = context["area"]
-    series = [(area.name, [r["area_percent"] for r in found["rows"]])]
+    series = [(area.name, [r["area_percent"] for r in found["rows"]], area.level)]
     for comparator in context["comparators"]:
-        series.append((comparator.name, [r[f"{comparator.level}_percent"] for r in found["rows"]]))
+        series.append((comparator.name, [r[f"{comparator.level}_percent"] for r in found["rows"]],
+                       comparator.level))  # fmt: skip
     title = f"{context['subject_label']}, {context['measure_label']}, by {found['label'].lower()}"
     categories = [_with_n(r["label"], r["area_eligible"]) for r in found["rows"]]
     return title, categories, series
@@ -503,22 +503,16 @@ def trend_chart(request, level, code, fmt):
     if fmt not in charts.FORMATS:
         raise Http404("Charts are svg or png")
     context = _summary_context(request, level, code)
-    subject = _trend_subject(request, queries.trend_subjects(context["collection"]), "subject")
-    key = f"{subject}_met"
-    # Only the years comparable with this year's are drawn (the EYFS profile's older framework
-    # is in the tables, marked, but a line through it would join figures of different tests).
-    first = context["comparable_from"] or 0
-    years = sorted({r["year"] for t in context["trend_areas"] for r in t["rows"]
-                    if r["comparable"] and int(r["year"]) >= first})  # fmt: skip
-    series = []
-    for t in context["trend_areas"]:
-        by_year = {r["year"]: r[key] for r in t["rows"]}
-        series.append((f"{t['area'].name} (published)", [by_year.get(y) for y in years]))
-    labels = queries.subject_labels(context["collection"])
-    measure = queries.measure_labels(context["collection"])["met"]
-    shown = f"{years[0]} to {years[-1]}" if years else context["trend_years"]
-    title = f"{labels[subject]}, {measure}, published {shown}"
-    return _image(charts.line_chart(title, years, series, fmt=fmt, narrow=_narrow(request)), fmt)
+    collection = context["collection"]
+    subject = _trend_subject(request, queries.trend_subjects(collection), "subject")
+    area_list, _ = _area(request, level, code, comparisons=False)
+    held = queries.held_years(collection, area_list[:1], viewer_for(request.user))
+    found = rendering.trend_lines(collection, area_list, held, subject)
+    if found is None:
+        raise Http404("No trend for this area")
+    _, title, _, years, lines = found
+    return _image(rendering.trend_chart(title, years, lines, fmt=fmt, narrow=_narrow(request)),
+                  fmt)  # fmt: skip
 
 
 # -- pupil list -------------------------------------------------------------------------------
@@ -673,10 +667,12 @@ def official(request):
 # -- downloads --------------------------------------------------------------------------------
 
 
-def _table(fmt, stem, fields, rows, *, title, request, context=None):
+def _table(fmt, stem, fields, rows, *, title, request, subtitle="", note=""):
     if fmt == "pdf":
-        context = {"collection": _collection(), **(context or {})}
-        return pdf_response(request, stem, title, fields, rows, context)
+        collection = _collection()
+        section = rendering.section(title, fields, list(rows), collection=collection,
+                                    subtitle=subtitle or collection.name, note=note)  # fmt: skip
+        return rendering.pdf_response(stem, title, [section])
     return exports.download(fmt, stem, fields, rows)
 
 
@@ -685,19 +681,22 @@ def _table(fmt, stem, fields, rows, *, title, request, context=None):
 def summary_export(request, level, code, fmt):
     if fmt not in TABLE_FORMATS:
         raise Http404("Choose csv, xlsx or pdf")
-    if fmt == "pdf" and level == "la":
-        raise Http404("An LA's PDF is made in the background: use Create a PDF on its summary")
     context = _summary_context(request, level, code)
-    area_list, _ = _area(request, level, code, comparisons=False)
-    rows = queries.summary(
-        context["collection"], viewer=viewer_for(request.user), area_list=area_list
-    )
-    word, title_word = queries.words(context["collection"])
+    area_list, place = _area(request, level, code, comparisons=False)
+    collection, viewer = context["collection"], viewer_for(request.user)
+    word, title_word = queries.words(collection)
     stem = f"{word}-summary-{level}-{code}"
-    title = f"{title_word} summary: {context['area'].name}"
-    fields = queries.fields_for(context["collection"], queries.SUMMARY_FIELDS)
-    return _table(fmt, stem, fields, rows, title=title, request=request,
-                  context={"summary": context})  # fmt: skip
+    if fmt == "pdf":  # a designed page: headline, comparators, bars, trend, distributions
+        found = queries.figures(collection, area_list, ["all"], viewer)
+        held = queries.held_years(collection, area_list[:1], viewer)
+        trend = rendering.trend_block(collection, area_list, held)
+        section = rendering.summary_section(collection, area_list, found, place=place,
+                                            trend=trend)  # fmt: skip
+        return rendering.pdf_response(stem, f"{title_word} summary: {context['area'].name}",
+                                      [section])  # fmt: skip
+    rows = queries.summary(collection, viewer=viewer, area_list=area_list)
+    fields = queries.fields_for(collection, queries.SUMMARY_FIELDS)
+    return exports.download(fmt, stem, fields, rows)
 
 
 @require_safe
@@ -705,15 +704,19 @@ def summary_export(request, level, code, fmt):
 def gap_export(request, level, code, fmt):
     if fmt not in TABLE_FORMATS:
         raise Http404("Choose csv, xlsx or pdf")
-    if fmt == "pdf" and level == "la":
-        raise Http404("An LA's PDF is made in the background: use Create a PDF on its summary")
     context = _gap_context(request, level, code)
     word, title_word = queries.words(context["collection"])
     stem = f"{word}-gap-{level}-{code}"
-    title = f"{title_word} gap analysis: {context['area'].name}"
-    fields = queries.GAP_FIELDS if fmt == "pdf" else queries.GAP_EXPORT_FIELDS
-    return _table(fmt, stem, fields, context["all_rows"], title=title,
-                  request=request, context={"gap": context})  # fmt: skip
+    if fmt == "pdf":  # the page's row and measure, a chart and a table per kind of group
+        section = rendering.gap_section(
+            context["collection"], context["area"], context["comparators"],
+            context["dimensions"], subject_label=context["subject_label"],
+            measure_label=context["measure_label"], place=context["place"],
+        )  # fmt: skip
+        return rendering.pdf_response(
+            stem, f"{title_word} gap analysis: {context['area'].name}", [section]
+        )
+    return exports.download(fmt, stem, queries.GAP_EXPORT_FIELDS, context["all_rows"])
 
 
 @require_safe
@@ -743,17 +746,34 @@ def national_export(request, fmt):
     _school_comparisons(request, collection)
     rows = queries.national(collection, viewer=viewer_for(request.user))
     word, title_word = queries.words(collection)
-    fields = queries.fields_for(collection, queries.NATIONAL_FIELDS)
-    context = None
-    if fmt == "pdf":  # the fields that fit a page across, and why an estimate is missing
-        fields = queries.fields_for(collection, queries.NATIONAL_PDF_FIELDS)
-        reasons = {f"{r['name']}: {r['met_reason']}": None for r in rows if r["met_reason"]}
-        context = {"note": "The percent, low and high columns are the estimate of the final "
-                   "figure and its 95% interval; pooled is the LAs loaded so far together. "
-                   + " ".join(reasons)}  # fmt: skip
-    return _table(fmt, f"{word}-provisional-national", fields, rows,
-                  title=f"{title_word} provisional national and regional figures",
-                  request=request, context=context)  # fmt: skip
+    title = f"{title_word} provisional national and regional figures"
+    stem = f"{word}-provisional-national"
+    if fmt == "pdf":  # a table per measure, of the fields that fit a page across
+        return rendering.pdf_response(stem, title, [_national_pdf(collection, rows, title)])
+    return exports.download(fmt, stem, queries.fields_for(collection, queries.NATIONAL_FIELDS),
+                            rows)  # fmt: skip
+
+
+def _national_pdf(collection, rows, title) -> dict:
+    """The national figures' PDF: for each measure a table of each area's estimate, its 95%
+    interval, the LAs loaded together and the mean change; why an estimate is missing below."""
+    labels = queries.measure_labels(collection)
+    tables = []
+    for m in queries.measures_shown(collection):
+        fields = ["name", "subject", "las_loaded", "las", "coverage_percent", "eligible",
+                  f"{m}_percent", f"{m}_low", f"{m}_high", f"{m}_pooled", f"{m}_mean_change"]  # fmt: skip
+        headings = {f"{m}_percent": "Estimate %", f"{m}_low": "95% interval from",
+                    f"{m}_high": "95% interval to", f"{m}_pooled": "LAs loaded, together %",
+                    f"{m}_mean_change": "Mean change since last year (points)",
+                    "eligible": "Eligible pupils loaded"}  # fmt: skip
+        tables.append(rendering.section("", fields, rows, collection=collection,
+                                        caption=labels[m][:1].upper() + labels[m][1:],
+                                        headings=headings))  # fmt: skip
+    reasons = {f"{r['name']}: {r['met_reason']}": None for r in rows if r["met_reason"]}
+    note = ("The estimate is of the final figure, with its 95% interval; \"LAs loaded, "
+            "together\" is the pupils of the LAs loaded so far taken together. "
+            + " ".join(reasons))  # fmt: skip
+    return rendering.tables_section(title, tables, subtitle=collection.name, note=note)
 
 
 @require_safe

@@ -5,6 +5,7 @@ rows say is the collection's own."""
 
 from __future__ import annotations
 
+import csv
 import io
 import random
 import unicodedata
@@ -43,6 +44,32 @@ def fit(text: str, encoding: str) -> str:
         return text
     folded = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in folded if encodable(ch, encoding) and not unicodedata.combining(ch))
+
+
+# The pupil columns a one-row-per-pupil CSV opens with (phonics, EYFSP), before its results.
+CSV_PUPIL_HEADER = ("LA", "Estab", "UPN", "Surname", "Forename", "DOB", "Sex", "NCyear")
+
+
+def csv_rows(school: School, results) -> tuple[str, int]:
+    """A school's CSV of one row per pupil: CSV_PUPIL_HEADER then `results(None)` (the result
+    columns' headers), and per pupil its identity (names in capitals when the school's MIS
+    writes them so, folded to what the file's encoding holds) then `results(given)`, given
+    the pupil's {item: result} as its file says them. Returns (text, pupils)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow([*CSV_PUPIL_HEADER, *results(None)])
+    enc = "utf-8" if school.encoding.startswith("utf") else school.encoding
+    upper = school.style.get("upper_names", False)
+    for p in school.pupils:
+        given = dict(p.rows if p.rows is not None else p.outcomes.items())
+        surname = p.surname.upper() if upper else p.surname
+        forename = p.forename.upper() if upper else p.forename
+        w.writerow([
+            school.la, school.estab, p.upn, fit(surname, enc), fit(forename, enc),
+            p.dob_text if p.dob_text is not None else p.dob.strftime("%d/%m/%Y"),
+            p.sex if p.sex_text is None else p.sex_text, p.nc_year, *results(given),
+        ])  # fmt: skip
+    return buf.getvalue(), len(school.pupils)
 
 
 def ctf_head(school: School, d: Definition) -> list[str]:

@@ -409,31 +409,29 @@ def ees_row(
 
 
 def ees_columns(definition: Definition, *, keystage_columns: bool = True) -> list[EesColumn]:
-    """The columns of `ees_row`, in its order, with their words for the EES metadata file:
-    per row (GLD, all goals, each area) the children assessed and at the expected level, and
-    their percentage to one decimal place as DfE publishes it; then the average number of
-    goals at the expected level; with `keystage_columns`, the children Keystage counts apart."""
+    """The columns of `ees_row`, in its order, with their words for the EES metadata file: per
+    row (GLD, all goals, each area) its children assessed and at expected, and its percentage
+    (one decimal place, of the children assessed); then the average number of goals at
+    expected (one place) and, with `keystage_columns`, the children Keystage counts apart."""
     s = settings(definition)
     out = []
     for r in s.rows:
         of = s.column.format(row=r.key, bucket="eligible")
         out += [
             EesColumn(of, f"{r.label}: children assessed", r.label),
-            EesColumn(s.column.format(row=r.key, bucket="met"),
-                      f"{r.label}: children at the expected level", r.label),
-            EesColumn(s.percent_column.format(row=r.key),
-                      f"{r.label}: % of children assessed at the expected level", r.label,
-                      unit="%", dp=1, of=of),
+            EesColumn(s.column.format(row=r.key, bucket="met"), f"{r.label}: at expected",
+                      r.label),
+            EesColumn(s.percent_column.format(row=r.key), f"{r.label}: % of children assessed",
+                      r.label, unit="%", dp=1, of=of),
         ]  # fmt: skip
-    first = s.column.format(row=s.rows[0].key, bucket="eligible")
-    out.append(EesColumn(s.average_column, "Average number of goals at the expected level",
-                         "All goals", dp=1, of=first))  # fmt: skip
+    out.append(EesColumn(s.average_column, "Average number of goals at expected",
+                         "All goals", dp=1))  # fmt: skip
     if keystage_columns:
         out += [
-            EesColumn(s.column.format(row="all", bucket="not_assessed"),
-                      "Children not assessed (A)", "All children"),
+            EesColumn(s.column.format(row="all", bucket="not_assessed"), "Children not assessed",
+                      "All children"),
             EesColumn(s.column.format(row="all", bucket="unknown"),
-                      "Children with goals to correct", "All children"),
+                      "Children with judgements still to correct", "All children"),
         ]  # fmt: skip
     return out
 

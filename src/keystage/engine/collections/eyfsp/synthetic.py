@@ -14,11 +14,9 @@ file writing are `engine/synthetic/`'s.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime as dt
 import functools
-import io
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +28,7 @@ from keystage.engine.definition import Definition
 from keystage.engine.synthetic import files as files_mod
 from keystage.engine.synthetic import mistakes
 from keystage.engine.synthetic.draws import la_rng, noisy_count, weighted
-from keystage.engine.synthetic.files import FileWriters, fit
+from keystage.engine.synthetic.files import FileWriters
 from keystage.engine.synthetic.mistakes import SHARED_PUPIL_WEIGHTS
 from keystage.engine.synthetic.pupils import FSM_BY_REGION, Pupil, mix_of, new_pupil, pools_for
 from keystage.engine.synthetic.run import (
@@ -354,23 +352,13 @@ def _ctf_bytes(school: School, d: Definition) -> tuple[bytes, int]:
 def _csv_text(school: School, d: Definition) -> tuple[str, int]:
     profile = _Profile.of(d)
     goals = d.subject_keys
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(["LA", "Estab", "UPN", "Surname", "Forename", "DOB", "Sex", "NCyear",
-                *(f"ELG{profile.rows[g][1][-2:]}" for g in goals)])  # fmt: skip
-    enc = "utf-8" if school.encoding.startswith("utf") else school.encoding
-    upper = school.style.get("upper_names", False)
-    for p in school.pupils:
-        given = dict(p.rows if p.rows is not None else p.outcomes.items())
-        surname = p.surname.upper() if upper else p.surname
-        forename = p.forename.upper() if upper else p.forename
-        w.writerow([
-            school.la, school.estab, p.upn, fit(surname, enc), fit(forename, enc),
-            p.dob_text if p.dob_text is not None else p.dob.strftime("%d/%m/%Y"),
-            p.sex if p.sex_text is None else p.sex_text, p.nc_year,
-            *(given.get(g, "") for g in goals),
-        ])  # fmt: skip
-    return buf.getvalue(), len(school.pupils)
+
+    def results(given):
+        if given is None:
+            return [f"ELG{profile.rows[g][1][-2:]}" for g in goals]
+        return [given.get(g, "") for g in goals]
+
+    return files_mod.csv_rows(school, results)
 
 
 _WRITERS = FileWriters(ctf=_ctf_bytes, csv=_csv_text, title="Early years foundation stage profile",

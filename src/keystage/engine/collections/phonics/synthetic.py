@@ -13,11 +13,9 @@ Schools, identities, the shared mistakes and file writing are `engine/synthetic/
 from __future__ import annotations
 
 import bisect
-import csv
 import dataclasses
 import datetime as dt
 import functools
-import io
 import random
 from collections.abc import Callable
 from itertools import accumulate
@@ -29,7 +27,7 @@ from keystage.engine.definition import Definition
 from keystage.engine.synthetic import files as files_mod
 from keystage.engine.synthetic import mistakes
 from keystage.engine.synthetic.draws import exact_count, la_rng, noisy_count, weighted
-from keystage.engine.synthetic.files import FileWriters, fit
+from keystage.engine.synthetic.files import FileWriters
 from keystage.engine.synthetic.mistakes import SHARED_PUPIL_WEIGHTS
 from keystage.engine.synthetic.pupils import FSM_BY_REGION, Pupil, mix_of, new_pupil, pools_for
 from keystage.engine.synthetic.run import (
@@ -322,8 +320,7 @@ def _own_mistake(kind: str, p: Pupil, school: School, rng: random.Random,
 # ---------------------------------------------------------------------------------------------
 # Writers
 
-_CSV_COLUMNS = ("LA", "Estab", "UPN", "Surname", "Forename", "DOB", "Sex", "NCyear", "Mark",
-                "Outcome")  # fmt: skip
+_CSV_RESULTS = ("Mark", "Outcome")  # after files.CSV_PUPIL_HEADER
 
 
 def _csv_name(school: School, d: Definition) -> str:
@@ -364,22 +361,10 @@ def _ctf_bytes(school: School, d: Definition) -> tuple[bytes, int]:
 
 
 def _csv_text(school: School, d: Definition) -> tuple[str, int]:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(_CSV_COLUMNS)
-    enc = "utf-8" if school.encoding.startswith("utf") else school.encoding
-    upper = school.style.get("upper_names", False)
-    for p in school.pupils:
-        given = dict(p.rows if p.rows is not None else p.outcomes.items())
-        surname = p.surname.upper() if upper else p.surname
-        forename = p.forename.upper() if upper else p.forename
-        w.writerow([
-            school.la, school.estab, p.upn, fit(surname, enc), fit(forename, enc),
-            p.dob_text if p.dob_text is not None else p.dob.strftime("%d/%m/%Y"),
-            p.sex if p.sex_text is None else p.sex_text, p.nc_year, given.get(MARK, ""),
-            given.get(CODE, ""),
-        ])  # fmt: skip
-    return buf.getvalue(), len(school.pupils)
+    def results(given):
+        return _CSV_RESULTS if given is None else [given.get(MARK, ""), given.get(CODE, "")]
+
+    return files_mod.csv_rows(school, results)
 
 
 _WRITERS = FileWriters(ctf=_ctf_bytes, csv=_csv_text, title="Phonics screening check",
