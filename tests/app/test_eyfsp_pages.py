@@ -311,7 +311,11 @@ def test_downloads_and_national_pages_in_the_profiles_measures(
                                   kwargs={"collection": EYFSP, "pack_id": pack.pk}))  # fmt: skip
     text = " ".join(" ".join(pdf_pages(download.content)).split())
     assert "EYFS profile summary: West Sussex" in text and "Little Acorns Nursery" in text
-    assert "la 938 West Sussex Good level of development 7 5 3 60.0" in text, text[:3000]
+    assert "Good level of development: at the expected level 60.0%* West Sussex 3 of 5" in text, (
+        text[:6000]
+    )
+    assert "Average number of goals at the expected level (of 17) 13.2 c c" in text, text[:3000]
+    assert "DfE's published figures are to one decimal place" in text
     # The national pages offer the profile's measures; its open data has the profile's columns.
     signed_in(members["national"])
     national = client.get(reverse("report-national", kwargs={"collection": EYFSP}))

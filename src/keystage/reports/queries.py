@@ -1049,6 +1049,31 @@ def published(collection: Collection, year: str, level: str, code: str) -> dict[
     return None
 
 
+def average_rows(collection: Collection, found: list) -> list[tuple[str, list]]:
+    """The summary's rows that are averages, not shares (the EYFS profile's number of goals
+    at the expected level: its reports module's `averages`), for the areas' figures `found`
+    (`AreaFigures` or None each): (label, a value per area: the average, None when there is
+    none, or SUPPRESSED where the headline row, which rests on the same pupils, is hidden)."""
+    averages_of = getattr(_own(collection), "averages", None)
+    if averages_of is None:
+        return []
+    head = headline(collection)
+    values = [averages_of(f.measures) if f is not None else None for f in found]
+    labels = next((v for v in values if v), [])
+    out = []
+    for i, (label, _) in enumerate(labels):
+        cells = []
+        for f, v in zip(found, values, strict=True):
+            if f is None or v is None:
+                cells.append(None)
+            elif f.subjects[head]["met"].hidden:
+                cells.append(SUPPRESSED)
+            else:
+                cells.append(v[i][1])
+        out.append((label, cells))
+    return out
+
+
 def published_places(collection: Collection) -> int:
     """The decimal places DfE publishes the collection's percentages to: whole numbers for KS1
     and phonics, one place for the EYFS profile (its reports module's PUBLISHED_PLACES)."""

@@ -151,6 +151,11 @@ def summary_section(collection, area_list, found, *, place=None, trend=None,
             rows.append({"label": label, "cells": cells})
             if measure == "met":
                 bars.append({"label": labels[subject], "cells": cells})
+    # Rows that are averages (the profile's goals at the expected level), after the headlines.
+    for i, (label, values) in enumerate(queries.average_rows(collection, [f for _, f in columns])):
+        cells = [{"text": "–" if v is None else (v if v == SUPPRESSED else f"{v:.1f}")}
+                 for v in values]  # fmt: skip
+        rows.insert(3 + i, {"label": label, "cells": cells})
     headline_key = queries.headline(collection)
     headline = next((r for r in rows if r["label"].startswith(labels[headline_key] + ":")), None)
     own = queries.own_reports(collection)
@@ -168,6 +173,7 @@ def summary_section(collection, area_list, found, *, place=None, trend=None,
         "bars": bars,
         "distributions": [_columns(d) for d in shown],
         "trend": trend,
+        "published_places": queries.published_places(collection),
         "notes": notes,
         "has_figures": main is not None,
         "small": any(c.get("small") for r in rows for c in r["cells"]),

@@ -224,21 +224,9 @@ def _summary_context(request, level, code):
     own = queries.own_reports(collection)
     # Rows that are averages (the profile's goals at the expected level): each rests on the
     # pupils of the headline row, and is hidden where that row is.
-    headline = queries.headline(collection)
-    averages_of = getattr(own, "averages", None)
-    averages = [(f, averages_of(f.measures) if f and averages_of else None) for _, f in columns]
-    labels_of_averages = next((v for _, v in averages if v), [])
-    for i, (label, _) in enumerate(labels_of_averages):
-        cells = []
-        for f, values in averages:
-            if f is None or values is None:
-                cells.append({"text": "–"})
-            elif f.subjects[headline]["met"].hidden:
-                cells.append({"text": SUPPRESSED})
-            else:
-                value = values[i][1]
-                cells.append({"text": "–" if value is None else f"{value:.1f}",
-                              "format": "numeric"})  # fmt: skip
+    for i, (label, values) in enumerate(queries.average_rows(collection, [f for _, f in columns])):
+        cells = [{"text": "–" if v is None else (v if v == SUPPRESSED else f"{v:.1f}")}
+                 for v in values]  # fmt: skip
         rows.insert(3 + i, {"label": label, "cells": cells})  # after the two headlines
     main = columns[0][1]
     codes, distributions, notes = [], [], []
