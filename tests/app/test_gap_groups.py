@@ -18,6 +18,7 @@ from keystage.reports.facts import rebuild_facts
 from keystage.reports.models import Fact
 from keystage.submissions.importing import import_paths
 from keystage.web.links import reverse
+from tests.app import pdf_text
 from tests.app.test_facts import region_code
 from tests.builders import pupil, write_ctf
 
@@ -169,6 +170,20 @@ def test_gaps_between_groups_for_the_school_la_and_england(grouped, members, sig
     row = section(table, "First language other than English minus English", "Greater depth")
     assert re.findall(rf"[-+]\d+\.\d {pp}", row) == [f"-33.3 {pp}", f"-33.3 {pp}", f"-33.3 {pp}",
                                                     f"-40.4 {pp}", f"+7.0 {pp}"]  # fmt: skip
+
+
+def test_the_gap_pdf_gives_the_gaps_between_groups_as_the_page(grouped, members, signed_in):
+    client = signed_in(members["national"])
+    pdf = page(client, "report-gap-export", READING, level="school", code="9382001", fmt="pdf")
+    assert pdf_text.outside(pdf.content) == []
+    text = " ".join(" ".join(pdf_text.pages(pdf.content)).split())
+    between = text[text.index("Gaps between groups") :]
+    # The same gaps as the page (above): the school, its LA, the region, England, and the
+    # school's minus England's; a side of fewer than 10 pupils starred.
+    assert "Girls minus boys +31.4* +42.5* +42.5* +33.3 -1.9" in between, between
+    assert "Free school meals minus not free school meals +11.1* -1.5* -1.5* -10.6* +21.7" \
+        in between  # fmt: skip
+    assert "fewer than 10 eligible pupils: treat with caution" in text
 
 
 def test_the_csv_keeps_codes_and_gives_each_figures_pupils(grouped, members, signed_in):

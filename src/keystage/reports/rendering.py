@@ -288,10 +288,11 @@ def gap_dimensions(rows, subject, measure) -> list[dict]:
 
 
 def gap_section(collection, area, comparators, dimensions, *, subject_label, measure_label,
-                place=None) -> dict:  # fmt: skip
+                place=None, between=()) -> dict:  # fmt: skip
     """A gap analysis: per kind of pupil group its bars (the area and its comparators in their
     colours, drawn in HTML) and a table of each group's percentage and its gap to each
-    comparator."""
+    comparator; then, with `between` (the page's `between_groups` tables), the gaps between
+    groups within each area (girls minus boys...) and the area's gap against England's."""
     reliable = _reliable(collection)
     out = []
     for d in dimensions:
@@ -334,6 +335,25 @@ def gap_section(collection, area, comparators, dimensions, *, subject_label, mea
         ],  # fmt: skip
         "area": area.name,
         "dimensions": out,
+        "between": [
+            {
+                "heading": t["heading"],
+                "rows": [
+                    {
+                        "label": r["label"],
+                        "cells": [
+                            _signed(r.get(f"{a.level}_gap"))
+                            + ("*" if r.get(f"{a.level}_small") else "")
+                            for a in [area, *comparators]
+                        ],
+                        "vs_national": _signed(r.get("vs_national")),
+                    }
+                    for r in t["rows"]
+                ],
+            }
+            for t in between
+        ],
+        "between_heads": [a.name for a in [area, *comparators]],
         "has_n": any(r["n"] is not None for d in out for r in d["rows"]),
         "small": any(c.get("small") for d in out for r in d["rows"] for c in r["cells"]),
         "small_group": reliable,
@@ -344,6 +364,13 @@ def gap_section(collection, area, comparators, dimensions, *, subject_label, mea
             for c in r["cells"]
         ),  # fmt: skip
     }
+
+
+def _signed(v) -> str:
+    """A gap in points as the page shows it: "+4.5", "-1.9", "0.0", "c" or "–"."""
+    if isinstance(v, int | float):
+        return f"{v:+.1f}" if v else "0.0"
+    return "–" if v is None else str(v)
 
 
 def _percent(v) -> str:

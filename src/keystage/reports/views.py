@@ -700,6 +700,7 @@ def gap_export(request, level, code, fmt):
             context["collection"], context["area"], context["comparators"],
             context["dimensions"], subject_label=context["subject_label"],
             measure_label=context["measure_label"], place=context["place"],
+            between=context.get("between_groups") or [],
         )  # fmt: skip
         return rendering.pdf_response(
             stem, f"{title_word} gap analysis: {context['area'].name}", [section]
