@@ -23,6 +23,7 @@ from keystage.engine import collections as collection_packages
 from keystage.engine import definition as definitions
 from keystage.engine.measures import UNKNOWN, count_pupils, measures, rounded
 from keystage.engine.records import PupilRecord as EngineRecord
+from keystage.engine.words import sentence_start
 from keystage.orgs.models import School
 from keystage.reports import queries as report_queries
 from keystage.reports.disclosure import SUPPRESSED, Viewer
@@ -319,6 +320,16 @@ def _label(bucket: str) -> str:
     return bucket.replace("_", " ").capitalize()
 
 
+def _school_records(collection: Collection, school: School) -> list[EngineRecord]:
+    """The school's current pupils of the collection as the engine's records (UPN, NC year and
+    outcomes: what its measures count)."""
+    rows = PupilRecord.objects.filter(collection=collection, school=school, is_current=True)
+    return [
+        EngineRecord(line=0, upn=upn, nc_year=nc_year, outcomes=outcomes or {})
+        for upn, nc_year, outcomes in rows.values_list("upn", "nc_year", "outcomes")
+    ]
+
+
 def _summary_by_row(collection: Collection, school: School, definition, *,
                     comparisons: bool) -> Summary:  # fmt: skip
     """The school summary of a collection whose report rows are each the share of the pupils
@@ -327,16 +338,11 @@ def _summary_by_row(collection: Collection, school: School, definition, *,
     at the expected level, those assessed, and the share; the pupils left out, in words."""
     module = collection_packages.module_of(definition, "measures")
     reports = collection_packages.module_of(definition, "reports")
-    rows = PupilRecord.objects.filter(collection=collection, school=school, is_current=True)
-    records = [
-        EngineRecord(line=0, upn=upn, nc_year=nc_year, outcomes=outcomes or {})
-        for upn, nc_year, outcomes in rows.values_list("upn", "nc_year", "outcomes")
-    ]
+    records = _school_records(collection, school)
     m = module.measures(module.count_pupils(records, definition), definition)
     keys = list(m["rows"])
     found = [m["rows"][k] for k in keys]
-    met = report_queries.measure_labels(collection)["met"]
-    met = met[:1].upper() + met[1:]
+    met = sentence_start(report_queries.measure_labels(collection)["met"])
     code_rows = [
         SummaryRow(met, [_share(r["met"], r["met_percent"]) for r in found]),
         SummaryRow("Not " + met[:1].lower() + met[1:], [
@@ -376,11 +382,7 @@ def _summary_by_group(collection: Collection, school: School, definition, as_of,
     published). Groups across years (by the end of Year 2) need other collections' records
     and are left to the reports."""
     module = collection_packages.module_of(definition, "measures")
-    rows = PupilRecord.objects.filter(collection=collection, school=school, is_current=True)
-    records = [
-        EngineRecord(line=0, upn=upn, nc_year=nc_year, outcomes=outcomes or {})
-        for upn, nc_year, outcomes in rows.values_list("upn", "nc_year", "outcomes")
-    ]
+    records = _school_records(collection, school)
     m = module.measures(module.count_pupils(records, definition), definition, as_of=as_of)
     keys = [k for k, g in m["groups"].items() if g["distribution"] is not None]
     groups = [m["groups"][k] for k in keys]
@@ -396,8 +398,7 @@ def _summary_by_group(collection: Collection, school: School, definition, as_of,
             b = g["buckets"][name]
             cells.append("-" if b["count"] is None else _share(b["count"], b["percent"]))
         code_rows.append(SummaryRow(label(name), cells))
-    met = report_queries.measure_labels(collection)["met"]
-    met = met[:1].upper() + met[1:]
+    met = sentence_start(report_queries.measure_labels(collection)["met"])
     measure_rows = [
         SummaryRow("Eligible pupils", [f"{g['eligible']:,}" for g in groups]),
         SummaryRow(

@@ -26,6 +26,12 @@ def long_datetime(moment: dt.datetime | None, empty: str = "") -> str:
     return f"{long_date(moment)} at {hour}:{moment.minute:02d}{half}"
 
 
+def sentence_start(text: str) -> str:
+    """`text` as it begins a sentence or a heading: only its first letter raised ('expected
+    standard' -> 'Expected standard'; str.capitalize() would lower the rest, 'LA' -> 'La')."""
+    return text[:1].upper() + text[1:]
+
+
 def mid_sentence(text: str) -> str:
     """`text` as it reads inside a sentence: 'Sent back to the LA' -> 'sent back to the LA'.
     Only the first letter is lowered, and not at all when the first word is an abbreviation

@@ -26,6 +26,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from keystage.engine import definition as definitions
+from keystage.engine.words import sentence_start
 from keystage.reports import charts, palette, queries
 from keystage.reports.disclosure import SUPPRESSED, threshold
 
@@ -490,7 +491,7 @@ def heading(field: str, collection=None) -> str:
     measure, _, rest = field.partition("_")
     labels = queries.measure_labels(collection) if collection is not None else {}
     if measure in labels:
-        label = labels[measure][:1].upper() + labels[measure][1:]
+        label = sentence_start(labels[measure])
         pattern = _MEASURE_SUFFIXES.get(rest)
         return pattern.format(label) if pattern else f"{label}: {rest.replace('_', ' ')}"
     return field.replace("_", " ").capitalize()

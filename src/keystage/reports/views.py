@@ -25,6 +25,7 @@ from keystage.collection.actions import do_record_view
 from keystage.collection.visibility import school_may_see
 from keystage.engine import definition as definitions
 from keystage.engine.provisional import NOT_LIKE_THE_REST
+from keystage.engine.words import sentence_start
 from keystage.orgs.models import Region
 from keystage.output import write_csv
 from keystage.reports import actions, charts, group_gaps, queries, rendering
@@ -619,7 +620,7 @@ def _measure_headings(collection) -> list[tuple[str, str]]:
     """(measure, its heading) of the measures the collection has: "Expected standard or
     above" and "Greater depth" for KS1, "Meeting the expected standard" for phonics."""
     labels = queries.measure_labels(collection)
-    return [(m, labels[m][:1].upper() + labels[m][1:]) for m in queries.measures_shown(collection)]
+    return [(m, sentence_start(labels[m])) for m in queries.measures_shown(collection)]
 
 
 def _official_rows(request, collection):
@@ -756,7 +757,7 @@ def _national_pdf(collection, rows, title) -> dict:
                     f"{m}_mean_change": "Mean change since last year (points)",
                     "eligible": "Eligible pupils loaded"}  # fmt: skip
         tables.append(rendering.section("", fields, rows, collection=collection,
-                                        caption=labels[m][:1].upper() + labels[m][1:],
+                                        caption=sentence_start(labels[m]),
                                         headings=headings))  # fmt: skip
     reasons = {f"{r['name']}: {r['met_reason']}": None for r in rows if r["met_reason"]}
     note = ("The estimate is of the final figure, with its 95% interval; \"LAs loaded, "
