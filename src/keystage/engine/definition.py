@@ -198,6 +198,18 @@ class Definition:
     def is_valid_upn_la(self, code: str) -> bool:
         return code in self.upn_la_codes
 
+    def is_setting_urn(self, urn: str | None) -> bool:
+        """Whether `urn` identifies a setting of the collection (`[establishments]
+        setting_urn`, a pattern: a setting sends its file with its URN in place of an
+        establishment number); False for a collection that takes no settings."""
+        pattern = self.establishments.get("setting_urn")
+        return bool(pattern and urn and _pattern(str(pattern)).fullmatch(urn.strip()))
+
+
+@functools.cache
+def _pattern(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
 
 def _expand_codes(items: list[str]) -> frozenset[str]:
     out: set[str] = set()

@@ -324,7 +324,7 @@ class CtfReader(SchoolFileReader):
     def _school_from_name(self) -> None:
         """Fill a missing LEA/Estab from a name like 9382001_CTF_938LLLL_001.xml."""
         h = self.header
-        if h.la and (h.estab or self._setting_urn(h.urn)):
+        if h.la and (h.estab or self.definition.is_setting_urn(h.urn)):
             return
         pattern = self.definition.files.get("ctf_file_name")
         m = re.match(pattern, display_name(self.name), re.IGNORECASE) if pattern else None
@@ -333,7 +333,11 @@ class CtfReader(SchoolFileReader):
             h.la = h.la or found["la"]
             # A setting's file may be named by its URN instead (the definition's pattern has
             # a `urn` group when the collection takes settings).
-            if not h.estab and not found.get("estab") and self._setting_urn(found.get("urn")):
+            if (
+                not h.estab
+                and not found.get("estab")
+                and self.definition.is_setting_urn(found.get("urn"))
+            ):
                 h.urn = h.urn or found["urn"]
                 self.counts.notes.append(
                     f"the CTF header does not give the setting's LEA and URN, so LA {h.la} and "
@@ -356,12 +360,6 @@ class CtfReader(SchoolFileReader):
             "it again from the MIS, or rename it like 9382001_CTF_938LLLL_001.xml (LA number "
             "and DfE number first)"
         )
-
-    def _setting_urn(self, urn: str | None) -> bool:
-        """Whether `urn` identifies a setting of the collection (`[establishments]
-        setting_urn`), which sends its file with its URN in place of an establishment number."""
-        pattern = self.definition.establishments.get("setting_urn")
-        return bool(pattern and urn and re.fullmatch(str(pattern), urn.strip()))
 
     # -- pupils --------------------------------------------------------------------------
     def pupils(self) -> Iterator[PupilRecord]:

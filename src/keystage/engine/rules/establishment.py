@@ -8,9 +8,7 @@ for the setting by its URN (the caller's register gives `SchoolInfo.urn`)."""
 
 from __future__ import annotations
 
-import re
 from collections import Counter
-from functools import cache
 
 from keystage.engine import words
 from keystage.engine.rules import Hit, RuleContext, SchoolCase, SchoolInfo, return_rule, school_rule
@@ -21,19 +19,13 @@ def _estab_ok(estab: str) -> bool:
     return len(estab) == 4 and digits_only(estab)
 
 
-@cache
-def _urn_pattern(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
-
-
 def setting_urn(header, ctx: RuleContext) -> str:
     """The file's URN when it identifies a setting of the collection (`[establishments]
     setting_urn`) and the file gives no establishment number; "" otherwise."""
-    pattern = ctx.definition.establishments.get("setting_urn")
     urn = (header.urn or "").strip()
-    if not pattern or not urn or header.estab.strip():
+    if header.estab.strip():
         return ""
-    return urn if _urn_pattern(str(pattern)).fullmatch(urn) else ""
+    return urn if ctx.definition.is_setting_urn(urn) else ""
 
 
 def _setting_word(ctx: RuleContext) -> str:
