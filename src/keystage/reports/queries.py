@@ -756,16 +756,22 @@ def national_areas() -> list[Area]:
 # -- provisional national figures (engine.provisional) ---------------------------------------
 
 
+def _same_kind(collection: Collection) -> list[tuple[Collection, int]]:
+    """The collections Keystage holds of this collection's kind (KS1 2023, 2024, 2025), this one
+    too, each with its year: those with a shipped definition."""
+    kind = definitions.load(collection.code).kind
+    out = []
+    for other in Collection.objects.filter(code__in=definitions.available()):
+        theirs = definitions.load(other.code)
+        if theirs.kind == kind:
+            out.append((other, theirs.year))
+    return out
+
+
 def _previous_collection(collection: Collection) -> Collection | None:
     """Last year's collection of the same kind (KS1 2023 for KS1 2024), if Keystage holds it."""
-    definition = definitions.load(collection.code)
-    known = set(definitions.available())
-    for other in Collection.objects.exclude(pk=collection.pk):
-        if other.code in known:
-            theirs = definitions.load(other.code)
-            if theirs.kind == definition.kind and theirs.year == definition.year - 1:
-                return other
-    return None
+    year = definitions.load(collection.code).year
+    return next((other for other, y in _same_kind(collection) if y == year - 1), None)
 
 
 def _la_shares(collection: Collection, stamp: str | None = None) -> dict[int, tuple[int, dict]]:
@@ -1215,20 +1221,18 @@ def held_years(collection: Collection, area_list: list[Area],
     may see them: {(level, code): {year: {"<row>_met": percent, or "c"}}} for the rows of the
     published trend (`trend_subjects`). One read per year held, whatever the number of areas
     (an LA's pack asks for all its schools at once)."""
-    definition = definitions.load(collection.code)
-    known = set(definitions.available())
+    year = definitions.load(collection.code).year
     keys = trend_subjects(collection)
     out: dict = defaultdict(dict)
-    for other in Collection.objects.filter(code__in=known):
-        theirs = definitions.load(other.code)
-        if theirs.kind != definition.kind or theirs.year > definition.year:
+    for other, their_year in _same_kind(collection):
+        if their_year > year:
             continue
         found = figures(other, area_list, ["all"], viewer)
         for area in area_list:
             f = found.get((area.level, area.code), {}).get("all")
             if f is None:
                 continue
-            out[(area.level, area.code)][theirs.year] = {
+            out[(area.level, area.code)][their_year] = {
                 f"{key}_met": (
                     None if f.subjects.get(key, {}).get("met") is None
                     else f.subjects[key]["met"].shown_percent
