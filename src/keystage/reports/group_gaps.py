@@ -115,6 +115,33 @@ def _gap_report(collection, area_list, viewer) -> GapReport:
     return GapReport(rows, frozenset(small), pairs, found_settings.reliable_pupils)
 
 
+def dimensions(report: GapReport, levels: list[str], subject: str, measure: str) -> list[dict]:
+    """The report's rows of one report row and measure by kind of pupil group, as the page, its
+    PDF and the LA's pack show them: [{key, label, rows}], each row with `label` (the group in
+    words) and `small` ({level: whether that figure rests on too few pupils})."""
+    out: dict[str, list[dict]] = {}
+    for r in report.rows:
+        if r["subject"] == subject and r["measure"] == measure:
+            r = {
+                **r, "label": queries.group_label(r["group"]),
+                "small": {lv: (lv, r["group"], subject, measure) in report.small
+                          for lv in levels},
+            }  # fmt: skip
+            out.setdefault(queries.dimension_of(r["group"]), []).append(r)
+    return [{"key": d, "label": queries.dimension_label(d), "rows": rows}
+            for d, rows in out.items()]  # fmt: skip
+
+
+def between_tables(report: GapReport, subject: str, headings: dict[str, str]) -> list[dict]:
+    """The gaps between groups of one report row, a table per measure of `headings`
+    ({measure: its heading}): [{measure, heading, rows}]."""
+    out: dict[str, list[dict]] = {}
+    for r in report.pairs:
+        if r["subject"] == subject and r["measure"] in headings:
+            out.setdefault(r["measure"], []).append(r)
+    return [{"measure": m, "heading": headings[m], "rows": rows} for m, rows in out.items()]
+
+
 def _is_small(figure: queries.Figure | None, reliable: int) -> bool:
     """A figure shown that rests on fewer pupils than can be relied on (none has no pupils)."""
     return figure is not None and not figure.hidden and 0 < figure.eligible < reliable

@@ -27,6 +27,7 @@ from keystage.engine import collections as collection_packages
 from keystage.engine import definition as definitions
 from keystage.engine import provisional
 from keystage.engine.measures import rounded, wilson_interval
+from keystage.engine.words import sentence_start
 from keystage.orgs.models import ExpectedSchool, LocalAuthority, Region, School
 from keystage.reference.groups import pupil_groups
 from keystage.reports import disclosure
@@ -562,6 +563,12 @@ def measure_labels(collection: Collection) -> dict[str, str]:
 def row_heading(collection: Collection) -> str:
     """What a row of the reports is called: "Subject" (KS1), "Year group" (phonics)."""
     return _own(collection).ROW_HEADING
+
+
+def measure_headings(collection: Collection) -> list[tuple[str, str]]:
+    """[(measure, its label as a heading)] of the measures the collection's reports show."""
+    labels = measure_labels(collection)
+    return [(m, sentence_start(labels[m])) for m in measures_shown(collection)]
 
 
 def measures_shown(collection: Collection) -> list[str]:

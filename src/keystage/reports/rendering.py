@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from keystage.engine import definition as definitions
 from keystage.engine.words import sentence_start
-from keystage.reports import charts, palette, queries
+from keystage.reports import charts, group_gaps, palette, queries
 from keystage.reports.disclosure import SUPPRESSED, threshold
 
 log = logging.getLogger(__name__)
@@ -36,8 +36,6 @@ log = logging.getLogger(__name__)
 def _reliable(collection) -> int:
     """The fewest eligible pupils a figure may rest on before a PDF marks it as a small group
     (the definition's `[groups] reliable_pupils`, as the pages: `group_gaps.settings`)."""
-    from keystage.reports import group_gaps
-
     return group_gaps.settings(definitions.load(collection.code)).reliable_pupils
 
 
@@ -276,18 +274,6 @@ def trend_block(collection, area_list, held, *, draw: bool = True) -> dict | Non
 # -- a gap analysis ----------------------------------------------------------------------------
 
 
-def gap_dimensions(rows, subject, measure) -> list[dict]:
-    """The gap rows (`queries.gap`) of one row of the reports and measure, by kind of pupil
-    group, each group named (its `label` when the row has one)."""
-    out: dict[str, list[dict]] = {}
-    for r in rows:
-        if r["subject"] == subject and r["measure"] == measure:
-            r = {**r, "label": r.get("label") or queries.group_label(r["group"])}
-            out.setdefault(queries.dimension_of(r["group"]), []).append(r)
-    return [{"key": d, "label": queries.dimension_label(d), "rows": members}
-            for d, members in out.items()]  # fmt: skip
-
-
 def gap_section(collection, area, comparators, dimensions, *, subject_label, measure_label,
                 place=None, between=()) -> dict:  # fmt: skip
     """A gap analysis: per kind of pupil group its bars (the area and its comparators in their
@@ -310,13 +296,8 @@ def gap_section(collection, area, comparators, dimensions, *, subject_label, mea
         rows = []
         for r, label in zip(d["rows"], categories, strict=True):
             # A figure on too few pupils to rely on (the row's `small`, by level, as the gap
-            # analysis marks them; else its eligible pupils) is starred and footnoted.
-            small = r.get("small") or {
-                level: isinstance(r.get(f"{key}_eligible"), int)
-                and r[f"{key}_eligible"] < reliable
-                for level, key in ((area.level, "area"), *((c.level, c.level)
-                                                            for c in comparators))
-            }  # fmt: skip
+            # analysis marks them: group_gaps.dimensions) is starred and footnoted.
+            small = r["small"]
             cells = [{"text": _percent(r["area_percent"]), "small": small.get(area.level)}]
             for c in comparators:
                 gap = r.get(f"{c.level}_gap")
@@ -687,13 +668,16 @@ def la_sections(collection, la, viewer) -> list[dict]:
                                                                   viewer))  # fmt: skip
     out = [summary_section(collection, area_list, found, place=la, trend=trend)]
     subject, measure = queries.headline(collection), "met"
-    rows = queries.gap(collection, viewer=viewer, area_list=area_list)
-    dimensions = gap_dimensions(rows, subject, measure)
+    # The LA's gap analysis of the headline row, as its page and PDF give it.
+    report = group_gaps.gap_report(collection, area_list, viewer)
+    dimensions = group_gaps.dimensions(report, [a.level for a in area_list], subject, measure)
     if dimensions:
         out.append(gap_section(
             collection, area_list[0], area_list[1:], dimensions, place=la,
             subject_label=queries.subject_labels(collection)[subject],
             measure_label=queries.measure_labels(collection)[measure],
+            between=group_gaps.between_tables(report, subject,
+                                              dict(queries.measure_headings(collection))),
         ))  # fmt: skip
     return out
 

@@ -346,21 +346,8 @@ def _gap_context(request, level, code):
     collection = _collection()
     subject, measure = _gap_params(request, collection)
     report = group_gaps.gap_report(collection, area_list, viewer_for(request.user))
-    chosen = [r for r in report.rows if r["subject"] == subject and r["measure"] == measure]
     levels = [a.level for a in area_list]
-    dimensions: dict[str, list[dict]] = {}
-    for r in chosen:
-        r = {
-            **r, "label": queries.group_label(r["group"]),
-            "small": {lv: (lv, r["group"], subject, measure) in report.small for lv in levels},
-        }  # fmt: skip
-        dimensions.setdefault(queries.dimension_of(r["group"]), []).append(r)
     labels = queries.subject_labels(collection)
-    headings = dict(_measure_headings(collection))
-    between: dict[str, list[dict]] = {}
-    for r in report.pairs:
-        if r["subject"] == subject and r["measure"] in headings:
-            between.setdefault(r["measure"], []).append(r)
     url_level, url_code = _url_level(area_list[0])
     chart = reverse("report-gap-chart", kwargs={"level": url_level, "code": url_code, "fmt": "svg"})
     chart_png = chart[: -len("svg")] + "png"
@@ -379,21 +366,19 @@ def _gap_context(request, level, code):
         "measure_label": queries.measure_labels(collection)[measure],
         "word": _word(collection),
         "subjects": list(labels.items()),
-        "measures": _measure_headings(collection),
+        "measures": queries.measure_headings(collection),
         "row_heading": queries.row_heading(collection),
         "dimensions": [
             {
-                "key": d,
-                "label": queries.dimension_label(d),
-                "rows": members,
-                "chart": chart + chart_query(d),
-                "chart_png": chart_png + chart_query(d),
+                **d,
+                "chart": chart + chart_query(d["key"]),
+                "chart_png": chart_png + chart_query(d["key"]),
             }
-            for d, members in dimensions.items()
+            for d in group_gaps.dimensions(report, levels, subject, measure)
         ],  # fmt: skip
-        "between_groups": [
-            {"measure": m, "heading": headings[m], "rows": rows} for m, rows in between.items()
-        ],
+        "between_groups": group_gaps.between_tables(
+            report, subject, dict(queries.measure_headings(collection))
+        ),
         "all_rows": report.rows,
         "links": _links(area_list[0]),
         "threshold": threshold(),
@@ -603,7 +588,7 @@ def national(request):
         ]  # fmt: skip
     return render(request, "reports/national.html", {
         "collection": collection, "areas": list(by_area.values()), "threshold": threshold(),
-        "measures": _measure_headings(collection), "row_heading": queries.row_heading(collection),
+        "measures": queries.measure_headings(collection), "row_heading": queries.row_heading(collection),
         "phrase": queries.own_reports(collection).TREND_PHRASE,
         "partly_loaded": report.partly_loaded,
         "loaded_share": queries.rounded(100 * report.loaded_share, 0),
@@ -614,13 +599,6 @@ def national(request):
         "not_like_the_rest": NOT_LIKE_THE_REST,
         "min_las_shown": queries.MIN_LAS_FOR_AN_INTERVAL_SHOWN,
     })  # fmt: skip
-
-
-def _measure_headings(collection) -> list[tuple[str, str]]:
-    """(measure, its heading) of the measures the collection has: "Expected standard or
-    above" and "Greater depth" for KS1, "Meeting the expected standard" for phonics."""
-    labels = queries.measure_labels(collection)
-    return [(m, sentence_start(labels[m])) for m in queries.measures_shown(collection)]
 
 
 def _official_rows(request, collection):
